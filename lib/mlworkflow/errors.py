@@ -1,0 +1,75 @@
+"""The toolkit's errors: one base class, narrow subclasses with structured fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import get_close_matches
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """Return ' Did you mean 'x'?' for the closest choice, or ''."""
+    match = get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+class MlwError(Exception):
+    """Base class of every error mlworkflow raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ParamsIssue:
+    """One problem in a params file: where, what was expected, what was found."""
+
+    key: str
+    expected: str
+    found: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        return f"key '{self.key}': expected {self.expected}, found {self.found}.{self.hint}"
+
+
+class ParamsError(MlwError):
+    """A params file (or --set override) does not match the schema."""
+
+    def __init__(self, source: str, issues: Sequence[ParamsIssue]) -> None:
+        self.source = source
+        self.issues = tuple(issues)
+        lines = [f"{source}: {issue}" for issue in self.issues]
+        super().__init__("\n".join(lines))
+
+
+class DataError(MlwError):
+    """The data cannot be used: names the column (if any) and the reason."""
+
+    def __init__(self, reason: str, column: str | None = None, source: str | None = None) -> None:
+        self.reason = reason
+        self.column = column
+        self.source = source
+        where = f"{source}: " if source else ""
+        what = f"column '{column}': " if column else ""
+        super().__init__(f"{where}{what}{reason}")
+
+
+class ArtifactError(MlwError):
+    """A stage's input artifact is missing: an earlier stage has not run."""
+
+    def __init__(self, path: str, producer: str) -> None:
+        self.path = path
+        self.producer = producer
+        super().__init__(f"artifact {path} not found: run stage '{producer}' first.")
+
+
+class StageError(MlwError):
+    """A stage notebook failed while the runner executed it."""
+
+    def __init__(
+        self, stage: str, cell: int | None, ename: str, evalue: str, report: str, resume: str
+    ) -> None:
+        self.stage, self.cell, self.ename, self.evalue = stage, cell, ename, evalue
+        self.report, self.resume = report, resume
+        where = f"cell {cell}" if cell is not None else "before any cell ran"
+        super().__init__(
+            f"stage '{stage}' failed at {where}: {ename}: {evalue} | report: {report} | resume: {resume}"
+        )

@@ -1,0 +1,296 @@
+"""The one typed params schema: a section per stage plus run-level settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
+
+Task = Literal["auto", "binary", "multiclass", "regression"]
+RUN_NAMES = ("seed", "artifacts")  # injected into every notebook besides its section
+
+
+class Section(BaseModel):
+    """Base of every params section: strict keys, immutable values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base", "."))
+
+
+def resolve_path(value: str, base: Path) -> str:
+    """Resolve a path relative to the params file's folder; it must exist."""
+    path = (base / value).resolve()
+    if not path.is_file():
+        raise ValueError(f"an existing file (looked for {path})")
+    return str(path)
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """Make a relative SQLite file URL absolute against the params file's folder."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url.startswith(prefix + "/") or url == prefix + ":memory:":
+        return url
+    return prefix + resolve_path(url[len(prefix) :], base)
+
+
+class RunParams(Section):
+    """Run-level settings."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+
+
+class DataParams(Section):
+    """Stage `data`: where the data comes from and what to predict."""
+
+    path: str | None = None
+    sql_url: str | None = None
+    sql_query: str | None = None
+    target: str = Field(min_length=1)
+    task: Task = "auto"
+    positive_class: str | None = None
+    sample_rows: int | None = Field(None, ge=20)
+    leak_threshold: float = Field(0.98, gt=0.5, le=1.0)
+
+    @field_validator("path")
+    @classmethod
+    def _path_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_path(value, _base_dir(info))
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _label_as_text(cls, value: Any) -> Any:
+        # `positive_class: 1` in YAML or `-p positive_class 1` means the class whose label is '1'
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @field_validator("sql_url")
+    @classmethod
+    def _sqlite_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_sqlite_url(value, _base_dir(info))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataParams:
+        has_sql = self.sql_url is not None or self.sql_query is not None
+        if (self.path is None) == (not has_sql):
+            raise ValueError("either 'path' or both 'sql_url' and 'sql_query'")
+        if has_sql and (self.sql_url is None or self.sql_query is None):
+            raise ValueError("both 'sql_url' and 'sql_query' for a SQL source")
+        return self
+
+
+class PreprocessParams(Section):
+    """Stage `preprocess`: cleaning, the train/test split and the feature transformer."""
+
+    drop: tuple[str, ...] = ()
+    drop_identifiers: bool = True
+    drop_leaks: bool = True
+    missing_markers: tuple[str, ...] = ("?",)
+    deduplicate: bool = True
+    split: Literal["stratified", "random", "time"] = "stratified"
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    time_column: str | None = None
+    numeric_imputer: Literal["median", "mean"] = "median"
+    scale: bool = True
+    min_frequency: float = Field(0.01, ge=0.0, lt=1.0)
+    max_categories: int | None = Field(30, ge=2)
+
+
+RANGE_KEYS = frozenset({"low", "high", "log", "type"})
+
+
+def space_spec_problem(spec: Any) -> str | None:
+    """Why a search-space entry is invalid, or None: a non-empty list, or {low, high[, log][, type]}."""
+    if isinstance(spec, list | tuple):
+        return None if spec else "an empty list of choices"
+    if not isinstance(spec, dict) or not {"low", "high"} <= set(spec) <= RANGE_KEYS:
+        return "neither a list of choices nor a range {low, high[, log][, type]}"
+    low, high = spec["low"], spec["high"]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) or low >= high:
+        return f"a range with numbers low < high, not low={low!r}, high={high!r}"
+    if spec.get("type", "float") not in ("int", "float") or (spec.get("log") and low <= 0):
+        return "type 'int' or 'float', and low > 0 for a log range"
+    return None
+
+
+class TrainParams(Section):
+    """Stage `train`: tune the selected families, check over/underfitting, refit the best.
+
+    `space` overrides the default search space per family and parameter, e.g.
+    {"svm": {"C": {"low": 0.1, "high": 100, "log": True}, "kernel": ["rbf"]}}; `n_iter` is the
+    number of candidates (random, halving) or trials (optuna); `time_budget_s` is per family.
+    """
+
+    search: Literal["grid", "random", "halving", "optuna"] = "optuna"
+    n_iter: int = Field(30, ge=1, le=10_000)
+    grid_points: int = Field(3, ge=2, le=20)
+    folds: int = Field(5, ge=2, le=20)
+    metric: str = "auto"
+    top_k: int = Field(1, ge=1, le=10)
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    time_budget_s: float | None = Field(600.0, gt=0)
+    n_jobs: int = Field(1, ge=-1, le=64)
+    learning_curve: bool = True
+    validation_param: str | None = None
+
+    @field_validator("space")
+    @classmethod
+    def _valid_specs(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for family, specs in value.items():
+            for name, spec in specs.items():
+                if (problem := space_spec_problem(spec)) is not None:
+                    raise ValueError(f"space.{family}.{name}: {problem}")
+        return value
+
+
+class EvaluateParams(Section):
+    """Stage `evaluate`: test-set metrics with intervals, the decision threshold, groups."""
+
+    bootstrap: int = Field(1000, ge=50, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    threshold_rule: Literal["max_f1", "cost", "min_precision"] = "max_f1"
+    cost_fp: float = Field(1.0, ge=0.0)
+    cost_fn: float = Field(1.0, ge=0.0)
+    min_precision: float = Field(0.8, gt=0.0, le=1.0)
+    threshold_folds: int = Field(5, ge=2, le=20)
+    group_columns: tuple[str, ...] = ()
+    group_tolerance: float = Field(0.05, ge=0.0, le=1.0)
+    permutation_repeats: int = Field(5, ge=1, le=100)
+    n_jobs: int = Field(1, ge=-1, le=64)
+
+
+class Params(Section):
+    """A whole params file: run settings, then one section per stage, in run order."""
+
+    run: RunParams
+    data: DataParams
+    preprocess: PreprocessParams = PreprocessParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+STAGES: tuple[str, ...] = tuple(name for name in Params.model_fields if name != "run")
+
+
+def section_class(stage: str) -> type[Section]:
+    """The params class of a stage, e.g. DataParams for 'data'."""
+    annotation = Params.model_fields[stage].annotation
+    assert isinstance(annotation, type) and issubclass(annotation, Section)
+    return annotation
+
+
+def _fields_at(loc: Sequence[str | int]) -> list[str]:
+    model: type[BaseModel] = Params
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return list(model.model_fields)
+        model = annotation
+    return list(model.model_fields)
+
+
+def _issue(error: Mapping[str, Any], overridden: Iterable[str]) -> ParamsIssue:
+    loc = tuple(error["loc"])
+    key = ".".join(str(part) for part in loc) or "(top level)"
+    origin = " (set by --set)" if key in set(overridden) else ""
+    if error["type"] == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        hint = did_you_mean(str(loc[-1]), known)
+        return ParamsIssue(key, f"one of {', '.join(known)}", "an unknown key" + origin, hint)
+    if error["type"] == "missing":
+        return ParamsIssue(key, "a value (the key is required)", "nothing")
+    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
+    found = repr(error.get("input"))
+    return ParamsIssue(key, message, f"{found}{origin}")
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str) -> list[str]:
+    """Apply `section.key=value` overrides in place; return the keys they set."""
+    keys = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            issue = ParamsIssue("--set", "section.key=value", repr(item))
+            raise ParamsError(source, [issue])
+        target = raw
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ParamsError(source, [ParamsIssue(key, "a section", repr(target))])
+        target[parts[-1]] = _parse_value(value)
+        keys.append(".".join(parts))
+    return keys
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a params file into a dict, with errors that name the file."""
+    if not path.is_file():
+        raise ParamsError(str(path), [ParamsIssue("(file)", "an existing params file", "no file")])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(str(path), [ParamsIssue("(file)", "valid YAML", str(exc))]) from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        found = f"a {type(raw).__name__}"
+        raise ParamsError(str(path), [ParamsIssue("(file)", "a mapping of sections", found)])
+    return raw
+
+
+def validate(raw: Mapping[str, Any], source: str, base: Path, overridden: Sequence[str] = ()) -> Params:
+    """Validate a raw mapping against the schema, or raise one ParamsError listing every issue."""
+    try:
+        return Params.model_validate(raw, context={"base": base})
+    except ValidationError as exc:
+        issues = [_issue(error, overridden) for error in exc.errors()]
+        raise ParamsError(source, issues) from None
+
+
+def load_params(path: Path | str, overrides: Sequence[str] = ()) -> Params:
+    """Load, override and validate a params file; relative paths resolve against its folder."""
+    path = Path(path)
+    raw = read_yaml(path)
+    overridden = apply_overrides(raw, overrides, str(path))
+    return validate(raw, str(path), path.resolve().parent, overridden)
+
+
+def stage_parameters(params: Params, stage: str, artifacts: Path) -> dict[str, Any]:
+    """The papermill parameters of one stage: its section plus the run-level names."""
+    section = getattr(params, stage).model_dump(mode="json")
+    return {**section, "seed": params.run.seed, "artifacts": str(artifacts)}
+
+
+def section_from_namespace(stage: str, namespace: Mapping[str, Any]) -> Section:
+    """Build a stage's params from a notebook's variables (its `parameters` cell)."""
+    cls = section_class(stage)
+    values = {name: namespace[name] for name in cls.model_fields if name in namespace}
+    try:
+        return cls.model_validate(values, context={"base": Path.cwd()})
+    except ValidationError as exc:
+        raise ParamsError(f"notebook '{stage}' parameters", [_issue(e, ()) for e in exc.errors()]) from None

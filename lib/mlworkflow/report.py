@@ -1,0 +1,124 @@
+"""HTML reports: each executed stage notebook, and the run's index page; all offline."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from mlworkflow.config import TEMPLATES
+
+PACKAGES = (
+    "mlworkflow",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "scipy",
+    "seaborn",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "pyarrow",
+    "pydantic",
+    "skops",
+    "optuna",
+)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What every page of a run states: identity, params, data, versions, commit."""
+
+    run_id: str
+    params_source: str
+    params_yaml: str
+    data_sha256: str
+    commit: str
+    created: str
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """One stage's outcome as the index page shows it."""
+
+    stage: str
+    status: str
+    report: str
+    headline: dict[str, Any]
+    kernel_s: float
+    execute_s: float
+    render_s: float
+    error: str = ""
+
+    @property
+    def total_s(self) -> float:
+        """Wall time of the stage."""
+        return self.kernel_s + self.execute_s + self.render_s
+
+
+def package_versions() -> dict[str, str]:
+    """Python and the versions of the packages a result depends on."""
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def git_commit(root: Path) -> str:
+    """The project's git commit, with '-dirty' when the tree has changes; 'unknown' outside git."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if not commit:
+        return "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FileSystemLoader(str(TEMPLATES))
+    return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]))
+
+
+def stage_header(info: RunInfo, stage: str, section_yaml: str, status: str, error: str) -> str:
+    """The header block at the top of a stage report."""
+    template = _environment().get_template("stage_header.html.j2")
+    return template.render(info=info, stage=stage, section_yaml=section_yaml, status=status, error=error)
+
+
+def render_stage(notebook: Path, target: Path, header: str, show_code: bool) -> None:
+    """Render an executed notebook to an offline HTML page with a header and a code toggle."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="mlw", extra_template_basedirs=[str(TEMPLATES)])
+    mlw = {
+        "header": header,
+        "show_code": show_code,
+        "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        "js": (TEMPLATES / "report.js").read_text(encoding="utf-8"),
+    }
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources={"mlw": mlw})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body, encoding="utf-8")
+
+
+def write_index(target: Path, info: RunInfo, stages: list[StageReport], failure: str) -> None:
+    """Write the run's index page: headline figures, timings and a link per stage."""
+    template = _environment().get_template("run_index.html.j2")
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    page = template.render(info=info, stages=stages, failure=failure, css=css)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")

@@ -1,0 +1,150 @@
+"""The params schema: loading, overrides, and one error template for every mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlworkflow.errors import ParamsError
+from mlworkflow.params import STAGES, Params, load_params, section_class, section_from_namespace, stage_parameters
+
+
+def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def csv(tmp_path: Path) -> Path:
+    path = tmp_path / "d.csv"
+    path.write_text("a,y\n1,0\n2,1\n", encoding="utf-8")
+    return path
+
+
+def minimal(extra: str = "") -> str:
+    return f"run:\n  name: t\ndata:\n  path: d.csv\n  target: y\n{extra}"
+
+
+def test_shipped_params_files_are_valid(root: Path) -> None:
+    for path in sorted((root / "params").glob("*.yaml")):
+        params = load_params(path)
+        assert isinstance(params, Params)
+
+
+def test_relative_paths_resolve_against_the_params_file(tmp_path: Path, csv: Path) -> None:
+    params = load_params(write(tmp_path, minimal()))
+    assert params.data.path == str(csv.resolve())
+    assert params.run.seed == 42
+
+
+def test_unknown_key_names_file_key_and_suggests(tmp_path: Path, csv: Path) -> None:
+    path = write(tmp_path, minimal("  tagret: y\n"))
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "key 'data.tagret'" in message
+    assert "Did you mean 'target'?" in message
+
+
+def test_unknown_section_suggests(tmp_path: Path, csv: Path) -> None:
+    with pytest.raises(ParamsError, match=r"key 'preproces'.*Did you mean 'preprocess'\?"):
+        load_params(write(tmp_path, minimal("preproces:\n  drop: []\n")))
+
+
+def test_wrong_type_names_expected_and_found(tmp_path: Path, csv: Path) -> None:
+    path = write(tmp_path, minimal("preprocess:\n  test_size: lots\n"))
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    issue = caught.value.issues[0]
+    assert issue.key == "preprocess.test_size"
+    assert "number" in issue.expected
+    assert issue.found == "'lots'"
+
+
+def test_out_of_range(tmp_path: Path, csv: Path) -> None:
+    with pytest.raises(ParamsError, match=r"key 'preprocess.test_size': expected less than 1, found 1.5"):
+        load_params(write(tmp_path, minimal("preprocess:\n  test_size: 1.5\n")))
+
+
+def test_missing_data_file_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, minimal())
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert caught.value.issues[0].key == "data.path"
+    assert str(tmp_path / "d.csv") in str(caught.value)
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match=r"key 'data': expected a value \(the key is required\), found nothing"):
+        load_params(write(tmp_path, "run:\n  name: t\n"))
+
+
+def test_every_issue_is_reported_at_once(tmp_path: Path, csv: Path) -> None:
+    path = write(tmp_path, minimal("preprocess:\n  test_size: 2\n  scale: maybe\n"))
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert {i.key for i in caught.value.issues} == {"preprocess.test_size", "preprocess.scale"}
+
+
+def test_source_must_be_path_or_sql(tmp_path: Path) -> None:
+    text = "run:\n  name: t\ndata:\n  target: y\n"
+    with pytest.raises(ParamsError, match=r"key 'data': expected either 'path' or both"):
+        load_params(write(tmp_path, text))
+
+
+def test_sqlite_url_resolves_relative_file(tmp_path: Path) -> None:
+    (tmp_path / "db.sqlite").write_bytes(b"")
+    text = "run:\n  name: t\ndata:\n  sql_url: sqlite:///db.sqlite\n  sql_query: t\n  target: y\n"
+    params = load_params(write(tmp_path, text))
+    assert params.data.sql_url == f"sqlite:///{(tmp_path / 'db.sqlite').resolve()}"
+
+
+def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match="expected valid YAML"):
+        load_params(write(tmp_path, "run: [unclosed\n"))
+    with pytest.raises(ParamsError, match="expected an existing params file"):
+        load_params(tmp_path / "nope.yaml")
+    with pytest.raises(ParamsError, match="expected a mapping of sections, found a list"):
+        load_params(write(tmp_path, "- a\n- b\n"))
+
+
+def test_overrides_are_parsed_as_yaml_and_marked(tmp_path: Path, csv: Path) -> None:
+    path = write(tmp_path, minimal())
+    params = load_params(path, ["run.seed=7", "preprocess.drop=[a]", "preprocess.scale=false"])
+    assert params.run.seed == 7
+    assert params.preprocess.drop == ("a",)
+    assert params.preprocess.scale is False
+    with pytest.raises(ParamsError, match=r"found an unknown key \(set by --set\)"):
+        load_params(path, ["data.tagret=y"])
+    with pytest.raises(ParamsError, match=r"key '--set': expected section.key=value"):
+        load_params(path, ["seed"])
+
+
+def test_run_name_must_be_a_folder_name(tmp_path: Path, csv: Path) -> None:
+    with pytest.raises(ParamsError, match="key 'run.name'"):
+        load_params(write(tmp_path, minimal().replace("name: t", "name: ../escape")))
+
+
+def test_stage_parameters_are_flat_and_literal(tmp_path: Path, csv: Path) -> None:
+    params = load_params(write(tmp_path, minimal()))
+    injected = stage_parameters(params, "preprocess", tmp_path / "artifacts")
+    assert injected["seed"] == 42
+    assert injected["artifacts"] == str(tmp_path / "artifacts")
+    assert injected["missing_markers"] == ["?"]
+    assert set(injected) == set(section_class("preprocess").model_fields) | {"seed", "artifacts"}
+
+
+def test_section_from_namespace_validates(tmp_path: Path, csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    section = section_from_namespace("data", {"path": "d.csv", "target": "y", "seed": 1, "other": 2})
+    assert section.model_dump()["target"] == "y"
+    with pytest.raises(ParamsError, match="notebook 'data' parameters: key 'sample_rows'"):
+        section_from_namespace("data", {"path": "d.csv", "target": "y", "sample_rows": 1})
+
+
+def test_stages_follow_the_schema_order() -> None:
+    assert STAGES[:2] == ("data", "preprocess")
+    assert all(section_class(stage).__name__ == f"{stage.capitalize()}Params" for stage in STAGES)
