@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from mlworkflow.errors import ParamsError
-from mlworkflow.params import STAGES, Params, load_params, section_class, section_from_namespace, stage_parameters
+from mlworkflow.params import (
+    STAGES,
+    Params,
+    load_params,
+    section_class,
+    section_from_namespace,
+    stage_parameters,
+)
 
 
 def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
@@ -124,7 +131,7 @@ def test_overrides_are_parsed_as_yaml_and_marked(tmp_path: Path, csv: Path) -> N
 
 
 def test_run_name_must_be_a_folder_name(tmp_path: Path, csv: Path) -> None:
-    with pytest.raises(ParamsError, match="key 'run.name'"):
+    with pytest.raises(ParamsError, match=r"key 'run\.name'"):
         load_params(write(tmp_path, minimal().replace("name: t", "name: ../escape")))
 
 

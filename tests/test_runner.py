@@ -112,7 +112,7 @@ def test_new_run_id_never_reuses_a_folder(tmp_path: Path) -> None:
 
 
 def test_notebook_for_requires_exactly_one(tmp_path: Path) -> None:
-    with pytest.raises(MlwError, match="expected one notebook NN_data.ipynb"):
+    with pytest.raises(MlwError, match=r"expected one notebook NN_data\.ipynb"):
         runner.notebook_for("data", tmp_path)
 
 

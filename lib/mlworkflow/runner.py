@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
@@ -287,55 +288,47 @@ def render(
     return name, time.perf_counter() - began
 
 
+def run_stage(
+    request: RunRequest, layout: RunLayout, session: KernelSession, stage: str, progress: Echo
+) -> tuple[report.StageReport, StageError | None]:
+    """Execute and render one stage; a failure becomes a StageError carrying the report and resume command."""
+    source = notebook_for(stage, request.notebooks)
+    executed = layout.executed / source.name
+    parameters = stage_parameters(request.params, stage, layout.artifacts)
+    execute_s, error = execute_stage(session, source, executed, parameters, progress)
+    name, render_s = render(request, layout, stage, executed, error)
+    message = f"{error.ename}: {error.evalue}" if error else ""
+    summary = report.StageReport(
+        stage, "failed" if error else "ok", name, read_headline(layout, stage), 0.0, execute_s, render_s, message
+    )
+    if error:
+        where, resume = str(layout.reports / name), resume_command(request, layout.run_id)
+        error = StageError(stage, error.cell, error.ename, error.evalue, where, resume)
+    return summary, error
+
+
 def run(request: RunRequest, echo: Echo = print, progress: Echo | None = None) -> RunResult:
     """Execute the planned stages in one kernel, render each, write the index; stop at the first failure."""
     root = request.root.resolve()
-    run_id = request.run_id or new_run_id(request.params.run.name, root)
-    layout = RunLayout(root, run_id)
+    layout = RunLayout(root, request.run_id or new_run_id(request.params.run.name, root))
     planned = plan_stages(request, layout)
-    notebooks = {stage: notebook_for(stage, request.notebooks) for stage in planned}
+    for stage in planned:
+        notebook_for(stage, request.notebooks)  # fail before creating anything
     done: dict[str, str] = load_state(layout).get("done", {}) if request.resume else {}
     hashes = section_hashes(request.params)
     layout.artifacts.mkdir(parents=True, exist_ok=True)
     result = RunResult(layout, [])
     session = KernelSession(request.notebooks)
-    echo(f"run {run_id}: {len(planned)} stage(s) → {layout.reports / 'index.html'}")
+    echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
     try:
-        kernel_s = session.start()
         for position, stage in enumerate(planned, start=1):
             echo(f"[{position}/{len(planned)}] {stage} …")
-            reset_s = session.reset() if position > 1 else 0.0
-            executed = layout.executed / notebooks[stage].name
-            parameters = stage_parameters(request.params, stage, layout.artifacts)
-            execute_s, error = execute_stage(
-                session, notebooks[stage], executed, parameters, progress or _quiet
-            )
-            name, render_s = render(request, layout, stage, executed, error)
-            status = "failed" if error else "ok"
-            summary = report.StageReport(
-                stage,
-                status,
-                name,
-                read_headline(layout, stage),
-                kernel_s + reset_s,
-                execute_s,
-                render_s,
-                f"{error.ename}: {error.evalue}" if error else "",
-            )
+            kernel_s = session.start() if position == 1 else session.reset()
+            summary, result.error = run_stage(request, layout, session, stage, progress or _quiet)
+            summary = dataclasses.replace(summary, kernel_s=kernel_s)
             result.stages.append(summary)
-            kernel_s = 0.0
-            echo(
-                f"[{position}/{len(planned)}] {stage} {status} in {summary.total_s:.1f} s → {layout.reports / name}"
-            )
-            if error:
-                result.error = StageError(
-                    stage,
-                    error.cell,
-                    error.ename,
-                    error.evalue,
-                    str(layout.reports / name),
-                    resume_command(request, run_id),
-                )
+            echo(f"[{position}/{len(planned)}] {stage} {summary.status} in {summary.total_s:.1f} s → {summary.report}")
+            if result.error:
                 break
             done[stage] = hashes[stage]
             save_state(layout, done, request)
