@@ -57,7 +57,7 @@ def read_file(path: Path | str) -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         raise DataError("file has no columns", source=str(path)) from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
-        raise DataError(f"cannot parse file: {type(exc).__name__}: {exc}", source=str(path)) from exc
+        raise DataError(f"cannot parse file: {type(exc).__name__}: {str(exc).strip()}", source=str(path)) from exc
     if frame.empty:
         raise DataError("file has a header but no rows", source=str(path))
     return frame

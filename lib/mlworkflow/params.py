@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
+from mlworkflow.families import FAMILIES
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
 RUN_NAMES = ("seed", "artifacts")  # injected into every notebook besides its section
@@ -112,6 +113,57 @@ class PreprocessParams(Section):
     max_categories: int | None = Field(30, ge=2)
 
 
+class SelectParams(Section):
+    """Stage `select`: compare model families by repeated cross-validation on the training split.
+
+    `candidates` are family names (mlworkflow.families.FAMILIES; those that do not fit the task,
+    e.g. naive_bayes for regression, are skipped with a note); `metrics` are scikit-learn scorer
+    names, "auto" expanding to the task's default set; `metric` decides the ranking ("auto": the
+    task's default); `time_budget_s` is per candidate; `max_rows` subsamples the training split
+    (seeded, stratified for classification; null = all rows); `top_k` families go to `train`.
+    """
+
+    candidates: tuple[str, ...] = FAMILIES
+    folds: int = Field(5, ge=2, le=20)
+    repeats: int = Field(2, ge=1, le=20)
+    metrics: tuple[str, ...] = ("auto",)
+    metric: str = "auto"
+    alpha: float = Field(0.05, gt=0.0, lt=0.5)
+    time_budget_s: float | None = Field(300.0, gt=0)
+    max_rows: int | None = Field(5000, ge=50)
+    top_k: int = Field(2, ge=1, le=10)
+    n_jobs: int = Field(1, ge=-1, le=64)
+
+    @field_validator("candidates")
+    @classmethod
+    def _known_families(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in FAMILIES:
+                hint = did_you_mean(name, FAMILIES)
+                raise ValueError(f"family names from {', '.join(FAMILIES)} ('{name}' is unknown.{hint})")
+        if not value or len(set(value)) != len(value):
+            raise ValueError("at least one family, each listed once")
+        return value
+
+    @field_validator("metrics", "metric")
+    @classmethod
+    def _known_scorers(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        from sklearn.metrics import get_scorer_names
+
+        known = ["auto", *get_scorer_names()]
+        for name in (value,) if isinstance(value, str) else value:
+            if name not in known:
+                raise ValueError(f"'auto' or scikit-learn scorer names ('{name}' is unknown.{did_you_mean(name, known)})")
+        return value
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("a number of processes ≥ 1, or -1 for all cores")
+        return value
+
+
 RANGE_KEYS = frozenset({"low", "high", "log", "type"})
 
 
@@ -181,6 +233,7 @@ class Params(Section):
     run: RunParams
     data: DataParams
     preprocess: PreprocessParams = PreprocessParams()
+    select: SelectParams = SelectParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
 

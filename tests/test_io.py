@@ -1,0 +1,218 @@
+"""All file and database I/O: reading sources (and every way that fails), artifacts, hashes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy
+
+from mlworkflow import io
+from mlworkflow.errors import ArtifactError, DataError
+
+FRAME = pd.DataFrame({"x": [1, 2, 3], "colour": ["red", "blue", None], "y": ["a", "b", "a"]})
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def sqlite_file(tmp_path: Path, frame: pd.DataFrame = FRAME, table: str = "people") -> str:
+    """A real SQLite database file with one table, made through SQLAlchemy."""
+    url = f"sqlite:///{tmp_path / 'data.db'}"
+    engine = sqlalchemy.create_engine(url)
+    frame.to_sql(table, engine, index=False)
+    engine.dispose()
+    return url
+
+
+# --- read_file -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.csv.gz", "d.tsv", "d.parquet", "d.pq"])
+def test_read_file_round_trips_every_format(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name.endswith((".parquet", ".pq")):
+        FRAME.to_parquet(path, index=False)
+    else:
+        FRAME.to_csv(path, index=False, sep="\t" if name.endswith(".tsv") else ",")
+    frame = io.read_file(path)
+    assert list(frame.columns) == ["x", "colour", "y"]
+    assert frame["x"].tolist() == [1, 2, 3]
+    assert frame["colour"].isna().tolist() == [False, False, True]
+
+
+def test_read_file_accepts_a_string_path_and_strips_spaces_after_commas(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "a, b\n1, x\n2, y\n")
+    frame = io.read_file(str(path))
+    assert list(frame.columns) == ["a", "b"]
+    assert frame["b"].tolist() == ["x", "y"]
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "nope.csv"
+    with pytest.raises(DataError, match="file not found") as caught:
+        io.read_file(path)
+    assert caught.value.source == str(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="file not found"):
+        io.read_file(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.csv", "", "file is empty"),
+        ("blank.csv", "\n\n\n", "file has no columns"),
+        ("header.csv", "a,b\n", "file has a header but no rows"),
+        ("ragged.csv", "a,b\n1,2\n3,4,5,6\n", "cannot parse file: ParserError"),
+        ("binary.csv", bytes(range(256)) * 4, "cannot parse file"),
+        ("latin1.csv", "name\ncaf\xe9\n".encode("latin-1"), "cannot parse file: UnicodeDecodeError"),
+        ("plain.csv.gz", b"a,b\n1,2\n", "cannot parse file: BadGzipFile"),
+        ("cut.csv.gz", gzip.compress(b"a,b\n1,2\n" * 2000)[:60], "cannot parse file"),
+        ("bad.parquet", b"PAR1 certainly not parquet", "cannot parse file: ArrowInvalid"),
+        ("table.json", "{}", "unknown file type"),
+    ],
+)
+def test_unreadable_files_raise_data_error_naming_file_and_reason(
+    tmp_path: Path, name: str, content: str | bytes, reason: str
+) -> None:
+    path = write(tmp_path / name, content)
+    with pytest.raises(DataError) as caught:
+        io.read_file(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert reason in caught.value.reason
+    assert "\n" not in str(caught.value)
+
+
+def test_header_only_parquet_has_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "empty.parquet"
+    FRAME.head(0).to_parquet(path)
+    with pytest.raises(DataError, match="header but no rows"):
+        io.read_file(path)
+
+
+# --- read_sql ------------------------------------------------------------------------------------
+
+
+def test_read_sql_runs_a_query_on_a_real_sqlite_file(tmp_path: Path) -> None:
+    url = sqlite_file(tmp_path)
+    frame = io.read_sql(url, "SELECT x, y FROM people WHERE x > 1 ORDER BY x")
+    assert frame.to_dict("list") == {"x": [2, 3], "y": ["b", "a"]}
+
+
+@pytest.mark.parametrize("query", ["people", "  people  ", "main.people"])
+def test_read_sql_reads_a_whole_table_by_name(tmp_path: Path, query: str) -> None:
+    frame = io.read_sql(sqlite_file(tmp_path), query)
+    assert frame.shape == (3, 3)
+    assert frame["colour"].isna().sum() == 1
+
+
+def test_read_sql_quotes_table_names_that_are_keywords(tmp_path: Path) -> None:
+    assert io.read_sql(sqlite_file(tmp_path, table="select"), "select").shape == (3, 3)
+
+
+def test_bad_sql_is_a_data_error_with_the_database_reason(tmp_path: Path) -> None:
+    url = sqlite_file(tmp_path)
+    with pytest.raises(DataError, match=r"SQL query failed: .*syntax error") as caught:
+        io.read_sql(url, "SELEC x FROM people")
+    assert caught.value.source == url
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_table_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such table: nobody"):
+        io.read_sql(sqlite_file(tmp_path), "nobody")
+
+
+def test_query_without_rows_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="query returned no rows"):
+        io.read_sql(sqlite_file(tmp_path), "SELECT * FROM people WHERE x > 10")
+
+
+def test_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "absent.db"
+    with pytest.raises(DataError, match="database file not found"):
+        io.read_sql(f"sqlite:///{path}", "people")
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [("not a url", "not a SQLAlchemy URL"), ("nosuchdialect://host/db", "NoSuchModuleError")],
+)
+def test_bad_urls_are_data_errors(url: str, reason: str) -> None:
+    with pytest.raises(DataError, match=reason):
+        io.read_sql(url, "t")
+
+
+def test_sql_errors_never_show_the_password() -> None:
+    with pytest.raises(DataError) as caught:
+        io.read_sql("nosuchdialect://me:s3cret@host/db", "t")
+    assert "s3cret" not in str(caught.value)
+    assert "me:***@host" in str(caught.value)
+
+
+def test_in_memory_sqlite_is_allowed() -> None:
+    assert io.read_sql("sqlite://", "SELECT 1 AS one").to_dict("list") == {"one": [1]}
+
+
+# --- hashes --------------------------------------------------------------------------------------
+
+
+def test_file_sha256_is_the_sha_of_the_bytes(tmp_path: Path) -> None:
+    path = write(tmp_path / "f.bin", b"abc")
+    assert io.file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_frame_sha256_depends_on_values_index_and_names() -> None:
+    base = io.frame_sha256(FRAME)
+    assert base == io.frame_sha256(FRAME.copy())
+    assert len(base) == 64
+    assert base != io.frame_sha256(FRAME.assign(x=[1, 2, 4]))
+    assert base != io.frame_sha256(FRAME.rename(columns={"x": "z"}))
+    assert base != io.frame_sha256(FRAME.iloc[::-1])
+
+
+# --- Artifacts -----------------------------------------------------------------------------------
+
+
+def test_artifacts_round_trip_frames_and_json(tmp_path: Path) -> None:
+    store = io.Artifacts(tmp_path / "run" / "artifacts")
+    written = store.write_frame("raw.parquet", FRAME)
+    assert written == tmp_path / "run" / "artifacts" / "raw.parquet"
+    pd.testing.assert_frame_equal(store.read_frame("raw.parquet", "data"), FRAME)
+    store.write_json("data.json", {"b": 1, "a": [1.5, None]})
+    assert store.read_json("data.json", "data") == {"a": [1.5, None], "b": 1}
+    assert store.path("data.json").read_text(encoding="utf-8").startswith('{\n  "a"')
+
+
+def test_artifacts_json_keeps_numpy_numbers_as_numbers(tmp_path: Path) -> None:
+    store = io.Artifacts(tmp_path)
+    store.write_json("n.json", {"rows": np.int64(3), "share": np.float64(0.25), "path": Path("a")})
+    assert json.loads(store.path("n.json").read_text(encoding="utf-8")) == {"rows": 3, "share": 0.25, "path": "a"}
+
+
+def test_missing_artifact_names_the_producing_stage(tmp_path: Path) -> None:
+    store = io.Artifacts(tmp_path)
+    with pytest.raises(ArtifactError, match="run stage 'data' first") as caught:
+        store.read_frame("raw.parquet", "data")
+    assert caught.value.path == str(tmp_path / "raw.parquet")
+    with pytest.raises(ArtifactError, match="run stage 'data' first"):
+        store.read_json("data.json", "data")
+
+
+def test_importing_io_creates_nothing(tmp_path: Path) -> None:
+    io.Artifacts(tmp_path / "never")
+    assert not (tmp_path / "never").exists()
