@@ -11,7 +11,7 @@ from typing import Any
 def setup() -> None:
     """Set the plotting theme, table display and warning filters for a stage notebook."""
     import matplotlib
-    import matplotlib.pyplot  # noqa: F401  (activates the kernel's inline backend, so Figures display)
+    import matplotlib.pyplot  # activates the kernel's inline backend, so Figures display
     import pandas as pd
     import seaborn as sns
 

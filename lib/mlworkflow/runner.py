@@ -184,6 +184,12 @@ def load_state(layout: RunLayout) -> dict[str, Any]:
     return state
 
 
+def done_stages(layout: RunLayout) -> dict[str, str]:
+    """Stages this run completed so far (empty for a fresh run)."""
+    path = layout.run_dir / "state.json"
+    return load_state(layout).get("done", {}) if path.is_file() else {}
+
+
 def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest) -> None:
     """Record completed stages so `--resume` can skip them."""
     state = {"done": done, "params_source": request.params_source, "overrides": list(request.overrides)}
@@ -314,7 +320,7 @@ def run(request: RunRequest, echo: Echo = print, progress: Echo | None = None) -
     planned = plan_stages(request, layout)
     for stage in planned:
         notebook_for(stage, request.notebooks)  # fail before creating anything
-    done: dict[str, str] = load_state(layout).get("done", {}) if request.resume else {}
+    done = done_stages(layout) if request.resume else {}
     hashes = section_hashes(request.params)
     layout.artifacts.mkdir(parents=True, exist_ok=True)
     result = RunResult(layout, [])
@@ -344,9 +350,9 @@ def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -
     rows = list(result.stages)
     for stage in STAGES:
         if stage not in shown:
-            executed = layout.reports / f"{notebook_for(stage, request.notebooks).stem}.html"
-            status = "ok (earlier)" if executed.is_file() else "not run"
-            link = executed.name if executed.is_file() else ""
+            pages = sorted(layout.reports.glob(f"[0-9][0-9]_{stage}.html"))
+            status = "ok (earlier)" if stage in done_stages(layout) else "not run"
+            link = pages[0].name if pages and status != "not run" else ""
             rows.append(report.StageReport(stage, status, link, read_headline(layout, stage), 0.0, 0.0, 0.0))
     rows.sort(key=lambda s: STAGES.index(s.stage))
     failure = str(result.error) if result.error else ""
