@@ -220,7 +220,7 @@ class EvaluateParams(Section):
     cost_fp: float = Field(1.0, ge=0.0)
     cost_fn: float = Field(1.0, ge=0.0)
     min_precision: float = Field(0.8, gt=0.0, le=1.0)
-    threshold_folds: int = Field(5, ge=2, le=20)
+    threshold_folds: int = Field(3, ge=2, le=20)
     group_columns: tuple[str, ...] = ()
     group_tolerance: float = Field(0.05, ge=0.0, le=1.0)
     permutation_repeats: int = Field(5, ge=1, le=100)

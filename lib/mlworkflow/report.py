@@ -110,7 +110,9 @@ def render_stage(notebook: Path, target: Path, header: str, show_code: bool) -> 
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
         "js": (TEMPLATES / "report.js").read_text(encoding="utf-8"),
     }
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources={"mlw": mlw})
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata.pop("widgets", None)  # no widget renderer offline: outputs fall back to their text summary
+    body, _ = exporter.from_notebook_node(nb, resources={"mlw": mlw})
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
 
