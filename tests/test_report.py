@@ -14,7 +14,9 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?
 
 
 def info() -> report.RunInfo:
-    return report.RunInfo("r-1", "params/x.yaml", "run:\n  name: r\n", "ab" * 32, "abc123", "today", {"pandas": "3"})
+    return report.RunInfo(
+        "r-1", "params/x.yaml", "run:\n  name: r\n", "ab" * 32, "abc123", "today", {"pandas": "3"}
+    )
 
 
 def executed_notebook(path: Path) -> Path:
@@ -67,3 +69,51 @@ def test_versions_and_commit() -> None:
     versions = report.package_versions()
     assert {"python", "pandas", "scikit-learn", "papermill"} <= set(versions)
     assert report.git_commit(Path("/")) == "unknown"
+
+
+def test_summary_reads_the_stage_artifacts() -> None:
+    artifacts = {
+        "data": {
+            "source": "/x/adult.csv.gz",
+            "rows": 10,
+            "target": "y",
+            "task": "binary",
+            "positive_class": "1",
+        },
+        "train": {"family": "random_forest"},
+        "evaluate": {
+            "metric": "roc_auc",
+            "why": "ranking matters",
+            "threshold": 0.4,
+            "threshold_rule": "max_f1",
+            "metrics": {
+                "accuracy": {"value": 0.8, "low": 0.7, "high": 0.9},
+                "roc_auc": {"value": 0.9, "low": 0.85, "high": 0.95},
+            },
+            "baseline": {"roc_auc": {"value": 0.5, "low": 0.5, "high": 0.5}},
+            "groups": [
+                {"column": "sex", "group": "F", "n": 50, "flag": "recall -0.2"},
+                {"column": "race", "group": "O", "n": 5, "flag": "n < 30: too few rows to judge"},
+                {"column": "sex", "group": "M", "n": 50, "flag": ""},
+            ],
+        },
+        "select": {
+            "ranking": [
+                {"family": "rf", "status": "ok", "score": 0.9, "score_std": 0.01, "significant": False},
+                {"family": "nb", "status": "failed"},
+            ]
+        },
+    }
+    summary = report.summarize(artifacts)
+    assert summary.data["source"] == "adult.csv.gz"
+    assert summary.decision["model"] == "random_forest" and summary.decision["why"] == "ranking matters"
+    assert summary.performance[0] == {
+        "metric": "roc_auc",
+        "model": "0.900 [0.850, 0.950]",
+        "baseline": "0.500 [0.500, 0.500]",
+        "decides": True,
+    }
+    assert summary.performance[1]["baseline"] == "–"
+    assert [g["group"] for g in summary.groups] == ["F"]
+    assert [r["family"] for r in summary.selection] == ["rf"]
+    assert report.summarize({}) == report.Summary()

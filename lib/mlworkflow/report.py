@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -62,6 +63,70 @@ class StageReport:
         return self.kernel_s + self.execute_s + self.render_s
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The stakeholder summary at the top of the index: data, decision, performance, groups, selection."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] = field(default_factory=dict)
+    performance: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    selection: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _interval(entry: Mapping[str, Any] | None) -> str:
+    if not entry:
+        return "–"
+    return f"{entry['value']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+
+
+def summarize(artifacts: Mapping[str, Mapping[str, Any]]) -> Summary:
+    """Build the summary from the stages' JSON artifacts (any of them may be missing)."""
+    data, train = artifacts.get("data", {}), artifacts.get("train", {})
+    evaluate, select = artifacts.get("evaluate", {}), artifacts.get("select", {})
+    facts = {
+        k: data[k] for k in ("source", "rows", "target", "task", "positive_class") if data.get(k) is not None
+    }
+    decision = {
+        k: v
+        for k, v in (
+            ("model", train.get("family")),
+            ("metric", evaluate.get("metric")),
+            ("why", evaluate.get("why")),
+            ("threshold", evaluate.get("threshold")),
+            ("threshold rule", evaluate.get("threshold_rule")),
+        )
+        if v is not None
+    }
+    metrics, baseline = evaluate.get("metrics", {}), evaluate.get("baseline", {})
+    decided = evaluate.get("metric")
+    order = [decided, *sorted(m for m in metrics if m != decided)] if decided else sorted(metrics)
+    performance = [
+        {
+            "metric": m,
+            "model": _interval(metrics.get(m)),
+            "baseline": _interval(baseline.get(m)),
+            "decides": m == decided,
+        }
+        for m in order
+        if m in metrics
+    ]
+    groups = [g for g in evaluate.get("groups", []) if g.get("flag") and g.get("group") != "(all)"]
+    groups = [g for g in groups if not str(g["flag"]).startswith("n <")]  # too small to judge
+    if "://" not in str(facts.get("source", "://")):
+        facts["source"] = Path(str(facts["source"])).name
+    ranking = [r for r in select.get("ranking", []) if r.get("status") == "ok"][:3]
+    selection = [
+        {
+            "family": r["family"],
+            "score": f"{r['score']:.4f} ± {r['score_std']:.4f}",
+            "significantly worse": "yes" if r.get("significant") else "no",
+        }
+        for r in ranking
+    ]
+    return Summary(facts, decision, performance, groups, selection)
+
+
 def package_versions() -> dict[str, str]:
     """Python and the versions of the packages a result depends on."""
     found = {"python": platform.python_version()}
@@ -117,10 +182,12 @@ def render_stage(notebook: Path, target: Path, header: str, show_code: bool) -> 
     target.write_text(body, encoding="utf-8")
 
 
-def write_index(target: Path, info: RunInfo, stages: list[StageReport], failure: str) -> None:
-    """Write the run's index page: headline figures, timings and a link per stage."""
+def write_index(
+    target: Path, info: RunInfo, stages: list[StageReport], failure: str, summary: Summary | None = None
+) -> None:
+    """Write the run's index page: the summary, then headline figures, timings and a link per stage."""
     template = _environment().get_template("run_index.html.j2")
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    page = template.render(info=info, stages=stages, failure=failure, css=css)
+    page = template.render(info=info, stages=stages, failure=failure, css=css, summary=summary or Summary())
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")

@@ -271,12 +271,18 @@ class CellCounter:
         self.progress(f"cell {self.done}/{self.total}")
 
 
-def read_headline(layout: RunLayout, stage: str) -> dict[str, Any]:
-    """The `headline` a stage wrote into `<stage>.json`, or nothing."""
+def read_artifact_json(layout: RunLayout, stage: str) -> dict[str, Any]:
+    """The `<stage>.json` a stage wrote, or nothing when it has not run."""
     path = layout.artifacts / f"{stage}.json"
     if not path.is_file():
         return {}
-    headline = json.loads(path.read_text(encoding="utf-8")).get("headline", {})
+    content = json.loads(path.read_text(encoding="utf-8"))
+    return content if isinstance(content, dict) else {}
+
+
+def read_headline(layout: RunLayout, stage: str) -> dict[str, Any]:
+    """The `headline` a stage wrote into `<stage>.json`, or nothing."""
+    headline = read_artifact_json(layout, stage).get("headline", {})
     return headline if isinstance(headline, dict) else {}
 
 
@@ -356,7 +362,8 @@ def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -
             rows.append(report.StageReport(stage, status, link, read_headline(layout, stage), 0.0, 0.0, 0.0))
     rows.sort(key=lambda s: STAGES.index(s.stage))
     failure = str(result.error) if result.error else ""
-    report.write_index(layout.reports / "index.html", run_info(request, layout), rows, failure)
+    summary = report.summarize({stage: read_artifact_json(layout, stage) for stage in STAGES})
+    report.write_index(layout.reports / "index.html", run_info(request, layout), rows, failure, summary)
 
 
 def _quiet(_message: str) -> None:
