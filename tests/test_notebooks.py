@@ -59,7 +59,8 @@ def test_notebook_narrates_and_lib_computes(stage: str) -> None:
         tree = ast.parse(cell.source.replace("%", "#"))
         defined = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]
         assert not defined, f"{stage}: define functions and classes in lib/, not in the notebook"
-        assert len(cell.source.splitlines()) <= 15, f"{stage}: a code cell longer than 15 lines"
+        if "parameters" not in cell.metadata.get("tags", []):
+            assert len(cell.source.splitlines()) <= 15, f"{stage}: a code cell longer than 15 lines"
     assert sum(c.cell_type == "markdown" for c in nb.cells) >= 3, "markdown cells say why"
 
 

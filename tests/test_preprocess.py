@@ -36,16 +36,18 @@ def make_frame(n: int = 40) -> pd.DataFrame:
     charges = [f" {v:.2f}" for v in rng.uniform(10, 100, n)]
     charges[3] = " "
     y = np.array(["no"] * (n - n // 4) + ["yes"] * (n // 4))
-    return pd.DataFrame({
-        "id": [f"c{i:03d}" for i in range(n)],
-        "age": rng.integers(18, 80, n),
-        "charges": charges,
-        "city": rng.choice(["north", "south", "east", "?"], n),
-        "flag": rng.choice([True, False], n),
-        "const": "same",
-        "outcome": y,
-        "y": y,
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"c{i:03d}" for i in range(n)],
+            "age": rng.integers(18, 80, n),
+            "charges": charges,
+            "city": rng.choice(["north", "south", "east", "?"], n),
+            "flag": rng.choice([True, False], n),
+            "const": "same",
+            "outcome": y,
+            "y": y,
+        }
+    )
 
 
 def params(**changes: Any) -> PreprocessParams:
@@ -65,8 +67,12 @@ def test_spec_round_trips_through_json_and_ignores_extra_keys() -> None:
     spec = pp.FeatureSpec(target="y", task="binary", classes=("a", "b"), numeric=("x",), categorical=("c",))
     data = {**spec.to_json(), "headline": {"rows": 3}, "dropped": {}}
     assert pp.FeatureSpec.from_json(data) == spec
-    assert data["transformer"] == {"numeric_imputer": "median", "scale": True, "min_frequency": 0.01,
-                                   "max_categories": 30}
+    assert data["transformer"] == {
+        "numeric_imputer": "median",
+        "scale": True,
+        "min_frequency": 0.01,
+        "max_categories": 30,
+    }
     assert spec.features == ("x", "c")
 
 
@@ -105,7 +111,9 @@ def test_is_text_false_for_numbers_and_booleans(values: list[Any]) -> None:
 
 @pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
 def test_replace_markers_strips_and_blanks(dtype: Any) -> None:
-    frame = pd.DataFrame({"c": pd.Series([" a ", "?", "", " unknown", None], dtype=dtype), "n": [1, 2, 3, 4, 5]})
+    frame = pd.DataFrame(
+        {"c": pd.Series([" a ", "?", "", " unknown", None], dtype=dtype), "n": [1, 2, 3, 4, 5]}
+    )
     out = pp.replace_markers(frame, ["?", "unknown"])
     assert out["c"].tolist()[0] == "a"
     assert out["c"].isna().tolist() == [False, True, True, True, True]
@@ -196,7 +204,10 @@ def test_clean_removes_duplicates_and_unlabeled_rows() -> None:
     cleaned, _ = pp.clean(raw, META, params())
     assert len(cleaned) == 42
     assert pp.row_summary(raw, cleaned, "y").to_dict() == {
-        "rows in": 47, "rows without a target": 1, "duplicate rows removed": 4, "rows out": 42,
+        "rows in": 47,
+        "rows without a target": 1,
+        "duplicate rows removed": 4,
+        "rows out": 42,
     }
     kept, _ = pp.clean(raw, META, params(deduplicate=False))
     assert len(kept) == 46
@@ -213,7 +224,9 @@ def test_clean_summary_says_what_happened() -> None:
 
 
 def test_clean_rejects_unknown_drop_column_with_hint() -> None:
-    with pytest.raises(DataError, match=r"preprocess.drop: column 'cty': is not a column.*Did you mean 'city'"):
+    with pytest.raises(
+        DataError, match=r"preprocess.drop: column 'cty': is not a column.*Did you mean 'city'"
+    ):
         pp.clean(make_frame(), META, params(drop=("cty",)))
 
 
@@ -235,7 +248,9 @@ def test_clean_refuses_to_drop_target_or_time_column(name: str, role: str) -> No
 
 def test_clean_rejects_dropping_everything() -> None:
     frame = make_frame()[["id", "const", "y"]]
-    with pytest.raises(DataError, match=r"every feature column was dropped \(id: identifier.*const: constant"):
+    with pytest.raises(
+        DataError, match=r"every feature column was dropped \(id: identifier.*const: constant"
+    ):
         pp.clean(frame, META, params())
 
 
@@ -293,7 +308,9 @@ def test_time_split_without_column_keeps_row_order() -> None:
 
 
 def test_time_split_parses_text_dates() -> None:
-    frame = pd.DataFrame({"when": ["2020-03-01", "2020-01-15", "2020-02-01", "2019-12-31"], "y": [0, 1, 0, 1]})
+    frame = pd.DataFrame(
+        {"when": ["2020-03-01", "2020-01-15", "2020-02-01", "2019-12-31"], "y": [0, 1, 0, 1]}
+    )
     train, test = pp.split(frame, "y", "binary", params(split="time", time_column="when", test_size=0.25), 0)
     assert test.index.tolist() == [0]
     assert train.index.tolist() == [3, 1, 2]
@@ -360,7 +377,12 @@ def test_infer_spec_by_dtype() -> None:
     spec = spec_for(train, min_frequency=0.0, scale=False)
     assert spec.numeric == ("age", "charges", "flag", "code", "ratio")  # '1'/'2' text parses as numbers
     assert spec.categorical == ("city",)
-    assert (spec.target, spec.task, spec.classes, spec.positive_class) == ("y", "binary", ("no", "yes"), "yes")
+    assert (spec.target, spec.task, spec.classes, spec.positive_class) == (
+        "y",
+        "binary",
+        ("no", "yes"),
+        "yes",
+    )
     assert spec.transformer.min_frequency == 0.0 and spec.transformer.scale is False
 
 
@@ -395,10 +417,14 @@ def test_fitted_transformer_handles_unseen_categories_and_nans(dtype: Any) -> No
     train = train.assign(city=train["city"].astype(dtype))
     spec = spec_for(train)
     fitted = pp.build_preprocessor(spec).fit(train, train["y"])
-    test = pd.DataFrame({
-        "age": [np.nan, 30], "charges": [np.nan, 5.0], "flag": [True, False],
-        "city": pd.Series(["atlantis", None], dtype=dtype),
-    })
+    test = pd.DataFrame(
+        {
+            "age": [np.nan, 30],
+            "charges": [np.nan, 5.0],
+            "flag": [True, False],
+            "city": pd.Series(["atlantis", None], dtype=dtype),
+        }
+    )
     out = fitted.transform(test)
     assert list(out.columns) == list(fitted.get_feature_names_out())
     assert out.shape == (2, len(out.columns)) and not out.isna().any().any()
@@ -408,8 +434,13 @@ def test_fitted_transformer_handles_unseen_categories_and_nans(dtype: Any) -> No
 
 def test_transformer_output_names_and_infrequent_grouping() -> None:
     train = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0] * 5, "c": ["a"] * 15 + ["b"] * 4 + ["rare"], "y": 0})
-    spec = pp.FeatureSpec(target="y", task="binary", numeric=("x",), categorical=("c",),
-                          transformer=pp.TransformerSettings(min_frequency=0.1))
+    spec = pp.FeatureSpec(
+        target="y",
+        task="binary",
+        numeric=("x",),
+        categorical=("c",),
+        transformer=pp.TransformerSettings(min_frequency=0.1),
+    )
     fitted = pp.build_preprocessor(spec).fit(train)
     names = list(fitted.get_feature_names_out())
     assert names == ["x", "missingindicator_x", "c_a", "c_b", "c_infrequent_sklearn"]
@@ -420,7 +451,9 @@ def test_transformer_output_names_and_infrequent_grouping() -> None:
 def test_transformer_without_scaling_or_min_frequency() -> None:
     train = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "c"], "y": 0})
     settings = pp.TransformerSettings(scale=False, min_frequency=0.0, max_categories=None)
-    spec = pp.FeatureSpec(target="y", task="regression", numeric=("x",), categorical=("c",), transformer=settings)
+    spec = pp.FeatureSpec(
+        target="y", task="regression", numeric=("x",), categorical=("c",), transformer=settings
+    )
     preprocessor = pp.build_preprocessor(spec)
     assert not any(isinstance(step, StandardScaler) for _, step in preprocessor.transformers[0][1].steps)
     out = preprocessor.fit_transform(train)
@@ -450,7 +483,10 @@ def test_transformer_survives_parquet_and_skops(tmp_path: Path) -> None:
     store = io.Artifacts(tmp_path)
     store.write_frame("train.parquet", train)
     store.write_frame("test.parquet", test)
-    train, test = store.read_frame("train.parquet", "preprocess"), store.read_frame("test.parquet", "preprocess")
+    train, test = (
+        store.read_frame("train.parquet", "preprocess"),
+        store.read_frame("test.parquet", "preprocess"),
+    )
     spec = pp.FeatureSpec.from_json(spec_for(train).to_json())
     fitted = pp.fit_preview(spec, train)
     loaded = io.read_model(io.write_model(tmp_path / "pre.skops", fitted))
@@ -495,11 +531,25 @@ def test_record_meets_the_artifact_contract() -> None:
     train, test = clean_split()
     spec = spec_for(train)
     value = pp.record(spec, {"id": "identifier"}, train, test, 9, params(), seed=42)
-    required = {"target", "task", "classes", "positive_class", "numeric", "categorical", "dropped",
-                "transformer", "headline"}
+    required = {
+        "target",
+        "task",
+        "classes",
+        "positive_class",
+        "numeric",
+        "categorical",
+        "dropped",
+        "transformer",
+        "headline",
+    }
     assert required <= set(value)
-    assert value["headline"] == {"train rows": len(train), "test rows": len(test), "features in": 4,
-                                 "features out": 9, "dropped": "id"}
+    assert value["headline"] == {
+        "train rows": len(train),
+        "test rows": len(test),
+        "features in": 4,
+        "features out": 9,
+        "dropped": "id",
+    }
     assert pp.FeatureSpec.from_json(value) == spec
 
 
@@ -524,8 +574,14 @@ def test_stage_end_to_end_through_artifacts(tmp_path: Path) -> None:
 @pytest.mark.shared
 def test_telco_total_charges_and_customer_id(shared_data: Path) -> None:
     raw = pd.read_csv(shared_data / "telco_churn.csv")  # plain read: the blanks keep the column text
-    meta = {"target": "Churn", "task": "binary", "classes": ["No", "Yes"], "positive_class": "Yes",
-            "identifiers": ["customerID"], "leaks": []}
+    meta = {
+        "target": "Churn",
+        "task": "binary",
+        "classes": ["No", "Yes"],
+        "positive_class": "Yes",
+        "identifiers": ["customerID"],
+        "leaks": [],
+    }
     settings = params()
     cleaned, dropped = pp.clean(raw, meta, settings)
     assert pp.is_text(raw["TotalCharges"]) and cleaned["TotalCharges"].dtype == np.float64
@@ -543,8 +599,14 @@ def test_telco_total_charges_and_customer_id(shared_data: Path) -> None:
 @pytest.mark.shared
 def test_bank_marketing_unknown_marker_and_time_split(shared_data: Path) -> None:
     raw = io.read_file(shared_data / "bank_marketing.csv")
-    meta = {"target": "y", "task": "binary", "classes": ["no", "yes"], "positive_class": "yes",
-            "identifiers": [], "leaks": ["duration"]}
+    meta = {
+        "target": "y",
+        "task": "binary",
+        "classes": ["no", "yes"],
+        "positive_class": "yes",
+        "identifiers": [],
+        "leaks": ["duration"],
+    }
     settings = params(missing_markers=("unknown",), split="time")
     cleaned, dropped = pp.clean(raw, meta, settings)
     assert dropped == {"duration": "label leak (flagged by stage 'data')"}
@@ -556,3 +618,26 @@ def test_bank_marketing_unknown_marker_and_time_split(shared_data: Path) -> None
     assert len(test) == pp.count_test_rows(len(cleaned), 0.2)
     rate = pp.class_balance(train, test, "y").loc["yes"]
     assert rate["test share"] > 3 * rate["train share"]  # the documented drift: 6.4% → 30.8%
+
+
+def test_stratify_column_with_bins_matches_a_hand_made_split() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"income": rng.uniform(0, 10, 500), "y": rng.normal(size=500)})
+    bins = (0.0, 1.5, 3.0, 4.5, 6.0, float("inf"))
+    train, test = pp.split(
+        frame, "y", "regression", params(stratify_column="income", stratify_bins=bins), seed=42
+    )
+    from sklearn.model_selection import train_test_split
+
+    labels = pd.cut(frame["income"], bins=list(bins)).astype(str)
+    expected_train, expected_test = train_test_split(frame, test_size=100, random_state=42, stratify=labels)
+    assert list(test.index) == list(expected_test.index)
+    assert list(train.index) == list(expected_train.index)
+
+
+def test_stratify_column_without_bins_and_unknown_column() -> None:
+    frame = make_frame(40)
+    _, test = pp.split(frame, "y", "binary", params(stratify_column="flag"), seed=0)
+    assert test["flag"].mean() == pytest.approx(frame["flag"].mean(), abs=0.07)
+    with pytest.raises(DataError, match=r"column 'flagg'.*Did you mean 'flag'"):
+        pp.split(frame, "y", "binary", params(stratify_column="flagg"), seed=0)

@@ -107,6 +107,8 @@ class PreprocessParams(Section):
     split: Literal["stratified", "random", "time"] = "stratified"
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
     time_column: str | None = None
+    stratify_column: str | None = None
+    stratify_bins: tuple[float, ...] = ()
     numeric_imputer: Literal["median", "mean"] = "median"
     scale: bool = True
     min_frequency: float = Field(0.01, ge=0.0, lt=1.0)

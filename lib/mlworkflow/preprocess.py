@@ -74,7 +74,9 @@ class FeatureSpec(BaseModel):
         try:
             return cls.model_validate(dict(value))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
+            )
             raise DataError(f"not a valid feature spec: {problems}", source=source) from None
 
 
@@ -172,7 +174,10 @@ def drop_reasons(frame: pd.DataFrame, meta: Mapping[str, Any], params: Preproces
     """Columns to drop and why: params.drop, flagged identifiers and leaks, dates, constants."""
     keep = {meta_value(meta, "target"), params.time_column}
     reasons = {name: "listed in preprocess.drop" for name in params.drop}
-    flagged = [("identifiers", params.drop_identifiers, "identifier"), ("leaks", params.drop_leaks, "label leak")]
+    flagged = [
+        ("identifiers", params.drop_identifiers, "identifier"),
+        ("leaks", params.drop_leaks, "label leak"),
+    ]
     for key, wanted, label in flagged:
         names = meta.get(key, []) if wanted else []
         reasons.update({n: f"{label} (flagged by stage 'data')" for n in names if n not in reasons})
@@ -180,7 +185,9 @@ def drop_reasons(frame: pd.DataFrame, meta: Mapping[str, Any], params: Preproces
         if column in reasons or column in keep:
             continue
         series = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(series.dtype):
+        if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(
+            series.dtype
+        ):
             reasons[column] = "date/time values: not a feature as they are"
         elif (reason := constant_reason(series)) is not None:
             reasons[column] = reason
@@ -213,7 +220,9 @@ def clean(
     out = out.drop(columns=list(dropped))
     if not feature_columns(out, target, params.time_column):
         listed = "; ".join(f"{name}: {why}" for name, why in dropped.items())
-        raise DataError(f"every feature column was dropped ({listed}); keep at least one", source="preprocess")
+        raise DataError(
+            f"every feature column was dropped ({listed}); keep at least one", source="preprocess"
+        )
     if params.time_column:
         dropped[params.time_column] = "time column: orders the split, not a feature"
     return out, dropped
@@ -225,15 +234,19 @@ def clean_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, dropped: Mapping[str
     for column in raw.columns:
         after = cleaned[column] if column in cleaned.columns else None
         coerced = after is not None and is_text(raw[column]) and pd.api.types.is_numeric_dtype(after.dtype)
-        action = f"dropped: {dropped[column]}" if column in dropped else "text → number" if coerced else "kept"
-        rows.append({
-            "column": column,
-            "dtype": str(raw[column].dtype),
-            "dtype after": str(after.dtype) if after is not None else "",
-            "missing": int(raw[column].isna().sum()),
-            "missing after": int(after.isna().sum()) if after is not None else pd.NA,
-            "action": action,
-        })
+        action = (
+            f"dropped: {dropped[column]}" if column in dropped else "text → number" if coerced else "kept"
+        )
+        rows.append(
+            {
+                "column": column,
+                "dtype": str(raw[column].dtype),
+                "dtype after": str(after.dtype) if after is not None else "",
+                "missing": int(raw[column].isna().sum()),
+                "missing after": int(after.isna().sum()) if after is not None else pd.NA,
+                "action": action,
+            }
+        )
     return pd.DataFrame(rows).set_index("column")
 
 
@@ -278,6 +291,25 @@ def time_order(frame: pd.DataFrame, time_column: str | None) -> np.ndarray[Any, 
     return np.argsort(values.to_numpy(), kind="stable").astype(np.intp)
 
 
+def split_labels(frame: pd.DataFrame, target: str, task: str, params: PreprocessParams) -> pd.Series | None:
+    """What a stratified split keeps balanced: `stratify_column` (binned by `stratify_bins`) or the class."""
+    if params.split != "stratified":
+        return None
+    column = params.stratify_column
+    if column is None:
+        return None if task == "regression" else stratify_labels(frame, target)
+    if column not in frame.columns:
+        raise DataError(
+            "is not a column of the data" + did_you_mean(column, list(frame.columns)),
+            column,
+            "preprocess.stratify_column",
+        )
+    if not params.stratify_bins:
+        return stratify_labels(frame.assign(**{column: frame[column].astype(str)}), column)
+    binned = pd.cut(frame[column], bins=list(params.stratify_bins)).astype(str)
+    return stratify_labels(frame.assign(**{column: binned}), column)
+
+
 def stratify_labels(frame: pd.DataFrame, target: str) -> pd.Series:
     """The target, checked to have at least 2 rows per class (a stratified split needs them)."""
     counts = frame[target].value_counts()
@@ -306,8 +338,7 @@ def split(
         ordered = frame.iloc[time_order(frame, params.time_column)]
         train, test = ordered.iloc[:-n_test], ordered.iloc[-n_test:]
     else:
-        stratified = params.split == "stratified" and task != "regression"
-        labels = stratify_labels(frame, target) if stratified else None
+        labels = split_labels(frame, target, task, params)
         try:
             train, test = train_test_split(frame, test_size=n_test, random_state=seed, stratify=labels)
         except ValueError as exc:
@@ -389,11 +420,13 @@ def categorical_pipeline(settings: TransformerSettings) -> Pipeline:
         max_categories=settings.max_categories,
         sparse_output=False,
     )
-    return Pipeline([
-        ("text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
-        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
-        ("encode", encoder),
-    ])
+    return Pipeline(
+        [
+            ("text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
+            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+            ("encode", encoder),
+        ]
+    )
 
 
 def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:

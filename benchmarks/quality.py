@@ -1,0 +1,103 @@
+"""Model quality on every shared dataset: the workflow's test score beside a default HGB on the same split.
+
+For each dataset: run the whole workflow with its params (default settings otherwise), read the test
+score from evaluate.json, fit a default HistGradientBoosting (native categorical support) on the same
+train split, score it on the same test split, and print both with the published yardstick and target.
+Needs ../shared/data. Usage: .venv/bin/python benchmarks/quality.py [adult,titanic,...] [--root DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, roc_auc_score, root_mean_squared_error
+
+from mlworkflow import families, runner
+from mlworkflow.config import PROJECT_ROOT
+from mlworkflow.params import load_params
+from mlworkflow.preprocess import FeatureSpec
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Case:
+    """One dataset: its params, the metric to report, the yardstick and the target."""
+
+    name: str
+    params: Path
+    metric: str
+    yardstick: str
+    target: float
+
+
+CASES = (
+    Case("adult", PROJECT_ROOT / "params" / "default.yaml", "roc_auc", "HGB default 0.928; AutoML 0.926-0.930", 0.925),
+    Case("titanic", HERE / "params" / "titanic.yaml", "roc_auc", "HGB default 0.86", 0.86),
+    Case("telco", HERE / "params" / "telco.yaml", "roc_auc", "HGB default 0.83", 0.83),
+    Case("bank_marketing", HERE / "params" / "bank_marketing.yaml", "roc_auc", "HGB default 0.80 (no duration)", 0.80),
+    Case("penguins", HERE / "params" / "penguins.yaml", "accuracy", "HGB default 0.98", 0.98),
+    Case("california", HERE / "params" / "california.yaml", "rmse", "tuned RF 47,730 (Géron)", 47_700.0),
+)
+
+
+def baseline_score(artifacts: Path, metric: str, seed: int) -> float:
+    """A default HistGradientBoosting on the run's own train/test split."""
+    spec = FeatureSpec.from_json(json.loads((artifacts / "preprocess.json").read_text(encoding="utf-8")))
+    train, test = pd.read_parquet(artifacts / "train.parquet"), pd.read_parquet(artifacts / "test.parquet")
+    model = families.make_pipeline(spec, "hist_gradient_boosting", seed)
+    model.fit(train.drop(columns=[spec.target]), train[spec.target])
+    X, y = test.drop(columns=[spec.target]), test[spec.target]
+    if metric == "rmse":
+        return float(root_mean_squared_error(y, model.predict(X)))
+    if metric == "accuracy":
+        return float(accuracy_score(y, model.predict(X)))
+    positive = list(model.classes_).index(spec.positive_class)
+    return float(roc_auc_score(np.asarray(y == spec.positive_class), model.predict_proba(X)[:, positive]))
+
+
+def run_case(case: Case, root: Path) -> dict[str, object]:
+    """Run the workflow on one dataset and compare it with the default HGB."""
+    params = load_params(case.params)
+    request = runner.RunRequest(params=params, params_source=str(case.params), root=root)
+    began = time.perf_counter()
+    result = runner.run(request, echo=lambda line: print(f"  {case.name}: {line}", flush=True))
+    elapsed = time.perf_counter() - began
+    if result.error:
+        return {"dataset": case.name, "error": str(result.error)}
+    evaluate = json.loads((result.layout.artifacts / "evaluate.json").read_text(encoding="utf-8"))
+    score = float(evaluate["metrics"][case.metric]["value"])
+    hgb = baseline_score(result.layout.artifacts, case.metric, params.run.seed)
+    lower = case.metric == "rmse"
+    slowest = max(result.stages, key=lambda s: s.total_s)
+    return {
+        "dataset": case.name, "metric": case.metric, "workflow": score, "default HGB": hgb,
+        "model": evaluate.get("model", ""), "yardstick": case.yardstick, "target": case.target,
+        "meets target": score <= case.target if lower else score >= case.target,
+        "not below HGB": score <= hgb if lower else score >= hgb,
+        "ratio to HGB": score / hgb, "run s": round(elapsed), "slowest stage": f"{slowest.stage} {slowest.total_s:.0f}s",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("only", nargs="?", default="", help="comma-separated dataset names")
+    parser.add_argument("--root", type=Path, default=None, help="where runs/ and reports/ go")
+    args = parser.parse_args()
+    root = args.root or Path(tempfile.mkdtemp(prefix="mlw-quality-"))
+    chosen = [c for c in CASES if not args.only or c.name in args.only.split(",")]
+    rows = [run_case(case, root) for case in chosen]
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"reports: {root / 'reports'}")
+
+
+if __name__ == "__main__":
+    main()
