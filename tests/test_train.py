@@ -27,7 +27,9 @@ FAST = {"folds": 2, "n_iter": 4, "grid_points": 2, "n_jobs": 1, "time_budget_s":
 def tiny(task: str, rows: int = 90, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, FeatureSpec]:
     """A small frame with two numeric and one categorical feature, and a target for the task."""
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"a": rng.normal(size=rows), "b": rng.normal(size=rows), "c": rng.choice(["x", "y", "z"], rows)})
+    X = pd.DataFrame(
+        {"a": rng.normal(size=rows), "b": rng.normal(size=rows), "c": rng.choice(["x", "y", "z"], rows)}
+    )
     signal = X["a"] + (X["c"] == "x") + rng.normal(scale=0.5, size=rows)
     labels = {
         "binary": np.where(signal > 0.3, "yes", "no"),
@@ -37,7 +39,12 @@ def tiny(task: str, rows: int = 90, seed: int = 0) -> tuple[pd.DataFrame, pd.Ser
     classes = sorted(set(labels)) if task != "regression" else []
     positive = "yes" if task == "binary" else None
     spec = FeatureSpec(
-        target="t", task=task, classes=classes, positive_class=positive, numeric=("a", "b"), categorical=("c",)
+        target="t",
+        task=task,
+        classes=classes,
+        positive_class=positive,
+        numeric=("a", "b"),
+        categorical=("c",),
     )
     return X, pd.Series(labels, name="t"), spec
 
@@ -102,7 +109,11 @@ def test_grid_values_and_distributions_follow_the_spec() -> None:
 
 
 def test_optuna_suggestions_cover_ranges_and_structured_choices() -> None:
-    space = {"h": [[32], [64, 32]], "c": {"low": 0.1, "high": 10.0, "log": True}, "k": {"low": 1, "high": 3, "type": "int"}}
+    space = {
+        "h": [[32], [64, 32]],
+        "c": {"low": 0.1, "high": 10.0, "log": True},
+        "k": {"low": 1, "high": 3, "type": "int"},
+    }
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(5):
         trial = study.ask()
@@ -116,7 +127,7 @@ def test_user_space_overrides_one_parameter_and_routes_short_names() -> None:
     assert space["model__estimator__C"] == [1.0, 10.0]
     assert "model__estimator__gamma" in space  # defaults for the other parameters stay
     result = run("binary", search="grid", space={"logistic": {"C": [0.5, 2.0]}})
-    assert [t.params for t in result.trials] == [{"model__C": 0.5}, {"model__C": 2.0}]
+    assert [t.params for t in result.trials] == [{"model__C": 0.5}, {"model__C": 2.0}, {}]  # + the defaults
 
 
 def test_space_errors_name_the_key_with_a_hint() -> None:
@@ -137,9 +148,11 @@ def test_every_search_tunes_every_task(search: str, task: str) -> None:
     result = standard(task, search)
     best = result.best
     assert result.status == "completed" and best is not None
-    assert len(result.trials) == {"grid": 2, "random": 4, "halving": 6, "optuna": 4}[search]
-    (name, value), = best.params.items()
+    assert len(result.trials) == {"grid": 2, "random": 4, "halving": 6, "optuna": 4}[search] + 1  # + defaults
+    tuned = next(t for t in result.trials if t.params)
+    ((name, value),) = tuned.params.items()
     assert name == ("model__alpha" if task == "regression" else "model__C") and value > 0
+    assert best.score >= result.trials[-1].score  # never below the defaults
     if task == "regression":
         assert best.score < 0 < train.search_table([result]).iloc[0]["cv root_mean_squared_error"]
     else:
@@ -153,17 +166,26 @@ def test_searches_are_deterministic_for_a_seed(search: str) -> None:
 
 def test_halving_keeps_the_best_third_on_more_rows() -> None:
     result = run("multiclass", search="halving", n_iter=6)
-    rounds = pd.Series([t.iteration for t in result.trials]).value_counts().sort_index()
+    searched = [t for t in result.trials if t.params]  # without the defaults trial
+    rounds = pd.Series([t.iteration for t in searched]).value_counts().sort_index()
     assert rounds.tolist() == [6, 2]
-    rows = {t.iteration: t.resources for t in result.trials}
+    rows = {t.iteration: t.resources for t in searched}
     assert rows == {0: 30, 1: 90}
     best = result.best
     assert best is not None and best.iteration == 1
 
 
 def test_tree_family_with_a_categorical_choice() -> None:
-    result = run("binary", family="random_forest", search="random", n_iter=2, space={"random_forest": {"n_estimators": [10]}})
-    assert result.status == "completed" and {"model__max_depth", "model__n_estimators"} <= set(result.trials[0].params)
+    result = run(
+        "binary",
+        family="random_forest",
+        search="random",
+        n_iter=2,
+        space={"random_forest": {"n_estimators": [10]}},
+    )
+    assert result.status == "completed" and {"model__max_depth", "model__n_estimators"} <= set(
+        result.trials[0].params
+    )
 
 
 # --- failures and budgets ------------------------------------------------------------------------
@@ -171,29 +193,33 @@ def test_tree_family_with_a_categorical_choice() -> None:
 
 def test_a_search_whose_fits_all_fail_is_reported_not_raised() -> None:
     result = run("binary", search="grid", space={"logistic": {"C": [-1.0]}})
-    assert result.best is None and result.status.startswith("failed") and "'C' parameter" in result.status
-    with pytest.raises(MlwError, match=r"every search failed.*logistic: failed"):
-        train.best_of([result])
+    assert result.status.startswith("failed") and "'C' parameter" in result.status
+    assert result.best is not None and result.best.params == {}  # the defaults are kept
 
 
 def test_failed_candidates_are_noted_and_the_rest_still_count() -> None:
     result = run("binary", search="grid", space={"logistic": {"C": [-1.0, 1.0]}})
-    assert result.status == "completed" and result.best is not None and result.best.params == {"model__C": 1.0}
+    assert (
+        result.status == "completed" and result.best is not None and result.best.params == {"model__C": 1.0}
+    )
     table = train.trials_table(result)
     assert "'C' parameter" in table["note"].iloc[-1] and math.isnan(table["roc_auc"].iloc[-1])
 
 
 def test_a_failing_halving_search_is_reported() -> None:
     result = run("regression", search="halving", space={"logistic": {"alpha": [-1.0, -2.0]}})
-    assert result.best is None and result.status.startswith("failed")
+    assert result.status.startswith("failed")
+    assert result.best is not None and result.best.params == {}  # the defaults are kept
 
 
 @pytest.mark.parametrize("search", SEARCHES)
 def test_a_spent_budget_stops_the_search_after_the_first_trial(search: str) -> None:
-    result = run("binary", search=search, time_budget_s=1e-9, n_iter=6, space={"logistic": {"C": [0.1, 1.0, 10.0]}})
+    result = run(
+        "binary", search=search, time_budget_s=1e-9, n_iter=6, space={"logistic": {"C": [0.1, 1.0, 10.0]}}
+    )
     assert result.status.startswith("stopped: time budget spent"), result.status
     assert result.best is not None
-    expected = 3 if search == "halving" else 1  # halving stops between rounds: the first round ran
+    expected = 4 if search == "halving" else 2  # halving stops between rounds; + the defaults trial
     assert len(result.trials) == expected
 
 
@@ -212,7 +238,12 @@ def test_best_of_picks_the_highest_cv_score() -> None:
 def test_trials_table_is_best_first_rounded_and_positive_for_errors() -> None:
     result = run("regression", search="random", n_iter=5)
     table = train.trials_table(result, top=3)
-    assert len(table) == 3 and list(table.columns) == ["alpha", "root_mean_squared_error", "sd", "train root_mean_squared_error"]
+    assert len(table) == 3 and list(table.columns) == [
+        "alpha",
+        "root_mean_squared_error",
+        "sd",
+        "train root_mean_squared_error",
+    ]
     scores = table["root_mean_squared_error"]
     assert scores.is_monotonic_increasing and (scores > 0).all()
     assert (scores == scores.round(4)).all()
@@ -245,7 +276,10 @@ def test_learning_and_validation_curves(task: str) -> None:
     assert len(learning) == 5 and learning["training rows"].is_monotonic_increasing
     assert learning[["train", "validation"]].notna().all().all()
     validation = train.validation_curve_frame(spec, result, X, y, params, 0)
-    assert validation.columns[0] == ("alpha" if task == "regression" else "C") and len(validation) == train.CURVE_POINTS
+    assert (
+        validation.columns[0] == ("alpha" if task == "regression" else "C")
+        and len(validation) == train.CURVE_POINTS
+    )
     assert isinstance(train.plot_curve(validation, result.metric, "validation curve"), Figure)
     assert train.learning_diagnosis(learning, result.metric).sentence
     assert train.validation_diagnosis(validation, result.metric).sentence.startswith("Validation")
@@ -260,29 +294,45 @@ def test_curve_param_defaults_per_family_and_checks_requests() -> None:
         train.curve_param("svm", svm, "gama")
 
 
-def curve(train_scores: list[float], valid_scores: list[float], x_name: str = "training rows") -> pd.DataFrame:
+def curve(
+    train_scores: list[float], valid_scores: list[float], x_name: str = "training rows"
+) -> pd.DataFrame:
     """A hand-made curve frame."""
     n = len(train_scores)
-    return pd.DataFrame({
-        x_name: [100 * (i + 1) for i in range(n)], "train": train_scores, "train sd": [0.0] * n,
-        "validation": valid_scores, "validation sd": [0.0] * n,
-    })
+    return pd.DataFrame(
+        {
+            x_name: [100 * (i + 1) for i in range(n)],
+            "train": train_scores,
+            "train sd": [0.0] * n,
+            "validation": valid_scores,
+            "validation sd": [0.0] * n,
+        }
+    )
 
 
 def test_learning_diagnosis_reads_the_gap_and_the_trend() -> None:
     over = train.learning_diagnosis(curve([1.0, 0.99, 0.99], [0.70, 0.75, 0.80]), "roc_auc")
     assert over.verdict == "overfitting, still learning" and "a gap of 0.1900 (24%)" in over.sentence
     fine = train.learning_diagnosis(curve([0.86, 0.85, 0.85], [0.84, 0.845, 0.845]), "roc_auc")
-    assert fine.verdict == "no overfitting" and "underfits" in fine.sentence and "levelled off" in fine.sentence
+    assert (
+        fine.verdict == "no overfitting" and "underfits" in fine.sentence and "levelled off" in fine.sentence
+    )
     errors = train.learning_diagnosis(curve([0.10, 0.10], [0.50, 0.50]), "neg_root_mean_squared_error")
-    assert errors.verdict == "overfitting" and "root_mean_squared_error 0.1000 vs validation 0.5000" in errors.sentence
+    assert (
+        errors.verdict == "overfitting"
+        and "root_mean_squared_error 0.1000 vs validation 0.5000" in errors.sentence
+    )
 
 
 def test_validation_diagnosis_names_both_sides() -> None:
     sweep = curve([0.70, 0.85, 0.99], [0.69, 0.83, 0.75], x_name="C")
     result = train.validation_diagnosis(sweep, "roc_auc")
     assert result.verdict == "peak inside range"
-    assert "peaks at C=200" in result.sentence and "C=300" in result.sentence and "overfitting" in result.sentence
+    assert (
+        "peaks at C=200" in result.sentence
+        and "C=300" in result.sentence
+        and "overfitting" in result.sentence
+    )
     assert "C=100 even the train score drops" in result.sentence
     edge = train.validation_diagnosis(curve([0.7, 0.8], [0.6, 0.7], x_name="C"), "roc_auc")
     assert edge.verdict == "peak at edge" and "widening" in edge.sentence
@@ -329,7 +379,7 @@ def test_record_is_strict_json_with_a_headline() -> None:
     assert content["cv_score"]["mean"] == pytest.approx(-best.score) and content["cv_score"]["mean"] > 0
     assert content["metric"] == "neg_root_mean_squared_error" and content["greater_is_better"] is False
     assert set(content["headline"]) == {"model", "cv root_mean_squared_error", "search", "fit"}
-    assert content["headline"]["fit"] == "no overfitting" and len(content["trials"]) == 4
+    assert content["headline"]["fit"] == "no overfitting" and len(content["trials"]) == 5
 
 
 # --- real data -----------------------------------------------------------------------------------
@@ -338,7 +388,10 @@ def test_record_is_strict_json_with_a_headline() -> None:
 @pytest.mark.shared
 @pytest.mark.parametrize(
     ("file", "target", "task", "family"),
-    [("penguins.csv", "species", "multiclass", "knn"), ("california_housing.csv", "median_house_value", "regression", "svm")],
+    [
+        ("penguins.csv", "species", "multiclass", "knn"),
+        ("california_housing.csv", "median_house_value", "regression", "svm"),
+    ],
 )
 def test_tunes_and_saves_on_real_data(
     shared_data: Path, tmp_path: Path, file: str, target: str, task: str, family: str
@@ -359,4 +412,31 @@ def test_tunes_and_saves_on_real_data(
     model = train.fit_final(spec, result, X, y, 0)
     assert train.same_predictions(model, io.read_model(io.write_model(tmp_path / "m.skops", model)), X)
     sweep = train.validation_curve_frame(spec, result, X, y, params, 0)
-    assert sweep.columns[0] == ("C" if family == "svm" else "n_neighbors") and sweep["validation"].notna().all()
+    assert (
+        sweep.columns[0] == ("C" if family == "svm" else "n_neighbors") and sweep["validation"].notna().all()
+    )
+
+
+def test_the_defaults_are_always_a_trial_and_the_hgb_reference_joins() -> None:
+    result = run("binary", search="grid", space={"logistic": {"C": [1e-4]}})
+    assert result.trials[-1].params == {} and math.isfinite(result.trials[-1].score)
+    assert result.best is not None and result.best.score >= result.trials[0].score
+
+
+def test_tune_all_adds_the_default_hgb_reference_unless_it_is_tuned() -> None:
+    X, y, spec = tiny("binary")
+    params = TrainParams.model_validate({**FAST, "search": "grid", "space": {"logistic": {"C": [1.0]}}})
+    metric = train.resolve_metric("auto", "binary")
+    results = train.tune_all(spec, ["logistic"], X, y, params, seed=0, metric=metric)
+    assert [(r.family, r.search) for r in results] == [
+        ("logistic", "grid"),
+        ("hist_gradient_boosting", "defaults"),
+    ]
+    assert train.best_of(results).best_score == max(r.best_score for r in results)
+
+
+def test_best_of_raises_when_nothing_scored() -> None:
+    failed = train.Trial({}, math.nan, math.nan, math.nan, error="boom")
+    result = train.SearchResult("logistic", "grid", "roc_auc", (failed,), "failed: boom")
+    with pytest.raises(MlwError, match=r"every search failed.*logistic: failed: boom"):
+        train.best_of([result])

@@ -9,6 +9,7 @@ fold. Scores keep scikit-learn's sign (higher is better) until they are shown: e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -224,6 +225,9 @@ def suggest(trial: optuna.trial.Trial, name: str, spec: Any) -> Any:
         return trial.suggest_float(name, float(low), float(high), log=log)
     labels = {json.dumps(choice): choice for choice in spec}
     return labels[str(trial.suggest_categorical(name, list(labels)))]
+
+
+REFERENCE = "hist_gradient_boosting"  # the default model every tuned model must beat in CV
 
 
 # --- one candidate ---------------------------------------------------------------------------------
@@ -493,17 +497,41 @@ def tune(
     )
     with quiet():
         trials, status = SEARCHES[params.search](search, space, params)
-    if status == "completed" and not any(math.isfinite(t.score) for t in trials):
-        status = f"failed: {next((t.error for t in trials if t.error), 'no trial scored')}"
+        if status == "completed" and not any(math.isfinite(t.score) for t in trials):
+            status = f"failed: {next((t.error for t in trials if t.error), 'no trial scored')}"
+        trials = [*trials, defaults_trial(search, trials)]
     return SearchResult(family, params.search, metric, tuple(trials), status)
+
+
+def defaults_trial(search: Search, trials: Sequence[Trial]) -> Trial:
+    """The family's default configuration, always tried: tuning never ends below the defaults in CV."""
+    last = max((t.iteration for t in trials), default=0)
+    return dataclasses.replace(evaluate(search, {}), iteration=last)
+
+
+def reference(
+    spec: FeatureSpec, X: pd.DataFrame, y: pd.Series, params: TrainParams, seed: int, metric: str
+) -> SearchResult:
+    """A default HistGradientBoosting, cross-validated like the searches: the bar a tuned model must clear."""
+    estimator = families.make_pipeline(spec, REFERENCE, seed)
+    search = Search(
+        estimator, X, y, make_cv(spec.task, params.folds, seed), make_scoring(metric, y, spec), params.n_jobs,
+        seed, f"{REFERENCE} (defaults)",
+    )
+    with quiet():
+        trial = evaluate(search, {})
+    return SearchResult(REFERENCE, "defaults", metric, (trial,), "completed" if not trial.error else trial.error)
 
 
 def tune_all(
     spec: FeatureSpec, names: Sequence[str], X: pd.DataFrame, y: pd.Series, params: TrainParams, seed: int,
     metric: str, progress: bool = False,
 ) -> tuple[SearchResult, ...]:
-    """Tune each family in turn (top_k of select's ranking)."""
-    return tuple(tune(spec, name, X, y, params, seed, metric, progress) for name in names)
+    """Tune each family in turn (top_k of select's ranking), plus the default-HGB reference when not tuned."""
+    results = [tune(spec, name, X, y, params, seed, metric, progress) for name in names]
+    if REFERENCE not in names and REFERENCE in families.available(spec.task):
+        results.append(reference(spec, X, y, params, seed, metric))
+    return tuple(results)
 
 
 def best_of(results: Sequence[SearchResult]) -> SearchResult:
