@@ -190,9 +190,14 @@ def done_stages(layout: RunLayout) -> dict[str, str]:
     return load_state(layout).get("done", {}) if path.is_file() else {}
 
 
-def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest) -> None:
-    """Record completed stages so `--resume` can skip them."""
-    state = {"done": done, "params_source": request.params_source, "overrides": list(request.overrides)}
+def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest, status: str = "running") -> None:
+    """Record completed stages (so `--resume` can skip them) and the run's status."""
+    state = {
+        "done": done,
+        "status": status,
+        "params_source": request.params_source,
+        "overrides": list(request.overrides),
+    }
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     (layout.run_dir / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
@@ -311,7 +316,14 @@ def run_stage(
     name, render_s = render(request, layout, stage, executed, error)
     message = f"{error.ename}: {error.evalue}" if error else ""
     summary = report.StageReport(
-        stage, "failed" if error else "ok", name, read_headline(layout, stage), 0.0, execute_s, render_s, message
+        stage,
+        "failed" if error else "ok",
+        name,
+        read_headline(layout, stage),
+        0.0,
+        execute_s,
+        render_s,
+        message,
     )
     if error:
         where, resume = str(layout.reports / name), resume_command(request, layout.run_id)
@@ -329,6 +341,8 @@ def run(request: RunRequest, echo: Echo = print, progress: Echo | None = None) -
     done = done_stages(layout) if request.resume else {}
     hashes = section_hashes(request.params)
     layout.artifacts.mkdir(parents=True, exist_ok=True)
+    params_json = json.dumps(request.params.model_dump(mode="json"), indent=2, allow_nan=True)
+    (layout.run_dir / "params.json").write_text(params_json + "\n", encoding="utf-8")
     result = RunResult(layout, [])
     session = KernelSession(request.notebooks)
     echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
@@ -339,14 +353,20 @@ def run(request: RunRequest, echo: Echo = print, progress: Echo | None = None) -
             summary, result.error = run_stage(request, layout, session, stage, progress or _quiet)
             summary = dataclasses.replace(summary, kernel_s=kernel_s)
             result.stages.append(summary)
-            echo(f"[{position}/{len(planned)}] {stage} {summary.status} in {summary.total_s:.1f} s → {summary.report}")
+            echo(
+                f"[{position}/{len(planned)}] {stage} {summary.status} in {summary.total_s:.1f} s → {summary.report}"
+            )
             if result.error:
                 break
             done[stage] = hashes[stage]
             save_state(layout, done, request)
     finally:
         session.stop()
+        save_state(
+            layout, done, request, "failed" if result.error or len(result.stages) < len(planned) else "ok"
+        )
     write_run_index(request, layout, result)
+    write_runs_listing(root)
     return result
 
 
@@ -364,6 +384,16 @@ def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -
     failure = str(result.error) if result.error else ""
     summary = report.summarize({stage: read_artifact_json(layout, stage) for stage in STAGES})
     report.write_index(layout.reports / "index.html", run_info(request, layout), rows, failure, summary)
+
+
+def write_runs_listing(root: Path) -> Path:
+    """reports/index.html: every run under root, newest first."""
+    from mlworkflow import compare
+
+    target = root / "reports" / "index.html"
+    records = [compare.load_run(root, run_id) for run_id in compare.list_runs(root)]
+    target.write_text(compare.listing_page(records), encoding="utf-8")
+    return target
 
 
 def _quiet(_message: str) -> None:

@@ -1,12 +1,14 @@
 (function () {
-  var button = document.getElementById("mlw-toggle-code");
-  if (!button) { return; }
+  var buttons = document.querySelectorAll(".mlw-toggle-code");
   function label() {
-    button.textContent = document.body.classList.contains("mlw-hide-code") ? "Show code" : "Hide code";
+    var hidden = document.body.classList.contains("mlw-hide-code");
+    buttons.forEach(function (b) { b.textContent = hidden ? "Show code" : "Hide code"; });
   }
-  label();
-  button.addEventListener("click", function () {
-    document.body.classList.toggle("mlw-hide-code");
-    label();
+  buttons.forEach(function (b) {
+    b.addEventListener("click", function () {
+      document.body.classList.toggle("mlw-hide-code");
+      label();
+    });
   });
+  label();
 })();
