@@ -107,7 +107,9 @@ def command_run(args: argparse.Namespace) -> int:
         notebooks=args.notebooks,
     )
     runner.select_stages(stages)
-    result = runner.run(request, echo=print, progress=_progress())
+    stream = sys.stderr if sys.stderr.isatty() else None
+    echo = (lambda line: print(f"\x1b[2K{line}", flush=True)) if sys.stdout.isatty() else print
+    result = runner.run(request, echo=echo, progress=_progress(), stream=stream)
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
         return 1

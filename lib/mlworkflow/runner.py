@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 
@@ -225,7 +225,12 @@ def run_info(request: RunRequest, layout: RunLayout) -> report.RunInfo:
 
 
 def execute_stage(
-    session: KernelSession, source: Path, target: Path, parameters: dict[str, Any], progress: Echo
+    session: KernelSession,
+    source: Path,
+    target: Path,
+    parameters: dict[str, Any],
+    progress: Echo,
+    stream: TextIO | None = None,
 ) -> tuple[float, StageError | None]:
     """Execute one notebook in the shared kernel; return its time and the error, if any."""
     import papermill as pm
@@ -245,6 +250,7 @@ def execute_stage(
             progress_bar=False,
             cwd=str(source.parent),
             on_cell_executed=counter,
+            stderr_file=stream,  # live progress of long searches (they write it to stderr)
         )
     except PapermillExecutionError as exc:
         error = StageError("", exc.cell_index, exc.ename, first_line(exc.evalue), "", "")
@@ -270,10 +276,11 @@ class CellCounter:
         self.total = sum(1 for c in cells if c.cell_type == "code") + 1  # + injected parameters
         self.done = 0
         self.progress = progress
+        self.began = time.perf_counter()
 
     def __call__(self, **_kwargs: Any) -> None:
         self.done += 1
-        self.progress(f"cell {self.done}/{self.total}")
+        self.progress(f"cell {self.done}/{self.total} · {time.perf_counter() - self.began:.0f} s")
 
 
 def read_artifact_json(layout: RunLayout, stage: str) -> dict[str, Any]:
@@ -306,13 +313,18 @@ def render(
 
 
 def run_stage(
-    request: RunRequest, layout: RunLayout, session: KernelSession, stage: str, progress: Echo
+    request: RunRequest,
+    layout: RunLayout,
+    session: KernelSession,
+    stage: str,
+    progress: Echo,
+    stream: TextIO | None = None,
 ) -> tuple[report.StageReport, StageError | None]:
     """Execute and render one stage; a failure becomes a StageError carrying the report and resume command."""
     source = notebook_for(stage, request.notebooks)
     executed = layout.executed / source.name
     parameters = stage_parameters(request.params, stage, layout.artifacts)
-    execute_s, error = execute_stage(session, source, executed, parameters, progress)
+    execute_s, error = execute_stage(session, source, executed, parameters, progress, stream)
     name, render_s = render(request, layout, stage, executed, error)
     message = f"{error.ename}: {error.evalue}" if error else ""
     summary = report.StageReport(
@@ -331,8 +343,13 @@ def run_stage(
     return summary, error
 
 
-def run(request: RunRequest, echo: Echo = print, progress: Echo | None = None) -> RunResult:
-    """Execute the planned stages in one kernel, render each, write the index; stop at the first failure."""
+def run(
+    request: RunRequest, echo: Echo = print, progress: Echo | None = None, stream: TextIO | None = None
+) -> RunResult:
+    """Execute the planned stages in one kernel, render each, write the index; stop at the first failure.
+
+    `echo` gets a line per stage, `progress` the cell count and elapsed time, `stream` the kernel's stderr.
+    """
     root = request.root.resolve()
     layout = RunLayout(root, request.run_id or new_run_id(request.params.run.name, root))
     planned = plan_stages(request, layout)
@@ -350,7 +367,7 @@ def run(request: RunRequest, echo: Echo = print, progress: Echo | None = None) -
         for position, stage in enumerate(planned, start=1):
             echo(f"[{position}/{len(planned)}] {stage} …")
             kernel_s = session.start() if position == 1 else session.reset()
-            summary, result.error = run_stage(request, layout, session, stage, progress or _quiet)
+            summary, result.error = run_stage(request, layout, session, stage, progress or _quiet, stream)
             summary = dataclasses.replace(summary, kernel_s=kernel_s)
             result.stages.append(summary)
             echo(
