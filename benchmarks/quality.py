@@ -60,8 +60,9 @@ def baseline_score(artifacts: Path, metric: str, seed: int) -> float:
         return float(root_mean_squared_error(y, model.predict(X)))
     if metric == "accuracy":
         return float(accuracy_score(y, model.predict(X)))
-    positive = list(model.classes_).index(spec.positive_class)
-    return float(roc_auc_score(np.asarray(y == spec.positive_class), model.predict_proba(X)[:, positive]))
+    labels = [str(c) for c in model.classes_]  # the spec keeps labels as text; the target may be numbers
+    positive = labels.index(str(spec.positive_class))
+    return float(roc_auc_score(np.asarray(y.astype(str) == labels[positive]), model.predict_proba(X)[:, positive]))
 
 
 def run_case(case: Case, root: Path) -> dict[str, object]:
@@ -94,7 +95,10 @@ def main() -> None:
     args = parser.parse_args()
     root = args.root or Path(tempfile.mkdtemp(prefix="mlw-quality-"))
     chosen = [c for c in CASES if not args.only or c.name in args.only.split(",")]
-    rows = [run_case(case, root) for case in chosen]
+    rows = []
+    for case in chosen:
+        rows.append(run_case(case, root))
+        print(f"result: {rows[-1]}", flush=True)
     pd.set_option("display.width", 200)
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"reports: {root / 'reports'}")
