@@ -543,6 +543,7 @@ def test_record_meets_the_artifact_contract() -> None:
         "headline",
     }
     assert required <= set(value)
+    assert value["missing_markers"] == ["?"]  # the service's contract reads them
     assert value["headline"] == {
         "train rows": len(train),
         "test rows": len(test),

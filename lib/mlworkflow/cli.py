@@ -1,4 +1,4 @@
-"""The command line: `mlworkflow run`, `check`, `export`, `compare` (and the service's commands)."""
+"""The command line: `mlworkflow run`, `check`, `export`, `compare`, the service's commands, `monitor`, `retrain`."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--root", type=Path, default=Path.cwd(), help="folder holding runs/ and reports/")
     compare.add_argument("--output", type=Path, default=None, help="file to write (default reports/compare-….html)")
     _add_service_commands(commands)
+    _add_monitor_commands(commands)
     return parser
 
 
@@ -80,6 +81,36 @@ def _add_service_commands(commands: argparse._SubParsersAction[argparse.Argument
     promote.add_argument("version", help="version number (or an alias, to copy it)")
     promote.add_argument("--alias", required=True, choices=["champion", "challenger"], help="the alias to set")
     promote.add_argument("--registry", type=Path, default=Path("models"), help="model registry folder (default models)")
+
+
+def _add_monitor_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`monitor` and `retrain`: watching the deployed model, and the champion/challenger loop."""
+    root_help = "folder holding runs/, reports/ and a relative registry (default: the current folder)"
+    registry_help = "model registry folder (default: monitor.registry, else deploy.registry, under --root)"
+    monitor = commands.add_parser(
+        "monitor", help="drift, performance and a verdict for the deployed model (exit 3: RETRAIN)"
+    )
+    _add_params_arguments(monitor)
+    source = monitor.add_mutually_exclusive_group()
+    source.add_argument("--current", type=Path, default=None, metavar="FILE",
+                        help="a CSV or Parquet batch of current records (with the target column: realized metrics)")
+    source.add_argument("--log", nargs="?", const="", default=None, metavar="URL",
+                        help="read the prediction log (no URL: deploy.log_url, else <registry>/<name>/predictions.sqlite)")
+    monitor.add_argument("--since", default=None, help="start of the log window, ISO time (UTC unless a zone is given)")
+    monitor.add_argument("--until", default=None, help="end of the log window (exclusive), ISO time")
+    monitor.add_argument("--model", default=None, help="NAME@ALIAS or NAME@VERSION (default: deploy.name@champion)")
+    monitor.add_argument("--registry", type=Path, default=None, help=registry_help)
+    monitor.add_argument("--root", type=Path, default=Path.cwd(), help=root_help)
+    monitor.add_argument("--run-id", default=None, help="name of the run folder (default: <name>-monitor-<timestamp>)")
+    retrain = commands.add_parser(
+        "retrain", help="retrain on old + new labelled data; promote the challenger only if it beats the champion"
+    )
+    _add_params_arguments(retrain)
+    retrain.add_argument("--with", dest="new_data", type=Path, required=True, metavar="NEW_DATA",
+                         help="CSV or Parquet file of new labelled records (the old data's columns)")
+    retrain.add_argument("--registry", type=Path, default=None, help="model registry folder (default: deploy.registry)")
+    retrain.add_argument("--root", type=Path, default=Path.cwd(), help=root_help)
+    retrain.add_argument("--run-id", default=None, help="name of the run folder (default: <name>-retrain-<timestamp>)")
 
 
 def command_check(args: argparse.Namespace) -> int:
@@ -168,8 +199,11 @@ def command_serve(args: argparse.Namespace) -> int:
     log_url = params.log_url or serve.default_log_url(root, model.entry.name)
     app = serve.create_app(model, params, log_url, serve.token_from_env())
     auth = "bearer token required" if serve.token_from_env() else f"no auth ({serve.TOKEN_ENV} unset)"
-    print(f"serving {model.entry.ref} on http://{args.host}:{args.port} (docs: /docs; {auth})")
-    serve.run(app, args.host, args.port, args.access_log)
+    print(f"serving {model.entry.ref} on http://{args.host}:{args.port} (docs: /docs; {auth})", flush=True)
+    try:
+        serve.run(app, args.host, args.port, args.access_log)
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        print("stopped")
     return 0
 
 
@@ -209,12 +243,77 @@ def command_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _monitor_overrides(args: argparse.Namespace) -> list[str]:
+    """`--set` overrides for the monitor section from the command's options (values quoted as YAML strings)."""
+    import json
+
+    from mlworkflow.serve import default_log_url
+
+    params = load_params(args.params, args.overrides)
+    root = args.root.resolve()
+    registry = Path(params.monitor.registry or params.deploy.registry)
+    registry = args.registry.resolve() if args.registry else registry if registry.is_absolute() else root / registry
+    model = args.model or params.monitor.model or f"{params.deploy.name}@champion"
+    values: dict[str, str | None] = {"registry": str(registry), "model": model}
+    if args.current is not None:
+        values |= {"current": str(args.current.resolve()), "log_url": None}
+    if args.log is not None:
+        url = args.log or params.monitor.log_url or params.deploy.log_url or default_log_url(registry, model.split("@")[0])
+        values |= {"log_url": url, "current": None}
+    values |= {key: getattr(args, key) for key in ("since", "until") if getattr(args, key) is not None}
+    return [f"monitor.{key}={'null' if value is None else json.dumps(value)}" for key, value in values.items()]
+
+
+def command_monitor(args: argparse.Namespace) -> int:
+    """Run the monitor stage in a run of its own; print the verdict; exit 3 on RETRAIN."""
+    from mlworkflow import runner
+
+    overrides = [*args.overrides, *_monitor_overrides(args)]
+    params = load_params(args.params, overrides)
+    root = args.root.resolve()
+    run_id = args.run_id or runner.new_run_id(f"{params.run.name}-monitor", root)
+    request = runner.RunRequest(params, args.params, overrides, ["monitor"], root, run_id)
+    result = runner.run(request, echo=print, progress=_progress())
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 1
+    content = runner.read_artifact_json(result.layout, "monitor")
+    print(f"verdict: {content['verdict']}")
+    for reason in content["reasons"]:
+        print(f"  - {reason}")
+    print(f"report: {result.index}")
+    return 3 if content["verdict"] == "RETRAIN" else 0
+
+
+def command_retrain(args: argparse.Namespace) -> int:
+    """Retrain on old + new data, gate the challenger, report; exit 3 when it fails the gate."""
+    from mlworkflow import retrain
+
+    request = retrain.Request(args.params, args.new_data, args.overrides, args.root, args.run_id, args.registry)
+    outcome = retrain.retrain(request, echo=print)
+    if outcome.run.error:
+        print(f"error: {outcome.run.error}", file=sys.stderr)
+        return 1
+    if outcome.table is not None:
+        print(retrain.display(outcome.table).to_string())
+    for reason in outcome.gate.reasons if outcome.gate else ():
+        print(f"  - {reason}")
+    print(retrain.decision_text(outcome))
+    print(f"report: {outcome.report}")
+    return 0 if outcome.gate is not None and outcome.gate.passed else 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 on success, 1 when a stage fails, 2 on bad params or usage."""
+    """Entry point: exit 0 on success, 1 when a stage fails, 2 on bad params or usage.
+
+    `monitor` exits 3 when its verdict is RETRAIN (0 for OK and WARN); `retrain` exits 3 when the
+    challenger fails the gate (0 when it passed, promoted or not).
+    """
     args = build_parser().parse_args(argv)
     handlers = {
         "run": command_run, "check": command_check, "export": command_export, "compare": command_compare,
         "serve": command_serve, "predict": command_predict, "promote": command_promote,
+        "monitor": command_monitor, "retrain": command_retrain,
     }
     try:
         return handlers[args.command](args)

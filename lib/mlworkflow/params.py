@@ -229,6 +229,129 @@ class EvaluateParams(Section):
     n_jobs: int = Field(1, ge=-1, le=64)
 
 
+class DeployParams(Section):
+    """Stage `deploy`: the model bundle and its registry; the checks and limits of `serve` and `predict`.
+
+    A relative `registry` folder lies in the run's root folder for the stage (`mlworkflow run
+    --root`, the current folder by default) and in the current folder for `serve`, `predict` and
+    `promote`. `alias` is given to the new version (null: none). `log_url` is the prediction log's
+    SQLAlchemy URL (null: the SQLite file `<registry>/<name>/predictions.sqlite`). Requests of at
+    most `fast_path_rows` rows skip pandas and scikit-learn's input checks (same numbers: fastpath.py).
+    """
+
+    name: str = Field("model", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
+    registry: str = Field("models", min_length=1)
+    alias: Literal["champion", "challenger"] | None = "challenger"
+    intended_use: str = "Scoring records like the training data, to support a person's decision, not to replace it."
+    limitations: tuple[str, ...] = ()
+    unseen_categories: Literal["reject", "flag"] = "reject"
+    max_rows: int = Field(10_000, ge=1, le=1_000_000)
+    max_body_bytes: int = Field(8_388_608, ge=1024, le=1_073_741_824)
+    fast_path_rows: int = Field(1000, ge=0, le=100_000)
+    log_url: str | None = None
+    allow_version_mismatch: bool = False
+
+
+class MonitorParams(Section):
+    """Stage `monitor`: drift of inputs and predictions, performance decay, a verdict; the retrain gate.
+
+    Current data: `current` (a CSV/Parquet batch, relative to the params file; labelled rows give
+    realized metrics), or the prediction log at `log_url` from `since` to `until` (ISO times, UTC
+    unless a zone is given); with neither, the held-out test split of the model's run. `model` is
+    the monitored registry reference (NAME@ALIAS or NAME@VERSION; null: the version the run's
+    deploy stage registered) in `registry` (null: the deploy stage's registry). `reference` is a
+    file of reference records (null: the training split of the model's run).
+
+    Drift per column: with fewer than `test_rows` rows on either side, a KS (numeric) or
+    chi-squared (categorical) test, p-values corrected across columns by Benjamini–Hochberg at
+    `alpha`; otherwise an effect size: the Wasserstein distance in reference standard deviations
+    (`wasserstein_threshold`) or the Jensen–Shannon distance, base 2 (`js_threshold`). A change of
+    the missing share by `missing_threshold` or more is drift too. PSI (`bins` reference quantile
+    bins) is reported with its `psi_bands`. The data drifted when at least `drift_share` of the
+    columns did. Decay: the deciding `metric` ("auto": the evaluate stage's) per chunk (`chunks`
+    equal parts of the current data in time order), realized from labels or estimated from
+    probabilities (CBPE); a relative loss of `decay_tolerance` or more, beyond the intervals, means
+    retrain. Gate (`mlworkflow retrain`): the latest `holdout_share` of the new data is held out;
+    the challenger must gain at least `gate_min_gain` (absolute) and `gate_min_relative_gain`
+    (relative to the champion) on each metric named there, significantly when `gate_significant`,
+    and lose at most `gate_tolerance` on each of `gate_no_worse`; `auto_promote` then makes it champion.
+    """
+
+    current: str | None = None
+    log_url: str | None = None
+    since: str | None = None
+    until: str | None = None
+    time_column: str | None = None
+    model: str | None = None
+    registry: str | None = None
+    reference: str | None = None
+    missing_markers: tuple[str, ...] = ("?",)
+    test_rows: int = Field(5000, ge=10)
+    alpha: float = Field(0.05, gt=0.0, lt=0.5)
+    wasserstein_threshold: float = Field(0.1, gt=0.0)
+    js_threshold: float = Field(0.1, gt=0.0, le=1.0)
+    missing_threshold: float = Field(0.1, gt=0.0, le=1.0)
+    psi_bands: tuple[float, float] = (0.1, 0.25)
+    bins: int = Field(10, ge=2, le=100)
+    drift_share: float = Field(0.3, gt=0.0, le=1.0)
+    metric: str = "auto"
+    decay_tolerance: float = Field(0.05, ge=0.0, lt=1.0)
+    chunks: int = Field(8, ge=1, le=100)
+    min_rows: int = Field(50, ge=1)
+    bootstrap: int = Field(200, ge=50, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    holdout_share: float = Field(0.5, gt=0.0, lt=1.0)
+    gate_min_gain: dict[str, float] = Field(default_factory=lambda: {"auto": 0.0})
+    gate_min_relative_gain: dict[str, float] = Field(default_factory=dict)
+    gate_significant: bool = True
+    gate_no_worse: tuple[str, ...] = ()
+    gate_tolerance: float = Field(0.0, ge=0.0)
+    auto_promote: bool = False
+
+    @field_validator("current", "reference")
+    @classmethod
+    def _file_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_path(value, _base_dir(info))
+
+    @field_validator("log_url")
+    @classmethod
+    def _sqlite_log(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_sqlite_url(value, _base_dir(info))
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> Any:
+        from datetime import date, datetime
+
+        if isinstance(value, date):  # YAML reads an unquoted 2026-01-31 as a date
+            return value.isoformat()
+        if isinstance(value, str):
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("an ISO date or time, e.g. 2026-01-31 or 2026-01-31T12:00") from None
+        return value
+
+    @field_validator("metric", "gate_min_gain", "gate_min_relative_gain", "gate_no_worse")
+    @classmethod
+    def _known_metrics(cls, value: Any) -> Any:
+        from mlworkflow.evaluate import METRICS
+
+        known = ["auto", *sorted({name for names in METRICS.values() for name in names})]
+        for name in [value] if isinstance(value, str) else value:
+            if name not in known:
+                raise ValueError(f"'auto' or a metric of the evaluate stage ('{name}' is unknown.{did_you_mean(name, known)})")
+        return value
+
+    @model_validator(mode="after")
+    def _one_current(self) -> MonitorParams:
+        if self.current is not None and self.log_url is not None:
+            raise ValueError("either 'current' (a file) or 'log_url' (the prediction log), not both")
+        if self.psi_bands[0] >= self.psi_bands[1]:
+            raise ValueError("psi_bands as (moderate, major) with moderate < major")
+        return self
+
+
 class Params(Section):
     """A whole params file: run settings, then one section per stage, in run order."""
 
@@ -238,6 +361,8 @@ class Params(Section):
     select: SelectParams = SelectParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    deploy: DeployParams = DeployParams()
+    monitor: MonitorParams = MonitorParams()
 
 
 STAGES: tuple[str, ...] = tuple(name for name in Params.model_fields if name != "run")

@@ -566,6 +566,7 @@ def record(
     return {
         **spec.to_json(),
         "dropped": dict(dropped),
+        "missing_markers": list(params.missing_markers),  # the service treats them as missing too
         "split": {**split_info, "seed": seed},
         "rows": {"train": len(train), "test": len(test)},
         "features_out": columns_out,

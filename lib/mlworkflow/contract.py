@@ -1,0 +1,436 @@
+"""The input contract of a deployed model, learned from its training data, and the checks against it.
+
+A contract lists each input column with its kind (integer, number, boolean, string), whether it
+may be missing (it was missing somewhere in training), the categories seen (string columns) and
+the range seen (numeric columns). Records are checked against it; every problem becomes an
+`Issue` naming the row, the field and the rule broken. JSON records are taken as they are (null
+means missing; NaN and infinities are never accepted); CSV text is cleaned like the training file
+was: surrounding spaces stripped, empty fields and the missing markers mean missing.
+
+Unseen categories follow a policy: "reject" makes them issues, "flag" accepts the row and flags
+it. Numbers outside the training range are always accepted and flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from mlworkflow.errors import MlwError, did_you_mean
+
+Kind = Literal["integer", "number", "boolean", "string"]
+Policy = Literal["reject", "flag"]
+MAX_ISSUES = 50  # a response lists at most this many problems
+SHOWN_CATEGORIES = 8
+TRUE_TEXT = frozenset({"true", "1", "yes"})
+FALSE_TEXT = frozenset({"false", "0", "no"})
+
+
+class Column(BaseModel):
+    """One input column: its kind, whether it may be missing, and what training saw."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Kind
+    nullable: bool
+    categories: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+class Contract(BaseModel):
+    """Every input column, in the order the model takes them, and the text that means missing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    columns: tuple[Column, ...]
+    missing_markers: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in contract order."""
+        return tuple(column.name for column in self.columns)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One broken rule: which row (and CSV line), which field, which rule, and why."""
+
+    rule: str
+    reason: str
+    field: str | None = None
+    row: int | None = None
+    line: int | None = None
+
+    @property
+    def message(self) -> str:
+        """The issue in one sentence, e.g. "row 2, field 'age': expected a number, found 'x'"."""
+        where = [f"line {self.line}" if self.line is not None else f"row {self.row}" if self.row is not None else ""]
+        where.append(f"field '{self.field}'" if self.field is not None else "")
+        prefix = ", ".join(part for part in where if part)
+        return f"{prefix}: {self.reason}" if prefix else self.reason
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue as a JSON object (keys that do not apply are left out)."""
+        keys = ("row", "line", "field", "rule")
+        return {**{key: getattr(self, key) for key in keys if getattr(self, key) is not None}, "message": self.message}
+
+
+class ContractError(MlwError):
+    """Input breaks the contract: carries every issue found (at most MAX_ISSUES)."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = tuple(issues)
+        shown = "; ".join(issue.message for issue in self.issues[:3])
+        more = f" (and {len(self.issues) - 3} more)" if len(self.issues) > 3 else ""
+        super().__init__(f"input breaks the contract: {shown}{more}")
+
+
+class Invalid(Exception):
+    """A value breaks a rule (internal: becomes an Issue with the row and field)."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        self.rule, self.reason = rule, reason
+        super().__init__(reason)
+
+
+# --- learning ------------------------------------------------------------------------------------
+
+
+def column_kind(series: pd.Series) -> Kind:
+    """The kind of a numeric column: boolean, integer or number."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return "boolean"
+    return "integer" if pd.api.types.is_integer_dtype(series.dtype) else "number"
+
+
+def learn_numeric(series: pd.Series, name: str) -> Column:
+    """A numeric column: kind, nullable, and the range seen."""
+    kind = column_kind(series)
+    values = series.dropna().astype(float)
+    low, high = (float(values.min()), float(values.max())) if len(values) and kind != "boolean" else (None, None)
+    return Column(name=name, kind=kind, nullable=bool(series.isna().any()), minimum=low, maximum=high)
+
+
+def learn_categorical(series: pd.Series, name: str) -> Column:
+    """A string column: nullable, and the sorted categories seen."""
+    present = series.dropna()
+    categories = sorted({str(value).strip() for value in present} - {""})
+    return Column(name=name, kind="string", nullable=bool(series.isna().any()), categories=tuple(categories))
+
+
+def learn_contract(
+    train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], markers: Sequence[str] = ()
+) -> Contract:
+    """Learn the contract from the training frame; columns in the pipeline's order (numeric first)."""
+    missing = [name for name in (*numeric, *categorical) if name not in train.columns]
+    if missing:
+        raise MlwError(f"column '{missing[0]}' of the feature spec is not in the training frame")
+    columns = [learn_numeric(train[name], name) for name in numeric]
+    columns += [learn_categorical(train[name], name) for name in categorical]
+    return Contract(columns=tuple(columns), missing_markers=tuple(markers))
+
+
+def contract_table(contract: Contract) -> pd.DataFrame:
+    """One row per column: kind, may be missing, and the range or categories seen."""
+    rows = [
+        {"column": c.name, "kind": c.kind, "may be missing": c.nullable, "seen": seen_text(c)}
+        for c in contract.columns
+    ]
+    return pd.DataFrame(rows).set_index("column")
+
+
+def number_text(value: float | None) -> str:
+    """A number as short text (integers without a decimal point)."""
+    if value is None:
+        return "?"
+    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+
+
+def seen_text(column: Column) -> str:
+    """What training saw in a column, as short text."""
+    if column.kind == "string":
+        shown = ", ".join(column.categories[:SHOWN_CATEGORIES])
+        more = f", … ({len(column.categories)} in all)" if len(column.categories) > SHOWN_CATEGORIES else ""
+        return shown + more
+    if column.kind == "boolean":
+        return "true, false"
+    return f"{number_text(column.minimum)} to {number_text(column.maximum)}"
+
+
+# --- one value -----------------------------------------------------------------------------------
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of a Python value's type, for messages."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def check_missing(column: Column) -> None:
+    """A missing value is fine only where training had missing values."""
+    if not column.nullable:
+        raise Invalid("nullable", "is required: it was never missing in training")
+
+
+def check_number(column: Column, value: Any) -> tuple[float, str | None]:
+    """A finite number (integral for integer columns); a flag when outside the training range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Invalid("type", f"expected a number, found {type_name(value)} {value!r:.40}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Invalid("finite", "is too large for a 64-bit float") from None
+    if not math.isfinite(number):
+        raise Invalid("finite", f"must be a finite number, found {value}; send null for a missing value")
+    if column.kind == "integer" and not number.is_integer():
+        raise Invalid("integer", f"expected an integer, found {value}")
+    low, high = column.minimum, column.maximum
+    if low is not None and high is not None and not low <= number <= high:
+        return number, f"{column.name}: {number_text(number)} is outside the training range {seen_text(column)}"
+    return number, None
+
+
+def check_boolean(column: Column, value: Any) -> tuple[float, str | None]:
+    """true or false, passed on as 1.0 or 0.0."""
+    if not isinstance(value, bool):
+        raise Invalid("type", f"expected true or false, found {type_name(value)} {value!r:.40}")
+    return float(value), None
+
+
+def category_rule(column: Column, value: str, policy: Policy) -> str | None:
+    """Reject or flag a category training never saw; None for a seen one."""
+    hint = did_you_mean(value, column.categories)
+    if policy == "reject":
+        listed = seen_text(column)
+        raise Invalid("category", f"{value!r:.60} was never seen in training (seen: {listed}).{hint}")
+    return f"{column.name}: unseen category {value!r:.60}"
+
+
+def check_string(column: Column, value: Any, policy: Policy, seen: frozenset[str]) -> tuple[str, str | None]:
+    """A string; unseen categories are rejected or flagged by the policy."""
+    if not isinstance(value, str):
+        raise Invalid("type", f"expected a string, found {type_name(value)} {value!r:.40}")
+    return value, None if value in seen else category_rule(column, value, policy)
+
+
+ValueCheck = Callable[[Any], tuple[Any, str | None]]
+
+
+def value_check(column: Column, policy: Policy) -> ValueCheck:
+    """The check of one column's non-missing JSON values."""
+    if column.kind == "string":
+        seen = frozenset(column.categories)
+        return lambda value: check_string(column, value, policy, seen)
+    if column.kind == "boolean":
+        return lambda value: check_boolean(column, value)
+    return lambda value: check_number(column, value)
+
+
+def parse_text(column: Column, text: str, markers: frozenset[str]) -> Any:
+    """CSV text as a JSON-like value: None when missing, a float, a bool or the stripped string."""
+    stripped = text.strip()
+    if stripped == "" or (column.kind == "string" and stripped in markers):
+        return None
+    if column.kind == "string":
+        return stripped
+    if column.kind == "boolean":
+        return boolean_text(stripped)
+    try:
+        return float(stripped)
+    except ValueError:
+        raise Invalid("type", f"expected a number, found {stripped!r:.40}") from None
+
+
+def boolean_text(text: str) -> bool:
+    """true/false, 1/0 or yes/no (any case) as a bool."""
+    lowered = text.lower()
+    if lowered in TRUE_TEXT or lowered in FALSE_TEXT:
+        return lowered in TRUE_TEXT
+    raise Invalid("type", f"expected true or false, found {text!r:.40}")
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    """Checked rows: values in contract order (None = missing), flags, and the rows' issues."""
+
+    rows: list[list[Any]] = field(default_factory=list)
+    flags: list[list[str]] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # each kept row's index in the input
+    issues: list[Issue] = field(default_factory=list)
+
+    def raise_issues(self) -> None:
+        """Raise ContractError if any row broke the contract."""
+        if self.issues:
+            raise ContractError(self.issues[:MAX_ISSUES])
+
+
+class Validator:
+    """Checks records or CSV rows against a contract, with an unseen-category policy."""
+
+    def __init__(self, contract: Contract, policy: Policy) -> None:
+        self.contract, self.policy = contract, policy
+        self.names = contract.names
+        self.expected = frozenset(self.names)
+        self.checks = [(c, value_check(c, policy)) for c in contract.columns]
+        self.markers = frozenset(contract.missing_markers)
+
+    def records(self, records: Sequence[Any]) -> Checked:
+        """Check JSON records (objects of column: value); every row's issues are collected."""
+        checked = Checked()
+        for row, record in enumerate(records):
+            if len(checked.issues) >= MAX_ISSUES:
+                break
+            self.add(checked, row, None, self.record_issues(record, row) or self.values(record, row))
+        return checked
+
+    def add(self, checked: Checked, row: int, line: int | None, outcome: list[Issue] | tuple[list[Any], list[str]]) -> None:
+        """Keep a good row, or collect a bad row's issues (with its CSV line)."""
+        if isinstance(outcome, list):
+            checked.issues.extend(Issue(i.rule, i.reason, i.field, i.row, line) for i in outcome)
+            return
+        checked.rows.append(outcome[0])
+        checked.flags.append(outcome[1])
+        checked.positions.append(row)
+
+    def record_issues(self, record: Any, row: int) -> list[Issue]:
+        """Problems of shape: not an object, missing fields, unknown fields."""
+        if not isinstance(record, dict):
+            return [Issue("type", f"a record is an object of column: value, found {type_name(record)}", None, row)]
+        if record.keys() == self.expected:
+            return []
+        missing = [n for n in self.names if n not in record]
+        issues = [Issue("required", "is missing", n, row) for n in missing]
+        for name in (str(key) for key in record if key not in self.expected):
+            hint = did_you_mean(name, self.names)
+            issues.append(Issue("unknown_field", f"is not an input of the model.{hint}", name, row))
+        return issues
+
+    def values(self, record: Mapping[str, Any], row: int) -> list[Issue] | tuple[list[Any], list[str]]:
+        """Check every field of a well-shaped record: its values and flags, or its issues."""
+        values: list[Any] = []
+        flags: list[str] = []
+        issues: list[Issue] = []
+        for column, check in self.checks:
+            value = record[column.name]
+            try:
+                if value is None:
+                    check_missing(column)
+                    values.append(None)
+                    continue
+                value, flag = check(value)
+            except Invalid as exc:
+                issues.append(Issue(exc.rule, exc.reason, column.name, row))
+                continue
+            values.append(value)
+            if flag is not None:
+                flags.append(flag)
+        return issues or (values, flags)
+
+    def text_rows(self, header: Sequence[str], rows: Iterable[Sequence[str]], lines: Sequence[int]) -> Checked:
+        """Check CSV rows (text, cleaned like training data); issues carry the CSV line number."""
+        self.check_header(header)
+        positions = [list(header).index(name) for name in self.names]
+        checked = Checked()
+        for row, (cells, line) in enumerate(zip(rows, lines, strict=True)):
+            outcome = self.text_values(cells, positions, row, len(header))
+            self.add(checked, row, line, outcome)
+        return checked
+
+    def check_header(self, header: Sequence[str]) -> None:
+        """The CSV header must name every contract column (extra columns are for the caller to allow)."""
+        missing = [name for name in self.names if name not in header]
+        issues = [Issue("required", "is missing from the header", n, None, 1) for n in missing]
+        if issues:
+            raise ContractError(issues)
+
+    def text_values(
+        self, cells: Sequence[str], positions: Sequence[int], row: int, width: int
+    ) -> list[Issue] | tuple[list[Any], list[str]]:
+        """Parse and check one CSV row."""
+        if len(cells) != width:
+            return [Issue("shape", f"expected {width} fields, found {len(cells)}", None, row)]
+        record: dict[str, Any] = {}
+        issues: list[Issue] = []
+        for column, position in zip(self.contract.columns, positions, strict=True):
+            try:
+                record[column.name] = parse_text(column, cells[position], self.markers)
+            except Invalid as exc:
+                issues.append(Issue(exc.rule, exc.reason, column.name, row))
+        return issues or self.values(record, row)
+
+
+# --- model input ---------------------------------------------------------------------------------
+
+
+def to_frame(contract: Contract, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """Checked rows as the model's input frame: floats (NaN when missing) and object text."""
+    data: dict[str, Any] = {}
+    for index, column in enumerate(contract.columns):
+        values = [row[index] for row in rows]
+        if column.kind == "string":
+            data[column.name] = np.array([np.nan if v is None else v for v in values], dtype=object)
+        else:
+            data[column.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return pd.DataFrame(data, columns=list(contract.names))
+
+
+# --- the schema ------------------------------------------------------------------------------------
+
+
+def describe(column: Column) -> str:
+    """The column's rule in words, for the OpenAPI schema."""
+    missing = "may be null" if column.nullable else "required, never null"
+    return f"{column.kind}; {missing}; seen in training: {seen_text(column)}"
+
+
+def annotation(column: Column, policy: Policy) -> Any:
+    """The pydantic type of one column under a policy."""
+    base: Any
+    if column.kind == "string":
+        base = Literal[column.categories] if policy == "reject" and column.categories else str  # type: ignore[valid-type]
+    else:
+        base = {"integer": int, "number": float, "boolean": bool}[column.kind]
+    return base | None if column.nullable else base
+
+
+def record_model(contract: Contract, policy: Policy) -> type[BaseModel]:
+    """A pydantic model of one record (fields aliased to the column names): the OpenAPI schema's source."""
+    fields: dict[str, Any] = {}
+    for index, column in enumerate(contract.columns):
+        extra: dict[str, Any] = {"examples": list(column.categories[:3])} if column.categories else {}
+        info = Field(alias=column.name, description=describe(column), json_schema_extra=extra or None)
+        fields[f"field_{index}"] = (annotation(column, policy), info)
+    config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+    return create_model("Record", __config__=config, **fields)
+
+
+# --- examples --------------------------------------------------------------------------------------
+
+
+def example_value(column: Column, i: int) -> Any:
+    """A valid value for row i: categories in turn, numbers across the range, some missing."""
+    if column.nullable and i % 5 == 4:
+        return None
+    if column.kind == "string":
+        return column.categories[(i * 7) % len(column.categories)] if column.categories else "?"
+    if column.kind == "boolean":
+        return i % 2 == 0
+    low, high = column.minimum or 0.0, column.maximum if column.maximum is not None else 1.0
+    value = low + (high - low) * ((i * 0.37) % 1.0)
+    return float(round(value)) if column.kind == "integer" else value
+
+
+def example_records(contract: Contract, n: int) -> list[dict[str, Any]]:
+    """n valid JSON records spanning the contract (deterministic)."""
+    return [{c.name: example_value(c, i + j) for j, c in enumerate(contract.columns)} for i in range(n)]
