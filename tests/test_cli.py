@@ -29,11 +29,7 @@ def only_run(root: Path) -> Path:
     return runs[0]
 
 
-@pytest.fixture(scope="module")
-def smoke_run(root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    out = tmp_path_factory.mktemp("smoke")
-    done = mlworkflow("run", str(root / "params" / "smoke.yaml"), "--root", str(out), cwd=root)
-    return done, out
+# `smoke_run` (one smoke run shared with test_browser.py and test_lab.py) is in conftest.py.
 
 
 def test_smoke_run_succeeds(smoke_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -119,7 +115,9 @@ def test_corrupt_data_leaves_a_failure_report(tmp_path: Path, root: Path) -> Non
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize(("name", "task"), [("titanic", "binary"), ("penguins", "multiclass")])
+@pytest.mark.parametrize(
+    ("name", "task"), [("titanic", "binary"), ("penguins", "multiclass"), ("california", "regression")]
+)
 def test_example_datasets_run_end_to_end(
     name: str, task: str, shared_data: Path, root: Path, tmp_path: Path
 ) -> None:
@@ -132,4 +130,10 @@ def test_example_datasets_run_end_to_end(
         assert {"PassengerId", "Name"} <= set(data["identifiers"])
     preprocess = json.loads((artifacts / "preprocess.json").read_text(encoding="utf-8"))
     assert data["target"] not in preprocess["numeric"] + preprocess["categorical"]
-    assert (only_run(tmp_path) / "index.html").is_file()
+    evaluate = json.loads((artifacts / "evaluate.json").read_text(encoding="utf-8"))
+    decided = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "rmse"}[task]
+    assert evaluate["metric"] == decided
+    model, baseline = evaluate["metrics"][decided]["value"], evaluate["baseline"][decided]["value"]
+    assert model > baseline if task != "regression" else model < baseline
+    index = (only_run(tmp_path) / "index.html").read_text(encoding="utf-8")
+    assert "(decides)" in index and 'id="mlw-selection"' in index

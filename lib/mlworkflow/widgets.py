@@ -92,6 +92,8 @@ def threshold_slider(scored: Scored) -> ThresholdPanel | NotePanel:
         layout=widgets.Layout(width="480px"),
     )
     readout = widgets.HTML()
+    slider.add_class("mlw-threshold-slider")
+    readout.add_class("mlw-threshold-readout")  # stable hooks for the browser test and custom CSS
     panel = ThresholdPanel(scored, slider, readout, widgets.VBox([slider, readout]))
     panel.update()
     slider.observe(panel.update, names="value")
@@ -167,6 +169,8 @@ def what_if(estimator: Any, X_train: pd.DataFrame, example: pd.DataFrame, target
     fields = {str(name): field_widget(str(name), X_train[name], example[name].iloc[0]) for name in X_train.columns}
     result = widgets.HTML()
     grid = widgets.GridBox(list(fields.values()), layout=widgets.Layout(grid_template_columns="repeat(2, 350px)"))
+    grid.add_class("mlw-what-if-fields")
+    result.add_class("mlw-what-if-result")
     panel = WhatIfPanel(estimator, target, threshold, template, fields, result, widgets.VBox([grid, result]))
     panel.update()
     for widget in fields.values():
