@@ -117,3 +117,14 @@ def test_summary_reads_the_stage_artifacts() -> None:
     assert [g["group"] for g in summary.groups] == ["F"]
     assert [r["family"] for r in summary.selection] == ["rf"]
     assert report.summarize({}) == report.Summary()
+    watched = report.summarize({"monitor": {"verdict": "RETRAIN", "reasons": ["15 of 19 features drifted."]}})
+    assert watched.monitoring == {"verdict": "RETRAIN", "reasons": ["15 of 19 features drifted."]}
+
+
+def test_index_shows_the_monitoring_verdict(tmp_path: Path) -> None:
+    summary = report.summarize(
+        {"data": {"source": "x.csv", "rows": 3}, "monitor": {"verdict": "WARN", "reasons": ["a.", "b."]}}
+    )
+    report.write_index(tmp_path / "index.html", info(), [], "", summary)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Monitoring verdict: WARN" in page and "mlw-verdict-warn" in page and "<br>b." in page

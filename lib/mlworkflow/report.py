@@ -72,6 +72,7 @@ class Summary:
     performance: list[dict[str, Any]] = field(default_factory=list)
     groups: list[dict[str, Any]] = field(default_factory=list)
     selection: list[dict[str, Any]] = field(default_factory=list)
+    monitoring: dict[str, Any] = field(default_factory=dict)
 
 
 def _interval(entry: Mapping[str, Any] | None) -> str:
@@ -124,7 +125,10 @@ def summarize(artifacts: Mapping[str, Mapping[str, Any]]) -> Summary:
         }
         for r in ranking
     ]
-    return Summary(facts, decision, performance, groups, selection)
+    monitor = artifacts.get("monitor", {})
+    verdict = monitor.get("verdict")
+    monitoring = {"verdict": verdict, "reasons": list(monitor.get("reasons", []))} if verdict else {}
+    return Summary(facts, decision, performance, groups, selection, monitoring)
 
 
 def package_versions() -> dict[str, str]:
