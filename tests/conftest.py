@@ -191,3 +191,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "screenshots saved by the browser tests")
         for path in saved:
             terminalreporter.write_line(path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh prediction-log database: a SQLite file, or a PostgreSQL schema (skipped without a server)."""
+    from mlworkflow.predlog import sqlite_url
+    from tests import servekit as kit
+
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "logs" / "predictions.sqlite")
+        return
+    url = os.environ.get(kit.POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {kit.POSTGRES_ENV} to a PostgreSQL URL (.ci/run starts a server and sets it)")
+    with kit.postgres_schema(url) as schema_url:
+        yield schema_url

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import warnings
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -162,19 +160,6 @@ def test_labels_read_as_floats_stay_classes_and_markers_mean_unknown() -> None:
     assert [str(v) for v in labels[labels.notna()]] == ["1", "0"]
     assert monitor.label_column(pd.DataFrame({"y": ["a", "?"]}), "y", ["?"]).notna().tolist() == [True, False]
     assert monitor.label_column(pd.DataFrame({"x": [1]}), "y").isna().all()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh log database: a SQLite file, or a PostgreSQL schema (skipped without a server)."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path / "log.sqlite")
-        return
-    url = os.environ.get(kit.POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {kit.POSTGRES_ENV} to a PostgreSQL URL (.ci/run starts a server and sets it)")
-    with kit.postgres_schema(url) as schema_url:
-        yield schema_url
 
 
 def test_read_window_joins_feedback_and_filters_time_name_and_version(log_url: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from mlworkflow import predlog
-from tests import servekit as kit
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh log database: a SQLite file, or a PostgreSQL schema (skipped without a server)."""
-    if request.param == "sqlite":
-        yield predlog.sqlite_url(tmp_path / "logs" / "predictions.sqlite")
-        return
-    url = os.environ.get(kit.POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {kit.POSTGRES_ENV} to a PostgreSQL URL (.ci/run starts a server and sets it)")
-    with kit.postgres_schema(url) as schema_url:
-        yield schema_url
 
 
 def row(prediction_id: str, **changes: Any) -> dict[str, Any]:

@@ -301,31 +301,19 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(served: tupl
 # --- load ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def load_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path / "load.sqlite")
-        return
-    url = os.environ.get(kit.POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"set {kit.POSTGRES_ENV} to a PostgreSQL URL (.ci/run starts a server and sets it)")
-    with kit.postgres_schema(url) as schema_url:
-        yield schema_url
-
-
 @pytest.fixture(scope="module")
 def forest(tmp_path_factory: pytest.TempPathFactory) -> kit.Tiny:
     """A gradient-boosting model: its small requests share model calls under load."""
     return kit.tiny_model(tmp_path_factory.mktemp("forest"), family="hist_gradient_boosting", rows=400)
 
 
-def test_load_every_request_answered_and_logged_once(forest: kit.Tiny, load_log: str) -> None:
+def test_load_every_request_answered_and_logged_once(forest: kit.Tiny, log_url: str) -> None:
     records = forest.records(200)
     predictor = Predictor(forest.model.pipeline, forest.model.metadata, forest.contract, 32)
     rows = Validator(forest.contract, "reject").records(records).rows
     alone = [predictor.predict([row]).scores[0].tolist() for row in rows]  # type: ignore[index]
     bodies = [json.dumps(records[i % len(records)]).encode() for i in range(LOAD_REQUESTS)]
-    app = serve.create_app(forest.model, kit.params(), load_log)
+    app = serve.create_app(forest.model, kit.params(), log_url)
     with kit.running(app) as url:
         answers = asyncio.run(kit.post_many(url, "/predict", bodies, LOAD_CLIENTS))
     assert len(answers) == LOAD_REQUESTS and {status for _, status, _ in answers} == {200}
@@ -334,7 +322,7 @@ def test_load_every_request_answered_and_logged_once(forest: kit.Tiny, load_log:
         (prediction,) = body["predictions"]
         ids.add(prediction["id"])
         assert list(prediction["probabilities"].values()) == alone[index % len(records)]  # exact, even when batched
-    log = PredictionLog(load_log)
+    log = PredictionLog(log_url)
     assert log.count() == LOAD_REQUESTS == len(ids)
     assert set(log.frame()["id"]) == ids
     log.close()
