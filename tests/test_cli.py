@@ -57,11 +57,19 @@ def test_smoke_run_reports(smoke_run: tuple[subprocess.CompletedProcess[str], Pa
     assert data["sha256"][:16] in index
 
 
-def test_smoke_run_is_reproducible(smoke_run: tuple[subprocess.CompletedProcess[str], Path], root: Path) -> None:
+def test_smoke_run_is_reproducible(
+    smoke_run: tuple[subprocess.CompletedProcess[str], Path], root: Path
+) -> None:
     _, out = smoke_run
     first = only_run(out).name
     again = mlworkflow(
-        "run", str(root / "params" / "smoke.yaml"), "--root", str(out), "--stages", "data,preprocess", cwd=root
+        "run",
+        str(root / "params" / "smoke.yaml"),
+        "--root",
+        str(out),
+        "--stages",
+        "data,preprocess",
+        cwd=root,
     )
     assert again.returncode == 0, again.stderr[-2000:]
     second = next(p.name for p in (out / "runs").iterdir() if p.name != first)
@@ -100,7 +108,9 @@ def test_corrupt_data_leaves_a_failure_report(tmp_path: Path, root: Path) -> Non
     corrupt = tmp_path / "corrupt.csv.gz"
     corrupt.write_bytes(gzip.compress(b"a,b,income\n1,2,x\n")[:20])
     params = tmp_path / "corrupt.yaml"
-    params.write_text(f"run:\n  name: corrupt\ndata:\n  path: {corrupt.name}\n  target: income\n", encoding="utf-8")
+    params.write_text(
+        f"run:\n  name: corrupt\ndata:\n  path: {corrupt.name}\n  target: income\n", encoding="utf-8"
+    )
     done = mlworkflow("run", str(params), "--root", str(tmp_path), cwd=root)
     assert done.returncode == 1
     line = done.stderr.strip().splitlines()[-1]
@@ -109,7 +119,9 @@ def test_corrupt_data_leaves_a_failure_report(tmp_path: Path, root: Path) -> Non
     report = Path(line.split("report: ")[1].split(" | ")[0])
     assert report.is_file() and "DataError" in report.read_text(encoding="utf-8")
     executed = next((tmp_path / "runs").glob("*/notebooks/01_data.ipynb"))
-    assert any(o.output_type == "error" for c in nbformat.read(executed, 4).cells for o in c.get("outputs", []))
+    assert any(
+        o.output_type == "error" for c in nbformat.read(executed, 4).cells for o in c.get("outputs", [])
+    )
     index = (report.parent / "index.html").read_text(encoding="utf-8")
     assert "not run" in index and "mlw-failure" in index
 
@@ -121,7 +133,9 @@ def test_corrupt_data_leaves_a_failure_report(tmp_path: Path, root: Path) -> Non
 def test_example_datasets_run_end_to_end(
     name: str, task: str, shared_data: Path, root: Path, tmp_path: Path
 ) -> None:
-    done = mlworkflow("run", str(root / "tests" / "params" / f"{name}.yaml"), "--root", str(tmp_path), cwd=root)
+    done = mlworkflow(
+        "run", str(root / "tests" / "params" / f"{name}.yaml"), "--root", str(tmp_path), cwd=root
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     artifacts = next((tmp_path / "runs").iterdir()) / "artifacts"
     data = json.loads((artifacts / "data.json").read_text(encoding="utf-8"))
@@ -137,3 +151,14 @@ def test_example_datasets_run_end_to_end(
     assert model > baseline if task != "regression" else model < baseline
     index = (only_run(tmp_path) / "index.html").read_text(encoding="utf-8")
     assert "(decides)" in index and 'id="mlw-selection"' in index
+
+
+def test_reports_show_params_paths_relative_to_the_current_folder(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlworkflow.cli import shown_path
+
+    monkeypatch.chdir(root)
+    assert shown_path(str(root / "params" / "smoke.yaml")) == "params/smoke.yaml"
+    assert shown_path("params/smoke.yaml") == "params/smoke.yaml"
+    assert shown_path(str(tmp_path / "elsewhere.yaml")) == str(tmp_path / "elsewhere.yaml")

@@ -113,6 +113,12 @@ def _add_monitor_commands(commands: argparse._SubParsersAction[argparse.Argument
     retrain.add_argument("--run-id", default=None, help="name of the run folder (default: <name>-retrain-<timestamp>)")
 
 
+def shown_path(path: str) -> str:
+    """A params path as reports show it: relative to the current folder when it lies inside it."""
+    resolved, here = Path(path).resolve(), Path.cwd().resolve()
+    return str(resolved.relative_to(here)) if resolved.is_relative_to(here) else path
+
+
 def command_check(args: argparse.Namespace) -> int:
     """Validate params and say so."""
     params = load_params(args.params, args.overrides)
@@ -128,7 +134,7 @@ def command_run(args: argparse.Namespace) -> int:
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     request = runner.RunRequest(
         params=params,
-        params_source=args.params,
+        params_source=shown_path(args.params),
         overrides=args.overrides,
         stages=stages,
         root=args.root,
