@@ -128,3 +128,13 @@ def test_index_shows_the_monitoring_verdict(tmp_path: Path) -> None:
     report.write_index(tmp_path / "index.html", info(), [], "", summary)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "Monitoring verdict: WARN" in page and "mlw-verdict-warn" in page and "<br>b." in page
+
+
+def test_index_links_the_retrain_gate(tmp_path: Path) -> None:
+    summary = report.summarize(
+        {"data": {"source": "x.csv"}, "retrain": {"passed": True, "decision": "Promoted."}}
+    )
+    assert summary.retrain == {"decision": "Promoted.", "passed": True}
+    report.write_index(tmp_path / "index.html", info(), [], "", summary)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Retrain gate: passed." in page and 'href="retrain.html"' in page

@@ -136,6 +136,8 @@ def test_bank_retrain_beats_the_champion_and_is_promoted(shared_data: Path, tmp_
     assert auc["gain_low"] > 0
     assert Registry(tmp_path / "models").entry("bank", "champion").version == "2"
     assert "is now the champion" in (tmp_path / "reports" / "again" / "retrain.html").read_text(encoding="utf-8")
+    index = (tmp_path / "reports" / "again" / "index.html").read_text(encoding="utf-8")
+    assert "Retrain gate: passed." in index and 'href="retrain.html"' in index
 
 
 BANK_PARAMS = """

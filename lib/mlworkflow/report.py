@@ -73,6 +73,7 @@ class Summary:
     groups: list[dict[str, Any]] = field(default_factory=list)
     selection: list[dict[str, Any]] = field(default_factory=list)
     monitoring: dict[str, Any] = field(default_factory=dict)
+    retrain: dict[str, Any] = field(default_factory=dict)
 
 
 def _interval(entry: Mapping[str, Any] | None) -> str:
@@ -128,7 +129,9 @@ def summarize(artifacts: Mapping[str, Mapping[str, Any]]) -> Summary:
     monitor = artifacts.get("monitor", {})
     verdict = monitor.get("verdict")
     monitoring = {"verdict": verdict, "reasons": list(monitor.get("reasons", []))} if verdict else {}
-    return Summary(facts, decision, performance, groups, selection, monitoring)
+    gate = artifacts.get("retrain", {})
+    retrain = {"decision": gate.get("decision", ""), "passed": gate.get("passed")} if gate else {}
+    return Summary(facts, decision, performance, groups, selection, monitoring, retrain)
 
 
 def package_versions() -> dict[str, str]:

@@ -235,7 +235,8 @@ def retrain(request: Request, echo: Echo) -> Outcome:
     prepared = prepare(base, io.read_file(request.new_data), layout.run_dir / "retrain")
     overrides = [*request.overrides, *run_overrides(prepared, request.registry)]
     params = load_params(request.params_source, overrides)
-    run = runner.run(runner.RunRequest(params, request.params_source, overrides, TRAINING_STAGES, root, layout.run_id), echo=echo)
+    run_request = runner.RunRequest(params, request.params_source, overrides, TRAINING_STAGES, root, layout.run_id)
+    run = runner.run(run_request, echo=echo)
     if run.error:
         return Outcome(run, prepared.rows)
     registry = Registry(registry_root(params.deploy.registry, layout.artifacts))
@@ -247,8 +248,9 @@ def retrain(request: Request, echo: Echo) -> Outcome:
     promoted = decision.passed and params.monitor.auto_promote and challenger != champion
     if promoted:
         registry.promote(name, version, "champion")
-    outcome = Outcome(run, prepared.rows, challenger, champion, table, decision, promoted, command)
-    return write_report(outcome, layout, params)
+    outcome = write_report(Outcome(run, prepared.rows, challenger, champion, table, decision, promoted, command), layout, params)
+    runner.write_run_index(run_request, layout, run)  # the run's summary now links the gate's report
+    return outcome
 
 
 # --- the comparison report -------------------------------------------------------------------------------------------

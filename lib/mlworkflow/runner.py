@@ -399,7 +399,7 @@ def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -
             rows.append(report.StageReport(stage, status, link, read_headline(layout, stage), 0.0, 0.0, 0.0))
     rows.sort(key=lambda s: STAGES.index(s.stage))
     failure = str(result.error) if result.error else ""
-    summary = report.summarize({stage: read_artifact_json(layout, stage) for stage in STAGES})
+    summary = report.summarize({name: read_artifact_json(layout, name) for name in (*STAGES, "retrain")})
     report.write_index(layout.reports / "index.html", run_info(request, layout), rows, failure, summary)
 
 
