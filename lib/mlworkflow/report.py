@@ -82,28 +82,37 @@ def _interval(entry: Mapping[str, Any] | None) -> str:
     return f"{entry['value']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
 
 
-def summarize(artifacts: Mapping[str, Mapping[str, Any]]) -> Summary:
-    """Build the summary from the stages' JSON artifacts (any of them may be missing)."""
-    data, train = artifacts.get("data", {}), artifacts.get("train", {})
-    evaluate, select = artifacts.get("evaluate", {}), artifacts.get("select", {})
+Artifact = Mapping[str, Any]
+
+
+def _data_facts(data: Artifact) -> dict[str, Any]:
     facts = {
         k: data[k] for k in ("source", "rows", "target", "task", "positive_class") if data.get(k) is not None
     }
-    decision = {
-        k: v
-        for k, v in (
-            ("model", train.get("family")),
-            ("metric", evaluate.get("metric")),
-            ("why", evaluate.get("why")),
-            ("threshold", evaluate.get("threshold")),
-            ("threshold rule", evaluate.get("threshold_rule")),
-        )
-        if v is not None
-    }
-    metrics, baseline = evaluate.get("metrics", {}), evaluate.get("baseline", {})
-    decided = evaluate.get("metric")
+    if "://" not in str(facts.get("source", "://")):  # a file: its name; a database URL stays
+        facts["source"] = Path(str(facts["source"])).name
+    return facts
+
+
+def _decision(train: Artifact, evaluate: Artifact) -> dict[str, Any]:
+    pairs = (
+        ("model", train.get("family")),
+        ("metric", evaluate.get("metric")),
+        ("why", evaluate.get("why")),
+        ("threshold", evaluate.get("threshold")),
+        ("threshold rule", evaluate.get("threshold_rule")),
+    )
+    return {k: v for k, v in pairs if v is not None}
+
+
+def _performance(evaluate: Artifact) -> list[dict[str, Any]]:
+    metrics, baseline, decided = (
+        evaluate.get("metrics", {}),
+        evaluate.get("baseline", {}),
+        evaluate.get("metric"),
+    )
     order = [decided, *sorted(m for m in metrics if m != decided)] if decided else sorted(metrics)
-    performance = [
+    return [
         {
             "metric": m,
             "model": _interval(metrics.get(m)),
@@ -113,12 +122,16 @@ def summarize(artifacts: Mapping[str, Mapping[str, Any]]) -> Summary:
         for m in order
         if m in metrics
     ]
+
+
+def _flagged_groups(evaluate: Artifact) -> list[dict[str, Any]]:
     groups = [g for g in evaluate.get("groups", []) if g.get("flag") and g.get("group") != "(all)"]
-    groups = [g for g in groups if not str(g["flag"]).startswith("n <")]  # too small to judge
-    if "://" not in str(facts.get("source", "://")):
-        facts["source"] = Path(str(facts["source"])).name
+    return [g for g in groups if not str(g["flag"]).startswith("n <")]  # too few rows to judge
+
+
+def _selection(select: Artifact) -> list[dict[str, Any]]:
     ranking = [r for r in select.get("ranking", []) if r.get("status") == "ok"][:3]
-    selection = [
+    return [
         {
             "family": r["family"],
             "score": f"{r['score']:.4f} ± {r['score_std']:.4f}",
@@ -126,12 +139,21 @@ def summarize(artifacts: Mapping[str, Mapping[str, Any]]) -> Summary:
         }
         for r in ranking
     ]
-    monitor = artifacts.get("monitor", {})
+
+
+def summarize(artifacts: Mapping[str, Artifact]) -> Summary:
+    """Build the summary from the stages' JSON artifacts (any of them may be missing)."""
+    evaluate, monitor, gate = (artifacts.get(k, {}) for k in ("evaluate", "monitor", "retrain"))
     verdict = monitor.get("verdict")
-    monitoring = {"verdict": verdict, "reasons": list(monitor.get("reasons", []))} if verdict else {}
-    gate = artifacts.get("retrain", {})
-    retrain = {"decision": gate.get("decision", ""), "passed": gate.get("passed")} if gate else {}
-    return Summary(facts, decision, performance, groups, selection, monitoring, retrain)
+    return Summary(
+        data=_data_facts(artifacts.get("data", {})),
+        decision=_decision(artifacts.get("train", {}), evaluate),
+        performance=_performance(evaluate),
+        groups=_flagged_groups(evaluate),
+        selection=_selection(artifacts.get("select", {})),
+        monitoring={"verdict": verdict, "reasons": list(monitor.get("reasons", []))} if verdict else {},
+        retrain={"decision": gate.get("decision", ""), "passed": gate.get("passed")} if gate else {},
+    )
 
 
 def package_versions() -> dict[str, str]:
