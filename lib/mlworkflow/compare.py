@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
-from mlworkflow.config import TEMPLATES
+from mlworkflow import report
 from mlworkflow.errors import MlwError
 
 KEY_PLOT = "key-plot"
@@ -97,21 +95,14 @@ def list_runs(root: Path) -> list[str]:
     return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
-def _template(name: str) -> jinja2.Template:
-    loader = jinja2.FileSystemLoader(str(TEMPLATES))
-    return jinja2.Environment(
-        loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"])
-    ).get_template(name)
-
-
 def compare_page(records: Sequence[RunRecord]) -> str:
     """The comparison page for two or more runs."""
     titles = list(dict.fromkeys(t for r in records for t in r.plots))
-    return _template("compare.html.j2").render(
+    return report.templates().get_template("compare.html.j2").render(
         records=records, params=differing_params(records), metrics=metric_rows(records), titles=titles
     )
 
 
 def listing_page(records: Sequence[RunRecord]) -> str:
     """reports/index.html: every run with its outcome and headline metric."""
-    return _template("runs_index.html.j2").render(records=records)
+    return report.templates().get_template("runs_index.html.j2").render(records=records)

@@ -15,19 +15,18 @@ import fcntl
 import hashlib
 import json
 import os
-import platform
 import re
 import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlworkflow import report
 from mlworkflow.contract import Contract
 from mlworkflow.errors import MlwError, did_you_mean
 
@@ -97,11 +96,7 @@ class LoadedModel:
 
 def package_versions() -> dict[str, str]:
     """Versions of Python and of the packages a bundle depends on."""
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
-            versions[name] = importlib_metadata.version(name)
-    return versions
+    return report.package_versions(PACKAGES)
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -156,10 +156,10 @@ def summarize(artifacts: Mapping[str, Artifact]) -> Summary:
     )
 
 
-def package_versions() -> dict[str, str]:
-    """Python and the versions of the packages a result depends on."""
+def package_versions(packages: Sequence[str] = PACKAGES) -> dict[str, str]:
+    """Python and the installed versions of `packages` (those not installed are left out)."""
     found = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in packages:
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -181,14 +181,15 @@ def git_commit(root: Path) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-def _environment() -> jinja2.Environment:
+def templates() -> jinja2.Environment:
+    """The Jinja environment for mlworkflow's own page templates (autoescaped)."""
     loader = jinja2.FileSystemLoader(str(TEMPLATES))
     return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]))
 
 
 def stage_header(info: RunInfo, stage: str, section_yaml: str, status: str, error: str) -> str:
     """The header block at the top of a stage report."""
-    template = _environment().get_template("stage_header.html.j2")
+    template = templates().get_template("stage_header.html.j2")
     return template.render(info=info, stage=stage, section_yaml=section_yaml, status=status, error=error)
 
 
@@ -215,7 +216,7 @@ def write_index(
     target: Path, info: RunInfo, stages: list[StageReport], failure: str, summary: Summary | None = None
 ) -> None:
     """Write the run's index page: the summary, then headline figures, timings and a link per stage."""
-    template = _environment().get_template("run_index.html.j2")
+    template = templates().get_template("run_index.html.j2")
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     page = template.render(info=info, stages=stages, failure=failure, css=css, summary=summary or Summary())
     target.parent.mkdir(parents=True, exist_ok=True)
