@@ -41,7 +41,7 @@ nbval: $(STAMP) ## re-execute the committed notebooks and compare their outputs
 	$(BIN)/pytest --nbval notebooks --nbval-sanitize-with $(SANITIZE) -p no:cacheprovider -p no:xdist
 
 notebooks: $(STAMP) ## re-execute the committed notebooks in place with their defaults (after a stage change)
-	$(BIN)/python -m mlworkflow.notebook refresh notebooks
+	$(BIN)/python -m mlworkflow.workflow.refresh refresh notebooks
 
 lab: $(STAMP) ## open the notebooks in JupyterLab with the project's kernel
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -3,11 +3,11 @@
 Synthetic but realistic columns: 12 numeric (normal, skewed, integer counts, zero-inflated
 amounts, ages; some with missing values) and 8 categorical (2 to 60 levels with Zipf-like
 frequencies, pandas' string dtype, some missing), with real shifts in 5 of them. Measured in
-the same run: `mlworkflow.drift` (profile both frames, then every statistic: exact KS,
+the same run: `mlworkflow.core.drift` (profile both frames, then every statistic: exact KS,
 Wasserstein, Jensen–Shannon, PSI) and a plain per-column scipy loop on the raw arrays
 (`ks_2samp` for numeric columns, `chi2_contingency` on the value counts for categorical ones),
 and the same effect sizes computed the plain way (`wasserstein_distance`, `jensenshannon` on raw data).
-Target: ≤ 5 s for mlworkflow.drift on 2 cores. The KS statistics of both must agree exactly.
+Target: ≤ 5 s for mlworkflow.core.drift on 2 cores. The KS statistics of both must agree exactly.
 
 Usage: .venv/bin/python benchmarks/monitor.py [--rows 1000000] [--reference 100000] [--repeats 3]
 """
@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
 
-from mlworkflow import drift
+from mlworkflow.core import drift
 from mlworkflow.params import MonitorParams
 
 NUMERIC = 12
@@ -92,7 +92,7 @@ def plain_statistics(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str
 
 
 def ours(reference: pd.DataFrame, current: pd.DataFrame, params: MonitorParams) -> pd.DataFrame:
-    """mlworkflow.drift: profile both frames, compare every column."""
+    """mlworkflow.core.drift: profile both frames, compare every column."""
     numeric = [c for c in reference.columns if c.startswith("num_")]
     categorical = [c for c in reference.columns if c.startswith("cat_")]
     return drift.drift_table(reference, current, numeric, categorical, params)
@@ -124,7 +124,7 @@ def main() -> None:
     numeric = table[table["kind"] == "numeric"].set_index("column")["ks"]
     assert all(abs(numeric[name] - baseline[name]) < 1e-12 for name in numeric.index), "KS statistics differ"
     flagged = ", ".join(table.loc[table["drifted"], "column"])
-    print(f"{'mlworkflow.drift (all statistics)':<42} {mine:7.2f} s   drifted: {flagged}")
+    print(f"{'mlworkflow.core.drift (all statistics)':<42} {mine:7.2f} s   drifted: {flagged}")
     print(f"{'plain scipy loop (ks_2samp / chi2)':<42} {plain:7.2f} s")
     print(f"{'plain scipy, + wasserstein / jensenshannon':<42} {full:7.2f} s   (one run)")
     print(f"ratio plain tests / mlworkflow: {plain / mine:.1f}x   plain same statistics / mlworkflow: {full / mine:.1f}x")

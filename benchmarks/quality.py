@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, roc_auc_score, root_mean_squared_error
 
-from mlworkflow import families, runner
 from mlworkflow.config import PROJECT_ROOT
+from mlworkflow.core import families
 from mlworkflow.params import load_params
-from mlworkflow.preprocess import FeatureSpec
+from mlworkflow.stages.preprocess import FeatureSpec
+from mlworkflow.workflow import runner
 
 HERE = Path(__file__).resolve().parent
 MODELING = ("data", "preprocess", "select", "train", "evaluate")  # deployment plays no part in quality

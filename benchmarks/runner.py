@@ -16,7 +16,7 @@ import nbformat
 import papermill as pm
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mlworkflow.runner import KernelSession, execute_stage
+from mlworkflow.workflow.runner import KernelSession, execute_stage
 
 BODY = "import pandas, sklearn, seaborn\nprint(1)"
 

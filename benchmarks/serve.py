@@ -30,12 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlworkflow import deploy, families, preprocess
-from mlworkflow.contract import learn_contract
+from mlworkflow.bundle.contract import learn_contract
+from mlworkflow.bundle.predlog import PredictionLog, sqlite_url
+from mlworkflow.bundle.registry import Registry
+from mlworkflow.core import families
 from mlworkflow.params import PreprocessParams
-from mlworkflow.predictor import Predictor
-from mlworkflow.predlog import PredictionLog, sqlite_url
-from mlworkflow.registry import Registry
+from mlworkflow.service.predictor import Predictor
+from mlworkflow.stages import deploy, preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "adult_train.csv.gz"
@@ -85,7 +86,7 @@ def in_process(pipeline: Any, cleaned: pd.DataFrame, spec: Any, repeats: int = 3
 
 def predictor_rows(contract: Any, rows: list[dict[str, Any]]) -> list[list[Any]]:
     """Checked rows for the predictor."""
-    from mlworkflow.contract import Validator
+    from mlworkflow.bundle.contract import Validator
 
     return Validator(contract, "reject").records(rows).rows
 
@@ -111,7 +112,7 @@ def free_port() -> int:
 
 def start_server(registry: Path, ref: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     """`mlworkflow serve` in a subprocess; returns once /health answers."""
-    command = [sys.executable, "-m", "mlworkflow.cli", "serve", str(ROOT / "params" / "default.yaml"),
+    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "serve", str(ROOT / "params" / "default.yaml"),
                "--registry", str(registry), "--model", ref, "--port", str(port),
                "--set", f"deploy.log_url={sqlite_url(log)}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -53,7 +53,7 @@ def shared_data() -> Path:
 
 def run_smoke(out: Path) -> subprocess.CompletedProcess[str]:
     """`mlworkflow run params/smoke.yaml --root OUT`, as a user types it."""
-    command = [sys.executable, "-m", "mlworkflow.cli", "run", str(ROOT / "params" / "smoke.yaml")]
+    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "run", str(ROOT / "params" / "smoke.yaml")]
     return subprocess.run(
         [*command, "--root", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900, check=False
     )
@@ -196,7 +196,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh prediction-log database: a SQLite file, or a PostgreSQL schema (skipped without a server)."""
-    from mlworkflow.predlog import sqlite_url
+    from mlworkflow.bundle.predlog import sqlite_url
     from tests import servekit as kit
 
     if request.param == "sqlite":

@@ -14,10 +14,11 @@ from typing import Any
 
 import pandas as pd
 
-from mlworkflow import deploy, families, preprocess
-from mlworkflow.contract import Contract, learn_contract
+from mlworkflow.bundle.contract import Contract, learn_contract
+from mlworkflow.bundle.registry import LoadedModel, Registry, Version
+from mlworkflow.core import families
 from mlworkflow.params import DeployParams, PreprocessParams
-from mlworkflow.registry import LoadedModel, Registry, Version
+from mlworkflow.stages import deploy, preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 ADULT = ROOT / "data" / "adult_train.csv.gz"

@@ -20,8 +20,8 @@ def test_one_name_per_stage_everywhere(root: Path) -> None:
     numbers = [p.name[:2] for p in NOTEBOOK_FILES.values()]
     assert numbers == [f"{i:02d}" for i in range(1, len(STAGES) + 1)]
     for stage in STAGES:
-        assert (root / "lib" / "mlworkflow" / f"{stage}.py").is_file(), f"module for stage {stage}"
-        assert (root / "tests" / f"test_{stage}.py").is_file(), f"tests for stage {stage}"
+        assert (root / "lib" / "mlworkflow" / "stages" / f"{stage}.py").is_file(), f"module for stage {stage}"
+        assert (root / "tests" / "stages" / f"test_{stage}.py").is_file(), f"tests for stage {stage}"
         assert section_class(stage).__name__ == f"{stage.capitalize()}Params"
 
 

@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from mlworkflow.core.families import FAMILIES
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
-from mlworkflow.families import FAMILIES
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
 RUN_NAMES = ("seed", "artifacts")  # injected into every notebook besides its section
@@ -118,7 +118,7 @@ class PreprocessParams(Section):
 class SelectParams(Section):
     """Stage `select`: compare model families by repeated cross-validation on the training split.
 
-    `candidates` are family names (mlworkflow.families.FAMILIES; those that do not fit the task,
+    `candidates` are family names (mlworkflow.core.families.FAMILIES; those that do not fit the task,
     e.g. naive_bayes for regression, are skipped with a note); `metrics` are scikit-learn scorer
     names, "auto" expanding to the task's default set; `metric` decides the ranking ("auto": the
     task's default); `time_budget_s` is per candidate; `max_rows` subsamples the training split
@@ -335,7 +335,7 @@ class MonitorParams(Section):
     @field_validator("metric", "gate_min_gain", "gate_min_relative_gain", "gate_no_worse")
     @classmethod
     def _known_metrics(cls, value: Any) -> Any:
-        from mlworkflow.evaluate import METRICS
+        from mlworkflow.stages.evaluate import METRICS
 
         known = ["auto", *sorted({name for names in METRICS.values() for name in names})]
         for name in [value] if isinstance(value, str) else value:

@@ -1,0 +1,1 @@
+"""The model bundle: input contract, file registry and the prediction log."""

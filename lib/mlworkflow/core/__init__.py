@@ -1,0 +1,1 @@
+"""The shared ML core under the stages: metrics, target, scoring, model families, searches, drift."""

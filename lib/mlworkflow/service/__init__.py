@@ -1,0 +1,1 @@
+"""The prediction service: HTTP app, predictor, NumPy fast path and batch scoring."""

@@ -1,0 +1,162 @@
+"""Batch scoring: `mlworkflow predict --model NAME@ALIAS --input file.csv --output predictions.csv`.
+
+Rows are checked against the model's contract like the service checks requests; a bad row is
+reported with its line number in the file (line 1 is the header). `on_error="stop"` refuses the
+file if any row is bad (nothing is written); `"skip"` scores the good rows and reports the others.
+`passthrough` columns (e.g. an id or the true label) are copied to the output unchecked; any other
+column the model does not take is an error. The output has one line per scored row: its input
+line, the passthrough columns, the prediction, one score column per class, and the flags.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from mlworkflow.bundle.contract import MAX_ISSUES, Contract, ContractError, Issue, Policy, Validator
+from mlworkflow.errors import DataError, did_you_mean
+from mlworkflow.service.predictor import Outputs, Predictor, Target
+
+OnError = Literal["stop", "skip"]
+CHUNK_ROWS = 20_000  # rows scored per call, to bound memory
+
+
+@dataclass(frozen=True)
+class Table:
+    """CSV text split into a header, rows of text and each row's first line number."""
+
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch run did: rows read and scored, the bad rows' issues, the output file."""
+
+    rows: int
+    scored: int
+    issues: list[Issue] = field(default_factory=list)
+    output: Path | None = None
+
+    @property
+    def bad_lines(self) -> list[int]:
+        """Line numbers of rejected rows."""
+        return sorted({i.line for i in self.issues if i.line is not None})
+
+
+def parse_csv(text: str) -> Table:
+    """Split CSV text; blank lines are skipped; malformed CSV is a ContractError naming the line."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for cells in reader:
+            if cells:
+                rows.append(cells)
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ContractError([Issue("csv", f"malformed CSV: {exc}", line=reader.line_num)]) from None
+    if not rows:
+        raise ContractError([Issue("csv", "the CSV is empty: a header line naming the columns is needed", line=1)])
+    return Table(rows[0], rows[1:], lines[1:])
+
+
+def check_header(header: Sequence[str], contract: Contract, passthrough: Sequence[str]) -> None:
+    """Every contract column present, each once; no other column unless it is passed through."""
+    issues = [Issue("required", "is missing from the header", n, None, 1) for n in contract.names if n not in header]
+    allowed = set(contract.names) | set(passthrough)
+    for name in header:
+        if name not in allowed:
+            hint = did_you_mean(name, contract.names)
+            issues.append(Issue("unknown_field", f"is not an input of the model (pass it through to keep it).{hint}", name, None, 1))
+    duplicated = sorted({n for n in header if list(header).count(n) > 1})
+    issues += [Issue("duplicate", "appears more than once in the header", n, None, 1) for n in duplicated]
+    if issues:
+        raise ContractError(issues)
+
+
+def answers_frame(lines: Sequence[int], answers: Sequence[Mapping[str, Any]], target: Target) -> pd.DataFrame:
+    """The service's CSV answer: line, id, prediction, per-class scores, flags."""
+    table = pd.DataFrame({"line": list(lines), "id": [a["id"] for a in answers], "prediction": [a["prediction"] for a in answers]})
+    key = target.score_key
+    for name in answers[0].get(key, {}) if answers else {}:
+        table[f"{'proba' if key == 'probabilities' else 'score'}_{name}"] = [a[key][name] for a in answers]
+    table["flags"] = ["; ".join(a["flags"]) for a in answers]
+    return table
+
+
+def read_text(path: Path) -> str:
+    """A CSV file's text (gzip-compressed when it ends in .gz); a DataError names the file."""
+    if not path.is_file():
+        raise DataError("file not found", source=str(path))
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return data.decode("utf-8-sig")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read the CSV: {exc}", source=str(path)) from None
+
+
+def score_table(
+    table: Table, predictor: Predictor, validator: Validator, passthrough: Sequence[str], on_error: OnError
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """Check and score every row; the output frame and the bad rows' issues."""
+    check_header(table.header, predictor.contract, passthrough)
+    checked = validator.text_rows(table.header, table.rows, table.lines)
+    if checked.issues and on_error == "stop":
+        raise ContractError(checked.issues[:MAX_ISSUES])
+    parts = []
+    for start in range(0, len(checked.rows), CHUNK_ROWS):
+        outputs = predictor.predict(checked.rows[start : start + CHUNK_ROWS])
+        parts.append(predictor.frame(outputs))
+    scored = pd.concat(parts, ignore_index=True) if parts else predictor.frame(empty_outputs(predictor))
+    return with_context(scored, table, checked.positions, checked.flags, passthrough), checked.issues
+
+
+def empty_outputs(predictor: Predictor) -> Outputs:
+    """Outputs for no rows (every row was bad)."""
+    width = len(predictor.target.classes) if predictor.target.task != "regression" else 0
+    return Outputs([], np.empty((0, width)) if width else None, "sklearn")
+
+
+def with_context(
+    scored: pd.DataFrame, table: Table, positions: Sequence[int], flags: Sequence[Sequence[str]], passthrough: Sequence[str]
+) -> pd.DataFrame:
+    """Prefix the line number and passthrough columns; append the flags."""
+    context = pd.DataFrame({"line": [table.lines[i] for i in positions]})
+    for name in passthrough:
+        if name in table.header:
+            column = table.header.index(name)
+            context[name] = [table.rows[i][column] for i in positions]
+    out = pd.concat([context, scored.reset_index(drop=True)], axis=1)
+    out["flags"] = ["; ".join(f) for f in flags]
+    return out
+
+
+def score_file(
+    predictor: Predictor, input_path: Path, output_path: Path, policy: Policy,
+    on_error: OnError = "stop", passthrough: Sequence[str] = (),
+) -> BatchResult:
+    """Score a CSV file into a predictions CSV (written only when the run is not stopped)."""
+    table = parse_csv(read_text(input_path))
+    validator = Validator(predictor.contract, policy)
+    frame, issues = score_table(table, predictor, validator, passthrough, on_error)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output_path, index=False)
+    return BatchResult(len(table.rows), len(frame), issues, output_path)
+
+
+def issues_frame(issues: Sequence[Issue]) -> pd.DataFrame:
+    """Issues as a table: line, field, rule, message."""
+    return pd.DataFrame([{"line": i.line, "field": i.field, "rule": i.rule, "message": i.message} for i in issues],
+                        columns=["line", "field", "rule", "message"])

@@ -1,0 +1,395 @@
+"""Stage `deploy`: package the trained pipeline as a registry bundle, and try the service on it.
+
+A bundle holds the skops model (never a pickle), `metadata.json` (task, classes, the decision
+threshold, the metrics with their intervals, per-group results), `contract.json` (the input
+contract learned from the training split) and `card.md` (the model card: data, intended use,
+metrics, groups, limitations). The registry records its SHA-256 and the package versions; the
+notebook then loads it back through the registry's checks and exercises the service in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlworkflow import io
+from mlworkflow.bundle.contract import Contract, Validator, learn_contract
+from mlworkflow.bundle.predlog import PredictionLog, sqlite_url
+from mlworkflow.bundle.registry import (
+    CARD_FILE,
+    CONTRACT_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    LoadedModel,
+    Registry,
+    Version,
+)
+from mlworkflow.errors import ArtifactError, DataError
+from mlworkflow.params import DeployParams
+
+DEMO_LOG = "deploy-demo.sqlite"
+SHOWN_METRICS = 9
+
+
+# --- where, and the bundle's parts ----------------------------------------------------------------------
+
+
+def registry_root(registry: str, artifacts: Path) -> Path:
+    """The registry folder: absolute as given; relative to the run's root (`<root>/runs/<run>/artifacts`).
+
+    For an artifact folder outside a `runs/` tree, a relative registry lies next to it.
+    """
+    path = Path(registry)
+    if path.is_absolute():
+        return path
+    folder = Path(artifacts).resolve()
+    root = folder.parents[2] if folder.parent.parent.name == "runs" else folder.parent
+    return root / path
+
+
+def learn(train: pd.DataFrame, preprocessed: Mapping[str, Any]) -> Contract:
+    """The input contract from the training split and preprocess.json (numeric, categorical, markers)."""
+    numeric, categorical = list(preprocessed.get("numeric", [])), list(preprocessed.get("categorical", []))
+    if not numeric and not categorical:
+        raise DataError("lists no numeric or categorical features; re-run stage 'preprocess'", source="preprocess.json")
+    return learn_contract(train, numeric, categorical, preprocessed.get("missing_markers", ()))
+
+
+def metric_rows(evaluation: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The test metrics with their intervals and the baseline, deciding metric first."""
+    metrics, baseline = evaluation.get("metrics", {}), evaluation.get("baseline", {})
+    first = evaluation.get("metric")
+    names = sorted(metrics, key=lambda name: (name != first, name))
+    return [
+        {"metric": name, **{k: metrics[name].get(k) for k in ("value", "low", "high")},
+         "baseline": baseline.get(name, {}).get("value")}
+        for name in names
+    ]
+
+
+def metadata(name: str, preprocessed: Mapping[str, Any], trained: Mapping[str, Any], evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """metadata.json: what the model predicts, how it decides, how well it did."""
+    return {
+        "name": name,
+        "target": preprocessed["target"],
+        "task": preprocessed["task"],
+        "classes": list(preprocessed.get("classes") or []),
+        "positive_class": preprocessed.get("positive_class"),
+        "threshold": evaluation.get("threshold"),
+        "threshold_rule": evaluation.get("threshold_rule"),
+        "family": trained.get("family", evaluation.get("model")),
+        "best_params": trained.get("best_params", {}),
+        "metric": evaluation.get("metric"),
+        "metrics": {row["metric"]: {k: row[k] for k in ("value", "low", "high", "baseline")} for row in metric_rows(evaluation)},
+        "groups": list(evaluation.get("groups", [])),
+    }
+
+
+def read_model(store: io.Artifacts) -> bytes:
+    """The trained pipeline's skops bytes (copied into the bundle unchanged)."""
+    path = store.path("model.skops")
+    if not path.is_file():
+        raise ArtifactError(str(path), "train")
+    return path.read_bytes()
+
+
+def bundle_files(model: bytes, meta: Mapping[str, Any], contract: Contract, card: str) -> dict[str, bytes]:
+    """The bundle's files as bytes."""
+    return {
+        MODEL_FILE: model,
+        METADATA_FILE: (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode(),
+        CONTRACT_FILE: (contract.model_dump_json(indent=2) + "\n").encode(),
+        CARD_FILE: card.encode(),
+    }
+
+
+def source(data: Mapping[str, Any], artifacts: Path) -> dict[str, Any]:
+    """Where the bundle came from: the run's artifact folder and the data's SHA-256."""
+    return {"artifacts": str(Path(artifacts).resolve()), "data_sha256": data.get("sha256"), "rows": data.get("rows")}
+
+
+# --- the model card --------------------------------------------------------------------------------------
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """A number for a table cell ('–' when absent)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def card_header(meta: Mapping[str, Any]) -> list[str]:
+    """Title and one line on what the model does."""
+    task = meta["task"]
+    what = f"{task} classification of `{meta['target']}`" if task != "regression" else f"regression of `{meta['target']}`"
+    positive = f", positive class `{meta['positive_class']}`" if meta.get("positive_class") else ""
+    threshold = meta.get("threshold")
+    decision = f" Decision threshold {threshold:.3f} ({meta.get('threshold_rule')})." if isinstance(threshold, float) else ""
+    return [f"# Model card: {meta['name']}", "", f"**What it does:** {what}{positive}, with a `{meta['family']}` "
+            f"pipeline (preprocessing and model, fitted together).{decision}"]
+
+
+def card_data(data: Mapping[str, Any], preprocessed: Mapping[str, Any], contract: Contract) -> list[str]:
+    """Where the data came from and how it was split."""
+    rows = preprocessed.get("rows", {})
+    sampled = f" (a sample of {data.get('source_rows')})" if data.get("source_rows") not in (None, data.get("rows")) else ""
+    return [
+        "## Data", "",
+        f"- Source: `{Path(str(data.get('source', '?'))).name}`, SHA-256 `{str(data.get('sha256', '?'))[:16]}…`, "
+        f"{data.get('rows', '?')} rows{sampled}.",
+        f"- Split: {rows.get('train', '?')} training rows, {rows.get('test', '?')} test rows "
+        f"({preprocessed.get('split', {}).get('method', '?')}).",
+        f"- Inputs: {len(contract.columns)} columns ({sum(c.kind != 'string' for c in contract.columns)} numeric, "
+        f"{sum(c.kind == 'string' for c in contract.columns)} categorical); the input contract lists each one.",
+    ]
+
+
+def card_metrics(meta: Mapping[str, Any]) -> list[str]:
+    """The test metrics with bootstrap intervals and the baseline."""
+    rows = [
+        [f"**{name}**" if name == meta.get("metric") else name, number(m["value"]),
+         f"[{number(m['low'])}, {number(m['high'])}]", number(m["baseline"])]
+        for name, m in list(meta["metrics"].items())[:SHOWN_METRICS]
+    ]
+    return ["## Metrics (test split, bootstrap intervals)", "", markdown_table(["metric", "value", "interval", "baseline"], rows)]
+
+
+def card_groups(meta: Mapping[str, Any]) -> list[str]:
+    """Per-group results as evaluate reported them."""
+    groups = meta.get("groups") or []
+    if not groups:
+        return ["## Results per group", "", "No group columns were evaluated (`evaluate.group_columns`)."]
+    keys = [k for k in groups[0] if k not in ("column", "group", "n", "gap", "flag")][:4]
+    rows = [[g.get("column"), g.get("group"), g.get("n"), *[number(g.get(k)) for k in keys], g.get("flag") or ""] for g in groups]
+    return ["## Results per group", "", markdown_table(["column", "group", "n", *keys, "flag"], rows)]
+
+
+def computed_limitations(meta: Mapping[str, Any], preprocessed: Mapping[str, Any]) -> list[str]:
+    """Limitations that follow from the evaluation: flagged groups, small groups, training size."""
+    groups = meta.get("groups") or []
+    flagged = [f"{g['column']}={g['group']}" for g in groups if g.get("flag") and "too few" not in str(g.get("flag"))]
+    small = [f"{g['column']}={g['group']}" for g in groups if "too few" in str(g.get("flag", ""))]
+    notes = []
+    if flagged:
+        notes.append(f"Performance differs by group beyond the tolerance for: {', '.join(flagged)}.")
+    if small:
+        notes.append(f"Too few test rows to judge: {', '.join(small)}.")
+    notes.append(f"Learned from {preprocessed.get('rows', {}).get('train', '?')} rows; inputs unlike them are "
+                 "flagged (numbers outside the training range) or refused (unseen categories, by policy).")
+    return notes
+
+
+def model_card(
+    meta: Mapping[str, Any], data: Mapping[str, Any], preprocessed: Mapping[str, Any], contract: Contract, params: DeployParams
+) -> str:
+    """The model card (Markdown): what, data, intended use, metrics, groups, limitations."""
+    limitations = [*params.limitations, *computed_limitations(meta, preprocessed)]
+    parts = [
+        *card_header(meta), "", "## Intended use", "", params.intended_use, "",
+        *card_data(data, preprocessed, contract), "", *card_metrics(meta), "", *card_groups(meta), "",
+        "## Limitations", "", *[f"- {note}" for note in limitations],
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def demoted(card: str) -> str:
+    """The card with every heading one level down, to sit inside a notebook's sections."""
+    return "\n".join(f"#{line}" if line.startswith("#") else line for line in card.splitlines()) + "\n"
+
+
+# --- registering ------------------------------------------------------------------------------------------
+
+
+def register(registry: Registry, params: DeployParams, files: Mapping[str, bytes], origin: Mapping[str, Any]) -> Version:
+    """Register the bundle and give it the params' alias; returns its entry (aliases included)."""
+    entry = registry.register(params.name, files, origin)
+    if params.alias is not None:
+        entry, _previous = registry.promote(params.name, entry.version, params.alias)
+    return entry
+
+
+def bundle_table(entry: Version, loaded: LoadedModel) -> pd.DataFrame:
+    """The registered bundle and the checks its loading passed (nothing run-specific: no hashes, no times)."""
+    rows = {
+        "files": ", ".join(sorted(entry.files)),
+        "aliases": ", ".join(entry.aliases) or "none",
+        "SHA-256 of every file": "matches the registry",
+        "scikit-learn": f"built with the version installed here ({entry.packages.get('scikit-learn')})",
+        "skops types": "only types on the registry's trusted list",
+        "inputs in the contract": len(loaded.contract.columns),
+    }
+    return pd.Series(rows, name="bundle").to_frame()
+
+
+def record(entry: Version, registry: Registry, loaded_note: str, contract: Contract) -> dict[str, Any]:
+    """deploy.json: the registered version, where, and the headline."""
+    return {
+        "name": entry.name, "version": entry.version, "ref": entry.ref, "sha256": entry.sha256,
+        "aliases": list(entry.aliases), "registry": str(registry.root.resolve()), "packages": entry.packages,
+        "fast_path": loaded_note, "inputs": len(contract.columns),
+        "headline": {
+            "model": entry.ref, "aliases": ", ".join(entry.aliases) or "none", "inputs": f"{len(contract.columns)} columns",
+            "fast path": loaded_note.split(":")[0], "sha256": entry.sha256[:12],
+        },
+    }
+
+
+def stable_headline(content: Mapping[str, Any]) -> pd.DataFrame:
+    """The headline without what changes from run to run (version, hash), for the notebook."""
+    shown = {k: v for k, v in content["headline"].items() if k not in ("model", "sha256")}
+    return pd.Series(shown, name="value").to_frame()
+
+
+# --- trying the service in-process ---------------------------------------------------------------------------
+
+
+def demo_log_url(store: io.Artifacts) -> str:
+    """A fresh SQLite prediction log in the artifact folder, for the notebook's trial requests."""
+    path = store.path(DEMO_LOG)
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    return sqlite_url(path)
+
+
+def json_value(value: Any) -> Any:
+    """A frame cell as a JSON value: NaN as None, NumPy scalars as Python ones."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def valid_records(frame: pd.DataFrame, contract: Contract, n: int) -> list[dict[str, Any]]:
+    """The first n rows of a frame that satisfy the contract, as JSON records."""
+    records = [{str(c): json_value(v) for c, v in row.items()} for row in frame[list(contract.names)].to_dict("records")]
+    checked = Validator(contract, "reject").records(records[: max(50, 5 * n)])
+    return [records[i] for i in checked.positions[:n]]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One request to try: a label, the method and path, and the body."""
+
+    label: str
+    method: str
+    path: str
+    json: Any = None
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes, str]] | None = None
+
+
+def csv_bytes(records: Sequence[Mapping[str, Any]]) -> bytes:
+    """Records as CSV bytes (missing values as empty fields)."""
+    return pd.DataFrame(list(records)).to_csv(index=False).encode()
+
+
+def trials(records: Sequence[Mapping[str, Any]], contract: Contract, max_body_bytes: int) -> list[Trial]:
+    """Valid and invalid requests covering every route and every kind of refusal."""
+    good, first = dict(records[0]), contract.names[0]
+    numeric = next((c.name for c in contract.columns if c.kind != "string"), first)
+    text = next((c.name for c in contract.columns if c.kind == "string"), first)
+    split = {"columns": list(contract.names), "data": [[r[n] for n in contract.names] for r in records[:2]]}
+    return [
+        Trial("health", "GET", "/health"),
+        Trial("one record", "POST", "/predict", json=good),
+        Trial("a batch of 3", "POST", "/predict", json=list(records[:3])),
+        Trial("missing field", "POST", "/predict", json={k: v for k, v in good.items() if k != numeric}),
+        Trial("unknown field", "POST", "/predict", json={**good, "colour": "blue"}),
+        Trial("wrong type", "POST", "/predict", json={**good, numeric: "forty"}),
+        Trial("NaN", "POST", "/predict", content=json.dumps({**good, numeric: float("nan")}).encode(),
+              headers={"content-type": "application/json"}),
+        Trial("unseen category", "POST", "/predict", json={**good, text: "never-seen"}),
+        Trial("not JSON", "POST", "/predict", content=b"{age: 1", headers={"content-type": "application/json"}),
+        Trial("wrong content type", "POST", "/predict", content=b"age=1", headers={"content-type": "text/plain"}),
+        Trial("body too large", "POST", "/predict", content=b" " * (max_body_bytes + 1),
+              headers={"content-type": "application/json"}),
+        Trial("CSV upload", "POST", "/predict/csv", files={"file": ("rows.csv", csv_bytes(records[:5]), "text/csv")}),
+        Trial("MLflow dataframe_split", "POST", "/invocations", json={"dataframe_split": split}),
+        Trial("MLflow dataframe_records", "POST", "/invocations", json={"dataframe_records": list(records[:2])}),
+        Trial("feedback", "POST", "/feedback", json={"id": "<first prediction>", "label": "<its prediction>"}),
+        Trial("feedback again", "POST", "/feedback", json={"id": "<first prediction>", "label": "<its prediction>"}),
+        Trial("feedback, unknown id", "POST", "/feedback", json={"id": "0" * 32, "label": "<its prediction>"}),
+    ]
+
+
+def summary(response: Any) -> str:
+    """A response in a few words, without ids or times (so the notebook's outputs are stable)."""
+    kind = response.headers.get("content-type", "")
+    if kind.startswith("text/csv"):
+        lines = response.text.strip().splitlines()
+        return f"CSV, {len(lines) - 1} rows: {lines[0]}"
+    body = response.json()
+    if response.status_code >= 400:
+        first = body["detail"][0]
+        more = f" (+{len(body['detail']) - 1} more)" if len(body["detail"]) > 1 else ""
+        return f"{first['rule']}: {first['message']}{more}"
+    if "predictions" in body and isinstance(body["predictions"][0], dict):
+        return "; ".join(prediction_text(p) for p in body["predictions"])
+    if "predictions" in body:
+        return "predictions: " + ", ".join(map(str, body["predictions"]))
+    return ", ".join(f"{k}={v}" for k, v in body.items() if k not in ("version", "feedback_id", "prediction_id", "model")) or "recorded"
+
+
+def prediction_text(prediction: Mapping[str, Any]) -> str:
+    """One prediction: the label and its probability (or the value), and any flags."""
+    scores = prediction.get("probabilities") or prediction.get("scores") or {}
+    label = prediction["prediction"]
+    score = f" ({scores[label]:.3f})" if label in scores else ""
+    flags = f" [{len(prediction['flags'])} flag(s)]" if prediction["flags"] else ""
+    value = number(label, 4) if isinstance(label, float) else label
+    return f"{value}{score}{flags}"
+
+
+def fill_feedback(trial: Trial, first: Mapping[str, Any] | None) -> Trial:
+    """Put the first prediction's id and label into a feedback trial."""
+    if trial.path != "/feedback" or first is None:
+        return trial
+    body = dict(trial.json)
+    body["label"] = first["prediction"]
+    if body["id"] == "<first prediction>":
+        body["id"] = first["id"]
+    return Trial(trial.label, trial.method, trial.path, json=body)
+
+
+def try_service(app: Any, requests: Sequence[Trial]) -> pd.DataFrame:
+    """Send each trial to the app in-process (FastAPI's TestClient); a table of status and summary."""
+    from fastapi.testclient import TestClient
+
+    rows, first = [], None
+    with TestClient(app) as client:
+        for trial in requests:
+            trial = fill_feedback(trial, first)
+            response = client.request(trial.method, trial.path, json=trial.json, content=trial.content,
+                                      headers=trial.headers, files=trial.files)
+            if first is None and trial.path == "/predict" and response.status_code == 200:
+                first = response.json()["predictions"][0]
+            rows.append({"request": trial.label, "route": f"{trial.method} {trial.path}",
+                         "status": response.status_code, "answer": summary(response)})
+    return pd.DataFrame(rows).set_index("request")
+
+
+def log_table(url: str) -> pd.DataFrame:
+    """What the prediction log holds: rows per route path and prediction, and the feedback count."""
+    log = PredictionLog(url)
+    try:
+        frame, feedback = log.frame(), log.count("feedback")
+    finally:
+        log.close()
+    frame["prediction"] = frame["prediction"].astype(str)
+    table = frame.groupby(["path", "prediction"]).size().rename("rows").to_frame()
+    table.loc[("feedback", "labels recorded"), "rows"] = feedback
+    return table.astype(int)

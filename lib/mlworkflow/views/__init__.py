@@ -1,0 +1,1 @@
+"""Presentation: the tables, plots and widgets the stage notebooks show."""

@@ -1,0 +1,1 @@
+"""The workflow engine: runner, report pages, comparison, export, retraining and the CLI."""

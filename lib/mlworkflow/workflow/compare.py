@@ -1,0 +1,108 @@
+"""Run comparison: params that differ, metrics side by side with intervals, key plots next to each other."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlworkflow.errors import MlwError
+from mlworkflow.workflow import report
+
+KEY_PLOT = "key-plot"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What comparing needs from one run: its params, outcome, metrics and key plots."""
+
+    run_id: str
+    params: dict[str, Any]
+    status: str
+    evaluate: dict[str, Any] = field(default_factory=dict)
+    plots: dict[str, str] = field(default_factory=dict)  # title -> base64 PNG
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as {"section.key": value}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        flat.update(flatten(value, f"{name}.") if isinstance(value, Mapping) else {name: value})
+    return flat
+
+
+def differing_params(records: Sequence[RunRecord]) -> list[tuple[str, list[str]]]:
+    """Each params key whose value is not the same in every run, with each run's value."""
+    flats = [flatten(r.params) for r in records]
+    keys = sorted(set().union(*flats))
+    rows = [(k, [json.dumps(f.get(k, "—")) for f in flats]) for k in keys]
+    return [(key, values) for key, values in rows if len(set(values)) > 1 and key != "run.name"]
+
+
+def interval(entry: Mapping[str, Any] | None) -> str:
+    """`value [low, high]`, or a dash when the run has no such metric."""
+    if not entry:
+        return "—"
+    return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
+
+
+def metric_rows(records: Sequence[RunRecord]) -> list[tuple[str, list[str]]]:
+    """Every test metric of any run, one row each, the runs side by side."""
+    names = sorted({m for r in records for m in r.evaluate.get("metrics", {})})
+    return [(m, [interval(r.evaluate.get("metrics", {}).get(m)) for r in records]) for m in names]
+
+
+def key_plots(notebook: Mapping[str, Any]) -> dict[str, str]:
+    """PNG images of the cells tagged `key-plot` in an executed notebook, by title."""
+    plots: dict[str, str] = {}
+    for cell in notebook.get("cells", []):
+        metadata = cell.get("metadata", {})
+        if KEY_PLOT not in metadata.get("tags", []):
+            continue
+        images = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        if images:
+            plots[metadata.get("mlw_title", f"plot {len(plots) + 1}")] = str(images[-1]).replace("\n", "")
+    return plots
+
+
+def load_run(root: Path, run_id: str) -> RunRecord:
+    """Read one run's params, state, evaluation and key plots from runs/<run_id>/."""
+    folder = root / "runs" / run_id
+    params_file = folder / "params.json"
+    if not params_file.is_file():
+        raise MlwError(f"run '{run_id}' not found under {root / 'runs'} (no params.json)")
+    state = (
+        json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        if (folder / "state.json").is_file()
+        else {}
+    )
+    evaluate_file = folder / "artifacts" / "evaluate.json"
+    evaluate = json.loads(evaluate_file.read_text(encoding="utf-8")) if evaluate_file.is_file() else {}
+    plots: dict[str, str] = {}
+    for notebook in sorted((folder / "notebooks").glob("*.ipynb")):
+        plots.update(key_plots(json.loads(notebook.read_text(encoding="utf-8"))))
+    status = state.get("status", "unknown")
+    return RunRecord(run_id, json.loads(params_file.read_text(encoding="utf-8")), status, evaluate, plots)
+
+
+def list_runs(root: Path) -> list[str]:
+    """Every run under root, newest first."""
+    runs = root / "runs"
+    found = [p for p in runs.iterdir() if (p / "params.json").is_file()] if runs.is_dir() else []
+    return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
+def compare_page(records: Sequence[RunRecord]) -> str:
+    """The comparison page for two or more runs."""
+    titles = list(dict.fromkeys(t for r in records for t in r.plots))
+    return report.templates().get_template("compare.html.j2").render(
+        records=records, params=differing_params(records), metrics=metric_rows(records), titles=titles
+    )
+
+
+def listing_page(records: Sequence[RunRecord]) -> str:
+    """reports/index.html: every run with its outcome and headline metric."""
+    return report.templates().get_template("runs_index.html.j2").render(records=records)

@@ -1,0 +1,320 @@
+"""Refinement: retrain on the old plus the new labelled data, then gate the challenger against the champion.
+
+`mlworkflow retrain --with NEW_DATA` holds out the latest `monitor.holdout_share` of the new rows,
+runs the workflow (data … deploy) on the old data plus the rest of the new rows, which registers
+a challenger, and scores champion and challenger on the same holdout. The gate (params
+`monitor.gate_*`) asks each listed metric to gain at least an absolute and a relative margin —
+significantly, by a paired bootstrap, when `gate_significant` — and each "no worse" metric to
+lose at most `gate_tolerance`. A comparison report is written; the challenger becomes champion
+only if the gate passes, automatically when `monitor.auto_promote` is set.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from mlworkflow import io
+from mlworkflow.bundle.registry import LoadedModel, Registry, RegistryError
+from mlworkflow.config import TEMPLATES
+from mlworkflow.errors import DataError
+from mlworkflow.params import STAGES, MonitorParams, Params, load_params
+from mlworkflow.stages import evaluate, monitor
+from mlworkflow.stages.data import read_source
+from mlworkflow.stages.deploy import registry_root
+from mlworkflow.workflow import runner
+
+TRAINING_STAGES = tuple(STAGES[: STAGES.index("monitor")])
+Echo = Callable[[str], None]
+
+
+# --- the data: old + new, and the holdout ------------------------------------------------------------------
+
+
+def split_new(frame: pd.DataFrame, share: float, time_column: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows to train on, the latest `share` of the rows held out), in time order when `time_column` is set."""
+    if time_column is not None and time_column in frame.columns:
+        frame = frame.iloc[np.argsort(pd.to_datetime(frame[time_column], format="mixed").to_numpy(), kind="stable")]
+    held = math.ceil(len(frame) * share)
+    if held < 1 or held >= len(frame):
+        raise DataError(f"{len(frame)} new rows are too few to hold out a share of {share}", source="monitor.holdout_share")
+    return frame.iloc[:-held].reset_index(drop=True), frame.iloc[-held:].reset_index(drop=True)
+
+
+def combine(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """The old rows then the new ones, with the old data's columns (the new data must have them all)."""
+    missing = [c for c in old.columns if c not in new.columns]
+    if missing:
+        raise DataError("is a column of the old data but not of the new data", str(missing[0]), "retrain --with")
+    return pd.concat([old, new[list(old.columns)]], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The files the retrain run reads: the combined training data and the holdout."""
+
+    data: Path
+    holdout: Path
+    rows: dict[str, int]
+
+
+def prepare(params: Params, new: pd.DataFrame, folder: Path) -> Prepared:
+    """Split the new data, append its training part to the old data, write both files into `folder`."""
+    old, _sha = read_source(params.data)
+    train_new, holdout = split_new(new, params.monitor.holdout_share, params.monitor.time_column)
+    combined = combine(old, train_new)
+    store = io.Artifacts(folder)
+    rows = {"old": len(old), "new, trained on": len(train_new), "new, held out": len(holdout)}
+    return Prepared(store.write_frame("data.parquet", combined), store.write_frame("holdout.parquet", holdout), rows)
+
+
+def run_overrides(prepared: Prepared, registry: Path | None) -> list[str]:
+    """`--set` overrides that point the workflow at the combined data and register a challenger."""
+    sets = [f"data.path={prepared.data}", "data.sql_url=null", "data.sql_query=null", "deploy.alias=challenger"]
+    return [*sets, f"deploy.registry={registry.resolve()}"] if registry is not None else sets
+
+
+# --- scoring both on the holdout -------------------------------------------------------------------------------
+
+
+def holdout_scored(model: LoadedModel, holdout: pd.DataFrame, markers: Sequence[str]) -> evaluate.Scored:
+    """A model's scores and labels on the labelled holdout rows (its own inputs, cleaned as monitoring does)."""
+    target = monitor.target_of(model)
+    if target.name not in holdout.columns:
+        raise DataError("the new data has no target column, so the gate cannot score", target.name, "retrain --with")
+    labels = monitor.label_column(holdout, target.name, markers)
+    known = labels.notna().to_numpy()
+    frame = monitor.clean(holdout.reset_index(drop=True).loc[known], model.contract, markers)
+    values, probabilistic = monitor.scores(model, frame)
+    threshold = monitor.threshold_of(model, probabilistic)
+    truth = evaluate.encode_target(labels[known], target)
+    predicted = evaluate.predict_labels(values, target.task, threshold)
+    return evaluate.Scored(target.task, target.labels, truth, values, predicted, probabilistic, threshold)
+
+
+def comparison(champion: evaluate.Scored, challenger: evaluate.Scored, params: MonitorParams, seed: int) -> pd.DataFrame:
+    """Every metric of both models with intervals, and the challenger's gain (paired bootstrap: same resamples)."""
+    a, b = evaluate.point_metrics(champion), evaluate.point_metrics(challenger)
+    draws_a = evaluate.bootstrap_draws(champion, params.bootstrap, seed)
+    draws_b = evaluate.bootstrap_draws(challenger, params.bootstrap, seed)
+    rows = []
+    for name in [m for m in a if m in b]:
+        sign = -1.0 if name in evaluate.LOWER_IS_BETTER else 1.0
+        one, two = (evaluate.percentile_interval(v, d[name], params.confidence) for v, d in ((a[name], draws_a), (b[name], draws_b)))
+        gain = evaluate.percentile_interval(sign * (b[name] - a[name]), sign * (draws_b[name] - draws_a[name]), params.confidence)
+        rows.append({
+            "metric": name, "better": "lower" if sign < 0 else "higher",
+            "champion": one.value, "champion_low": one.low, "champion_high": one.high,
+            "challenger": two.value, "challenger_low": two.low, "challenger_high": two.high,
+            "gain": gain.value, "gain_low": gain.low, "gain_high": gain.high,
+            "relative_gain": gain.value / max(abs(a[name]), 1e-12),
+        })
+    return pd.DataFrame(rows).set_index("metric")
+
+
+# --- the gate ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One condition of the gate on one metric."""
+
+    metric: str
+    kind: Literal["gain", "no worse"]
+    min_gain: float = 0.0
+    min_relative: float = 0.0
+    tolerance: float = 0.0
+
+
+def rules(params: MonitorParams, deciding: str) -> list[Rule]:
+    """The gate's rules from params; 'auto' stands for the deciding metric."""
+    def name(metric: str) -> str:
+        return deciding if metric == "auto" else metric
+
+    gains = {name(m): g for m, g in params.gate_min_gain.items()}
+    relative = {name(m): r for m, r in params.gate_min_relative_gain.items()}
+    found = [Rule(m, "gain", gains.get(m, 0.0), relative.get(m, 0.0)) for m in dict.fromkeys([*gains, *relative])]
+    return found + [Rule(name(m), "no worse", tolerance=params.gate_tolerance) for m in params.gate_no_worse]
+
+
+def check(rule: Rule, table: pd.DataFrame, significant: bool) -> tuple[bool, str]:
+    """Whether the challenger meets one rule, and one sentence saying how."""
+    if rule.metric not in table.index:
+        return False, f"{rule.metric} is not computed for these models, so its rule cannot pass."
+    def at(column: str) -> float:
+        return float(table[column].to_dict()[rule.metric])
+
+    gain, low, relative = at("gain"), at("gain_low"), at("relative_gain")
+    said = f"{rule.metric} {evaluate.format_value(at('champion'))} → {evaluate.format_value(at('challenger'))}"
+    if rule.kind == "no worse":
+        ok = gain >= -rule.tolerance
+        return ok, f"{said}: {'no' if ok else 'too much'} worse than the champion (tolerance {rule.tolerance:g})."
+    needed = [gain >= rule.min_gain and (gain > 0 or rule.min_gain > 0 or not significant),
+              relative >= rule.min_relative, not significant or low > 0]
+    margins = f"gain {gain:+.4f} [{low:+.4f}, {at('gain_high'):+.4f}], {relative:+.1%}"
+    wanted = f"at least {rule.min_gain:g} and {rule.min_relative:.1%}" + (", significantly" if significant else "")
+    return all(needed), f"{said}: {margins}; {'meets' if all(needed) else 'misses'} the required gain ({wanted})."
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The gate's decision and one sentence per rule."""
+
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+def gate(table: pd.DataFrame, params: MonitorParams, deciding: str) -> Gate:
+    """Apply every rule; the gate passes when all do."""
+    checked = [check(rule, table, params.gate_significant) for rule in rules(params, deciding)]
+    if not checked:
+        return Gate(True, ("No gate rules are set (monitor.gate_*): the challenger passes unchecked.",))
+    return Gate(all(ok for ok, _ in checked), tuple(text for _, text in checked))
+
+
+# --- the whole refinement ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """What `mlworkflow retrain` was asked to do."""
+
+    params_source: str
+    new_data: Path
+    overrides: Sequence[str] = ()
+    root: Path = Path(".")
+    run_id: str | None = None
+    registry: Path | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a retrain produced: the run, both versions, the comparison, the decision."""
+
+    run: runner.RunResult
+    rows: dict[str, int]
+    challenger: str | None = None
+    champion: str | None = None
+    table: pd.DataFrame | None = None
+    gate: Gate | None = None
+    promoted: bool = False
+    promote_command: str = ""
+    report: Path | None = None
+
+
+def champion_of(registry: Registry, name: str) -> str | None:
+    """The champion's reference (NAME@VERSION), or None when no version has the alias."""
+    try:
+        return registry.entry(name, "champion").ref
+    except RegistryError:
+        return None
+
+
+def challenge(registry: Registry, challenger: str, champion: str | None, holdout: pd.DataFrame, params: Params
+              ) -> tuple[pd.DataFrame | None, Gate]:
+    """Score both models on the holdout and apply the gate (a challenger without a champion passes)."""
+    if champion is None:
+        return None, Gate(True, ("There is no champion yet: the challenger has nothing to beat.",))
+    markers = tuple(dict.fromkeys([*params.preprocess.missing_markers, *params.monitor.missing_markers]))
+    incumbent, candidate = registry.load(champion), registry.load(challenger)
+    table = comparison(holdout_scored(incumbent, holdout, markers), holdout_scored(candidate, holdout, markers),
+                       params.monitor, params.run.seed)
+    return table, gate(table, params.monitor, monitor.deciding_metric(params.monitor, incumbent))
+
+
+def retrain(request: Request, echo: Echo) -> Outcome:
+    """Run the workflow on old + new data (a challenger), gate it against the champion, report, maybe promote."""
+    base = load_params(request.params_source, request.overrides)
+    root = request.root.resolve()
+    layout = runner.RunLayout(root, request.run_id or runner.new_run_id(f"{base.run.name}-retrain", root))
+    prepared = prepare(base, io.read_file(request.new_data), layout.run_dir / "retrain")
+    overrides = [*request.overrides, *run_overrides(prepared, request.registry)]
+    params = load_params(request.params_source, overrides)
+    run_request = runner.RunRequest(params, request.params_source, overrides, TRAINING_STAGES, root, layout.run_id)
+    run = runner.run(run_request, echo=echo)
+    if run.error:
+        return Outcome(run, prepared.rows)
+    registry = Registry(registry_root(params.deploy.registry, layout.artifacts))
+    challenger = str(io.Artifacts(layout.artifacts).read_json("deploy.json", "deploy")["ref"])
+    champion = champion_of(registry, params.deploy.name)
+    table, decision = challenge(registry, challenger, champion, pd.read_parquet(prepared.holdout), params)
+    name, version = challenger.split("@")
+    command = f"mlworkflow promote {name} {version} --alias champion --registry {registry.root}"
+    promoted = decision.passed and params.monitor.auto_promote and challenger != champion
+    if promoted:
+        registry.promote(name, version, "champion")
+    outcome = write_report(Outcome(run, prepared.rows, challenger, champion, table, decision, promoted, command), layout, params)
+    runner.write_run_index(run_request, layout, run)  # the run's summary now links the gate's report
+    return outcome
+
+
+# --- the comparison report -------------------------------------------------------------------------------------------
+
+
+def display(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison for people: 'value [low, high]' strings."""
+    def interval(row: pd.Series, key: str) -> str:
+        return str(evaluate.Interval(float(row[key]), float(row[f"{key}_low"]), float(row[f"{key}_high"])))
+
+    return pd.DataFrame({
+        "better": table["better"],
+        "champion": [interval(row, "champion") for _, row in table.iterrows()],
+        "challenger": [interval(row, "challenger") for _, row in table.iterrows()],
+        "challenger's gain": [interval(row, "gain") for _, row in table.iterrows()],
+        "relative gain": [f"{v:+.1%}" for v in table["relative_gain"]],
+    }, index=table.index)
+
+
+def decision_text(outcome: Outcome) -> str:
+    """One sentence: promoted, ready to promote, or kept the champion."""
+    if outcome.gate is None:
+        return "The retrain run failed; nothing was compared."
+    if outcome.promoted:
+        return f"The challenger {outcome.challenger} passed the gate and is now the champion."
+    if outcome.gate.passed:
+        return f"The challenger {outcome.challenger} passed the gate; promote it with: {outcome.promote_command}"
+    return f"The challenger {outcome.challenger} failed the gate; the champion {outcome.champion} stays."
+
+
+def page(outcome: Outcome, title: str) -> str:
+    """The comparison report: an offline HTML page (decision, rules, metrics side by side, rows used)."""
+    style = (TEMPLATES / "listing.css.j2").read_text(encoding="utf-8")  # a plain <style> block
+    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in (outcome.gate.reasons if outcome.gate else ()))
+    table = display(outcome.table).to_html(classes="mlw-table") if outcome.table is not None else "<p>No champion to compare with.</p>"
+    rows = "".join(f"<li>{html.escape(k)}: {v:,}</li>" for k, v in outcome.rows.items())
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"{style}</head><body><main><h1>{html.escape(title)}</h1>"
+        f"<p><strong>{html.escape(decision_text(outcome))}</strong></p><h2>The gate</h2><ul>{reasons}</ul>"
+        f"<h2>Champion {html.escape(str(outcome.champion))} vs challenger {html.escape(str(outcome.challenger))}, "
+        f"on the held-out new rows</h2>{table}<h2>Rows</h2><ul>{rows}</ul></main></body></html>\n"
+    )
+
+
+def record(outcome: Outcome, params: Params) -> dict[str, Any]:
+    """retrain.json: both versions, the rows, the comparison, the gate and the decision."""
+    table = None if outcome.table is None else monitor.json_records(outcome.table.reset_index().round(6))
+    return {
+        "champion": outcome.champion, "challenger": outcome.challenger, "rows": outcome.rows, "comparison": table,
+        "passed": None if outcome.gate is None else outcome.gate.passed,
+        "reasons": [] if outcome.gate is None else list(outcome.gate.reasons),
+        "promoted": outcome.promoted, "promote_command": outcome.promote_command,
+        "decision": decision_text(outcome), "gate_params": params.monitor.model_dump(mode="json"),
+    }
+
+
+def write_report(outcome: Outcome, layout: runner.RunLayout, params: Params) -> Outcome:
+    """Write retrain.json (artifacts) and retrain.html (the run's reports); return the outcome with its path."""
+    io.Artifacts(layout.artifacts).write_json("retrain.json", record(outcome, params))
+    target = layout.reports / "retrain.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page(outcome, f"Retrain {layout.run_id}: champion vs challenger"), encoding="utf-8")
+    return Outcome(outcome.run, outcome.rows, outcome.challenger, outcome.champion, outcome.table, outcome.gate,
+                   outcome.promoted, outcome.promote_command, target)

@@ -1,0 +1,417 @@
+"""The runner: execute stage notebooks with papermill in one process, render each to HTML."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from mlworkflow.config import NOTEBOOKS, PROJECT_ROOT
+from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, StageError, did_you_mean
+from mlworkflow.params import STAGES, Params, stage_parameters
+from mlworkflow.workflow import report
+
+Echo = Callable[[str], None]
+KERNEL = "python3"
+RESET_CODE = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Where one run keeps its artifacts, executed notebooks and reports."""
+
+    root: Path
+    run_id: str
+
+    @property
+    def run_dir(self) -> Path:
+        """The run's private folder (artifacts, executed notebooks, state)."""
+        return self.root / "runs" / self.run_id
+
+    @property
+    def artifacts(self) -> Path:
+        """The artifact folder: the only channel between stages."""
+        return self.run_dir / "artifacts"
+
+    @property
+    def executed(self) -> Path:
+        """Executed notebooks."""
+        return self.run_dir / "notebooks"
+
+    @property
+    def reports(self) -> Path:
+        """The run's HTML reports, shareable as a folder."""
+        return self.root / "reports" / self.run_id
+
+
+@dataclass
+class RunRequest:
+    """Everything `mlworkflow run` was asked to do."""
+
+    params: Params
+    params_source: str
+    overrides: Sequence[str] = ()
+    stages: Sequence[str] = ()
+    root: Path = field(default_factory=Path.cwd)
+    run_id: str | None = None
+    resume: bool = False
+    show_code: bool = False
+    notebooks: Path = NOTEBOOKS
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    layout: RunLayout
+    stages: list[report.StageReport]
+    error: StageError | None = None
+
+    @property
+    def index(self) -> Path:
+        """The run's summary page."""
+        return self.layout.reports / "index.html"
+
+
+def notebook_for(stage: str, folder: Path) -> Path:
+    """The notebook of a stage: `NN_<stage>.ipynb` in the notebooks folder."""
+    found = sorted(folder.glob(f"[0-9][0-9]_{stage}.ipynb"))
+    if len(found) != 1:
+        raise MlwError(
+            f"stage '{stage}': expected one notebook NN_{stage}.ipynb in {folder}, found {len(found)}"
+        )
+    return found[0]
+
+
+def select_stages(requested: Sequence[str]) -> list[str]:
+    """Validate `--stages` names and return them in run order (all stages when empty)."""
+    for name in requested:
+        if name not in STAGES:
+            issue = ParamsIssue(
+                "--stages", f"one of {', '.join(STAGES)}", repr(name), did_you_mean(name, STAGES)
+            )
+            raise ParamsError("command line", [issue])
+    return [s for s in STAGES if not requested or s in requested]
+
+
+def new_run_id(name: str, root: Path) -> str:
+    """A fresh run id `<name>-<UTC timestamp>`, never reusing an existing folder."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    candidate, n = f"{name}-{stamp}", 1
+    while (root / "runs" / candidate).exists() or (root / "reports" / candidate).exists():
+        n += 1
+        candidate = f"{name}-{stamp}-{n}"
+    return candidate
+
+
+class KernelSession:
+    """One kernel shared by every stage of a run; its namespace is reset between stages."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.km: Any = None
+        self.kc: Any = None
+
+    def start(self) -> float:
+        """Start the kernel; return the seconds it took."""
+        from jupyter_client import AsyncKernelManager, BlockingKernelClient
+        from jupyter_client.utils import run_sync
+
+        began = time.perf_counter()
+        sockets = Path(tempfile.mkdtemp(prefix="mlw-kernel-")) / "kernel"
+        self.km = AsyncKernelManager(kernel_name=KERNEL, transport="ipc", ip=str(sockets))
+        run_sync(self.km.start_kernel)(cwd=str(self.cwd))
+        self.kc = BlockingKernelClient()
+        self.kc.load_connection_info(self.km.get_connection_info())
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+        return time.perf_counter() - began
+
+    def reset(self) -> float:
+        """Clear variables left by the previous stage (imported modules stay cached)."""
+        began = time.perf_counter()
+        self.kc.execute_interactive(RESET_CODE, timeout=60, store_history=False, output_hook=lambda _m: None)
+        return time.perf_counter() - began
+
+    def stop(self) -> None:
+        """Shut the kernel down."""
+        from jupyter_client.utils import run_sync
+
+        if self.kc is not None:
+            self.kc.stop_channels()
+        if self.km is not None and self.km.has_kernel:
+            run_sync(self.km.shutdown_kernel)(now=True)
+
+
+def plan_stages(request: RunRequest, layout: RunLayout) -> list[str]:
+    """The stages to execute: the requested ones; with --resume, those not yet done."""
+    chosen = select_stages(request.stages)
+    if not request.resume:
+        return chosen
+    done = load_state(layout).get("done", {})
+    hashes = section_hashes(request.params)
+    first_stale = next((s for s in STAGES if done.get(s) != hashes[s]), None)
+    if first_stale is None:
+        return [s for s in chosen if s in request.stages]
+    return [s for s in chosen if STAGES.index(s) >= STAGES.index(first_stale)]
+
+
+def section_hashes(params: Params) -> dict[str, str]:
+    """A stable fingerprint of each stage's params (plus the run seed)."""
+    import hashlib
+
+    def digest(stage: str) -> str:
+        payload = json.dumps({"seed": params.run.seed, stage: getattr(params, stage).model_dump(mode="json")})
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    return {stage: digest(stage) for stage in STAGES}
+
+
+def load_state(layout: RunLayout) -> dict[str, Any]:
+    """The run's state file: which stages completed with which params."""
+    path = layout.run_dir / "state.json"
+    if not path.is_file():
+        raise MlwError(f"cannot resume run '{layout.run_id}': {path} not found")
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return state
+
+
+def done_stages(layout: RunLayout) -> dict[str, str]:
+    """Stages this run completed so far (empty for a fresh run)."""
+    path = layout.run_dir / "state.json"
+    return load_state(layout).get("done", {}) if path.is_file() else {}
+
+
+def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest, status: str = "running") -> None:
+    """Record completed stages (so `--resume` can skip them) and the run's status."""
+    state = {
+        "done": done,
+        "status": status,
+        "params_source": request.params_source,
+        "overrides": list(request.overrides),
+    }
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    (layout.run_dir / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+
+def resume_command(request: RunRequest, run_id: str) -> str:
+    """The command line that resumes a failed run."""
+    sets = "".join(f" --set {o}" for o in request.overrides)
+    root = "" if request.root.resolve() == Path.cwd().resolve() else f" --root {request.root}"
+    return f"mlworkflow run {request.params_source}{sets}{root} --resume {run_id}"
+
+
+def run_info(request: RunRequest, layout: RunLayout) -> report.RunInfo:
+    """What every page of the run states about it."""
+    data_json = layout.artifacts / "data.json"
+    sha = json.loads(data_json.read_text(encoding="utf-8")).get("sha256", "") if data_json.is_file() else ""
+    return report.RunInfo(
+        run_id=layout.run_id,
+        params_source=request.params_source,
+        params_yaml=yaml.safe_dump(request.params.model_dump(mode="json"), sort_keys=False),
+        data_sha256=sha or "not yet computed",
+        commit=report.git_commit(PROJECT_ROOT),
+        created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        versions=report.package_versions(),
+    )
+
+
+def execute_stage(
+    session: KernelSession,
+    source: Path,
+    target: Path,
+    parameters: dict[str, Any],
+    progress: Echo,
+    stream: TextIO | None = None,
+) -> tuple[float, StageError | None]:
+    """Execute one notebook in the shared kernel; return its time and the error, if any."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    counter = CellCounter(source, progress)
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(target),
+            parameters=parameters,
+            kernel_name=KERNEL,
+            km=session.km,
+            progress_bar=False,
+            cwd=str(source.parent),
+            on_cell_executed=counter,
+            stderr_file=stream,  # live progress of long searches (they write it to stderr)
+        )
+    except PapermillExecutionError as exc:
+        error = StageError("", exc.cell_index, exc.ename, first_line(exc.evalue), "", "")
+        return time.perf_counter() - began, error
+    except (CellTimeoutError, DeadKernelError) as exc:
+        error = StageError("", counter.done, type(exc).__name__, first_line(str(exc)), "", "")
+        return time.perf_counter() - began, error
+    return time.perf_counter() - began, None
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a message, for one-line summaries."""
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+
+
+class CellCounter:
+    """nbclient hook: report progress through a notebook's code cells."""
+
+    def __init__(self, notebook: Path, progress: Echo) -> None:
+        import nbformat
+
+        cells = nbformat.read(notebook, as_version=4).cells
+        self.total = sum(1 for c in cells if c.cell_type == "code") + 1  # + injected parameters
+        self.done = 0
+        self.progress = progress
+        self.began = time.perf_counter()
+
+    def __call__(self, **_kwargs: Any) -> None:
+        self.done += 1
+        self.progress(f"cell {self.done}/{self.total} · {time.perf_counter() - self.began:.0f} s")
+
+
+def read_artifact_json(layout: RunLayout, stage: str) -> dict[str, Any]:
+    """The `<stage>.json` a stage wrote, or nothing when it has not run."""
+    path = layout.artifacts / f"{stage}.json"
+    if not path.is_file():
+        return {}
+    content = json.loads(path.read_text(encoding="utf-8"))
+    return content if isinstance(content, dict) else {}
+
+
+def read_headline(layout: RunLayout, stage: str) -> dict[str, Any]:
+    """The `headline` a stage wrote into `<stage>.json`, or nothing."""
+    headline = read_artifact_json(layout, stage).get("headline", {})
+    return headline if isinstance(headline, dict) else {}
+
+
+def render(
+    request: RunRequest, layout: RunLayout, stage: str, executed: Path, error: StageError | None
+) -> tuple[str, float]:
+    """Render an executed notebook; return its report file name and the seconds it took."""
+    began = time.perf_counter()
+    name = f"{executed.stem}.html"
+    section = yaml.safe_dump(stage_parameters(request.params, stage, layout.artifacts), sort_keys=False)
+    message = f"{error.ename}: {error.evalue} (cell {error.cell})" if error else ""
+    info = run_info(request, layout)
+    header = report.stage_header(info, stage, section, "failed" if error else "ok", message)
+    report.render_stage(executed, layout.reports / name, header, request.show_code)
+    return name, time.perf_counter() - began
+
+
+def run_stage(
+    request: RunRequest,
+    layout: RunLayout,
+    session: KernelSession,
+    stage: str,
+    progress: Echo,
+    stream: TextIO | None = None,
+) -> tuple[report.StageReport, StageError | None]:
+    """Execute and render one stage; a failure becomes a StageError carrying the report and resume command."""
+    source = notebook_for(stage, request.notebooks)
+    executed = layout.executed / source.name
+    parameters = stage_parameters(request.params, stage, layout.artifacts)
+    execute_s, error = execute_stage(session, source, executed, parameters, progress, stream)
+    name, render_s = render(request, layout, stage, executed, error)
+    message = f"{error.ename}: {error.evalue}" if error else ""
+    summary = report.StageReport(
+        stage,
+        "failed" if error else "ok",
+        name,
+        read_headline(layout, stage),
+        0.0,
+        execute_s,
+        render_s,
+        message,
+    )
+    if error:
+        where, resume = str(layout.reports / name), resume_command(request, layout.run_id)
+        error = StageError(stage, error.cell, error.ename, error.evalue, where, resume)
+    return summary, error
+
+
+def run(
+    request: RunRequest, echo: Echo = print, progress: Echo | None = None, stream: TextIO | None = None
+) -> RunResult:
+    """Execute the planned stages in one kernel, render each, write the index; stop at the first failure.
+
+    `echo` gets a line per stage, `progress` the cell count and elapsed time, `stream` the kernel's stderr.
+    """
+    root = request.root.resolve()
+    layout = RunLayout(root, request.run_id or new_run_id(request.params.run.name, root))
+    planned = plan_stages(request, layout)
+    for stage in planned:
+        notebook_for(stage, request.notebooks)  # fail before creating anything
+    done = done_stages(layout) if request.resume else {}
+    hashes = section_hashes(request.params)
+    layout.artifacts.mkdir(parents=True, exist_ok=True)
+    params_json = json.dumps(request.params.model_dump(mode="json"), indent=2, allow_nan=True)
+    (layout.run_dir / "params.json").write_text(params_json + "\n", encoding="utf-8")
+    result = RunResult(layout, [])
+    session = KernelSession(request.notebooks)
+    echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
+    try:
+        for position, stage in enumerate(planned, start=1):
+            echo(f"[{position}/{len(planned)}] {stage} …")
+            kernel_s = session.start() if position == 1 else session.reset()
+            summary, result.error = run_stage(request, layout, session, stage, progress or _quiet, stream)
+            summary = dataclasses.replace(summary, kernel_s=kernel_s)
+            result.stages.append(summary)
+            echo(
+                f"[{position}/{len(planned)}] {stage} {summary.status} in {summary.total_s:.1f} s → {summary.report}"
+            )
+            if result.error:
+                break
+            done[stage] = hashes[stage]
+            save_state(layout, done, request)
+    finally:
+        session.stop()
+        save_state(
+            layout, done, request, "failed" if result.error or len(result.stages) < len(planned) else "ok"
+        )
+    write_run_index(request, layout, result)
+    write_runs_listing(root)
+    return result
+
+
+def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -> None:
+    """Write the index with every stage: executed ones with figures, the rest as not run."""
+    shown = {s.stage for s in result.stages}
+    rows = list(result.stages)
+    for stage in STAGES:
+        if stage not in shown:
+            pages = sorted(layout.reports.glob(f"[0-9][0-9]_{stage}.html"))
+            status = "ok (earlier)" if stage in done_stages(layout) else "not run"
+            link = pages[0].name if pages and status != "not run" else ""
+            rows.append(report.StageReport(stage, status, link, read_headline(layout, stage), 0.0, 0.0, 0.0))
+    rows.sort(key=lambda s: STAGES.index(s.stage))
+    failure = str(result.error) if result.error else ""
+    summary = report.summarize({name: read_artifact_json(layout, name) for name in (*STAGES, "retrain")})
+    report.write_index(layout.reports / "index.html", run_info(request, layout), rows, failure, summary)
+
+
+def write_runs_listing(root: Path) -> Path:
+    """reports/index.html: every run under root, newest first."""
+    from mlworkflow.workflow import compare
+
+    target = root / "reports" / "index.html"
+    records = [compare.load_run(root, run_id) for run_id in compare.list_runs(root)]
+    target.write_text(compare.listing_page(records), encoding="utf-8")
+    return target
+
+
+def _quiet(_message: str) -> None:
+    return None

@@ -1,0 +1,245 @@
+"""Tests of the input contract: learning it, checking JSON records and CSV text, its pydantic schema."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from mlworkflow.bundle import contract as ct
+from mlworkflow.errors import MlwError
+
+
+def train_frame() -> pd.DataFrame:
+    """Integers, floats with gaps, a boolean, text with gaps."""
+    return pd.DataFrame({
+        "age": pd.Series([20, 35, 50, 65], dtype="int64"),
+        "income": [1.5, np.nan, 3.25, 4.0],
+        "member": [True, False, True, True],
+        "city": pd.Series(["north", " south", None, "east"], dtype="str"),
+        "plan": ["a", "b", "a", "b"],
+    })
+
+
+@pytest.fixture()
+def contract() -> ct.Contract:
+    return ct.learn_contract(train_frame(), ["age", "income", "member"], ["city", "plan"], markers=["?"])
+
+
+def good(**changes: Any) -> dict[str, Any]:
+    """A valid record with some fields changed."""
+    return {"age": 30, "income": 2.0, "member": True, "city": "north", "plan": "a", **changes}
+
+
+def issues_of(contract: ct.Contract, record: Any, policy: ct.Policy = "reject") -> list[ct.Issue]:
+    return ct.Validator(contract, policy).records([record]).issues
+
+
+# --- learning ----------------------------------------------------------------------------------------
+
+
+def test_learns_kinds_missing_categories_and_ranges(contract: ct.Contract) -> None:
+    columns = {c.name: c for c in contract.columns}
+    assert contract.names == ("age", "income", "member", "city", "plan")
+    assert (columns["age"].kind, columns["age"].nullable, columns["age"].minimum, columns["age"].maximum) == (
+        "integer", False, 20.0, 65.0)
+    assert (columns["income"].kind, columns["income"].nullable) == ("number", True)
+    assert columns["member"].kind == "boolean"
+    assert columns["city"].categories == ("east", "north", "south")  # stripped, sorted
+    assert columns["city"].nullable and not columns["plan"].nullable
+    assert contract.missing_markers == ("?",)
+
+
+def test_contract_round_trips_through_json(contract: ct.Contract) -> None:
+    assert ct.Contract.model_validate_json(contract.model_dump_json()) == contract
+
+
+def test_learning_names_a_column_missing_from_the_frame() -> None:
+    with pytest.raises(MlwError, match="column 'ghost'"):
+        ct.learn_contract(train_frame(), ["age", "ghost"], [])
+
+
+def test_contract_table_lists_every_column(contract: ct.Contract) -> None:
+    table = ct.contract_table(contract)
+    assert list(table.index) == list(contract.names)
+    assert table.loc["age", "seen"] == "20 to 65"
+    assert table.loc["city", "seen"] == "east, north, south"
+
+
+# --- JSON records --------------------------------------------------------------------------------------
+
+
+def test_a_valid_record_passes_with_values_in_contract_order(contract: ct.Contract) -> None:
+    checked = ct.Validator(contract, "reject").records([good(), good(income=None, city=None)])
+    assert not checked.issues
+    assert checked.rows == [[30.0, 2.0, 1.0, "north", "a"], [30.0, None, 1.0, None, "a"]]
+    assert checked.flags == [[], []]
+    assert checked.positions == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("record", "rule", "field"),
+    [
+        ({k: v for k, v in good().items() if k != "age"}, "required", "age"),
+        (good(colour="red"), "unknown_field", "colour"),
+        (good(age="forty"), "type", "age"),
+        (good(age=True), "type", "age"),
+        (good(age=30.5), "integer", "age"),
+        (good(income=math.nan), "finite", "income"),
+        (good(income=math.inf), "finite", "income"),
+        (good(income=10**400), "finite", "income"),
+        (good(age=None), "nullable", "age"),
+        (good(plan=None), "nullable", "plan"),
+        (good(member=1), "type", "member"),
+        (good(city=5), "type", "city"),
+        (good(city="west"), "category", "city"),
+        (good(plan=["a"]), "type", "plan"),
+    ],
+)
+def test_each_broken_rule_names_the_field_and_the_rule(
+    contract: ct.Contract, record: dict[str, Any], rule: str, field: str
+) -> None:
+    issues = issues_of(contract, record)
+    assert [(i.rule, i.field, i.row) for i in issues] == [(rule, field, 0)]
+    assert issues[0].message.startswith(f"row 0, field '{field}': ")
+
+
+def test_a_misspelt_field_is_missing_and_unknown_with_a_hint(contract: ct.Contract) -> None:
+    record = {**{k: v for k, v in good().items() if k != "plan"}, "plann": "a"}
+    required, unknown = issues_of(contract, record)
+    assert (required.rule, required.field) == ("required", "plan")
+    assert (unknown.rule, unknown.field) == ("unknown_field", "plann")
+    assert unknown.message.endswith("Did you mean 'plan'?")
+
+
+def test_every_problem_of_a_record_is_reported(contract: ct.Contract) -> None:
+    issues = issues_of(contract, good(age="x", income=math.nan, city="west"))
+    assert {(i.field, i.rule) for i in issues} == {("age", "type"), ("income", "finite"), ("city", "category")}
+
+
+def test_a_record_must_be_an_object(contract: ct.Contract) -> None:
+    (issue,) = issues_of(contract, [1, 2])
+    assert (issue.rule, issue.field) == ("type", None)
+    assert "a record is an object" in issue.message
+
+
+def test_unseen_categories_are_flagged_under_the_flag_policy(contract: ct.Contract) -> None:
+    checked = ct.Validator(contract, "flag").records([good(city="west")])
+    assert not checked.issues
+    assert checked.flags == [["city: unseen category 'west'"]]
+
+
+def test_numbers_outside_the_training_range_are_flagged_not_refused(contract: ct.Contract) -> None:
+    checked = ct.Validator(contract, "reject").records([good(age=99)])
+    assert not checked.issues
+    assert checked.flags == [["age: 99 is outside the training range 20 to 65"]]
+
+
+def test_issues_are_capped(contract: ct.Contract) -> None:
+    checked = ct.Validator(contract, "reject").records([good(age="x")] * 500)
+    assert ct.MAX_ISSUES <= len(checked.issues) < ct.MAX_ISSUES + 5
+    with pytest.raises(ct.ContractError) as caught:
+        checked.raise_issues()
+    assert len(caught.value.issues) == ct.MAX_ISSUES
+    assert "(and 47 more)" in str(caught.value)
+
+
+def test_issue_as_json_leaves_out_what_does_not_apply() -> None:
+    issue = ct.Issue("type", "expected a number", "age", 2)
+    assert issue.to_json() == {"row": 2, "field": "age", "rule": "type", "message": "row 2, field 'age': expected a number"}
+    assert ct.Issue("csv", "bad", line=4).to_json() == {"line": 4, "rule": "csv", "message": "line 4: bad"}
+
+
+# --- CSV text ----------------------------------------------------------------------------------------------
+
+
+def csv_check(contract: ct.Contract, rows: list[list[str]], header: list[str] | None = None) -> ct.Checked:
+    header = header or list(contract.names)
+    return ct.Validator(contract, "reject").text_rows(header, rows, list(range(2, 2 + len(rows))))
+
+
+def test_csv_text_is_cleaned_like_training_data(contract: ct.Contract) -> None:
+    checked = csv_check(contract, [[" 30 ", "", "yes", " north ", "a"], ["40", "2.5", "0", "?", "b"]])
+    assert not checked.issues
+    assert checked.rows == [[30.0, None, 1.0, "north", "a"], [40.0, 2.5, 0.0, None, "b"]]
+
+
+def test_csv_columns_may_come_in_any_order_with_extra_columns(contract: ct.Contract) -> None:
+    header = ["id", "plan", "city", "member", "income", "age"]
+    checked = csv_check(contract, [["7", "a", "east", "true", "1", "25"]], header)
+    assert checked.rows == [[25.0, 1.0, 1.0, "east", "a"]]
+
+
+@pytest.mark.parametrize(
+    ("cells", "rule", "field"),
+    [
+        (["abc", "1", "true", "north", "a"], "type", "age"),
+        (["30", "nan", "true", "north", "a"], "finite", "income"),
+        (["30", "inf", "true", "north", "a"], "finite", "income"),
+        (["30", "1", "maybe", "north", "a"], "type", "member"),
+        (["", "1", "true", "north", "a"], "nullable", "age"),
+        (["30", "1", "true", "west", "a"], "category", "city"),
+        (["30", "1", "true", "north"], "shape", None),
+    ],
+)
+def test_bad_csv_rows_are_reported_by_line(contract: ct.Contract, cells: list[str], rule: str, field: str | None) -> None:
+    checked = csv_check(contract, [["30", "1", "true", "north", "a"], cells])
+    assert checked.positions == [0]
+    (issue,) = checked.issues
+    assert (issue.rule, issue.field, issue.line) == (rule, field, 3)
+    assert issue.message.startswith("line 3")
+
+
+def test_a_header_without_a_contract_column_is_refused(contract: ct.Contract) -> None:
+    with pytest.raises(ct.ContractError) as caught:
+        csv_check(contract, [], ["age", "income"])
+    assert [(i.field, i.rule, i.line) for i in caught.value.issues] == [
+        ("member", "required", 1), ("city", "required", 1), ("plan", "required", 1)]
+
+
+# --- the model's input, examples, the schema --------------------------------------------------------------
+
+
+def test_to_frame_gives_floats_and_object_text(contract: ct.Contract) -> None:
+    frame = ct.to_frame(contract, [[30.0, None, 1.0, None, "a"]])
+    assert list(frame.columns) == list(contract.names)
+    assert frame["income"].dtype == np.float64 and math.isnan(frame.loc[0, "income"])
+    assert frame["city"].dtype == object and frame.loc[0, "city"] is np.nan
+
+
+def test_example_records_satisfy_the_contract(contract: ct.Contract) -> None:
+    records = ct.example_records(contract, 20)
+    checked = ct.Validator(contract, "reject").records(records)
+    assert not checked.issues and len(checked.rows) == 20
+    assert any(r["income"] is None for r in records)
+
+
+def test_record_schema_follows_the_contract_and_policy(contract: ct.Contract) -> None:
+    schema = ct.record_model(contract, "reject").model_json_schema()
+    properties = schema["properties"]
+    assert set(schema["required"]) == set(contract.names)
+    assert schema["additionalProperties"] is False
+    assert properties["age"]["type"] == "integer"
+    assert {"type": "null"} in properties["income"]["anyOf"]
+    assert properties["plan"]["enum"] == ["a", "b"]
+    assert "seen in training: 20 to 65" in properties["age"]["description"]
+    flagged = ct.record_model(contract, "flag").model_json_schema()["properties"]
+    assert flagged["plan"]["type"] == "string"
+
+
+def test_pydantic_model_and_validator_agree(contract: ct.Contract) -> None:
+    model = ct.record_model(contract, "reject")
+    validator = ct.Validator(contract, "reject")
+    cases = [good(), good(income=None), good(age="x"), good(city="west"), good(extra=1), good(age=None), good(member=2)]
+    for record in cases:
+        accepted = not validator.records([record]).issues
+        try:
+            model.model_validate(record)
+            valid = True
+        except ValidationError:
+            valid = False
+        assert accepted == valid, record

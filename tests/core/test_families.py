@@ -1,0 +1,157 @@
+"""The model-family catalogue: every family builds, fits and predicts for every task it supports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from mlworkflow.core import families
+from mlworkflow.errors import ParamsError
+from mlworkflow.params import space_spec_problem
+from mlworkflow.stages.preprocess import FeatureSpec
+
+N_ROWS = 120
+SUPPORTED = [(task, family) for task in families.TASKS for family in families.available(task)]
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One OpenMP/BLAS thread: the machine is shared, and gradient boosting oversubscribes it otherwise."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+def tiny(task: str, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, FeatureSpec]:
+    """A small frame with signal: two numbers (one with NaN) and a category with NaN."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=N_ROWS)
+    colour = rng.choice(np.array(["red", "green", "blue"], dtype=object), N_ROWS)
+    colour[::7] = np.nan
+    noisy = rng.normal(size=N_ROWS)
+    noisy[::5] = np.nan
+    frame = pd.DataFrame({"x": x, "noisy": noisy, "colour": colour})
+    signal = x + (colour == "red")
+    if task == "binary":
+        y = pd.Series(np.where(signal > 0.3, "yes", "no"), name="t")
+    elif task == "multiclass":
+        y = pd.Series(np.array(["low", "mid", "high"])[np.digitize(signal, [-0.3, 0.7])], name="t")
+    else:
+        y = pd.Series(1000 * signal + rng.normal(size=N_ROWS), name="t")
+    spec = FeatureSpec(target="t", task=task, numeric=("x", "noisy"), categorical=("colour",))
+    return frame, y, spec
+
+
+def unseen(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a category never seen in training and a missing one."""
+    out = frame.copy()
+    out.loc[0, "colour"] = "ultraviolet"
+    out.loc[1, "colour"] = np.nan
+    return out
+
+
+def test_catalogue_lists_every_family_and_regression_skips_naive_bayes() -> None:
+    assert set(families.FAMILIES) == set(families.BUILDERS)
+    assert families.available("binary") == families.FAMILIES
+    assert families.available("multiclass") == families.FAMILIES
+    assert "naive_bayes" not in families.available("regression")
+    assert len(families.available("regression")) == len(families.FAMILIES) - 1
+
+
+def test_unknown_family_suggests_the_closest_name() -> None:
+    with pytest.raises(ParamsError) as caught:
+        families.check_family("random_forrest", "binary")
+    assert "Did you mean 'random_forest'?" in str(caught.value)
+    assert "'random_forrest'" in str(caught.value)
+
+
+def test_classification_only_family_is_refused_for_regression() -> None:
+    _, _, spec = tiny("regression")
+    with pytest.raises(ParamsError, match="classification only"):
+        families.make_pipeline(spec, "naive_bayes", 0)
+
+
+def test_unknown_task_is_refused() -> None:
+    with pytest.raises(ParamsError, match="one of binary, multiclass, regression"):
+        families.available("ranking")
+
+
+@pytest.mark.parametrize(("task", "family"), SUPPORTED)
+def test_family_fits_and_predicts_with_missing_and_unseen_categories(task: str, family: str) -> None:
+    frame, y, spec = tiny(task)
+    pipeline = families.make_pipeline(spec, family, seed=0)
+    assert [name for name, _ in pipeline.steps] == ["preprocess", "model"]
+    pipeline.fit(frame, y)
+    predicted = pipeline.predict(unseen(frame))
+    assert len(predicted) == N_ROWS
+    if task == "regression":
+        assert np.isfinite(predicted).all()
+        assert np.corrcoef(predicted, y)[0, 1] > 0.5, "the model learned the signal"
+    else:
+        assert set(predicted) <= set(y)
+        proba = pipeline.predict_proba(unseen(frame))
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        assert (pipeline.predict(frame) == y).mean() > 0.5
+
+
+@pytest.mark.parametrize("family", ["random_forest", "hist_gradient_boosting", "mlp", "svm"])
+def test_same_seed_same_predictions(family: str) -> None:
+    frame, y, spec = tiny("binary")
+    first = families.make_pipeline(spec, family, 7).fit(frame, y).predict_proba(frame)
+    second = families.make_pipeline(spec, family, 7).fit(frame, y).predict_proba(frame)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_hist_gradient_boosting_treats_categories_natively() -> None:
+    frame, y, spec = tiny("multiclass")
+    pipeline = families.make_pipeline(spec, "hist_gradient_boosting", 0).fit(frame, y)
+    model = pipeline.named_steps["model"]
+    assert list(pipeline.named_steps["preprocess"].get_feature_names_out()) == ["colour", "x", "noisy"]
+    assert model.is_categorical_.tolist() == [True, False, False]
+
+
+def test_hist_gradient_boosting_without_categorical_columns() -> None:
+    frame, y, _ = tiny("regression")
+    spec = FeatureSpec(target="t", task="regression", numeric=("x", "noisy"))
+    pipeline = families.make_pipeline(spec, "hist_gradient_boosting", 0).fit(frame[["x", "noisy"]], y)
+    assert pipeline.named_steps["model"].categorical_features is None
+
+
+def test_model_params_reach_the_base_estimator_inside_wrappers() -> None:
+    svm = families.make_estimator("svm", "binary", 0, C=10.0)
+    assert type(svm).__name__ == "CalibratedClassifierCV"
+    assert families.unwrap(svm).C == 10.0
+    svr = families.make_estimator("svm", "regression", 0, epsilon=0.5)
+    assert type(svr).__name__ == "TransformedTargetRegressor"
+    assert families.unwrap(svr).epsilon == 0.5
+    forest = families.make_estimator("random_forest", "binary", 0, n_estimators=5)
+    assert families.unwrap(forest) is forest and forest.n_estimators == 5
+
+
+def test_unknown_model_param_fails_when_building() -> None:
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        families.make_estimator("knn", "binary", 0, n_neighbours=3)
+
+
+@pytest.mark.parametrize(("task", "family"), SUPPORTED)
+def test_search_space_is_json_and_names_pipeline_parameters(task: str, family: str) -> None:
+    space = families.search_space(family, task)
+    assert space and json.loads(json.dumps(space)) == space
+    _, _, spec = tiny(task)
+    pipeline = families.make_pipeline(spec, family, 0)
+    for key, spec_value in space.items():
+        assert key.startswith("model__")
+        assert space_spec_problem(spec_value) is None, f"{family}.{key} is a valid spec for train"
+        sample: Any = spec_value[0] if isinstance(spec_value, list) else spec_value["low"]
+        pipeline.set_params(**{key: sample})
+
+
+def test_search_space_is_a_copy() -> None:
+    space = families.search_space("svm", "binary")
+    space["model__estimator__C"]["low"] = -1
+    assert families.search_space("svm", "binary")["model__estimator__C"]["low"] == 1e-2

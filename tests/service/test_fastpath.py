@@ -1,0 +1,114 @@
+"""The fast path gives the sklearn pipeline's numbers exactly: checked bit for bit on real Adult rows."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import PolynomialFeatures
+
+from mlworkflow.core import families
+from mlworkflow.params import PreprocessParams
+from mlworkflow.service import fastpath
+from mlworkflow.stages import preprocess
+from tests import servekit as kit
+
+CHUNKS = (1, 2, 3, 5, 8, 13, 21, 32)  # small request sizes, the fast path's main use
+
+
+@pytest.fixture(scope="module")
+def adult() -> pd.DataFrame:
+    """5,000 real rows: 2,000 to fit on, 3,000 to compare on (with their missing values)."""
+    return kit.adult(5000)
+
+
+def fitted(frame: pd.DataFrame, family: str, meta: dict[str, Any] | None = None) -> tuple[Any, list[str]]:
+    """A family's pipeline fitted on the frame; its feature names."""
+    meta = meta or kit.META
+    settings = PreprocessParams()
+    spec = preprocess.infer_spec(frame, meta, settings)
+    pipeline = families.make_pipeline(spec, family, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(frame[list(spec.features)], frame[meta["target"]])
+    return pipeline, list(spec.features)
+
+
+def chunked(rows: pd.DataFrame, large: tuple[int, ...] = ()) -> list[pd.DataFrame]:
+    """`large` chunks first, then consecutive chunks of every size in CHUNKS, in turn, covering all rows."""
+    parts, start, turn = [], 0, 0
+    for size in large:
+        parts.append(rows.iloc[start : start + size])
+        start += size
+    while start < len(rows):
+        size = CHUNKS[turn % len(CHUNKS)]
+        parts.append(rows.iloc[start : start + size])
+        start, turn = start + size, turn + 1
+    return parts
+
+
+def assert_identical(
+    pipeline: Any, rows: pd.DataFrame, method: str = "predict_proba", large: tuple[int, ...] = ()
+) -> None:
+    """Fast path and pipeline agree bit for bit on every chunk (the same rows in the same call)."""
+    fast = fastpath.compile_pipeline(pipeline)
+    for part in chunked(rows, large):
+        ours = getattr(fast, method)(fastpath.frame_values(part, fast.columns))
+        theirs = getattr(pipeline, method)(part)
+        assert np.array_equal(ours, theirs), f"differs on rows {part.index[0]}..{part.index[-1]}"
+
+
+@pytest.mark.parametrize("family", ["logistic", "hist_gradient_boosting", "random_forest"])
+def test_identical_to_the_pipeline_on_thousands_of_real_rows(adult: pd.DataFrame, family: str) -> None:
+    pipeline, features = fitted(adult.iloc[:2000], family)
+    rows = adult.iloc[2000:][features]
+    assert len(rows) >= 2900 and rows.isna().any().any(), "real rows, missing values included"
+    assert_identical(pipeline, rows, large=(1000, 250, 100))
+
+
+@pytest.mark.parametrize("family", ["decision_tree", "knn", "naive_bayes", "mlp", "svm"])
+def test_identical_for_every_other_family(adult: pd.DataFrame, family: str) -> None:
+    pipeline, features = fitted(adult.iloc[:800], family)
+    assert_identical(pipeline, adult.iloc[2000:2400][features])
+
+
+def test_identical_for_multiclass_and_regression(adult: pd.DataFrame) -> None:
+    frame = adult.iloc[:1000]
+    multiclass = {"target": "relationship", "task": "multiclass", "classes": sorted(frame["relationship"].unique())}
+    regression = {"target": "hours-per-week", "task": "regression", "classes": []}
+    for meta, method in ((multiclass, "predict_proba"), (regression, "predict")):
+        for family in ("logistic", "hist_gradient_boosting", "mlp"):
+            pipeline, features = fitted(frame, family, meta)
+            assert_identical(pipeline, adult.iloc[2000:2300][features], method)
+
+
+def test_unseen_categories_and_missing_values_match(adult: pd.DataFrame) -> None:
+    pipeline, features = fitted(adult.iloc[:600], "hist_gradient_boosting")
+    rows = adult.iloc[2000:2040][features].copy()
+    rows.loc[rows.index[::3], "workclass"] = "Never-seen-before"
+    rows.loc[rows.index[1::3], "age"] = np.nan
+    assert_identical(pipeline, rows)
+    pipeline, _ = fitted(adult.iloc[:600], "logistic")
+    assert_identical(pipeline, rows)
+
+
+def test_unsupported_steps_are_refused() -> None:
+    frame = kit.adult(200)
+    pipeline, features = fitted(frame, "logistic")
+    odd = Pipeline([("preprocess", pipeline[0]), ("poly", PolynomialFeatures(2)), ("model", pipeline[-1])])
+    with pytest.raises(fastpath.Unsupported, match="PolynomialFeatures"):
+        fastpath.compile_pipeline(odd)
+    with pytest.raises(fastpath.Unsupported, match="not a Pipeline"):
+        fastpath.compile_pipeline(pipeline[-1])
+    del features
+
+
+def test_as_text_matches_preprocess() -> None:
+    values = np.array([["a", 1, None], [np.nan, 2.5, "b"]], dtype=object)
+    ours = fastpath.as_text(values)
+    theirs = preprocess.as_text(pd.DataFrame(values)).to_numpy()
+    assert [[str(v) for v in row] for row in ours] == [[str(v) for v in row] for row in theirs]

@@ -1,0 +1,80 @@
+"""Tests of the predictor: the path taken, labels at the threshold, requests sharing one call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlworkflow.bundle.contract import Validator
+from mlworkflow.service.predictor import Predictor, Target, is_row_wise
+from tests import servekit as kit
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> kit.Tiny:
+    return kit.tiny_model(tmp_path_factory.mktemp("registry"))
+
+
+def rows(tiny: kit.Tiny, n: int) -> list[list[Any]]:
+    return Validator(tiny.contract, "reject").records(tiny.records(n)).rows
+
+
+def test_small_batches_take_the_fast_path_and_large_ones_the_pipeline(tiny: kit.Tiny) -> None:
+    predictor = Predictor(tiny.model.pipeline, tiny.model.metadata, tiny.contract, fast_path_rows=4)
+    assert predictor.fast_note == "on for up to 4 rows"
+    small, large = predictor.predict(rows(tiny, 4)), predictor.predict(rows(tiny, 5))
+    assert (small.path, large.path) == ("fast", "sklearn")
+    assert np.array_equal(small.scores, predictor.predict(rows(tiny, 4), "sklearn").scores)
+
+
+def test_fast_path_off_when_asked(tiny: kit.Tiny) -> None:
+    predictor = Predictor(tiny.model.pipeline, tiny.model.metadata, tiny.contract, fast_path_rows=0)
+    assert predictor.fast is None and predictor.fast_note.startswith("off")
+    assert predictor.predict(rows(tiny, 1)).path == "sklearn"
+
+
+def test_labels_follow_the_threshold(tiny: kit.Tiny) -> None:
+    low = Predictor(tiny.model.pipeline, {**tiny.model.metadata, "threshold": 0.0}, tiny.contract, 8)
+    high = Predictor(tiny.model.pipeline, {**tiny.model.metadata, "threshold": 1.01}, tiny.contract, 8)
+    assert set(low.predict(rows(tiny, 8)).predictions) == {">50K"}
+    assert set(high.predict(rows(tiny, 8)).predictions) == {"<=50K"}
+
+
+def test_records_and_frame_carry_every_class_probability(tiny: kit.Tiny) -> None:
+    predictor = Predictor(tiny.model.pipeline, tiny.model.metadata, tiny.contract, 8)
+    outputs = predictor.predict(rows(tiny, 3))
+    (first, *_rest) = predictor.records(outputs)
+    assert set(first["probabilities"]) == {"<=50K", ">50K"}
+    assert first["prediction"] == (">50K" if first["probabilities"][">50K"] >= 0.4 else "<=50K")
+    assert list(predictor.frame(outputs).columns) == ["prediction", "proba_<=50K", "proba_>50K"]
+
+
+def test_target_defaults() -> None:
+    class Model:
+        classes_ = np.array(["no", "yes"])
+
+        def predict_proba(self, X: Any) -> Any:
+            return X
+
+    target = Target.of(Model(), {"task": "binary", "positive_class": "maybe"})
+    assert (target.positive, target.threshold, target.score_key) == ("yes", 0.5, "probabilities")
+    assert target.labels(np.array([[0.6, 0.4], [0.3, 0.7]])) == ["no", "yes"]
+
+
+def test_tree_models_share_calls_exactly(tmp_path: Path) -> None:
+    forest = kit.tiny_model(tmp_path, family="hist_gradient_boosting", rows=400)
+    predictor = Predictor(forest.model.pipeline, forest.model.metadata, forest.contract, 32)
+    assert is_row_wise(forest.model.pipeline) and predictor.row_wise
+    batches = [rows(forest, 1), rows(forest, 3)[1:], rows(forest, 5)[3:]]
+    shared = predictor.predict_each(batches)
+    alone = [predictor.predict(batch) for batch in batches]
+    for together, single in zip(shared, alone, strict=True):
+        assert together.predictions == single.predictions
+        assert np.array_equal(together.scores, single.scores)
+
+
+def test_linear_models_do_not_share_calls(tiny: kit.Tiny) -> None:
+    assert not Predictor(tiny.model.pipeline, tiny.model.metadata, tiny.contract, 32).row_wise

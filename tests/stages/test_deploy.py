@@ -1,0 +1,134 @@
+"""Tests of stage `deploy`: the bundle's parts, the model card, registering, and the in-process trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mlworkflow import io
+from mlworkflow.bundle.registry import Registry
+from mlworkflow.errors import ArtifactError, DataError
+from mlworkflow.params import DeployParams
+from mlworkflow.service import app as serve
+from mlworkflow.stages import deploy
+from tests import servekit as kit
+
+EVALUATION: dict[str, Any] = {
+    "metric": "roc_auc", "threshold": 0.41, "threshold_rule": "max_f1", "model": "logistic",
+    "metrics": {"accuracy": {"value": 0.85, "low": 0.82, "high": 0.88}, "roc_auc": {"value": 0.9, "low": 0.87, "high": 0.93}},
+    "baseline": {"accuracy": {"value": 0.76}, "roc_auc": {"value": 0.5}},
+    "groups": [
+        {"column": "(all)", "group": "(all)", "n": 400, "roc_auc": 0.9, "accuracy": 0.85, "gap": 0.0, "flag": ""},
+        {"column": "sex", "group": "Female", "n": 125, "roc_auc": 0.93, "accuracy": 0.9, "gap": 0.03, "flag": "recall -0.19"},
+        {"column": "race", "group": "Other", "n": 6, "roc_auc": 1.0, "accuracy": 0.83, "gap": 0.1,
+         "flag": "n < 30: too few rows to judge"},
+    ],
+}
+PREPROCESSED: dict[str, Any] = {
+    "target": "income", "task": "binary", "classes": ["<=50K", ">50K"], "positive_class": ">50K",
+    "numeric": ["age", "hours-per-week"], "categorical": ["sex"], "rows": {"train": 1600, "test": 400},
+    "split": {"method": "stratified"},
+}
+DATA = {"source": "/somewhere/adult_train.csv.gz", "sha256": "ab" * 32, "rows": 2000, "source_rows": 32561}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> kit.Tiny:
+    return kit.tiny_model(tmp_path_factory.mktemp("registry"))
+
+
+def small_train() -> pd.DataFrame:
+    return pd.DataFrame({"age": [20, 40], "hours-per-week": [10, 50], "sex": ["Male", None], "income": ["<=50K", ">50K"]})
+
+
+def test_registry_root_lies_in_the_run_root(tmp_path: Path) -> None:
+    artifacts = tmp_path / "runs" / "smoke-1" / "artifacts"
+    assert deploy.registry_root("models", artifacts) == tmp_path.resolve() / "models"
+    assert deploy.registry_root("/abs/models", artifacts) == Path("/abs/models")
+    assert deploy.registry_root("models", tmp_path / "elsewhere") == tmp_path.resolve() / "models"
+
+
+def test_contract_is_learned_from_the_training_split() -> None:
+    contract = deploy.learn(small_train(), {**PREPROCESSED, "missing_markers": ["?"]})
+    assert contract.names == ("age", "hours-per-week", "sex") and contract.missing_markers == ("?",)
+    with pytest.raises(DataError, match=r"preprocess\.json: lists no numeric or categorical features"):
+        deploy.learn(small_train(), {"target": "income"})
+
+
+def test_metadata_carries_threshold_metrics_and_groups() -> None:
+    meta = deploy.metadata("adult", PREPROCESSED, {"family": "logistic", "best_params": {"model__C": 1.0}}, EVALUATION)
+    assert (meta["threshold"], meta["task"], meta["positive_class"], meta["family"]) == (0.41, "binary", ">50K", "logistic")
+    assert list(meta["metrics"]) == ["roc_auc", "accuracy"]  # the deciding metric first
+    assert meta["metrics"]["roc_auc"] == {"value": 0.9, "low": 0.87, "high": 0.93, "baseline": 0.5}
+    assert len(meta["groups"]) == 3
+
+
+def test_model_card_has_every_section() -> None:
+    meta = deploy.metadata("adult", PREPROCESSED, {"family": "logistic"}, EVALUATION)
+    contract = deploy.learn(small_train(), PREPROCESSED)
+    params = DeployParams(name="adult", intended_use="Demonstrations only.", limitations=("Old data.",))
+    card = deploy.model_card(meta, DATA, PREPROCESSED, contract, params)
+    for heading in ("# Model card: adult", "## Intended use", "## Data", "## Metrics", "## Results per group", "## Limitations"):
+        assert heading in card
+    assert "Decision threshold 0.410 (max_f1)" in card and "Demonstrations only." in card
+    assert "| **roc_auc** | 0.900 | [0.870, 0.930] | 0.500 |" in card
+    assert "`adult_train.csv.gz`" in card and "/somewhere" not in card and "(a sample of 32561)" in card
+    assert "- Old data." in card
+    assert "differs by group beyond the tolerance for: sex=Female" in card
+    assert "Too few test rows to judge: race=Other" in card
+
+
+def test_card_without_groups_says_so() -> None:
+    meta = deploy.metadata("adult", PREPROCESSED, {}, {**EVALUATION, "groups": []})
+    card = deploy.model_card(meta, DATA, PREPROCESSED, deploy.learn(small_train(), PREPROCESSED), DeployParams())
+    assert "No group columns were evaluated" in card
+
+
+def test_read_model_needs_the_train_stage(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="run stage 'train' first"):
+        deploy.read_model(io.Artifacts(tmp_path))
+
+
+def test_register_gives_the_alias_and_is_idempotent(tmp_path: Path, tiny: kit.Tiny) -> None:
+    import skops.io as sio
+
+    files = deploy.bundle_files(sio.dumps(tiny.model.pipeline), tiny.model.metadata, tiny.contract, tiny.model.card)
+    registry = Registry(tmp_path / "models")
+    params = DeployParams(name="adult", alias="challenger")
+    entry = deploy.register(registry, params, files, {"artifacts": "x"})
+    again = deploy.register(registry, params, files, {"artifacts": "x"})
+    assert (entry.ref, entry.aliases, again.version) == ("adult@1", ("challenger",), "1")
+    assert deploy.register(registry, DeployParams(name="adult", alias=None), files, {}).aliases == ("challenger",)
+    loaded = registry.load(entry.ref)
+    table = deploy.bundle_table(entry, loaded)
+    assert table.loc["aliases", "bundle"] == "challenger"
+    assert table.loc["inputs in the contract", "bundle"] == len(tiny.contract.columns)
+    content = deploy.record(entry, registry, "on for up to 32 rows", loaded.contract)
+    assert content["ref"] == "adult@1" and content["headline"]["model"] == "adult@1"
+    assert set(content["headline"]) == {"model", "aliases", "inputs", "fast path", "sha256"}
+    assert set(deploy.stable_headline(content).index) == {"aliases", "inputs", "fast path"}
+
+
+def test_valid_records_skips_rows_that_break_the_contract(tiny: kit.Tiny) -> None:
+    rows = tiny.rows.copy()
+    rows.loc[0, "sex"] = "Other"
+    records = deploy.valid_records(rows, tiny.contract, 3)
+    assert len(records) == 3 and all(r["sex"] in ("Female", "Male") for r in records)
+    assert records[0] != deploy.json_value(rows.iloc[0].to_dict())
+
+
+def test_trial_requests_get_the_expected_answers(tmp_path: Path, tiny: kit.Tiny) -> None:
+    url = deploy.demo_log_url(io.Artifacts(tmp_path))
+    app = serve.create_app(tiny.model, kit.params(max_body_bytes=4096), url)
+    table = deploy.try_service(app, deploy.trials(tiny.records(5), tiny.contract, 4096))
+    expected = [200, 200, 200, 422, 422, 422, 422, 422, 400, 415, 413, 200, 200, 200, 201, 409, 404]
+    assert table["status"].tolist() == expected
+    assert table.loc["missing field", "answer"] == "required: row 0, field 'age': is missing"
+    assert table.loc["CSV upload", "answer"].startswith("CSV, 5 rows: line,id,prediction")
+    assert not table["answer"].str.contains("-0'").any()  # no prediction ids in the answers
+    log = deploy.log_table(url)
+    assert int(log["rows"].sum()) == 1 + 3 + 5 + 2 + 2 + 1  # predictions, plus one feedback label
+    assert deploy.demo_log_url(io.Artifacts(tmp_path)) == url and not (tmp_path / deploy.DEMO_LOG).exists()

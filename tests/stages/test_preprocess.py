@@ -1,0 +1,644 @@
+"""Tests of stage `preprocess`: cleaning, splitting, the feature spec and the unfitted transformer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from mlworkflow import io
+from mlworkflow.errors import DataError
+from mlworkflow.params import PreprocessParams
+from mlworkflow.stages import preprocess as pp
+
+META: dict[str, Any] = {
+    "target": "y",
+    "task": "binary",
+    "classes": ["no", "yes"],
+    "positive_class": "yes",
+    "identifiers": ["id"],
+    "leaks": ["outcome"],
+}
+
+
+def make_frame(n: int = 40) -> pd.DataFrame:
+    """A small raw frame with an identifier, a leak, text numbers, markers, a constant and a bool."""
+    rng = np.random.default_rng(0)
+    charges = [f" {v:.2f}" for v in rng.uniform(10, 100, n)]
+    charges[3] = " "
+    y = np.array(["no"] * (n - n // 4) + ["yes"] * (n // 4))
+    return pd.DataFrame(
+        {
+            "id": [f"c{i:03d}" for i in range(n)],
+            "age": rng.integers(18, 80, n),
+            "charges": charges,
+            "city": rng.choice(["north", "south", "east", "?"], n),
+            "flag": rng.choice([True, False], n),
+            "const": "same",
+            "outcome": y,
+            "y": y,
+        }
+    )
+
+
+def params(**changes: Any) -> PreprocessParams:
+    """Preprocess params with a few fields changed."""
+    return PreprocessParams(**changes)
+
+
+def spec_for(train: pd.DataFrame, **changes: Any) -> pp.FeatureSpec:
+    """The inferred spec of a cleaned frame."""
+    return pp.infer_spec(train, META, params(**changes))
+
+
+# --- FeatureSpec ---------------------------------------------------------------------------------
+
+
+def test_spec_round_trips_through_json_and_ignores_extra_keys() -> None:
+    spec = pp.FeatureSpec(target="y", task="binary", classes=("a", "b"), numeric=("x",), categorical=("c",))
+    data = {**spec.to_json(), "headline": {"rows": 3}, "dropped": {}}
+    assert pp.FeatureSpec.from_json(data) == spec
+    assert data["transformer"] == {
+        "numeric_imputer": "median",
+        "scale": True,
+        "min_frequency": 0.01,
+        "max_categories": 30,
+    }
+    assert spec.features == ("x", "c")
+
+
+def test_spec_from_json_names_the_missing_key() -> None:
+    with pytest.raises(DataError, match=r"preprocess.json: .*numeric.*categorical|preprocess.json: .*task"):
+        pp.FeatureSpec.from_json({"target": "y", "numeric": ["x"]})
+
+
+def test_spec_rejects_overlapping_features() -> None:
+    with pytest.raises(DataError, match="disjoint"):
+        pp.FeatureSpec.from_json({"target": "y", "task": "binary", "numeric": ["x"], "categorical": ["x"]})
+
+
+def test_spec_needs_a_feature() -> None:
+    with pytest.raises(DataError, match="at least one"):
+        pp.FeatureSpec.from_json({"target": "y", "task": "regression"})
+
+
+# --- clean ---------------------------------------------------------------------------------------
+
+
+def test_meta_value_names_the_missing_entry() -> None:
+    with pytest.raises(DataError, match=r"data.json: has no 'target' entry"):
+        pp.meta_value({}, "target")
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
+def test_is_text_for_every_text_dtype(dtype: Any) -> None:
+    assert pp.is_text(pd.Series(["a", None], dtype=dtype))
+
+
+@pytest.mark.parametrize("values", [[1, 2], [1.5, np.nan], [True, False]])
+def test_is_text_false_for_numbers_and_booleans(values: list[Any]) -> None:
+    assert not pp.is_text(pd.Series(values))
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
+def test_replace_markers_strips_and_blanks(dtype: Any) -> None:
+    frame = pd.DataFrame(
+        {"c": pd.Series([" a ", "?", "", " unknown", None], dtype=dtype), "n": [1, 2, 3, 4, 5]}
+    )
+    out = pp.replace_markers(frame, ["?", "unknown"])
+    assert out["c"].tolist()[0] == "a"
+    assert out["c"].isna().tolist() == [False, True, True, True, True]
+    assert out["n"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_replace_markers_turns_mixed_values_into_strings_and_skips_excluded() -> None:
+    frame = pd.DataFrame({"c": pd.Series([1, "x", pd.NA], dtype=object), "y": ["?", "a", "b"]})
+    out = pp.replace_markers(frame, ["?"], exclude=["y"])
+    assert out["c"].tolist()[:2] == ["1", "x"]
+    assert out["c"].isna().tolist() == [False, False, True]
+    assert out["y"].tolist() == ["?", "a", "b"]
+
+
+def test_numeric_share() -> None:
+    assert pp.numeric_share(pd.Series(["1", "2.5", "x", None])) == pytest.approx(2 / 3)
+    assert pp.numeric_share(pd.Series([None, None], dtype=object)) == 0.0
+    assert pp.numeric_share(pd.Series(["inf", "1"])) == 0.5
+
+
+def test_coerce_numbers_parses_text_numbers() -> None:
+    frame = pd.DataFrame({"t": ["1.5", None, "3"], "y": ["1", "2", "3"], "b": [True, False, True]})
+    out = pp.coerce_numbers(frame, exclude=["y"])
+    assert out["t"].dtype == np.float64
+    assert out["t"].tolist()[::2] == [1.5, 3.0]
+    assert pp.is_text(out["y"])
+    assert out["b"].dtype == bool
+
+
+def test_coerce_numbers_keeps_mostly_text_and_clears_infinity() -> None:
+    text = [str(i) for i in range(18)] + ["a", "b"]  # 90% numbers: below the 95% threshold
+    frame = pd.DataFrame({"t": text, "f": [np.inf, -np.inf, *range(18)]})
+    out = pp.coerce_numbers(frame)
+    assert pp.is_text(out["t"])
+    assert out["f"].isna().sum() == 2
+
+
+def test_clean_drops_flagged_constant_and_listed_columns_with_reasons() -> None:
+    frame = make_frame().assign(empty=np.nan, extra=1.0)
+    frame.loc[0, "extra"] = 2.0
+    cleaned, dropped = pp.clean(frame, META, params(drop=("extra",)))
+    assert dropped == {
+        "extra": "listed in preprocess.drop",
+        "id": "identifier (flagged by stage 'data')",
+        "outcome": "label leak (flagged by stage 'data')",
+        "const": "constant: the only value is 'same'",
+        "empty": "empty: every value is missing",
+    }
+    assert list(cleaned.columns) == ["age", "charges", "city", "flag", "y"]
+    assert cleaned["charges"].dtype == np.float64
+    assert cleaned["charges"].isna().sum() == 1
+    assert cleaned["city"].isna().sum() == (frame["city"] == "?").sum()
+
+
+def test_clean_keeps_flagged_columns_when_told() -> None:
+    cleaned, dropped = pp.clean(make_frame(), META, params(drop_identifiers=False, drop_leaks=False))
+    assert {"id", "outcome"} <= set(cleaned.columns)
+    assert set(dropped) == {"const"}
+
+
+def test_clean_never_drops_the_target_or_time_column_automatically() -> None:
+    frame = make_frame().assign(when=1)
+    meta = {**META, "identifiers": ["id", "y"]}
+    cleaned, dropped = pp.clean(frame, meta, params(split="time", time_column="when"))
+    assert {"y", "when"} <= set(cleaned.columns)
+    assert dropped["when"].startswith("time column")
+    assert "y" not in dropped
+
+
+def test_constant_reason_keeps_one_value_with_gaps() -> None:
+    assert pp.constant_reason(pd.Series(["no", "no"])) == "constant: the only value is 'no'"
+    assert pp.constant_reason(pd.Series(["no", None])) is None  # 'unknown' vs 'no' can be informative
+    assert pp.constant_reason(pd.Series([None, None], dtype=object)) == "empty: every value is missing"
+    assert pp.constant_reason(pd.Series([1, 2])) is None
+
+
+def test_clean_drops_date_columns() -> None:
+    frame = make_frame().assign(day=pd.date_range("2020-01-01", periods=40))
+    _, dropped = pp.clean(frame, META, params())
+    assert dropped["day"].startswith("date/time")
+
+
+def test_clean_removes_duplicates_and_unlabeled_rows() -> None:
+    frame = make_frame()
+    other_ids = frame.iloc[:2].assign(id=["d1", "d2"])  # same features, other customers: kept
+    raw = pd.concat([frame, frame.iloc[:5], other_ids], ignore_index=True)
+    raw.loc[len(raw) - 3, "y"] = None
+    cleaned, _ = pp.clean(raw, META, params())
+    assert len(cleaned) == 42
+    assert pp.row_summary(raw, cleaned, "y").to_dict() == {
+        "rows in": 47,
+        "rows without a target": 1,
+        "duplicate rows removed": 4,
+        "rows out": 42,
+    }
+    kept, _ = pp.clean(raw, META, params(deduplicate=False))
+    assert len(kept) == 46
+
+
+def test_clean_summary_says_what_happened() -> None:
+    raw = make_frame()
+    cleaned, dropped = pp.clean(raw, META, params())
+    summary = pp.clean_summary(raw, cleaned, dropped)
+    assert summary.loc["charges", "action"] == "text → number"
+    assert summary.loc["id", "action"].startswith("dropped: identifier")
+    assert summary.loc["city", "missing after"] > summary.loc["city", "missing"]
+    assert summary.loc["age", "action"] == "kept"
+
+
+def test_clean_rejects_unknown_drop_column_with_hint() -> None:
+    with pytest.raises(
+        DataError, match=r"preprocess.drop: column 'cty': is not a column.*Did you mean 'city'"
+    ):
+        pp.clean(make_frame(), META, params(drop=("cty",)))
+
+
+def test_clean_rejects_unknown_time_column() -> None:
+    with pytest.raises(DataError, match=r"preprocess.time_column: column 'agee'.*Did you mean 'age'"):
+        pp.clean(make_frame(), META, params(split="time", time_column="agee"))
+
+
+def test_clean_rejects_unknown_target() -> None:
+    with pytest.raises(DataError, match=r"data.target: column 'label': is not a column"):
+        pp.clean(make_frame(), {**META, "target": "label"}, params())
+
+
+@pytest.mark.parametrize(("name", "role"), [("y", "target"), ("age", "time column")])
+def test_clean_refuses_to_drop_target_or_time_column(name: str, role: str) -> None:
+    with pytest.raises(DataError, match=rf"column '{name}': is the {role}, so it cannot be dropped"):
+        pp.clean(make_frame(), META, params(drop=(name,), time_column="age"))
+
+
+def test_clean_rejects_dropping_everything() -> None:
+    frame = make_frame()[["id", "const", "y"]]
+    with pytest.raises(
+        DataError, match=r"every feature column was dropped \(id: identifier.*const: constant"
+    ):
+        pp.clean(frame, META, params())
+
+
+def test_clean_rejects_frame_without_labels() -> None:
+    frame = make_frame().assign(y=None)
+    with pytest.raises(DataError, match="no rows left"):
+        pp.clean(frame, META, params())
+
+
+# --- split ---------------------------------------------------------------------------------------
+
+
+def test_count_test_rows_rounds_up_and_needs_both_parts() -> None:
+    assert pp.count_test_rows(10, 0.25) == 3
+    with pytest.raises(DataError, match="too few to split"):
+        pp.count_test_rows(1, 0.5)
+
+
+def test_stratified_split_keeps_class_ratios() -> None:
+    frame = pd.DataFrame({"x": range(100), "y": ["a"] * 80 + ["b"] * 20})
+    train, test = pp.split(frame, "y", "binary", params(), seed=1)
+    assert len(test) == 20 and len(train) == 80
+    assert (test["y"] == "b").sum() == 4 and (train["y"] == "b").sum() == 16
+    assert set(train.index).isdisjoint(test.index)
+
+
+def test_random_split_is_seeded() -> None:
+    frame = pd.DataFrame({"x": range(50), "y": [0, 1] * 25})
+    first = pp.split(frame, "y", "binary", params(split="random"), seed=3)[1]
+    again = pp.split(frame, "y", "binary", params(split="random"), seed=3)[1]
+    other = pp.split(frame, "y", "binary", params(split="random"), seed=4)[1]
+    assert first.index.tolist() == again.index.tolist() != other.index.tolist()
+
+
+def test_regression_with_stratified_splits_at_random() -> None:
+    frame = pd.DataFrame({"x": range(30), "y": np.linspace(0, 1, 30)})
+    train, test = pp.split(frame, "y", "regression", params(), seed=0)
+    assert (len(train), len(test)) == (24, 6)
+
+
+def test_time_split_puts_latest_rows_in_test_and_drops_time_column() -> None:
+    times = pd.date_range("2021-01-01", periods=10, freq="D")
+    frame = pd.DataFrame({"when": times, "x": range(10), "y": [0, 1] * 5}).sample(frac=1, random_state=0)
+    train, test = pp.split(frame, "y", "binary", params(split="time", time_column="when", test_size=0.3), 0)
+    assert sorted(test["x"]) == [7, 8, 9]
+    assert sorted(train["x"]) == list(range(7))
+    assert "when" not in train.columns and "when" not in test.columns
+
+
+def test_time_split_without_column_keeps_row_order() -> None:
+    frame = pd.DataFrame({"x": range(10), "y": [0, 1] * 5})
+    train, test = pp.split(frame, "y", "binary", params(split="time", test_size=0.2), 0)
+    assert test["x"].tolist() == [8, 9]
+    assert train["x"].tolist() == list(range(8))
+
+
+def test_time_split_parses_text_dates() -> None:
+    frame = pd.DataFrame(
+        {"when": ["2020-03-01", "2020-01-15", "2020-02-01", "2019-12-31"], "y": [0, 1, 0, 1]}
+    )
+    train, test = pp.split(frame, "y", "binary", params(split="time", time_column="when", test_size=0.25), 0)
+    assert test.index.tolist() == [0]
+    assert train.index.tolist() == [3, 1, 2]
+
+
+def test_time_split_rejects_unparsable_or_missing_times() -> None:
+    bad = pd.DataFrame({"when": ["soon", "later", "now"], "y": [0, 1, 0]})
+    with pytest.raises(DataError, match=r"column 'when': cannot be read as dates"):
+        pp.split(bad, "y", "binary", params(split="time", time_column="when"), 0)
+    gap = pd.DataFrame({"when": [1.0, None, 3.0], "y": [0, 1, 0]})
+    with pytest.raises(DataError, match=r"column 'when': 1 rows have no time value"):
+        pp.split(gap, "y", "binary", params(split="time", time_column="when"), 0)
+
+
+def test_time_split_rejects_missing_time_column() -> None:
+    frame = pd.DataFrame({"when": [1, 2, 3], "y": [0, 1, 0]})
+    with pytest.raises(DataError, match=r"preprocess.time_column: column 'wen'.*Did you mean 'when'"):
+        pp.split(frame, "y", "binary", params(split="time", time_column="wen"), 0)
+
+
+def test_stratified_split_rejects_a_class_too_small() -> None:
+    frame = pd.DataFrame({"x": range(10), "y": ["a"] * 9 + ["b"]})
+    with pytest.raises(DataError, match=r"column 'y': class 'b' has only 1 row.*'random'"):
+        pp.split(frame, "y", "binary", params(), 0)
+
+
+def test_stratified_split_rejects_test_part_smaller_than_class_count() -> None:
+    frame = pd.DataFrame({"x": range(6), "y": ["a", "b", "c"] * 2})
+    with pytest.raises(DataError, match=r"preprocess.split: column 'y': cannot split"):
+        pp.split(frame, "y", "multiclass", params(), 0)
+
+
+def test_class_balance_counts_and_shares() -> None:
+    train = pd.DataFrame({"y": ["a", "a", "a", "b"]})
+    test = pd.DataFrame({"y": ["a", "b"]})
+    table = pp.class_balance(train, test, "y")
+    assert table.to_dict(orient="index") == {
+        "a": {"train rows": 3, "train share": 0.75, "test rows": 1, "test share": 0.5},
+        "b": {"train rows": 1, "train share": 0.25, "test rows": 1, "test share": 0.5},
+    }
+
+
+def test_balance_describes_a_regression_target() -> None:
+    train, test = pd.DataFrame({"y": [1.0, 2.0, 3.0]}), pd.DataFrame({"y": [4.0]})
+    spec = pp.FeatureSpec(target="y", task="regression", numeric=("x",))
+    table = pp.balance(train, test, spec)
+    assert table.loc["mean", "train"] == 2.0 and table.loc["count", "test"] == 1
+
+
+# --- features ------------------------------------------------------------------------------------
+
+
+def clean_split(frame: pd.DataFrame | None = None, **changes: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Clean and split the standard frame."""
+    settings = params(**changes)
+    cleaned, _ = pp.clean(make_frame() if frame is None else frame, META, settings)
+    return pp.split(cleaned, "y", "binary", settings, seed=0)
+
+
+def test_infer_spec_by_dtype() -> None:
+    frame = make_frame().assign(code=pd.Series(["1", "2"] * 20).astype("category"), ratio=0.5)
+    frame.loc[0, "ratio"] = 0.25
+    train, _ = clean_split(frame, min_frequency=0.0, scale=False)
+    spec = spec_for(train, min_frequency=0.0, scale=False)
+    assert spec.numeric == ("age", "charges", "flag", "code", "ratio")  # '1'/'2' text parses as numbers
+    assert spec.categorical == ("city",)
+    assert (spec.target, spec.task, spec.classes, spec.positive_class) == (
+        "y",
+        "binary",
+        ("no", "yes"),
+        "yes",
+    )
+    assert spec.transformer.min_frequency == 0.0 and spec.transformer.scale is False
+
+
+def test_infer_spec_excludes_time_column_and_rejects_bad_meta() -> None:
+    train = pd.DataFrame({"t": [1, 2], "x": ["a", "b"], "y": [0, 1]})
+    assert spec_for(train, time_column="t").features == ("x",)
+    with pytest.raises(DataError, match="task"):
+        pp.infer_spec(train, {**META, "task": "auto"}, params())
+    with pytest.raises(DataError, match="no feature columns"):
+        pp.infer_spec(train[["y"]], META, params())
+
+
+def test_build_preprocessor_is_unfitted() -> None:
+    train, _ = clean_split()
+    preprocessor = pp.build_preprocessor(spec_for(train))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(preprocessor)
+    steps = pp.preprocessor_steps(preprocessor)
+    assert steps["does"].tolist() == [
+        "impute median + missing indicators",
+        "scale to mean 0, sd 1",
+        "values as text",
+        "impute constant 'missing'",
+        "one-hot (min_frequency=0.01, max_categories=30)",
+    ]
+    assert steps.loc[("numeric", 1), "features in"] == 3 and steps.loc[("categorical", 3), "features in"] == 1
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
+def test_fitted_transformer_handles_unseen_categories_and_nans(dtype: Any) -> None:
+    train, _ = clean_split()
+    train = train.assign(city=train["city"].astype(dtype))
+    spec = spec_for(train)
+    fitted = pp.build_preprocessor(spec).fit(train, train["y"])
+    test = pd.DataFrame(
+        {
+            "age": [np.nan, 30],
+            "charges": [np.nan, 5.0],
+            "flag": [True, False],
+            "city": pd.Series(["atlantis", None], dtype=dtype),
+        }
+    )
+    out = fitted.transform(test)
+    assert list(out.columns) == list(fitted.get_feature_names_out())
+    assert out.shape == (2, len(out.columns)) and not out.isna().any().any()
+    assert out.filter(like="city_").iloc[0].sum() == 0  # unseen: all zeros, no crash
+    assert out.loc[1, "city_missing"] == 1.0
+
+
+def test_transformer_output_names_and_infrequent_grouping() -> None:
+    train = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0] * 5, "c": ["a"] * 15 + ["b"] * 4 + ["rare"], "y": 0})
+    spec = pp.FeatureSpec(
+        target="y",
+        task="binary",
+        numeric=("x",),
+        categorical=("c",),
+        transformer=pp.TransformerSettings(min_frequency=0.1),
+    )
+    fitted = pp.build_preprocessor(spec).fit(train)
+    names = list(fitted.get_feature_names_out())
+    assert names == ["x", "missingindicator_x", "c_a", "c_b", "c_infrequent_sklearn"]
+    out = pp.transform(fitted, pd.DataFrame({"x": [2.0], "c": ["never seen"]}))
+    assert out.loc[0, "c_infrequent_sklearn"] == 1.0  # unknown goes to the infrequent column
+
+
+def test_transformer_without_scaling_or_min_frequency() -> None:
+    train = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "c"], "y": 0})
+    settings = pp.TransformerSettings(scale=False, min_frequency=0.0, max_categories=None)
+    spec = pp.FeatureSpec(
+        target="y", task="regression", numeric=("x",), categorical=("c",), transformer=settings
+    )
+    preprocessor = pp.build_preprocessor(spec)
+    assert not any(isinstance(step, StandardScaler) for _, step in preprocessor.transformers[0][1].steps)
+    out = preprocessor.fit_transform(train)
+    assert out["x"].tolist() == [1.0, 2.0, 3.0]
+    assert list(out.columns) == ["x", "c_a", "c_b", "c_c"]
+
+
+def test_names_get_prefixes_when_they_could_collide() -> None:
+    train = pd.DataFrame({"color_red": [1.0, 2.0], "color": ["red", "blue"], "y": [0, 1]})
+    spec = pp.FeatureSpec(target="y", task="binary", numeric=("color_red",), categorical=("color",))
+    assert not pp.names_stay_unique(spec)
+    out = pp.build_preprocessor(spec).fit_transform(train)
+    assert "numeric__color_red" in out.columns and "categorical__color_red" in out.columns
+    assert pp.names_stay_unique(pp.FeatureSpec(target="y", task="binary", numeric=("a",), categorical=("b",)))
+
+
+def test_transformer_fits_inside_cross_validation() -> None:
+    train, _ = clean_split(make_frame(80))
+    spec = spec_for(train)
+    model = make_pipeline(pp.build_preprocessor(spec), LogisticRegression(max_iter=200))
+    scores = cross_val_score(model, train[list(spec.features)], train["y"], cv=3, n_jobs=1)
+    assert len(scores) == 3 and np.isfinite(scores).all()
+
+
+def test_transformer_survives_parquet_and_skops(tmp_path: Path) -> None:
+    train, test = clean_split()
+    store = io.Artifacts(tmp_path)
+    store.write_frame("train.parquet", train)
+    store.write_frame("test.parquet", test)
+    train, test = (
+        store.read_frame("train.parquet", "preprocess"),
+        store.read_frame("test.parquet", "preprocess"),
+    )
+    spec = pp.FeatureSpec.from_json(spec_for(train).to_json())
+    fitted = pp.fit_preview(spec, train)
+    loaded = io.read_model(io.write_model(tmp_path / "pre.skops", fitted))
+    pd.testing.assert_frame_equal(pp.transform(loaded, test), pp.transform(fitted, test))
+
+
+def test_summaries_of_the_transformed_matrix() -> None:
+    train, test = clean_split()
+    spec = spec_for(train)
+    fitted = pp.fit_preview(spec, train)
+    summary = pp.output_summary(fitted)
+    matrix = pp.transform(fitted, train)
+    assert summary.loc["total", "columns out"] == matrix.shape[1]
+    assert summary.loc["numeric", "features in"] == 3 and summary.loc["categorical", "features in"] == 1
+    sample = pp.matrix_sample(matrix, rows=3, seed=0)
+    assert sample.equals(pp.matrix_sample(matrix, rows=3, seed=0)) and len(sample) == 3
+    assert (sample.round(3) == sample).all().all()
+    checks = pp.matrix_checks(matrix, pp.transform(fitted, test))
+    assert checks.loc["test", "rows"] == len(test) and checks["missing values"].tolist() == [0, 0]
+    assert checks["columns"].tolist() == [matrix.shape[1]] * 2
+    table = pp.feature_table(train, spec)
+    assert table.loc["city", "kind"] == "categorical" and table.loc["charges", "missing share"] >= 0
+
+
+def test_unseen_categories_counts_values_and_rows() -> None:
+    train = pd.DataFrame({"c": ["a", "b", None]})
+    test = pd.DataFrame({"c": ["a", "z", "z", "w", None]})
+    spec = pp.FeatureSpec(target="y", task="binary", categorical=("c",))
+    assert pp.unseen_categories(train, test, spec).loc["c"].tolist() == [2, 3]
+
+
+# --- the artifact --------------------------------------------------------------------------------
+
+
+def test_short_list() -> None:
+    assert pp.short_list([]) == "none"
+    assert pp.short_list(["a", "b"]) == "a, b"
+    assert pp.short_list(["a", "b", "c", "d", "e"]) == "a, b, c +2 more"
+
+
+def test_record_meets_the_artifact_contract() -> None:
+    train, test = clean_split()
+    spec = spec_for(train)
+    value = pp.record(spec, {"id": "identifier"}, train, test, 9, params(), seed=42)
+    required = {
+        "target",
+        "task",
+        "classes",
+        "positive_class",
+        "numeric",
+        "categorical",
+        "dropped",
+        "transformer",
+        "headline",
+    }
+    assert required <= set(value)
+    assert value["missing_markers"] == ["?"]  # the service's contract reads them
+    assert value["headline"] == {
+        "train rows": len(train),
+        "test rows": len(test),
+        "features in": 4,
+        "features out": 9,
+        "dropped": "id",
+    }
+    assert pp.FeatureSpec.from_json(value) == spec
+
+
+def test_stage_end_to_end_through_artifacts(tmp_path: Path) -> None:
+    store = io.Artifacts(tmp_path)
+    store.write_frame("raw.parquet", make_frame(60))
+    store.write_json("data.json", META)
+    meta, raw = store.read_json("data.json", "data"), store.read_frame("raw.parquet", "data")
+    settings = params()
+    cleaned, dropped = pp.clean(raw, meta, settings)
+    train, test = pp.split(cleaned, meta["target"], meta["task"], settings, seed=42)
+    spec = pp.infer_spec(train, meta, settings)
+    store.write_json("preprocess.json", pp.record(spec, dropped, train, test, 0, settings, 42))
+    loaded = pp.FeatureSpec.from_json(store.read_json("preprocess.json", "preprocess"))
+    out = pp.transform(pp.fit_preview(loaded, train), test)
+    assert len(out) == len(test) == 12 and not out.isna().any().any()
+
+
+# --- the shared real datasets --------------------------------------------------------------------
+
+
+@pytest.mark.shared
+def test_telco_total_charges_and_customer_id(shared_data: Path) -> None:
+    raw = pd.read_csv(shared_data / "telco_churn.csv")  # plain read: the blanks keep the column text
+    meta = {
+        "target": "Churn",
+        "task": "binary",
+        "classes": ["No", "Yes"],
+        "positive_class": "Yes",
+        "identifiers": ["customerID"],
+        "leaks": [],
+    }
+    settings = params()
+    cleaned, dropped = pp.clean(raw, meta, settings)
+    assert pp.is_text(raw["TotalCharges"]) and cleaned["TotalCharges"].dtype == np.float64
+    assert cleaned["TotalCharges"].isna().sum() == 11
+    assert dropped == {"customerID": "identifier (flagged by stage 'data')"}
+    train, test = pp.split(cleaned, "Churn", "binary", settings, seed=42)
+    balance = pp.class_balance(train, test, "Churn")
+    assert abs(balance.loc["Yes", "train share"] - balance.loc["Yes", "test share"]) < 0.01
+    spec = pp.infer_spec(train, meta, settings)
+    assert "TotalCharges" in spec.numeric and "Contract" in spec.categorical
+    out = pp.transform(pp.fit_preview(spec, train), test)
+    assert "missingindicator_TotalCharges" in out.columns and not out.isna().any().any()
+
+
+@pytest.mark.shared
+def test_bank_marketing_unknown_marker_and_time_split(shared_data: Path) -> None:
+    raw = io.read_file(shared_data / "bank_marketing.csv")
+    meta = {
+        "target": "y",
+        "task": "binary",
+        "classes": ["no", "yes"],
+        "positive_class": "yes",
+        "identifiers": [],
+        "leaks": ["duration"],
+    }
+    settings = params(missing_markers=("unknown",), split="time")
+    cleaned, dropped = pp.clean(raw, meta, settings)
+    assert dropped == {"duration": "label leak (flagged by stage 'data')"}
+    assert len(raw) - len(cleaned) == 12  # identical records
+    assert cleaned["default"].isna().sum() == (raw.loc[cleaned.index, "default"] == "unknown").sum() > 8000
+    assert not cleaned.isin(["unknown"]).any().any()
+    train, test = pp.split(cleaned, "y", "binary", settings, seed=42)
+    assert train.index.max() < test.index.min()
+    assert len(test) == pp.count_test_rows(len(cleaned), 0.2)
+    rate = pp.class_balance(train, test, "y").loc["yes"]
+    assert rate["test share"] > 3 * rate["train share"]  # the documented drift: 6.4% → 30.8%
+
+
+def test_stratify_column_with_bins_matches_a_hand_made_split() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"income": rng.uniform(0, 10, 500), "y": rng.normal(size=500)})
+    bins = (0.0, 1.5, 3.0, 4.5, 6.0, float("inf"))
+    train, test = pp.split(
+        frame, "y", "regression", params(stratify_column="income", stratify_bins=bins), seed=42
+    )
+    from sklearn.model_selection import train_test_split
+
+    labels = pd.cut(frame["income"], bins=list(bins)).astype(str)
+    expected_train, expected_test = train_test_split(frame, test_size=100, random_state=42, stratify=labels)
+    assert list(test.index) == list(expected_test.index)
+    assert list(train.index) == list(expected_train.index)
+
+
+def test_stratify_column_without_bins_and_unknown_column() -> None:
+    frame = make_frame(40)
+    _, test = pp.split(frame, "y", "binary", params(stratify_column="flag"), seed=0)
+    assert test["flag"].mean() == pytest.approx(frame["flag"].mean(), abs=0.07)
+    with pytest.raises(DataError, match=r"column 'flagg'.*Did you mean 'flag'"):
+        pp.split(frame, "y", "binary", params(stratify_column="flagg"), seed=0)

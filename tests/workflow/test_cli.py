@@ -1,0 +1,164 @@
+"""End to end through the command line: a smoke run, bad params, corrupt data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mlworkflow.config import NOTEBOOKS
+from mlworkflow.params import STAGES
+from tests.workflow.test_report import EXTERNAL
+
+pytestmark = pytest.mark.e2e
+
+
+def mlworkflow(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mlworkflow.workflow.cli", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=900, check=False)
+
+
+def only_run(root: Path) -> Path:
+    runs = [p for p in (root / "reports").iterdir() if p.is_dir()]
+    assert len(runs) == 1
+    return runs[0]
+
+
+# `smoke_run` (one smoke run shared with e2e/test_browser.py and e2e/test_lab.py) is in conftest.py.
+
+
+def test_smoke_run_succeeds(smoke_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, out = smoke_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    for number, stage in enumerate(STAGES, start=1):
+        assert f"[{number}/{len(STAGES)}] {stage} ok" in done.stdout
+    assert "done: " in done.stdout and str(out) in done.stdout
+
+
+def test_smoke_run_reports(smoke_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, out = smoke_run
+    folder = only_run(out)
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert not EXTERNAL.search(index)
+    for stage in STAGES:
+        notebook = next(NOTEBOOKS.glob(f"[0-9][0-9]_{stage}.ipynb"))
+        assert f'href="{notebook.stem}.html"' in index
+        page = (folder / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        assert not EXTERNAL.search(page), f"{stage}: {EXTERNAL.search(page)}"
+        title = nbformat.read(notebook, as_version=4).cells[0].source.splitlines()[0].lstrip("# ").strip()
+        assert title.split(" ")[-1] in page
+        assert "data sha256" in page and "Package versions" in page and "mlw-status-ok" in page
+    data = json.loads((out / "runs" / folder.name / "artifacts" / "data.json").read_text(encoding="utf-8"))
+    assert data["sha256"][:16] in index
+
+
+def test_smoke_run_is_reproducible(
+    smoke_run: tuple[subprocess.CompletedProcess[str], Path], root: Path
+) -> None:
+    _, out = smoke_run
+    first = only_run(out).name
+    again = mlworkflow(
+        "run",
+        str(root / "params" / "smoke.yaml"),
+        "--root",
+        str(out),
+        "--stages",
+        "data,preprocess",
+        cwd=root,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    second = next(p.name for p in (out / "runs").iterdir() if p.name != first)
+    for name in ("data.json", "preprocess.json"):
+        a = json.loads((out / "runs" / first / "artifacts" / name).read_text(encoding="utf-8"))
+        b = json.loads((out / "runs" / second / "artifacts" / name).read_text(encoding="utf-8"))
+        assert a == b
+
+
+def test_bad_params_fail_before_any_kernel(tmp_path: Path, root: Path) -> None:
+    params = tmp_path / "bad.yaml"
+    params.write_text("run:\n  name: bad\ndata:\n  path: nowhere.csv\n  tagret: y\n", encoding="utf-8")
+    done = mlworkflow("run", str(params), "--root", str(tmp_path), cwd=root)
+    assert done.returncode == 2
+    assert f"{params}: key 'data.path': expected an existing file" in done.stderr
+    assert "key 'data.tagret'" in done.stderr and "Did you mean 'target'?" in done.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
+
+
+def test_bad_override_and_stage_names(tmp_path: Path, root: Path) -> None:
+    smoke = str(root / "params" / "smoke.yaml")
+    done = mlworkflow("run", smoke, "--root", str(tmp_path), "--set", "preprocess.test_size=2", cwd=root)
+    assert done.returncode == 2 and "key 'preprocess.test_size'" in done.stderr
+    done = mlworkflow("run", smoke, "--root", str(tmp_path), "--stages", "dta", cwd=root)
+    assert done.returncode == 2 and "Did you mean 'data'?" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_check_validates_only(tmp_path: Path, root: Path) -> None:
+    done = mlworkflow("check", str(root / "params" / "default.yaml"), cwd=tmp_path)
+    assert done.returncode == 0 and "ok" in done.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_corrupt_data_leaves_a_failure_report(tmp_path: Path, root: Path) -> None:
+    corrupt = tmp_path / "corrupt.csv.gz"
+    corrupt.write_bytes(gzip.compress(b"a,b,income\n1,2,x\n")[:20])
+    params = tmp_path / "corrupt.yaml"
+    params.write_text(
+        f"run:\n  name: corrupt\ndata:\n  path: {corrupt.name}\n  target: income\n", encoding="utf-8"
+    )
+    done = mlworkflow("run", str(params), "--root", str(tmp_path), cwd=root)
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: stage 'data' failed at cell") and "DataError" in line
+    assert "corrupt.csv.gz" in line and "--resume corrupt-" in line
+    report = Path(line.split("report: ")[1].split(" | ")[0])
+    assert report.is_file() and "DataError" in report.read_text(encoding="utf-8")
+    executed = next((tmp_path / "runs").glob("*/notebooks/01_data.ipynb"))
+    assert any(
+        o.output_type == "error" for c in nbformat.read(executed, 4).cells for o in c.get("outputs", [])
+    )
+    index = (report.parent / "index.html").read_text(encoding="utf-8")
+    assert "not run" in index and "mlw-failure" in index
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("name", "task"), [("titanic", "binary"), ("penguins", "multiclass"), ("california", "regression")]
+)
+def test_example_datasets_run_end_to_end(
+    name: str, task: str, shared_data: Path, root: Path, tmp_path: Path
+) -> None:
+    done = mlworkflow(
+        "run", str(root / "tests" / "params" / f"{name}.yaml"), "--root", str(tmp_path), cwd=root
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    artifacts = next((tmp_path / "runs").iterdir()) / "artifacts"
+    data = json.loads((artifacts / "data.json").read_text(encoding="utf-8"))
+    assert data["task"] == task
+    if name == "titanic":
+        assert {"PassengerId", "Name"} <= set(data["identifiers"])
+    preprocess = json.loads((artifacts / "preprocess.json").read_text(encoding="utf-8"))
+    assert data["target"] not in preprocess["numeric"] + preprocess["categorical"]
+    evaluate = json.loads((artifacts / "evaluate.json").read_text(encoding="utf-8"))
+    decided = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "rmse"}[task]
+    assert evaluate["metric"] == decided
+    model, baseline = evaluate["metrics"][decided]["value"], evaluate["baseline"][decided]["value"]
+    assert model > baseline if task != "regression" else model < baseline
+    index = (only_run(tmp_path) / "index.html").read_text(encoding="utf-8")
+    assert "(decides)" in index and 'id="mlw-selection"' in index
+
+
+def test_reports_show_params_paths_relative_to_the_current_folder(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlworkflow.workflow.cli import shown_path
+
+    monkeypatch.chdir(root)
+    assert shown_path(str(root / "params" / "smoke.yaml")) == "params/smoke.yaml"
+    assert shown_path("params/smoke.yaml") == "params/smoke.yaml"
+    assert shown_path(str(tmp_path / "elsewhere.yaml")) == str(tmp_path / "elsewhere.yaml")

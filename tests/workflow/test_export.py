@@ -1,0 +1,46 @@
+"""The single-file export: every page of a run in one offline document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlworkflow.errors import MlwError
+from mlworkflow.workflow import export, report
+from tests.workflow.test_report import EXTERNAL, executed_notebook, info
+
+
+def report_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "reports" / "r-1"
+    notebook = executed_notebook(tmp_path / "n.ipynb")
+    for name in ("01_data", "02_preprocess"):
+        header = report.stage_header(info(), name[3:], "", "ok", "")
+        report.render_stage(notebook, folder / f"{name}.html", header, show_code=False)
+    stages = [report.StageReport("data", "ok", "01_data.html", {}, 1.0, 1.0, 1.0)]
+    report.write_index(folder / "index.html", info(), stages, "")
+    return folder
+
+
+def test_single_file_holds_every_page_once_offline(tmp_path: Path) -> None:
+    page = export.single_file(report_folder(tmp_path), "r-1")
+    assert page.count('<section class="mlw-page"') == 3
+    assert [f'id="page-{n}"' in page for n in ("index", "01_data", "02_preprocess")] == [True] * 3
+    assert 'href="#page-01_data"' in page and 'href="01_data.html"' not in page
+    assert 'href="#page-index"' in page  # the stage header's link back to the summary
+    assert page.count("<script>") == 1 and 'id="mlw-toggle-code"' not in page
+    one_stage = (tmp_path / "reports" / "r-1" / "01_data.html").read_text(encoding="utf-8")
+    assert page.count("jp-OutputArea-output {") == one_stage.count("jp-OutputArea-output {"), "notebook CSS once"
+    assert not EXTERNAL.search(page)
+    assert 'class="jp-Notebook mlw-hide-code"' in page
+
+
+def test_missing_run_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(MlwError, match=r"run report not found: .*index.html"):
+        export.single_file(tmp_path / "nope", "x")
+
+
+def test_a_foreign_page_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<html><body>hi</body></html>", encoding="utf-8")
+    with pytest.raises(MlwError, match="not an mlworkflow report page"):
+        export.single_file(tmp_path, "x")

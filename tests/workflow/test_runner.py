@@ -1,0 +1,128 @@
+"""The runner on tiny fixture notebooks: order, shared kernel reset, failure evidence, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from mlworkflow.errors import MlwError, ParamsError
+from mlworkflow.params import STAGES, Params, load_params
+from mlworkflow.workflow import runner
+
+
+def fixture_notebooks(folder: Path, broken: str | None = None, leak: bool = False) -> Path:
+    """One trivial notebook per stage; `broken` raises; `leak` checks variables do not carry over."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, stage in enumerate(STAGES, start=1):
+        parameters = new_code_cell("seed = 0\nartifacts = '.'")
+        parameters.metadata["tags"] = ["parameters"]
+        body = (
+            "import json, pathlib\n"
+            f"pathlib.Path(artifacts, '{stage}.json').write_text(json.dumps("
+            f"{{'headline': {{'stage': '{stage}', 'seed': seed}}, 'sha256': 'feedbeef'}}))"
+        )
+        cells = [new_markdown_cell(f"# {stage}"), parameters, new_code_cell(body)]
+        if leak:
+            cells.append(new_code_cell(f"assert 'marker' not in globals()\nmarker = '{stage}'"))
+        if stage == broken:
+            cells.append(new_code_cell("raise ValueError('column x: broken on purpose\\nmore detail')"))
+        nb = new_notebook(cells=cells)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / f"{number:02d}_{stage}.ipynb")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def params(root: Path) -> Params:
+    return load_params(root / "params" / "smoke.yaml")
+
+
+def request_for(params: Params, tmp_path: Path, notebooks: Path, **kwargs: object) -> runner.RunRequest:
+    return runner.RunRequest(
+        params=params, params_source="params/smoke.yaml", root=tmp_path, notebooks=notebooks, **kwargs
+    )  # type: ignore[arg-type]
+
+
+def test_runs_every_stage_in_one_reset_kernel(params: Params, tmp_path: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb", leak=True)
+    lines: list[str] = []
+    result = runner.run(request_for(params, tmp_path, notebooks), echo=lines.append)
+    assert result.error is None
+    assert [s.stage for s in result.stages] == list(STAGES)
+    assert all(s.status == "ok" for s in result.stages)
+    assert result.stages[0].kernel_s > 0 and result.stages[0].headline == {"stage": "data", "seed": 42}
+    for stage in STAGES:
+        assert (result.layout.executed / f"{STAGES.index(stage) + 1:02d}_{stage}.ipynb").is_file()
+    index = result.index.read_text(encoding="utf-8")
+    assert "feedbeef" in index and "kernel start" in index
+    assert any(line.startswith(f"[{len(STAGES)}/{len(STAGES)}]") for line in lines)
+
+
+def test_failure_renders_report_and_stops(params: Params, tmp_path: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb", broken="preprocess")
+    result = runner.run(request_for(params, tmp_path, notebooks), echo=lambda _m: None)
+    error = result.error
+    assert error is not None and error.stage == "preprocess" and error.ename == "ValueError"
+    assert error.evalue == "column x: broken on purpose"
+    assert error.cell == 4  # title, parameters, injected parameters, body, then the raise
+    assert "--resume " + result.layout.run_id in error.resume
+    page = Path(error.report).read_text(encoding="utf-8")
+    assert "broken on purpose" in page and "mlw-status-failed" in page
+    assert [s.stage for s in result.stages] == ["data", "preprocess"]
+    assert "not run" in result.index.read_text(encoding="utf-8")
+
+
+def test_resume_skips_done_stages(params: Params, tmp_path: Path) -> None:
+    broken = fixture_notebooks(tmp_path / "broken", broken="preprocess")
+    first = runner.run(request_for(params, tmp_path, broken), echo=lambda _m: None)
+    fixed = fixture_notebooks(tmp_path / "fixed")
+    again = runner.run(
+        request_for(params, tmp_path, fixed, run_id=first.layout.run_id, resume=True), echo=lambda _m: None
+    )
+    assert again.error is None
+    assert [s.stage for s in again.stages] == list(STAGES[1:])
+    assert again.layout == first.layout
+
+
+def test_earlier_runs_are_untouched(params: Params, tmp_path: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb")
+    first = runner.run(request_for(params, tmp_path, notebooks), echo=lambda _m: None)
+    before = {p: p.read_bytes() for p in first.layout.reports.iterdir()}
+    second = runner.run(request_for(params, tmp_path, notebooks), echo=lambda _m: None)
+    assert second.layout.run_id != first.layout.run_id
+    assert {p: p.read_bytes() for p in first.layout.reports.iterdir()} == before
+
+
+def test_select_stages_validates_names() -> None:
+    assert runner.select_stages([]) == list(STAGES)
+    assert runner.select_stages(["preprocess", "data"]) == ["data", "preprocess"]
+    with pytest.raises(ParamsError, match=r"key '--stages'.*found 'preproces'.*Did you mean 'preprocess'"):
+        runner.select_stages(["preproces"])
+
+
+def test_new_run_id_never_reuses_a_folder(tmp_path: Path) -> None:
+    first = runner.new_run_id("x", tmp_path)
+    (tmp_path / "runs" / first).mkdir(parents=True)
+    second = runner.new_run_id("x", tmp_path)
+    assert second != first and second.startswith("x-")
+
+
+def test_notebook_for_requires_exactly_one(tmp_path: Path) -> None:
+    with pytest.raises(MlwError, match=r"expected one notebook NN_data\.ipynb"):
+        runner.notebook_for("data", tmp_path)
+
+
+def test_resume_of_unknown_run_is_an_error(params: Params, tmp_path: Path) -> None:
+    with pytest.raises(MlwError, match="cannot resume run 'nope'"):
+        runner.run(request_for(params, tmp_path, tmp_path, run_id="nope", resume=True), echo=print)
+
+
+def test_section_hashes_change_with_params(params: Params) -> None:
+    changed = params.model_copy(update={"preprocess": params.preprocess.model_copy(update={"test_size": 0.3})})
+    before, after = runner.section_hashes(params), runner.section_hashes(changed)
+    assert before["data"] == after["data"] and before["preprocess"] != after["preprocess"]
+    assert json.dumps(before)
