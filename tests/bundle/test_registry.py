@@ -15,6 +15,7 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from mlworkflow import provenance
 from mlworkflow.bundle import registry as reg
 from mlworkflow.workflow import cli
 from tests import servekit as kit
@@ -39,7 +40,7 @@ def test_register_records_hashes_packages_and_numbers_versions(tmp_path: Path, f
     assert (entry.name, entry.version, entry.ref) == ("tiny", "1", "tiny@1")
     assert entry.files[reg.MODEL_FILE] == reg.sha256_bytes(files[reg.MODEL_FILE])
     assert entry.sha256 == reg.bundle_sha256(entry.files)
-    assert entry.packages["scikit-learn"] == reg.package_versions()["scikit-learn"]
+    assert entry.packages["scikit-learn"] == provenance.package_versions(reg.PACKAGES)["scikit-learn"]
     assert sorted(p.name for p in (tmp_path / "tiny" / "1").iterdir()) == sorted(reg.BUNDLE_FILES)
     again = registry.register("tiny", files)
     changed = registry.register("tiny", {**files, reg.CARD_FILE: b"# another card\n"})

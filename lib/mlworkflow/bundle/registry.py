@@ -26,9 +26,9 @@ from typing import Any
 
 import pandas as pd
 
+from mlworkflow import provenance
 from mlworkflow.bundle.contract import Contract
 from mlworkflow.errors import MlwError, did_you_mean
-from mlworkflow.workflow import report
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
@@ -92,11 +92,6 @@ class LoadedModel:
     metadata: dict[str, Any]
     contract: Contract
     card: str
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of Python and of the packages a bundle depends on."""
-    return report.package_versions(PACKAGES)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -222,7 +217,7 @@ class Registry:
             version = str(max((int(v) for v in index["versions"]), default=0) + 1)
             self.write_bundle(name, version, files)
             index["versions"][version] = {
-                "sha256": digest, "files": hashes, "packages": package_versions(),
+                "sha256": digest, "files": hashes, "packages": provenance.package_versions(PACKAGES),
                 "created": datetime.now(UTC).isoformat(timespec="seconds"), "source": dict(source or {}),
             }
         return entry_of(index, version)
@@ -337,7 +332,7 @@ def describe_versions(versions: list[Version]) -> str:
 def check_versions(entry: Version, allow_mismatch: bool) -> None:
     """Refuse a bundle built with another scikit-learn, unless allowed."""
     built = entry.packages.get("scikit-learn")
-    here = package_versions().get("scikit-learn")
+    here = provenance.package_versions(PACKAGES).get("scikit-learn")
     if built != here and not allow_mismatch:
         raise RegistryError(
             f"bundle {entry.ref} was built with scikit-learn {built}, this environment has {here}: a model "

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from mlworkflow import provenance
 from mlworkflow.config import NOTEBOOKS, PROJECT_ROOT
 from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, StageError, did_you_mean
 from mlworkflow.params import STAGES, Params, stage_parameters
@@ -218,9 +219,9 @@ def run_info(request: RunRequest, layout: RunLayout) -> report.RunInfo:
         params_source=request.params_source,
         params_yaml=yaml.safe_dump(request.params.model_dump(mode="json"), sort_keys=False),
         data_sha256=sha or "not yet computed",
-        commit=report.git_commit(PROJECT_ROOT),
+        commit=provenance.git_commit(PROJECT_ROOT),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        versions=report.package_versions(),
+        versions=provenance.package_versions(report.PACKAGES),
     )
 
 
