@@ -1,4 +1,4 @@
-"""Stage `data`: collect, check the target, profile, flag identifiers and leaks, plots, data.json."""
+"""Stage `data`: collect, check the target, profile, flag identifiers and leaks, data.json."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy
-from matplotlib.figure import Figure
 
 from mlworkflow import io
 from mlworkflow.errors import DataError
@@ -415,12 +414,10 @@ def test_profile_is_json_serialisable(tmp_path: Path) -> None:
     assert document["leak_scores"]["x"]["metric"] == "ROC AUC"
 
 
-def test_flag_table_and_headline(tmp_path: Path) -> None:
+def test_headline(tmp_path: Path) -> None:
     frame = frame_for("binary").assign(copy=lambda d: d["y"])
     target = target_of(frame, tmp_path)
     result = data.profile(frame, target, 0.98, seed=0)
-    assert data.flag_table(result)[["flag", "column"]].values.tolist() == [
-        ["identifier", "id"], ["identifier", "note"], ["leak", "copy"]]
     rate = f"{(frame['y'] == 'yes').mean():.1%}"
     assert data.headline(frame, target, result) == {
         "rows": N, "columns": 7, "target": "y (binary)", "positive rate": rate, "flags": "2 identifiers, 1 leaks"}
@@ -457,40 +454,6 @@ def test_summary_of_a_sql_source_hides_the_password() -> None:
     document = data.summary(p, "0" * 64, frame, target, data.profile(frame, target, 0.98, 0), N)
     assert document["source"] == "postgresql://me:***@host/db"
     assert document["sql_query"] == "t"
-
-
-# --- plots ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_plots_return_figures_for_every_task(tmp_path: Path, task: str) -> None:
-    frame = frame_for(task)
-    frame.loc[[0, 5], "colour"] = None
-    target = target_of(frame, tmp_path)
-    result = data.profile(frame, target, 0.98, 0)
-    figures = {
-        "missing": data.plot_missing(result.columns),
-        "target": data.plot_target(frame, target),
-        "numeric": data.plot_numeric(frame, target, exclude=tuple(result.identifiers)),
-        "categories": data.plot_categories(result.categories, exclude=tuple(result.identifiers)),
-        "correlations": data.plot_correlations(result.pearson, result.spearman),
-        "leaks": data.plot_leak_scores(result.leak_scores, 0.98),
-    }
-    assert all(isinstance(figure, Figure) for figure in figures.values())
-    visible = [ax for ax in figures["numeric"].axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == ["x", "k"]
-    assert [ax.get_title() for ax in figures["categories"].axes if ax.get_visible()] == ["colour (4 levels)"]
-    legend = visible[0].get_legend()
-    assert (legend is None) == (task == "regression")
-
-
-def test_plots_cope_with_nothing_to_show() -> None:
-    frame = pd.DataFrame({"y": ["a", "b"] * 10})
-    target = data.Target("y", "binary", ("a", "b"), "b")
-    assert "no missing values" in data.plot_missing(data.column_table(frame)).axes[0].texts[0].get_text()
-    assert "no numeric features" in data.plot_numeric(frame, target).axes[0].texts[0].get_text()
-    empty = data.category_table(frame, target)
-    assert "no categorical features" in data.plot_categories(empty).axes[0].texts[0].get_text()
 
 
 # --- the shared real datasets --------------------------------------------------------------------

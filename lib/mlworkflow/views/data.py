@@ -1,0 +1,104 @@
+"""Presentation for stage `data`: the profile's plots and the table of flagged columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from mlworkflow.stages.data import Profile, Target, describe_target, numeric_columns
+from mlworkflow.views import plots
+
+MAX_PANELS = 12
+
+
+def flag_table(result: Profile) -> pd.DataFrame:
+    """One row per flagged column: the flag and the reason."""
+    rows = [("identifier", c, r) for c, r in result.identifiers.items()]
+    rows += [("leak", c, r) for c, r in result.leaks.items()]
+    return pd.DataFrame(rows, columns=["flag", "column", "reason"])
+
+
+def plot_missing(columns: pd.DataFrame) -> Figure:
+    """Bar chart of the share of missing values per column (only columns with any)."""
+    missing = columns[columns["missing"] > 0].sort_values("missing share", ascending=False)
+    figure = Figure(figsize=(7.0, max(1.6, 0.35 * len(missing) + 1.0)), layout="constrained")
+    ax = figure.subplots()
+    if missing.empty:
+        ax.text(0.5, 0.5, "no missing values", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return figure
+    sns.barplot(x=missing["missing share"], y=missing.index.astype(str), ax=ax, color="C0")
+    ax.set(xlabel="share of rows missing", ylabel="", xlim=(0, 1))
+    return figure
+
+
+def plot_target(frame: pd.DataFrame, target: Target) -> Figure:
+    """Class balance (count plot) or the target's distribution (histogram) for regression."""
+    figure = Figure(figsize=(7.0, 3.2), layout="constrained")
+    ax = figure.subplots()
+    y = frame[target.name]
+    if target.task == "regression":
+        sns.histplot(x=y.astype(float), ax=ax, bins=40)
+    else:
+        sns.countplot(y=y.astype(str), order=list(target.classes), ax=ax, color="C0")
+        ax.set(xlabel="rows", ylabel=target.name)
+    ax.set_title(describe_target(target))
+    return figure
+
+
+def plot_numeric(frame: pd.DataFrame, target: Target, exclude: tuple[str, ...] = ()) -> Figure:
+    """Histograms of the numeric features, split by class for a classification target."""
+    columns = numeric_columns(frame, (target.name, *exclude))[:MAX_PANELS]
+    figure, axes = plots.grid(len(columns))
+    hue = None if target.task == "regression" else frame[target.name].astype(str)
+    for ax, column in zip(axes, columns, strict=False):
+        sns.histplot(x=frame[column], hue=hue, hue_order=list(target.classes) or None, ax=ax, bins=30,
+                     stat="density", common_norm=False, element="step", legend=ax is axes[0])
+        ax.set(title=column, xlabel="", ylabel="")
+    if not columns:
+        axes[0].set_visible(True)
+        axes[0].text(0.5, 0.5, "no numeric features", ha="center", va="center")
+        axes[0].set_axis_off()
+    return figure
+
+
+def plot_categories(categories: pd.DataFrame, exclude: tuple[str, ...] = ()) -> Figure:
+    """Bar charts of the most frequent levels of each categorical feature."""
+    columns = [c for c in categories["column"].unique() if c not in exclude][:MAX_PANELS]
+    figure, axes = plots.grid(len(columns), size=(3.6, 2.8))
+    for ax, column in zip(axes, columns, strict=False):
+        part = categories[categories["column"] == column]
+        sns.barplot(x=part["rows"].to_numpy(), y=part["level"].astype(str).to_numpy(), ax=ax, color="C0")
+        ax.set(title=f"{column} ({int(part['levels'].iloc[0])} levels)", xlabel="", ylabel="")
+        ax.tick_params(axis="y", labelsize=7)
+    if not columns:
+        axes[0].set_visible(True)
+        axes[0].text(0.5, 0.5, "no categorical features", ha="center", va="center")
+        axes[0].set_axis_off()
+    return figure
+
+
+def plot_correlations(pearson: pd.DataFrame, spearman: pd.DataFrame) -> Figure:
+    """Side-by-side heatmaps of Pearson and Spearman correlations."""
+    side = 1.2 + 0.45 * len(pearson)
+    figure = Figure(figsize=(2 * side + 1.5, side), layout="constrained")
+    axes = figure.subplots(1, 2)
+    for ax, (name, table) in zip(axes, (("Pearson", pearson), ("Spearman", spearman)), strict=True):
+        sns.heatmap(table, ax=ax, vmin=-1, vmax=1, cmap="vlag", annot=len(table) <= 12, fmt=".2f",
+                    annot_kws={"size": 7}, square=True, cbar=ax is axes[1])
+        ax.set_title(name)
+    return figure
+
+
+def plot_leak_scores(scores: pd.DataFrame, threshold: float) -> Figure:
+    """Each column's single-column score, with the leak threshold."""
+    figure = Figure(figsize=(7.0, max(1.8, 0.3 * len(scores) + 1.0)), layout="constrained")
+    ax = figure.subplots()
+    sns.barplot(x=scores["score"].to_numpy(), y=scores.index.astype(str), ax=ax, color="C0")
+    ax.axvline(threshold, color="C3", linestyle="--", label=f"leak threshold {threshold}")
+    low = min(0.0, float(scores["score"].min())) if len(scores) else 0.0
+    ax.set(xlabel=str(scores["metric"].iloc[0]) if len(scores) else "score", ylabel="", xlim=(low, 1.02))
+    ax.legend(loc="lower right")
+    return figure
+

@@ -1,0 +1,52 @@
+"""Presentation for stage `data`: the profile's plots and the table of flagged columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from mlworkflow.stages import data
+from mlworkflow.views import data as view
+from tests.stages.test_data import frame_for, target_of
+
+
+def test_flag_table(tmp_path: Path) -> None:
+    frame = frame_for("binary").assign(copy=lambda d: d["y"])
+    target = target_of(frame, tmp_path)
+    result = data.profile(frame, target, 0.98, seed=0)
+    assert view.flag_table(result)[["flag", "column"]].values.tolist() == [
+        ["identifier", "id"], ["identifier", "note"], ["leak", "copy"]]
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_plots_return_figures_for_every_task(tmp_path: Path, task: str) -> None:
+    frame = frame_for(task)
+    frame.loc[[0, 5], "colour"] = None
+    target = target_of(frame, tmp_path)
+    result = data.profile(frame, target, 0.98, 0)
+    figures = {
+        "missing": view.plot_missing(result.columns),
+        "target": view.plot_target(frame, target),
+        "numeric": view.plot_numeric(frame, target, exclude=tuple(result.identifiers)),
+        "categories": view.plot_categories(result.categories, exclude=tuple(result.identifiers)),
+        "correlations": view.plot_correlations(result.pearson, result.spearman),
+        "leaks": view.plot_leak_scores(result.leak_scores, 0.98),
+    }
+    assert all(isinstance(figure, Figure) for figure in figures.values())
+    visible = [ax for ax in figures["numeric"].axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["x", "k"]
+    assert [ax.get_title() for ax in figures["categories"].axes if ax.get_visible()] == ["colour (4 levels)"]
+    legend = visible[0].get_legend()
+    assert (legend is None) == (task == "regression")
+
+
+def test_plots_cope_with_nothing_to_show() -> None:
+    frame = pd.DataFrame({"y": ["a", "b"] * 10})
+    target = data.Target("y", "binary", ("a", "b"), "b")
+    assert "no missing values" in view.plot_missing(data.column_table(frame)).axes[0].texts[0].get_text()
+    assert "no numeric features" in view.plot_numeric(frame, target).axes[0].texts[0].get_text()
+    empty = data.category_table(frame, target)
+    assert "no categorical features" in view.plot_categories(empty).axes[0].texts[0].get_text()
