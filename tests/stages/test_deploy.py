@@ -44,13 +44,6 @@ def small_train() -> pd.DataFrame:
     return pd.DataFrame({"age": [20, 40], "hours-per-week": [10, 50], "sex": ["Male", None], "income": ["<=50K", ">50K"]})
 
 
-def test_registry_root_lies_in_the_run_root(tmp_path: Path) -> None:
-    artifacts = tmp_path / "runs" / "smoke-1" / "artifacts"
-    assert deploy.registry_root("models", artifacts) == tmp_path.resolve() / "models"
-    assert deploy.registry_root("/abs/models", artifacts) == Path("/abs/models")
-    assert deploy.registry_root("models", tmp_path / "elsewhere") == tmp_path.resolve() / "models"
-
-
 def test_contract_is_learned_from_the_training_split() -> None:
     contract = deploy.learn(small_train(), {**PREPROCESSED, "missing_markers": ["?"]})
     assert contract.names == ("age", "hours-per-week", "sex") and contract.missing_markers == ("?",)

@@ -104,13 +104,6 @@ def test_select_stages_validates_names() -> None:
         runner.select_stages(["preproces"])
 
 
-def test_new_run_id_never_reuses_a_folder(tmp_path: Path) -> None:
-    first = runner.new_run_id("x", tmp_path)
-    (tmp_path / "runs" / first).mkdir(parents=True)
-    second = runner.new_run_id("x", tmp_path)
-    assert second != first and second.startswith("x-")
-
-
 def test_notebook_for_requires_exactly_one(tmp_path: Path) -> None:
     with pytest.raises(MlwError, match=r"expected one notebook NN_data\.ipynb"):
         runner.notebook_for("data", tmp_path)

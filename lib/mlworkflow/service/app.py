@@ -47,6 +47,7 @@ from mlworkflow.bundle.predlog import (
 )
 from mlworkflow.bundle.registry import LoadedModel
 from mlworkflow.errors import MlwError
+from mlworkflow.layout import prediction_log
 from mlworkflow.params import DeployParams
 from mlworkflow.service import batch
 from mlworkflow.service.predictor import Outputs, Predictor
@@ -681,5 +682,5 @@ def run(app: FastAPI, host: str, port: int, access_log: bool = False) -> None:
 
 
 def default_log_url(registry: Path, name: str) -> str:
-    """The default prediction log: `<registry>/<name>/predictions.sqlite`."""
-    return sqlite_url(Path(registry) / name / "predictions.sqlite")
+    """The default prediction log: a SQLite file in the model's registry folder (see `layout.prediction_log`)."""
+    return sqlite_url(prediction_log(registry, name))

@@ -37,20 +37,7 @@ DEMO_LOG = "deploy-demo.sqlite"
 SHOWN_METRICS = 9
 
 
-# --- where, and the bundle's parts ----------------------------------------------------------------------
-
-
-def registry_root(registry: str, artifacts: Path) -> Path:
-    """The registry folder: absolute as given; relative to the run's root (`<root>/runs/<run>/artifacts`).
-
-    For an artifact folder outside a `runs/` tree, a relative registry lies next to it.
-    """
-    path = Path(registry)
-    if path.is_absolute():
-        return path
-    folder = Path(artifacts).resolve()
-    root = folder.parents[2] if folder.parent.parent.name == "runs" else folder.parent
-    return root / path
+# --- the bundle's parts ---------------------------------------------------------------------------------
 
 
 def learn(train: pd.DataFrame, preprocessed: Mapping[str, Any]) -> Contract:

@@ -26,9 +26,9 @@ from mlworkflow.bundle.contract import Contract
 from mlworkflow.bundle.registry import LoadedModel, Registry
 from mlworkflow.core import drift
 from mlworkflow.errors import ArtifactError, DataError
+from mlworkflow.layout import registry_root
 from mlworkflow.params import MonitorParams
 from mlworkflow.stages import evaluate, preprocess
-from mlworkflow.stages.deploy import registry_root
 
 FloatArray = npt.NDArray[np.float64]
 Status = Literal["OK", "WARN", "RETRAIN"]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlworkflow import layout
 from mlworkflow.config import DEFAULT_PARAMS, NOTEBOOKS
 from mlworkflow.errors import MlwError, ParamsError
 from mlworkflow.params import STAGES, load_params
@@ -165,9 +166,9 @@ def command_export(args: argparse.Namespace) -> int:
     """Bundle a run's reports into one HTML file."""
     from mlworkflow.workflow import export
 
-    reports = args.root / "reports"
-    target = args.output or reports / f"{args.run_id}.html"
-    target.write_text(export.single_file(reports / args.run_id, f"{args.run_id} · mlworkflow"), encoding="utf-8")
+    target = args.output or layout.export_file(args.root, args.run_id)
+    folder = layout.RunLayout(args.root, args.run_id).reports
+    target.write_text(export.single_file(folder, f"{args.run_id} · mlworkflow"), encoding="utf-8")
     print(f"exported: {target}")
     return 0
 
@@ -179,8 +180,7 @@ def command_compare(args: argparse.Namespace) -> int:
     if len(args.run_ids) < 2:
         raise MlwError("compare needs at least two run ids")
     records = [compare.load_run(args.root, run_id) for run_id in args.run_ids]
-    name = "-vs-".join(args.run_ids)[:180]
-    target = args.output or args.root / "reports" / f"compare-{name}.html"
+    target = args.output or layout.compare_file(args.root, args.run_ids)
     target.write_text(compare.compare_page(records), encoding="utf-8")
     print(f"compared: {target}")
     return 0
@@ -256,9 +256,8 @@ def _monitor_overrides(args: argparse.Namespace) -> list[str]:
     from mlworkflow.service.app import default_log_url
 
     params = load_params(args.params, args.overrides)
-    root = args.root.resolve()
-    registry = Path(params.monitor.registry or params.deploy.registry)
-    registry = args.registry.resolve() if args.registry else registry if registry.is_absolute() else root / registry
+    configured = params.monitor.registry or params.deploy.registry
+    registry = args.registry.resolve() if args.registry else layout.registry_in(args.root.resolve(), configured)
     model = args.model or params.monitor.model or f"{params.deploy.name}@champion"
     values: dict[str, str | None] = {"registry": str(registry), "model": model}
     if args.current is not None:
@@ -277,7 +276,7 @@ def command_monitor(args: argparse.Namespace) -> int:
     overrides = [*args.overrides, *_monitor_overrides(args)]
     params = load_params(args.params, overrides)
     root = args.root.resolve()
-    run_id = args.run_id or runner.new_run_id(f"{params.run.name}-monitor", root)
+    run_id = args.run_id or layout.monitor_run_id(params.run.name, root)
     request = runner.RunRequest(params, args.params, overrides, ["monitor"], root, run_id)
     result = runner.run(request, echo=print, progress=_progress())
     if result.error:

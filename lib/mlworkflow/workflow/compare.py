@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlworkflow.errors import MlwError
+from mlworkflow.layout import RunLayout, runs_dir
 from mlworkflow.workflow import report
 
 KEY_PLOT = "key-plot"
@@ -70,28 +71,23 @@ def key_plots(notebook: Mapping[str, Any]) -> dict[str, str]:
 
 def load_run(root: Path, run_id: str) -> RunRecord:
     """Read one run's params, state, evaluation and key plots from runs/<run_id>/."""
-    folder = root / "runs" / run_id
-    params_file = folder / "params.json"
-    if not params_file.is_file():
-        raise MlwError(f"run '{run_id}' not found under {root / 'runs'} (no params.json)")
-    state = (
-        json.loads((folder / "state.json").read_text(encoding="utf-8"))
-        if (folder / "state.json").is_file()
-        else {}
-    )
-    evaluate_file = folder / "artifacts" / "evaluate.json"
+    run = RunLayout(root, run_id)
+    if not run.params_file.is_file():
+        raise MlwError(f"run '{run_id}' not found under {runs_dir(root)} (no {run.params_file.name})")
+    state = json.loads(run.state_file.read_text(encoding="utf-8")) if run.state_file.is_file() else {}
+    evaluate_file = run.artifacts / "evaluate.json"
     evaluate = json.loads(evaluate_file.read_text(encoding="utf-8")) if evaluate_file.is_file() else {}
     plots: dict[str, str] = {}
-    for notebook in sorted((folder / "notebooks").glob("*.ipynb")):
+    for notebook in sorted(run.executed.glob("*.ipynb")):
         plots.update(key_plots(json.loads(notebook.read_text(encoding="utf-8"))))
     status = state.get("status", "unknown")
-    return RunRecord(run_id, json.loads(params_file.read_text(encoding="utf-8")), status, evaluate, plots)
+    return RunRecord(run_id, json.loads(run.params_file.read_text(encoding="utf-8")), status, evaluate, plots)
 
 
 def list_runs(root: Path) -> list[str]:
     """Every run under root, newest first."""
-    runs = root / "runs"
-    found = [p for p in runs.iterdir() if (p / "params.json").is_file()] if runs.is_dir() else []
+    runs = runs_dir(root)
+    found = [p for p in runs.iterdir() if RunLayout(root, p.name).params_file.is_file()] if runs.is_dir() else []
     return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 

@@ -25,10 +25,10 @@ from mlworkflow import io
 from mlworkflow.bundle.registry import LoadedModel, Registry, RegistryError
 from mlworkflow.config import TEMPLATES
 from mlworkflow.errors import DataError
+from mlworkflow.layout import RunLayout, retrain_run_id
 from mlworkflow.params import STAGES, MonitorParams, Params, load_params
 from mlworkflow.stages import evaluate, monitor
 from mlworkflow.stages.data import read_source
-from mlworkflow.stages.deploy import registry_root
 from mlworkflow.workflow import runner
 
 TRAINING_STAGES = tuple(STAGES[: STAGES.index("monitor")])
@@ -233,15 +233,15 @@ def retrain(request: Request, echo: Echo) -> Outcome:
     """Run the workflow on old + new data (a challenger), gate it against the champion, report, maybe promote."""
     base = load_params(request.params_source, request.overrides)
     root = request.root.resolve()
-    layout = runner.RunLayout(root, request.run_id or runner.new_run_id(f"{base.run.name}-retrain", root))
-    prepared = prepare(base, io.read_file(request.new_data), layout.run_dir / "retrain")
+    layout = RunLayout(root, request.run_id or retrain_run_id(base.run.name, root))
+    prepared = prepare(base, io.read_file(request.new_data), layout.retrain_inputs)
     overrides = [*request.overrides, *run_overrides(prepared, request.registry)]
     params = load_params(request.params_source, overrides)
     run_request = runner.RunRequest(params, request.params_source, overrides, TRAINING_STAGES, root, layout.run_id)
     run = runner.run(run_request, echo=echo)
     if run.error:
         return Outcome(run, prepared.rows)
-    registry = Registry(registry_root(params.deploy.registry, layout.artifacts))
+    registry = Registry(layout.registry(params.deploy.registry))
     challenger = str(io.Artifacts(layout.artifacts).read_json("deploy.json", "deploy")["ref"])
     champion = champion_of(registry, params.deploy.name)
     table, decision = challenge(registry, challenger, champion, pd.read_parquet(prepared.holdout), params)
@@ -310,10 +310,10 @@ def record(outcome: Outcome, params: Params) -> dict[str, Any]:
     }
 
 
-def write_report(outcome: Outcome, layout: runner.RunLayout, params: Params) -> Outcome:
+def write_report(outcome: Outcome, layout: RunLayout, params: Params) -> Outcome:
     """Write retrain.json (artifacts) and retrain.html (the run's reports); return the outcome with its path."""
     io.Artifacts(layout.artifacts).write_json("retrain.json", record(outcome, params))
-    target = layout.reports / "retrain.html"
+    target = layout.retrain_page
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page(outcome, f"Retrain {layout.run_id}: champion vs challenger"), encoding="utf-8")
     return Outcome(outcome.run, outcome.rows, outcome.challenger, outcome.champion, outcome.table, outcome.gate,

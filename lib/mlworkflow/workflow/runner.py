@@ -17,40 +17,13 @@ import yaml
 from mlworkflow import provenance
 from mlworkflow.config import NOTEBOOKS, PROJECT_ROOT
 from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, StageError, did_you_mean
+from mlworkflow.layout import RunLayout, new_run_id, runs_listing
 from mlworkflow.params import STAGES, Params, stage_parameters
 from mlworkflow.workflow import report
 
 Echo = Callable[[str], None]
 KERNEL = "python3"
 RESET_CODE = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
-
-
-@dataclass(frozen=True)
-class RunLayout:
-    """Where one run keeps its artifacts, executed notebooks and reports."""
-
-    root: Path
-    run_id: str
-
-    @property
-    def run_dir(self) -> Path:
-        """The run's private folder (artifacts, executed notebooks, state)."""
-        return self.root / "runs" / self.run_id
-
-    @property
-    def artifacts(self) -> Path:
-        """The artifact folder: the only channel between stages."""
-        return self.run_dir / "artifacts"
-
-    @property
-    def executed(self) -> Path:
-        """Executed notebooks."""
-        return self.run_dir / "notebooks"
-
-    @property
-    def reports(self) -> Path:
-        """The run's HTML reports, shareable as a folder."""
-        return self.root / "reports" / self.run_id
 
 
 @dataclass
@@ -79,7 +52,7 @@ class RunResult:
     @property
     def index(self) -> Path:
         """The run's summary page."""
-        return self.layout.reports / "index.html"
+        return self.layout.index
 
 
 def notebook_for(stage: str, folder: Path) -> Path:
@@ -101,16 +74,6 @@ def select_stages(requested: Sequence[str]) -> list[str]:
             )
             raise ParamsError("command line", [issue])
     return [s for s in STAGES if not requested or s in requested]
-
-
-def new_run_id(name: str, root: Path) -> str:
-    """A fresh run id `<name>-<UTC timestamp>`, never reusing an existing folder."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    candidate, n = f"{name}-{stamp}", 1
-    while (root / "runs" / candidate).exists() or (root / "reports" / candidate).exists():
-        n += 1
-        candidate = f"{name}-{stamp}-{n}"
-    return candidate
 
 
 class KernelSession:
@@ -178,7 +141,7 @@ def section_hashes(params: Params) -> dict[str, str]:
 
 def load_state(layout: RunLayout) -> dict[str, Any]:
     """The run's state file: which stages completed with which params."""
-    path = layout.run_dir / "state.json"
+    path = layout.state_file
     if not path.is_file():
         raise MlwError(f"cannot resume run '{layout.run_id}': {path} not found")
     state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -187,8 +150,7 @@ def load_state(layout: RunLayout) -> dict[str, Any]:
 
 def done_stages(layout: RunLayout) -> dict[str, str]:
     """Stages this run completed so far (empty for a fresh run)."""
-    path = layout.run_dir / "state.json"
-    return load_state(layout).get("done", {}) if path.is_file() else {}
+    return load_state(layout).get("done", {}) if layout.state_file.is_file() else {}
 
 
 def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest, status: str = "running") -> None:
@@ -200,7 +162,7 @@ def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest, sta
         "overrides": list(request.overrides),
     }
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    (layout.run_dir / "state.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    layout.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
 
 def resume_command(request: RunRequest, run_id: str) -> str:
@@ -360,7 +322,7 @@ def run(
     hashes = section_hashes(request.params)
     layout.artifacts.mkdir(parents=True, exist_ok=True)
     params_json = json.dumps(request.params.model_dump(mode="json"), indent=2, allow_nan=True)
-    (layout.run_dir / "params.json").write_text(params_json + "\n", encoding="utf-8")
+    layout.params_file.write_text(params_json + "\n", encoding="utf-8")
     result = RunResult(layout, [])
     session = KernelSession(request.notebooks)
     echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
@@ -401,14 +363,14 @@ def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -
     rows.sort(key=lambda s: STAGES.index(s.stage))
     failure = str(result.error) if result.error else ""
     summary = report.summarize({name: read_artifact_json(layout, name) for name in (*STAGES, "retrain")})
-    report.write_index(layout.reports / "index.html", run_info(request, layout), rows, failure, summary)
+    report.write_index(layout.index, run_info(request, layout), rows, failure, summary)
 
 
 def write_runs_listing(root: Path) -> Path:
     """reports/index.html: every run under root, newest first."""
     from mlworkflow.workflow import compare
 
-    target = root / "reports" / "index.html"
+    target = runs_listing(root)
     records = [compare.load_run(root, run_id) for run_id in compare.list_runs(root)]
     target.write_text(compare.listing_page(records), encoding="utf-8")
     return target
