@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
+from typing import Any
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
@@ -15,6 +17,12 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 class MlwError(Exception):
     """Base class of every error mlworkflow raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle the message and the structured fields as they are: unpickling re-calling a subclass's
+        # __init__ with the message alone would fail, so an error raised in a worker process (n_jobs)
+        # would reach the parent as an unpickling TypeError instead of itself.
+        return copyreg.__newobj__, (type(self), *self.args), self.__dict__
 
 
 @dataclass(frozen=True)
