@@ -19,6 +19,7 @@ from mlworkflow import io
 from mlworkflow.errors import DataError
 from mlworkflow.params import PreprocessParams
 from mlworkflow.stages import preprocess as pp
+from mlworkflow.views import preprocess as view
 
 META: dict[str, Any] = {
     "target": "y",
@@ -203,24 +204,8 @@ def test_clean_removes_duplicates_and_unlabeled_rows() -> None:
     raw.loc[len(raw) - 3, "y"] = None
     cleaned, _ = pp.clean(raw, META, params())
     assert len(cleaned) == 42
-    assert pp.row_summary(raw, cleaned, "y").to_dict() == {
-        "rows in": 47,
-        "rows without a target": 1,
-        "duplicate rows removed": 4,
-        "rows out": 42,
-    }
     kept, _ = pp.clean(raw, META, params(deduplicate=False))
     assert len(kept) == 46
-
-
-def test_clean_summary_says_what_happened() -> None:
-    raw = make_frame()
-    cleaned, dropped = pp.clean(raw, META, params())
-    summary = pp.clean_summary(raw, cleaned, dropped)
-    assert summary.loc["charges", "action"] == "text → number"
-    assert summary.loc["id", "action"].startswith("dropped: identifier")
-    assert summary.loc["city", "missing after"] > summary.loc["city", "missing"]
-    assert summary.loc["age", "action"] == "kept"
 
 
 def test_clean_rejects_unknown_drop_column_with_hint() -> None:
@@ -343,23 +328,6 @@ def test_stratified_split_rejects_test_part_smaller_than_class_count() -> None:
         pp.split(frame, "y", "multiclass", params(), 0)
 
 
-def test_class_balance_counts_and_shares() -> None:
-    train = pd.DataFrame({"y": ["a", "a", "a", "b"]})
-    test = pd.DataFrame({"y": ["a", "b"]})
-    table = pp.class_balance(train, test, "y")
-    assert table.to_dict(orient="index") == {
-        "a": {"train rows": 3, "train share": 0.75, "test rows": 1, "test share": 0.5},
-        "b": {"train rows": 1, "train share": 0.25, "test rows": 1, "test share": 0.5},
-    }
-
-
-def test_balance_describes_a_regression_target() -> None:
-    train, test = pd.DataFrame({"y": [1.0, 2.0, 3.0]}), pd.DataFrame({"y": [4.0]})
-    spec = pp.FeatureSpec(target="y", task="regression", numeric=("x",))
-    table = pp.balance(train, test, spec)
-    assert table.loc["mean", "train"] == 2.0 and table.loc["count", "test"] == 1
-
-
 # --- features ------------------------------------------------------------------------------------
 
 
@@ -400,15 +368,6 @@ def test_build_preprocessor_is_unfitted() -> None:
     preprocessor = pp.build_preprocessor(spec_for(train))
     with pytest.raises(NotFittedError):
         check_is_fitted(preprocessor)
-    steps = pp.preprocessor_steps(preprocessor)
-    assert steps["does"].tolist() == [
-        "impute median + missing indicators",
-        "scale to mean 0, sd 1",
-        "values as text",
-        "impute constant 'missing'",
-        "one-hot (min_frequency=0.01, max_categories=30)",
-    ]
-    assert steps.loc[("numeric", 1), "features in"] == 3 and steps.loc[("categorical", 3), "features in"] == 1
 
 
 @pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
@@ -493,31 +452,6 @@ def test_transformer_survives_parquet_and_skops(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pp.transform(loaded, test), pp.transform(fitted, test))
 
 
-def test_summaries_of_the_transformed_matrix() -> None:
-    train, test = clean_split()
-    spec = spec_for(train)
-    fitted = pp.fit_preview(spec, train)
-    summary = pp.output_summary(fitted)
-    matrix = pp.transform(fitted, train)
-    assert summary.loc["total", "columns out"] == matrix.shape[1]
-    assert summary.loc["numeric", "features in"] == 3 and summary.loc["categorical", "features in"] == 1
-    sample = pp.matrix_sample(matrix, rows=3, seed=0)
-    assert sample.equals(pp.matrix_sample(matrix, rows=3, seed=0)) and len(sample) == 3
-    assert (sample.round(3) == sample).all().all()
-    checks = pp.matrix_checks(matrix, pp.transform(fitted, test))
-    assert checks.loc["test", "rows"] == len(test) and checks["missing values"].tolist() == [0, 0]
-    assert checks["columns"].tolist() == [matrix.shape[1]] * 2
-    table = pp.feature_table(train, spec)
-    assert table.loc["city", "kind"] == "categorical" and table.loc["charges", "missing share"] >= 0
-
-
-def test_unseen_categories_counts_values_and_rows() -> None:
-    train = pd.DataFrame({"c": ["a", "b", None]})
-    test = pd.DataFrame({"c": ["a", "z", "z", "w", None]})
-    spec = pp.FeatureSpec(target="y", task="binary", categorical=("c",))
-    assert pp.unseen_categories(train, test, spec).loc["c"].tolist() == [2, 3]
-
-
 # --- the artifact --------------------------------------------------------------------------------
 
 
@@ -589,7 +523,7 @@ def test_telco_total_charges_and_customer_id(shared_data: Path) -> None:
     assert cleaned["TotalCharges"].isna().sum() == 11
     assert dropped == {"customerID": "identifier (flagged by stage 'data')"}
     train, test = pp.split(cleaned, "Churn", "binary", settings, seed=42)
-    balance = pp.class_balance(train, test, "Churn")
+    balance = view.class_balance(train, test, "Churn")
     assert abs(balance.loc["Yes", "train share"] - balance.loc["Yes", "test share"]) < 0.01
     spec = pp.infer_spec(train, meta, settings)
     assert "TotalCharges" in spec.numeric and "Contract" in spec.categorical
@@ -617,7 +551,7 @@ def test_bank_marketing_unknown_marker_and_time_split(shared_data: Path) -> None
     train, test = pp.split(cleaned, "y", "binary", settings, seed=42)
     assert train.index.max() < test.index.min()
     assert len(test) == pp.count_test_rows(len(cleaned), 0.2)
-    rate = pp.class_balance(train, test, "y").loc["yes"]
+    rate = view.class_balance(train, test, "y").loc["yes"]
     assert rate["test share"] > 3 * rate["train share"]  # the documented drift: 6.4% → 30.8%
 
 

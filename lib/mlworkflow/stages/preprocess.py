@@ -5,79 +5,19 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from mlworkflow.core.features import FeatureSpec, TransformerSettings, as_text, build_preprocessor
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import PreprocessParams
+from mlworkflow.records import PreprocessRecord
 
 NUMERIC_SHARE = 0.95  # a text column becomes numeric when this share of its values parse as numbers
-MISSING_CATEGORY = "missing"
-INDICATOR_PREFIX = "missingindicator"
-
-
-# --- the feature spec (preprocess.json) -------------------------------------------------------
-
-
-class TransformerSettings(BaseModel):
-    """The settings that rebuild the ColumnTransformer."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    numeric_imputer: Literal["median", "mean"] = "median"
-    scale: bool = True
-    min_frequency: float = Field(0.01, ge=0.0, lt=1.0)
-    max_categories: int | None = Field(30, ge=2)
-
-
-class FeatureSpec(BaseModel):
-    """What to predict and how each feature is transformed; saved in preprocess.json."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    target: str
-    task: Literal["binary", "multiclass", "regression"]
-    classes: tuple[str, ...] = ()
-    positive_class: str | None = None
-    numeric: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
-    transformer: TransformerSettings = TransformerSettings()
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FeatureSpec:
-        if not self.features:
-            raise ValueError("at least one numeric or categorical feature")
-        if set(self.numeric) & set(self.categorical) or self.target in self.features:
-            raise ValueError("numeric, categorical and target to be disjoint")
-        return self
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """All input feature names: numeric first, then categorical."""
-        return self.numeric + self.categorical
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (the preprocess.json keys the spec owns)."""
-        return self.model_dump(mode="json")
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any], source: str = "preprocess.json") -> FeatureSpec:
-        """Load from preprocess.json's dict; extra keys (headline, dropped, ...) are ignored."""
-        try:
-            return cls.model_validate(dict(value))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()
-            )
-            raise DataError(f"not a valid feature spec: {problems}", source=source) from None
 
 
 # --- clean -------------------------------------------------------------------------------------
@@ -112,13 +52,6 @@ def check_columns(frame: pd.DataFrame, target: str, params: PreprocessParams) ->
     for kept, role in [(target, "target"), (params.time_column, "time column")]:
         if kept is not None and kept in params.drop:
             raise DataError(f"is the {role}, so it cannot be dropped", kept, "preprocess.drop")
-
-
-def as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values as Python strings and missing as NaN: pd.NA and mixed types trip scikit-learn."""
-    values = frame.astype(object)
-    missing = values.isna()
-    return values.where(missing, values.astype(str)).astype(object).where(~missing, np.nan)
 
 
 def replace_markers(frame: pd.DataFrame, markers: Sequence[str], exclude: Sequence[str] = ()) -> pd.DataFrame:
@@ -228,40 +161,6 @@ def clean(
     return out, dropped
 
 
-def clean_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, dropped: Mapping[str, str]) -> pd.DataFrame:
-    """One row per raw column: dtype and missing values before and after cleaning, and what happened."""
-    rows = []
-    for column in raw.columns:
-        after = cleaned[column] if column in cleaned.columns else None
-        coerced = after is not None and is_text(raw[column]) and pd.api.types.is_numeric_dtype(after.dtype)
-        action = (
-            f"dropped: {dropped[column]}" if column in dropped else "text → number" if coerced else "kept"
-        )
-        rows.append(
-            {
-                "column": column,
-                "dtype": str(raw[column].dtype),
-                "dtype after": str(after.dtype) if after is not None else "",
-                "missing": int(raw[column].isna().sum()),
-                "missing after": int(after.isna().sum()) if after is not None else pd.NA,
-                "action": action,
-            }
-        )
-    return pd.DataFrame(rows).set_index("column")
-
-
-def row_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, target: str) -> pd.Series:
-    """Rows in, rows removed (no target, duplicates) and rows out."""
-    unlabeled = int(raw[target].isna().sum())
-    counts = {
-        "rows in": len(raw),
-        "rows without a target": unlabeled,
-        "duplicate rows removed": len(raw) - unlabeled - len(cleaned),
-        "rows out": len(cleaned),
-    }
-    return pd.Series(counts, name="rows")
-
-
 # --- split -------------------------------------------------------------------------------------
 
 
@@ -347,28 +246,6 @@ def split(
     return train.drop(columns=drop), test.drop(columns=drop)
 
 
-def class_balance(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Rows and share of each class in train and test."""
-    counts = pd.DataFrame({"train": train[target].value_counts(), "test": test[target].value_counts()})
-    counts = counts.fillna(0).astype(int).sort_index(key=lambda index: index.astype(str))
-    shares = (counts / counts.sum()).round(3)
-    table = pd.concat([counts.add_suffix(" rows"), shares.add_suffix(" share")], axis=1)
-    return table[["train rows", "train share", "test rows", "test share"]].rename_axis(target)
-
-
-def target_summary(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Distribution of a numeric target in train and test."""
-    table = pd.DataFrame({"train": train[target].describe(), "test": test[target].describe()})
-    return table.round(3).rename_axis(target)
-
-
-def balance(train: pd.DataFrame, test: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """Class balance per split (classification) or the target's distribution (regression)."""
-    if spec.task == "regression":
-        return target_summary(train, test, spec.target)
-    return class_balance(train, test, spec.target)
-
-
 # --- features ----------------------------------------------------------------------------------
 
 
@@ -395,92 +272,6 @@ def infer_spec(train: pd.DataFrame, meta: Mapping[str, Any], params: PreprocessP
     return FeatureSpec.from_json(spec, source="data.json + preprocess params")
 
 
-def names_stay_unique(spec: FeatureSpec) -> bool:
-    """Whether short output names (no 'num__' prefixes) cannot collide, whatever the categories."""
-    features = spec.features
-    prefixed = any(a != b and a.startswith(f"{b}_") for a in features for b in spec.categorical)
-    return not prefixed and not any(name.startswith(INDICATOR_PREFIX) for name in features)
-
-
-def numeric_pipeline(settings: TransformerSettings) -> Pipeline:
-    """Impute (with missing indicators), then scale."""
-    steps: list[tuple[str, Any]] = [
-        ("impute", SimpleImputer(strategy=settings.numeric_imputer, add_indicator=True)),
-    ]
-    if settings.scale:
-        steps.append(("scale", StandardScaler()))
-    return Pipeline(steps)
-
-
-def categorical_pipeline(settings: TransformerSettings) -> Pipeline:
-    """Normalise to strings, fill missing with 'missing', one-hot encode with infrequent/unknown handling."""
-    encoder = OneHotEncoder(
-        handle_unknown="infrequent_if_exist",
-        min_frequency=settings.min_frequency or None,  # 0.0 means "off"; scikit-learn wants None
-        max_categories=settings.max_categories,
-        sparse_output=False,
-    )
-    return Pipeline(
-        [
-            ("text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
-            ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
-            ("encode", encoder),
-        ]
-    )
-
-
-def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:
-    """The UNFITTED ColumnTransformer for the spec's features; dense pandas output."""
-    blocks = [
-        ("numeric", numeric_pipeline(spec.transformer), list(spec.numeric)),
-        ("categorical", categorical_pipeline(spec.transformer), list(spec.categorical)),
-    ]
-    transformer = ColumnTransformer(
-        [block for block in blocks if block[2]],
-        remainder="drop",
-        sparse_threshold=0.0,
-        verbose_feature_names_out=not names_stay_unique(spec),
-    )
-    return transformer.set_output(transform="pandas")
-
-
-def describe_step(step: Any) -> str:
-    """A short human label for one pipeline step."""
-    if isinstance(step, SimpleImputer):
-        fill = f" {step.fill_value!r}" if step.strategy == "constant" else ""
-        return f"impute {step.strategy}{fill}" + (" + missing indicators" if step.add_indicator else "")
-    if isinstance(step, OneHotEncoder):
-        return f"one-hot (min_frequency={step.min_frequency}, max_categories={step.max_categories})"
-    if isinstance(step, FunctionTransformer):
-        return "values as text"
-    return "scale to mean 0, sd 1" if isinstance(step, StandardScaler) else type(step).__name__
-
-
-def preprocessor_steps(preprocessor: ColumnTransformer) -> pd.DataFrame:
-    """One row per step of each block of the transformer, in order, with the block's input count."""
-    rows = [
-        {"block": name, "step": number, "features in": len(columns), "does": describe_step(step)}
-        for name, pipe, columns in preprocessor.transformers
-        for number, (_, step) in enumerate(pipe.steps, start=1)
-    ]
-    return pd.DataFrame(rows).set_index(["block", "step"])
-
-
-def feature_table(train: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """One row per feature: kind, dtype, distinct values and missing share in train."""
-    rows = [
-        {
-            "feature": name,
-            "kind": "numeric" if name in spec.numeric else "categorical",
-            "dtype": str(train[name].dtype),
-            "distinct": int(train[name].nunique()),
-            "missing share": round(float(train[name].isna().mean()), 3),
-        }
-        for name in spec.features
-    ]
-    return pd.DataFrame(rows).set_index("feature")
-
-
 # --- a look at what the transformer produces ---------------------------------------------------
 
 
@@ -495,43 +286,6 @@ def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> pd.DataFr
 def fit_preview(spec: FeatureSpec, train: pd.DataFrame) -> ColumnTransformer:
     """A preprocessor fitted on train, only to show what it produces (later stages refit it in CV)."""
     return build_preprocessor(spec).fit(train[list(spec.features)], train[spec.target])
-
-
-def output_summary(fitted: ColumnTransformer) -> pd.DataFrame:
-    """Features in and columns out per block of a fitted preprocessor, with a total."""
-    rows = []
-    for name, _, columns in fitted.transformers_:
-        out = fitted.output_indices_[name]
-        if name != "remainder":
-            rows.append({"block": name, "features in": len(columns), "columns out": out.stop - out.start})
-    table = pd.DataFrame(rows).set_index("block")
-    table.loc["total"] = table.sum()
-    return table
-
-
-def matrix_checks(train_matrix: pd.DataFrame, test_matrix: pd.DataFrame) -> pd.DataFrame:
-    """Rows, columns and missing values of the transformed train and test matrices."""
-    rows = {
-        name: {"rows": len(m), "columns": m.shape[1], "missing values": int(m.isna().sum().sum())}
-        for name, m in [("train", train_matrix), ("test", test_matrix)]
-    }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("matrix")
-
-
-def matrix_sample(matrix: pd.DataFrame, rows: int, seed: int, decimals: int = 3) -> pd.DataFrame:
-    """A reproducible sample of transformed rows, rounded for display."""
-    return matrix.sample(min(rows, len(matrix)), random_state=seed).round(decimals)
-
-
-def unseen_categories(train: pd.DataFrame, test: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """Per categorical feature: test values never seen in train, and how many test rows have one."""
-    rows = []
-    for name in spec.categorical:
-        seen = set(as_text(train[[name]])[name].dropna())
-        values = as_text(test[[name]])[name].dropna()
-        new = values[~values.isin(seen)]
-        rows.append({"feature": name, "unseen values": int(new.nunique()), "test rows": len(new)})
-    return pd.DataFrame(rows, columns=["feature", "unseen values", "test rows"]).set_index("feature")
 
 
 # --- the artifact --------------------------------------------------------------------------------
@@ -553,7 +307,7 @@ def record(
     columns_out: int,
     params: PreprocessParams,
     seed: int,
-) -> dict[str, Any]:
+) -> PreprocessRecord:
     """The content of preprocess.json: the spec, what was dropped, the split and a headline."""
     headline = {
         "train rows": len(train),
@@ -563,7 +317,7 @@ def record(
         "dropped": short_list(list(dropped)),
     }
     split_info = {"method": params.split, "test_size": params.test_size, "time_column": params.time_column}
-    return {
+    return PreprocessRecord.model_validate({
         **spec.to_json(),
         "dropped": dict(dropped),
         "missing_markers": list(params.missing_markers),  # the service treats them as missing too
@@ -571,4 +325,4 @@ def record(
         "rows": {"train": len(train), "test": len(test)},
         "features_out": columns_out,
         "headline": headline,
-    }
+    })

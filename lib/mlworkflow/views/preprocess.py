@@ -1,0 +1,145 @@
+"""Presentation for stage `preprocess`: what cleaning did, the split's balance, the transformer's steps and output."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from mlworkflow.core.features import FeatureSpec, as_text
+from mlworkflow.stages.preprocess import is_text
+
+
+def clean_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, dropped: Mapping[str, str]) -> pd.DataFrame:
+    """One row per raw column: dtype and missing values before and after cleaning, and what happened."""
+    rows = []
+    for column in raw.columns:
+        after = cleaned[column] if column in cleaned.columns else None
+        coerced = after is not None and is_text(raw[column]) and pd.api.types.is_numeric_dtype(after.dtype)
+        action = (
+            f"dropped: {dropped[column]}" if column in dropped else "text → number" if coerced else "kept"
+        )
+        rows.append(
+            {
+                "column": column,
+                "dtype": str(raw[column].dtype),
+                "dtype after": str(after.dtype) if after is not None else "",
+                "missing": int(raw[column].isna().sum()),
+                "missing after": int(after.isna().sum()) if after is not None else pd.NA,
+                "action": action,
+            }
+        )
+    return pd.DataFrame(rows).set_index("column")
+
+
+def row_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, target: str) -> pd.Series:
+    """Rows in, rows removed (no target, duplicates) and rows out."""
+    unlabeled = int(raw[target].isna().sum())
+    counts = {
+        "rows in": len(raw),
+        "rows without a target": unlabeled,
+        "duplicate rows removed": len(raw) - unlabeled - len(cleaned),
+        "rows out": len(cleaned),
+    }
+    return pd.Series(counts, name="rows")
+
+
+def class_balance(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Rows and share of each class in train and test."""
+    counts = pd.DataFrame({"train": train[target].value_counts(), "test": test[target].value_counts()})
+    counts = counts.fillna(0).astype(int).sort_index(key=lambda index: index.astype(str))
+    shares = (counts / counts.sum()).round(3)
+    table = pd.concat([counts.add_suffix(" rows"), shares.add_suffix(" share")], axis=1)
+    return table[["train rows", "train share", "test rows", "test share"]].rename_axis(target)
+
+
+def target_summary(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Distribution of a numeric target in train and test."""
+    table = pd.DataFrame({"train": train[target].describe(), "test": test[target].describe()})
+    return table.round(3).rename_axis(target)
+
+
+def balance(train: pd.DataFrame, test: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Class balance per split (classification) or the target's distribution (regression)."""
+    if spec.task == "regression":
+        return target_summary(train, test, spec.target)
+    return class_balance(train, test, spec.target)
+
+
+def describe_step(step: Any) -> str:
+    """A short human label for one pipeline step."""
+    if isinstance(step, SimpleImputer):
+        fill = f" {step.fill_value!r}" if step.strategy == "constant" else ""
+        return f"impute {step.strategy}{fill}" + (" + missing indicators" if step.add_indicator else "")
+    if isinstance(step, OneHotEncoder):
+        return f"one-hot (min_frequency={step.min_frequency}, max_categories={step.max_categories})"
+    if isinstance(step, FunctionTransformer):
+        return "values as text"
+    return "scale to mean 0, sd 1" if isinstance(step, StandardScaler) else type(step).__name__
+
+
+def preprocessor_steps(preprocessor: ColumnTransformer) -> pd.DataFrame:
+    """One row per step of each block of the transformer, in order, with the block's input count."""
+    rows = [
+        {"block": name, "step": number, "features in": len(columns), "does": describe_step(step)}
+        for name, pipe, columns in preprocessor.transformers
+        for number, (_, step) in enumerate(pipe.steps, start=1)
+    ]
+    return pd.DataFrame(rows).set_index(["block", "step"])
+
+
+def feature_table(train: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """One row per feature: kind, dtype, distinct values and missing share in train."""
+    rows = [
+        {
+            "feature": name,
+            "kind": "numeric" if name in spec.numeric else "categorical",
+            "dtype": str(train[name].dtype),
+            "distinct": int(train[name].nunique()),
+            "missing share": round(float(train[name].isna().mean()), 3),
+        }
+        for name in spec.features
+    ]
+    return pd.DataFrame(rows).set_index("feature")
+
+
+def output_summary(fitted: ColumnTransformer) -> pd.DataFrame:
+    """Features in and columns out per block of a fitted preprocessor, with a total."""
+    rows = []
+    for name, _, columns in fitted.transformers_:
+        out = fitted.output_indices_[name]
+        if name != "remainder":
+            rows.append({"block": name, "features in": len(columns), "columns out": out.stop - out.start})
+    table = pd.DataFrame(rows).set_index("block")
+    table.loc["total"] = table.sum()
+    return table
+
+
+def matrix_checks(train_matrix: pd.DataFrame, test_matrix: pd.DataFrame) -> pd.DataFrame:
+    """Rows, columns and missing values of the transformed train and test matrices."""
+    rows = {
+        name: {"rows": len(m), "columns": m.shape[1], "missing values": int(m.isna().sum().sum())}
+        for name, m in [("train", train_matrix), ("test", test_matrix)]
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("matrix")
+
+
+def matrix_sample(matrix: pd.DataFrame, rows: int, seed: int, decimals: int = 3) -> pd.DataFrame:
+    """A reproducible sample of transformed rows, rounded for display."""
+    return matrix.sample(min(rows, len(matrix)), random_state=seed).round(decimals)
+
+
+def unseen_categories(train: pd.DataFrame, test: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Per categorical feature: test values never seen in train, and how many test rows have one."""
+    rows = []
+    for name in spec.categorical:
+        seen = set(as_text(train[[name]])[name].dropna())
+        values = as_text(test[[name]])[name].dropna()
+        new = values[~values.isin(seen)]
+        rows.append({"feature": name, "unseen values": int(new.nunique()), "test rows": len(new)})
+    return pd.DataFrame(rows, columns=["feature", "unseen values", "test rows"]).set_index("feature")
+
