@@ -21,8 +21,10 @@ from mlworkflow.bundle.registry import Registry
 from mlworkflow.core import families
 from mlworkflow.errors import ArtifactError, DataError, ParamsError
 from mlworkflow.params import MonitorParams, PreprocessParams, load_params
-from mlworkflow.service import app as serve
+from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy, evaluate, monitor, preprocess
+from mlworkflow.stages import monitor_sources as sources
+from mlworkflow.views import monitor as view
 from mlworkflow.workflow import cli
 from tests import servekit as kit
 
@@ -139,26 +141,6 @@ def test_clean_names_a_missing_input_and_reads_markers(tiny: kit.Tiny) -> None:
         monitor.clean(raw.drop(columns="age"), tiny.contract, ["?"])
 
 
-def test_a_batch_file_is_ordered_by_its_time_column(tiny: kit.Tiny, tmp_path: Path) -> None:
-    batch = tiny.rows.head(6).assign(when=pd.date_range("2026-01-01", periods=6, freq="D")[::-1])
-    batch.to_csv(tmp_path / "batch.csv", index=False)
-    params = MonitorParams(current=str(tmp_path / "batch.csv"), time_column="when")
-    current = monitor.current_from_file(str(tmp_path / "batch.csv"), tiny.model, params)
-    assert current.times is not None and current.times.is_monotonic_increasing
-    assert current.labels.tolist() == batch["income"].tolist()[::-1] and current.labelled == 6
-    with pytest.raises(DataError, match="column 'then'"):
-        monitor.current_from_file(str(tmp_path / "batch.csv"), tiny.model, MonitorParams(time_column="then"))
-
-
-def test_without_a_deployed_model_or_its_run_the_messages_say_what_to_set(tiny: kit.Tiny, tmp_path: Path) -> None:
-    store = io.Artifacts(tmp_path)
-    with pytest.raises(ArtifactError, match=r"deploy\.json \(or set monitor\.model"):
-        monitor.assess(MonitorParams(), store, 0)
-    params = MonitorParams(model="tiny@champion", registry=str(tiny.registry.root))
-    with pytest.raises(DataError, match=r"has no train\.parquet here.*set monitor\.reference"):
-        monitor.assess(params, store, 0)
-
-
 def test_labels_read_as_floats_stay_classes_and_markers_mean_unknown() -> None:
     labels = monitor.label_column(pd.DataFrame({"y": [1.0, np.nan, 0.0]}), "y")
     assert [str(v) for v in labels[labels.notna()]] == ["1", "0"]
@@ -242,7 +224,7 @@ def test_adult_test_against_adult_train_is_ok(shared_data: Path, tmp_path: Path)
     base = register(tmp_path / "models", "adult", cleaned.iloc[:8000], cleaned.iloc[8000:12000], meta, PreprocessParams())
     params = base.model_copy(update={"reference": str(shared_data / "adult_train.csv"),
                                      "current": str(shared_data / "adult_test.csv")})
-    result = monitor.assess(params, io.Artifacts(tmp_path / "artifacts"), seed=0)
+    result = monitor.assess(params, sources.resolve(params, io.Artifacts(tmp_path / "artifacts")), seed=0)
     assert result.verdict.status == "OK", result.verdict.reasons
     assert not result.table["drifted"].any() and set(result.table["method"]) == {"effect"}
     assert result.decay.basis == "realized" and result.decay.status == "OK"
@@ -262,16 +244,16 @@ def test_bank_marketing_late_rows_mean_retrain(shared_data: Path, tmp_path: Path
     fit_rows = int(len(shuffled) * 0.8)
     base = register(tmp_path / "models", "bank", shuffled.iloc[:fit_rows], shuffled.iloc[fit_rows:], meta, settings)
     params = base.model_copy(update={"reference": str(tmp_path / "reference.csv"), "current": str(tmp_path / "current.csv")})
-    result = monitor.assess(params, io.Artifacts(tmp_path / "artifacts"), seed=0)
+    result = monitor.assess(params, sources.resolve(params, io.Artifacts(tmp_path / "artifacts")), seed=0)
     assert result.verdict.status == "RETRAIN"
     assert {"nr.employed", "euribor3m", "emp.var.rate"} <= set(result.dataset.names)
     assert result.verdict.reasons[0].startswith(f"{result.dataset.drifted} of 19 features drifted (")
     assert "nr.employed" in result.verdict.reasons[0]
     assert result.decay.status == "RETRAIN" and result.decay.value is not None and result.decay.value < 0.7
-    assert monitor.verdict_markdown(result).startswith("### Verdict: **RETRAIN**\n\n- ")
+    assert view.verdict_markdown(result).startswith("### Verdict: **RETRAIN**\n\n- ")
     content = monitor.record(result, params)
-    assert content["verdict"] == "RETRAIN" and content["headline"]["verdict"] == "RETRAIN"
-    assert sorted(content["headline"])[0] == "verdict"  # monitor.json's keys are sorted: the verdict still leads
+    assert content.verdict == "RETRAIN" and content.headline["verdict"] == "RETRAIN"
+    assert sorted(content.headline)[0] == "verdict"  # monitor.json's keys are sorted: the verdict still leads
 
 
 @pytest.mark.shared
@@ -296,14 +278,16 @@ def test_every_task_realized_with_labels_estimated_or_unknown_without(
     cleaned.iloc[2 * third :].to_csv(tmp_path / "current.csv", index=False)
     cleaned.iloc[2 * third :].drop(columns=meta["target"]).to_csv(tmp_path / "unlabelled.csv", index=False)
     params = base.model_copy(update={"reference": str(tmp_path / "reference.csv"), "min_rows": 20, "chunks": 3})
-    labelled = monitor.assess(params.model_copy(update={"current": str(tmp_path / "current.csv")}), io.Artifacts(tmp_path), 0)
+    watched = params.model_copy(update={"current": str(tmp_path / "current.csv")})
+    labelled = monitor.assess(watched, sources.resolve(watched, io.Artifacts(tmp_path)), 0)
     assert labelled.verdict.status == "OK", labelled.verdict.reasons
     assert labelled.decay.basis == "realized" and labelled.decay.metric == metric
-    blind = monitor.assess(params.model_copy(update={"current": str(tmp_path / "unlabelled.csv")}), io.Artifacts(tmp_path), 0)
+    unlabelled = params.model_copy(update={"current": str(tmp_path / "unlabelled.csv")})
+    blind = monitor.assess(unlabelled, sources.resolve(unlabelled, io.Artifacts(tmp_path)), 0)
     assert blind.decay.basis == ("estimated" if estimate else "none")
     content = monitor.record(blind, params)
-    assert (content["performance"]["assumption"] == monitor.CBPE_ASSUMPTION) is estimate
-    assert json.dumps(content)  # JSON-ready
+    assert (content.performance.assumption == monitor.CBPE_ASSUMPTION) is estimate
+    assert json.dumps(content.model_dump())  # JSON-ready
 
 
 # --- end to end -----------------------------------------------------------------------------------------------------
@@ -321,7 +305,7 @@ def test_monitor_reads_what_the_service_logged(tiny: kit.Tiny, tmp_path: Path) -
     log_url = sqlite_url(tmp_path / "predictions.sqlite")
     records, labels = labelled_records(tiny, kit.adult(500, skip=1000))
     tiny.train.to_csv(tmp_path / "reference.csv", index=False)
-    app = serve.create_app(tiny.model, kit.params(), log_url)
+    app = create_app(tiny.model, kit.params(), log_url)
     with kit.running(app) as url, httpx2.Client(base_url=url, timeout=30) as http:
         assert http.post("/predict", json=records[:20]).status_code == 200  # before the window: not read
         since = datetime.now(UTC).isoformat()
@@ -357,3 +341,10 @@ def test_the_smoke_run_ends_with_a_verdict(smoke_run: tuple[subprocess.Completed
     assert content["verdict"] in ("OK", "WARN") and content["reasons"]
     assert content["current"]["source"] == "file adult_test.csv.gz" and content["current"]["labelled"] == 16281
     assert next(iter(content["headline"])) == "verdict"
+
+
+def test_drift_settings_carry_the_monitor_params() -> None:
+    params = MonitorParams(test_rows=123, psi_bands=(0.2, 0.3), drift_share=0.5)
+    settings = monitor.drift_settings(params)
+    assert (settings.test_rows, settings.psi_bands, settings.drift_share) == (123, (0.2, 0.3), 0.5)
+    assert settings.alpha == params.alpha and settings.bins == params.bins
