@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
@@ -19,8 +18,10 @@ from mlworkflow import io
 from mlworkflow.core import families
 from mlworkflow.errors import DataError, ParamsError
 from mlworkflow.params import SelectParams
+from mlworkflow.records import Ranked, SelectRecord
 from mlworkflow.stages import select
 from mlworkflow.stages.preprocess import FeatureSpec, build_preprocessor
+from mlworkflow.views import select as view
 from tests.core.test_families import tiny
 
 FAST = ("logistic", "decision_tree", "naive_bayes")
@@ -224,7 +225,7 @@ def test_a_failing_candidate_is_reported_not_raised() -> None:
     assert select.choose(ranking, top_k=2) == ["logistic"]
     assert (
         "ValueError on fold 1"
-        in select.notes_table({"skipped": {}, "ranking": ranking}).loc["broken", "note"]
+        in view.notes_table(SelectRecord.model_construct(skipped={}, ranking=[Ranked(**r) for r in ranking])).loc["broken", "note"]
     )
 
 
@@ -281,36 +282,6 @@ def test_peak_memory_sees_numpy_allocations() -> None:
     with select.peak_memory(False) as nothing:
         pass
     assert nothing == []
-
-
-# --- tables and plots ------------------------------------------------------------------------------
-
-
-def test_tables_and_plots_for_the_notebook() -> None:
-    summary = run("binary")
-    table = select.ranking_table(summary["ranking"], summary["metrics"])
-    assert list(table.columns[:3]) == ["status", "roc_auc", "average_precision"]
-    assert table.iloc[0]["gap"] == "0.0000" and table.iloc[0]["significantly worse"] == "no"
-    assert list(select.cost_table(summary["ranking"]).columns) == [
-        "folds run",
-        "fit s / fold",
-        "predict s / fold",
-        "peak MiB",
-    ]
-    folds = select.fold_frame(summary)
-    assert len(folds) == 6 * len(FAST) and folds["family"].iloc[0] == summary["ranking"][0]["family"]
-    for figure in (select.plot_scores(summary), select.plot_tradeoff(summary)):
-        assert isinstance(figure, Figure) and figure.axes
-
-
-def test_plan_and_pipeline_tables_describe_the_comparison() -> None:
-    _, _, spec = tiny("regression")
-    plan = select.plan(SelectParams(candidates=("svm", "naive_bayes")), "regression")
-    shown = select.plan_table(plan, 100, 50)
-    assert shown["skipped"] == "naive_bayes (classification only, not for regression)"
-    assert shown["training rows used"] == "50 of 100 (seeded subsample)"
-    described = select.pipeline_table(select.build_candidates(spec, plan.candidates, 0))
-    assert described.loc["svm", "model"] == "TransformedTargetRegressor(SVR)"
 
 
 # --- a real dataset --------------------------------------------------------------------------------

@@ -19,69 +19,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
 from mlworkflow.core import families
+from mlworkflow.core.metrics import compared, deciding_scorer, display_name, get, issue, to_display
 from mlworkflow.errors import DataError, ParamsError, ParamsIssue
 from mlworkflow.params import SelectParams
-from mlworkflow.stages.preprocess import FeatureSpec
+from mlworkflow.records import SelectRecord
+from mlworkflow.core.features import FeatureSpec
 
 Split = tuple[np.ndarray[Any, np.dtype[np.intp]], np.ndarray[Any, np.dtype[np.intp]]]
 
-AUTO_METRIC = {
-    "binary": "roc_auc",
-    "multiclass": "balanced_accuracy",
-    "regression": "neg_root_mean_squared_error",
-}
-AUTO_METRICS = {
-    "binary": ("roc_auc", "average_precision", "balanced_accuracy", "f1", "neg_log_loss"),
-    "multiclass": ("balanced_accuracy", "accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss"),
-    "regression": ("neg_root_mean_squared_error", "neg_mean_absolute_error", "r2"),
-}
-REGRESSION_METRICS = frozenset(
-    {
-        "explained_variance",
-        "r2",
-        "neg_max_error",
-        "neg_mean_absolute_error",
-        "neg_mean_squared_error",
-        "neg_root_mean_squared_error",
-        "neg_mean_squared_log_error",
-        "neg_root_mean_squared_log_error",
-        "neg_median_absolute_error",
-        "neg_mean_absolute_percentage_error",
-        "neg_mean_poisson_deviance",
-        "neg_mean_gamma_deviance",
-        "d2_absolute_error_score",
-    }
-)
-MULTICLASS_ALTERNATIVE = {
-    "roc_auc": "roc_auc_ovr",
-    "f1": "f1_macro",
-    "precision": "precision_macro",
-    "recall": "recall_macro",
-    "jaccard": "jaccard_macro",
-    "positive_likelihood_ratio": "balanced_accuracy",
-    "neg_negative_likelihood_ratio": "balanced_accuracy",
-}
-# Binary scorers whose value depends on which class is positive: (metric function, response, greater is better).
-POS_LABEL_SCORERS: dict[str, tuple[str, str | tuple[str, ...], bool]] = {
-    "f1": ("f1_score", "predict", True),
-    "precision": ("precision_score", "predict", True),
-    "recall": ("recall_score", "predict", True),
-    "jaccard": ("jaccard_score", "predict", True),
-    "average_precision": ("average_precision_score", ("decision_function", "predict_proba"), True),
-    "neg_brier_score": ("brier_score_loss", "predict_proba", False),
-    "d2_brier_score": ("d2_brier_score", "predict_proba", True),
-}
 # Scores a fitted candidate can fail with (scikit-learn raises ValueError for most data problems).
 CAUGHT = (ValueError, TypeError, ArithmeticError, MemoryError, np.linalg.LinAlgError)
 IGNORED_WARNINGS = ("Found unknown categories",)  # expected: a fold holds categories unseen in training
 MAX_NOTES = 3
 STATUS_ORDER = {"ok": 0, "over budget": 1, "failed": 2}
-LABEL_OFFSETS = ((6, 4, "left"), (6, -12, "left"), (-6, 4, "right"), (-6, -12, "right"))
 
 
 # --- the plan: candidates and metrics for this task ----------------------------------------------
@@ -102,37 +54,15 @@ class Plan:
         return self.metrics[0]
 
 
-def metric_problem(name: str, task: str) -> str | None:
-    """Why a scorer does not fit the task, or None."""
-    if task == "regression" and name not in REGRESSION_METRICS:
-        return "a classification scorer"
-    if task != "regression" and name in REGRESSION_METRICS:
-        return "a regression scorer"
-    if name.endswith("_samples"):
-        return "for multilabel targets only"
-    if task == "multiclass" and name in MULTICLASS_ALTERNATIVE:
-        return f"for binary targets only; try '{MULTICLASS_ALTERNATIVE[name]}'"
-    return None
-
-
 def resolve_metrics(metrics: Sequence[str], metric: str, task: str) -> tuple[str, ...]:
-    """Expand "auto", check each scorer against the task; the deciding metric comes first."""
+    """Expand "auto", check each scorer against the task; the deciding metric comes first (scorer names)."""
     families.check_task(task)
-    deciding = AUTO_METRIC[task] if metric == "auto" else metric
-    expanded = [m for name in metrics for m in (AUTO_METRICS[task] if name == "auto" else (name,))]
-    ordered = tuple(dict.fromkeys([deciding, *expanded]))
-    issues = [
-        ParamsIssue(
-            "select.metric" if name == deciding else "select.metrics",
-            f"a scorer for a {task} task",
-            f"'{name}' ({problem})",
-        )
-        for name in ordered
-        if (problem := metric_problem(name, task)) is not None
-    ]
+    deciding = deciding_scorer(task, [metric], "select")
+    expanded = [m for name in metrics for m in (compared(task) if name == "auto" else (name,))]
+    issues = [found for name in expanded if (found := issue(name, task, "select.metrics")) is not None]
     if issues:
         raise ParamsError("select", issues)
-    return ordered
+    return tuple(dict.fromkeys([deciding, *(str(get(name).scorer) for name in expanded)]))
 
 
 def resolve_candidates(candidates: Sequence[str], task: str) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -152,73 +82,6 @@ def plan(params: SelectParams, task: str) -> Plan:
     """The comparison to run for this task."""
     kept, skipped = resolve_candidates(params.candidates, task)
     return Plan(task, kept, skipped, resolve_metrics(params.metrics, params.metric, task))
-
-
-def plan_table(chosen: Plan, train_rows: int, used_rows: int) -> pd.Series:
-    """The plan in one small table."""
-    skipped = ", ".join(f"{name} ({why})" for name, why in chosen.skipped.items()) or "none"
-    rows = f"{used_rows:,} of {train_rows:,}" + (" (seeded subsample)" if used_rows < train_rows else "")
-    values = {
-        "task": chosen.task,
-        "candidates": ", ".join(chosen.candidates),
-        "skipped": skipped,
-        "deciding metric": display_name(chosen.metric),
-        "other metrics": ", ".join(display_name(m) for m in chosen.metrics[1:]) or "none",
-        "training rows used": rows,
-    }
-    return pd.Series(values, name="plan")
-
-
-# --- metrics -------------------------------------------------------------------------------------
-
-
-def display_name(metric: str) -> str:
-    """A scorer's name as shown to people: 'neg_root_mean_squared_error' -> 'root_mean_squared_error'."""
-    return metric.removeprefix("neg_")
-
-
-def to_display(metric: str, value: float) -> float:
-    """A score in display units: errors and losses as positive numbers."""
-    return -value if metric.startswith("neg_") else value
-
-
-def better(metric: str) -> str:
-    """'higher' or 'lower': which way is better for the displayed value."""
-    return "lower" if metric.startswith("neg_") else "higher"
-
-
-def positive_label(y: pd.Series, spec: FeatureSpec) -> Any:
-    """The label value (with y's type) of the positive class for a binary task, else None."""
-    if spec.task != "binary":
-        return None
-    labels = sorted(pd.unique(y.dropna()).tolist(), key=str)
-    wanted = spec.positive_class if spec.positive_class is not None else str(labels[-1])
-    matches = [label for label in labels if str(label) == wanted]
-    if not matches:
-        raise DataError(
-            f"positive class {wanted!r} is not one of the labels {labels}", spec.target, "preprocess.json"
-        )
-    return matches[0]
-
-
-def make_scorer(name: str, task: str, pos_label: Any) -> Any:
-    """A scikit-learn scorer; for a binary task, scorers that depend on the positive class get it."""
-    import sklearn.metrics
-
-    if task == "binary" and name in POS_LABEL_SCORERS:
-        function, response_method, greater_is_better = POS_LABEL_SCORERS[name]
-        return sklearn.metrics.make_scorer(
-            getattr(sklearn.metrics, function),
-            response_method=response_method,
-            greater_is_better=greater_is_better,
-            pos_label=pos_label,
-        )
-    return sklearn.metrics.get_scorer(name)
-
-
-def make_scorers(metrics: Sequence[str], task: str, pos_label: Any) -> dict[str, Any]:
-    """{scorer name: scorer} for the plan's metrics."""
-    return {name: make_scorer(name, task, pos_label) for name in metrics}
 
 
 # --- data and folds ------------------------------------------------------------------------------
@@ -534,10 +397,10 @@ def record(
     params: SelectParams,
     rows: int,
     seed: int,
-) -> dict[str, Any]:
+) -> SelectRecord:
     """The content of select.json."""
     chosen = choose(ranking, params.top_k)
-    return {
+    return SelectRecord.model_validate({
         "task": chosen_plan.task,
         "metric": chosen_plan.metric,
         "metrics": list(chosen_plan.metrics),
@@ -558,28 +421,10 @@ def record(
             o.family: [round(s, 6) for s in o.scores(chosen_plan.metric)] for o in outcomes if o.folds
         },
         "headline": headline(ranking, chosen_plan.metric, chosen),
-    }
+    })
 
 
-# --- tables and plots for the notebook -----------------------------------------------------------
-
-
-def describe(pipeline: Any) -> dict[str, str]:
-    """A pipeline in words: its preprocessing blocks and its model (wrapper included)."""
-    blocks = []
-    for name, transformer, columns in pipeline.named_steps["preprocess"].transformers:
-        steps = getattr(transformer, "steps", None)
-        kind = " → ".join(type(s).__name__ for _, s in steps) if steps else str(transformer)
-        blocks.append(f"{name} ({len(columns)}): {kind}")
-    model = pipeline.named_steps["model"]
-    base = families.unwrap(model)
-    label = type(model).__name__ if base is model else f"{type(model).__name__}({type(base).__name__})"
-    return {"model": label, "preprocessing": "; ".join(blocks)}
-
-
-def pipeline_table(pipelines: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per candidate: model and preprocessing."""
-    return pd.DataFrame({name: describe(p) for name, p in pipelines.items()}).T.rename_axis("family")
+# --- score formatting (for the headline) and the candidates ---------------------------------------
 
 
 def decimals_for(value: float) -> int:
@@ -594,105 +439,6 @@ def mean_pm_std(stats: Mapping[str, float | None] | None) -> str:
         return "—"
     digits = decimals_for(stats["mean"])
     return f"{stats['mean']:,.{digits}f} ± {stats['std']:,.{digits}f}"
-
-
-def ranking_table(ranking: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
-    """The ranking: status, mean ± std per metric, gap to the best, p-value, significance."""
-    digits = decimals_for(ranking[0]["score"] or 0.0) if ranking else 4
-    rows = []
-    for row in ranking:
-        cells = {display_name(m): mean_pm_std(row["metrics"].get(display_name(m))) for m in metrics}
-        flag = {True: "yes", False: "no", None: "—"}[row["significant"]]
-        gap = "—" if row["gap"] is None else f"{row['gap']:,.{digits}f}"
-        p_value = "—" if row["p_value"] is None else f"{row['p_value']:.3f}"
-        rows.append(
-            {
-                "family": row["family"],
-                "status": row["status"],
-                **cells,
-                "gap": gap,
-                "p-value": p_value,
-                "significantly worse": flag,
-            }
-        )
-    return pd.DataFrame(rows).set_index("family")
-
-
-def cost_table(ranking: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Per candidate: folds run, mean fit and predict seconds per fold, peak traced memory (MiB)."""
-    columns = {
-        "folds": "folds run",
-        "fit_s": "fit s / fold",
-        "predict_s": "predict s / fold",
-        "peak_mb": "peak MiB",
-    }
-    table = pd.DataFrame([{k: row[k] for k in ["family", *columns]} for row in ranking]).set_index("family")
-    return table.rename(columns=columns).round(3)
-
-
-def notes_table(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """What went wrong or was noisy, per family: failures, budget stops, warnings, skipped families."""
-    rows = [{"family": name, "note": f"skipped: {why}"} for name, why in summary["skipped"].items()]
-    for row in summary["ranking"]:
-        rows += [{"family": row["family"], "note": note} for note in [row["message"], *row["notes"]] if note]
-    return pd.DataFrame(rows, columns=["family", "note"]).set_index("family")
-
-
-def fold_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """Long table of per-fold deciding scores in display units, families in ranking order."""
-    metric = str(summary["metric"])
-    order = [row["family"] for row in summary["ranking"] if row["family"] in summary["scores"]]
-    rows = [
-        {"family": name, "fold": i + 1, display_name(metric): to_display(metric, score)}
-        for name in order
-        for i, score in enumerate(summary["scores"][name])
-    ]
-    return pd.DataFrame(rows)
-
-
-def plot_scores(summary: Mapping[str, Any]) -> Figure:
-    """Per-fold scores of the deciding metric, one row per candidate (best at the top)."""
-    metric = display_name(str(summary["metric"]))
-    folds = fold_frame(summary)
-    figure = Figure(figsize=(7.0, 0.5 * folds["family"].nunique() + 1.5))
-    axes = figure.subplots()
-    with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib's deprecated `vert`
-        warnings.filterwarnings("ignore", message=".*vert: bool.*")
-        sns.boxplot(data=folds, x=metric, y="family", color="0.9", showfliers=False, ax=axes)
-    sns.stripplot(data=folds, x=metric, y="family", hue="family", legend=False, size=5, ax=axes)
-    axes.set(xlabel=f"{metric} per fold ({better(str(summary['metric']))} is better)", ylabel="")
-    figure.tight_layout()
-    return figure
-
-
-def plot_tradeoff(summary: Mapping[str, Any]) -> Figure:
-    """Mean score (± std) against mean fit time per fold; hollow markers are significantly worse."""
-    metric = str(summary["metric"])
-    figure = Figure(figsize=(7.0, 4.0))
-    axes = figure.subplots()
-    placed = [row for row in summary["ranking"] if row["status"] == "ok" and row["fit_s"]]
-    for index, row in enumerate(placed):
-        shown = row["metrics"][display_name(metric)]
-        face = "none" if row["significant"] else "C0"
-        axes.errorbar(
-            row["fit_s"], shown["mean"], yerr=shown["std"], fmt="o", color="C0", mfc=face, capsize=3
-        )
-        dx, dy, align = LABEL_OFFSETS[index % len(LABEL_OFFSETS)]  # rotate so neighbours rarely collide
-        where = (row["fit_s"], shown["mean"])
-        axes.annotate(row["family"], where, textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=9)
-    axes.set_xscale("log")
-    axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
-    axes.xaxis.set_minor_formatter(NullFormatter())
-    axes.margins(x=0.3, y=0.15)
-    axes.set(
-        xlabel="mean fit time per fold (s, log scale)",
-        ylabel=f"{display_name(metric)} ({better(metric)} is better)",
-        title="filled: not significantly worse than the best · hollow: significantly worse",
-    )
-    axes.title.set_fontsize(9)
-    figure.tight_layout()
-    return figure
 
 
 def build_candidates(spec: FeatureSpec, candidates: Sequence[str], seed: int) -> dict[str, Any]:

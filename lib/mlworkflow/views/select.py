@@ -1,0 +1,150 @@
+"""Presentation for stage `select`: the plan, the candidates, the ranking, costs, notes and per-fold plots."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+from mlworkflow.core import families
+from mlworkflow.core.metrics import better, display_name, to_display
+from mlworkflow.records import SelectRecord
+from mlworkflow.stages.select import Plan, decimals_for, mean_pm_std
+
+LABEL_OFFSETS = ((6, 4, "left"), (6, -12, "left"), (-6, 4, "right"), (-6, -12, "right"))
+
+
+def plan_table(chosen: Plan, train_rows: int, used_rows: int) -> pd.Series:
+    """The plan in one small table."""
+    skipped = ", ".join(f"{name} ({why})" for name, why in chosen.skipped.items()) or "none"
+    rows = f"{used_rows:,} of {train_rows:,}" + (" (seeded subsample)" if used_rows < train_rows else "")
+    values = {
+        "task": chosen.task,
+        "candidates": ", ".join(chosen.candidates),
+        "skipped": skipped,
+        "deciding metric": display_name(chosen.metric),
+        "other metrics": ", ".join(display_name(m) for m in chosen.metrics[1:]) or "none",
+        "training rows used": rows,
+    }
+    return pd.Series(values, name="plan")
+
+
+def describe(pipeline: Any) -> dict[str, str]:
+    """A pipeline in words: its preprocessing blocks and its model (wrapper included)."""
+    blocks = []
+    for name, transformer, columns in pipeline.named_steps["preprocess"].transformers:
+        steps = getattr(transformer, "steps", None)
+        kind = " → ".join(type(s).__name__ for _, s in steps) if steps else str(transformer)
+        blocks.append(f"{name} ({len(columns)}): {kind}")
+    model = pipeline.named_steps["model"]
+    base = families.unwrap(model)
+    label = type(model).__name__ if base is model else f"{type(model).__name__}({type(base).__name__})"
+    return {"model": label, "preprocessing": "; ".join(blocks)}
+
+
+def pipeline_table(pipelines: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per candidate: model and preprocessing."""
+    return pd.DataFrame({name: describe(p) for name, p in pipelines.items()}).T.rename_axis("family")
+
+
+def ranking_table(ranking: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
+    """The ranking: status, mean ± std per metric, gap to the best, p-value, significance."""
+    digits = decimals_for(ranking[0]["score"] or 0.0) if ranking else 4
+    rows = []
+    for row in ranking:
+        cells = {display_name(m): mean_pm_std(row["metrics"].get(display_name(m))) for m in metrics}
+        flag = {True: "yes", False: "no", None: "—"}[row["significant"]]
+        gap = "—" if row["gap"] is None else f"{row['gap']:,.{digits}f}"
+        p_value = "—" if row["p_value"] is None else f"{row['p_value']:.3f}"
+        rows.append(
+            {
+                "family": row["family"],
+                "status": row["status"],
+                **cells,
+                "gap": gap,
+                "p-value": p_value,
+                "significantly worse": flag,
+            }
+        )
+    return pd.DataFrame(rows).set_index("family")
+
+
+def cost_table(ranking: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per candidate: folds run, mean fit and predict seconds per fold, peak traced memory (MiB)."""
+    columns = {
+        "folds": "folds run",
+        "fit_s": "fit s / fold",
+        "predict_s": "predict s / fold",
+        "peak_mb": "peak MiB",
+    }
+    table = pd.DataFrame([{k: row[k] for k in ["family", *columns]} for row in ranking]).set_index("family")
+    return table.rename(columns=columns).round(3)
+
+
+def notes_table(summary: SelectRecord) -> pd.DataFrame:
+    """What went wrong or was noisy, per family: failures, budget stops, warnings, skipped families."""
+    rows = [{"family": name, "note": f"skipped: {why}"} for name, why in summary.skipped.items()]
+    for row in summary.ranking:
+        rows += [{"family": row.family, "note": note} for note in [row.message, *row.notes] if note]
+    return pd.DataFrame(rows, columns=["family", "note"]).set_index("family")
+
+
+def fold_frame(summary: SelectRecord) -> pd.DataFrame:
+    """Long table of per-fold deciding scores in display units, families in ranking order."""
+    metric = summary.metric
+    order = [row.family for row in summary.ranking if row.family in summary.scores]
+    rows = [
+        {"family": name, "fold": i + 1, display_name(metric): to_display(metric, score)}
+        for name in order
+        for i, score in enumerate(summary.scores[name])
+    ]
+    return pd.DataFrame(rows)
+
+
+def plot_scores(summary: SelectRecord) -> Figure:
+    """Per-fold scores of the deciding metric, one row per candidate (best at the top)."""
+    metric = display_name(summary.metric)
+    folds = fold_frame(summary)
+    figure = Figure(figsize=(7.0, 0.5 * folds["family"].nunique() + 1.5))
+    axes = figure.subplots()
+    with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib's deprecated `vert`
+        warnings.filterwarnings("ignore", message=".*vert: bool.*")
+        sns.boxplot(data=folds, x=metric, y="family", color="0.9", showfliers=False, ax=axes)
+    sns.stripplot(data=folds, x=metric, y="family", hue="family", legend=False, size=5, ax=axes)
+    axes.set(xlabel=f"{metric} per fold ({better(summary.metric)} is better)", ylabel="")
+    figure.tight_layout()
+    return figure
+
+
+def plot_tradeoff(summary: SelectRecord) -> Figure:
+    """Mean score (± std) against mean fit time per fold; hollow markers are significantly worse."""
+    metric = summary.metric
+    figure = Figure(figsize=(7.0, 4.0))
+    axes = figure.subplots()
+    placed = [row for row in summary.ranking if row.status == "ok" and row.fit_s]
+    for index, row in enumerate(placed):
+        shown = row.metrics[display_name(metric)]
+        face = "none" if row.significant else "C0"
+        axes.errorbar(row.fit_s, shown.mean, yerr=shown.std, fmt="o", color="C0", mfc=face, capsize=3)
+        dx, dy, align = LABEL_OFFSETS[index % len(LABEL_OFFSETS)]  # rotate so neighbours rarely collide
+        where = (row.fit_s, shown.mean)
+        axes.annotate(row.family, where, textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=9)
+    axes.set_xscale("log")
+    axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.margins(x=0.3, y=0.15)
+    axes.set(
+        xlabel="mean fit time per fold (s, log scale)",
+        ylabel=f"{display_name(metric)} ({better(metric)} is better)",
+        title="filled: not significantly worse than the best · hollow: significantly worse",
+    )
+    axes.title.set_fontsize(9)
+    figure.tight_layout()
+    return figure
+

@@ -1,0 +1,48 @@
+"""Presentation for stage `select`: the plan, the candidates, the ranking, costs, notes and per-fold plots."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from mlworkflow.params import SelectParams
+from mlworkflow.records import Ranked, SelectRecord
+from mlworkflow.stages import select
+from mlworkflow.views import select as view
+from tests.core.test_families import tiny
+from tests.stages.test_select import FAST, run
+
+
+def test_tables_and_plots_for_the_notebook() -> None:
+    summary = run("binary")
+    table = view.ranking_table(summary["ranking"], summary["metrics"])
+    assert list(table.columns[:3]) == ["status", "roc_auc", "average_precision"]
+    assert table.iloc[0]["gap"] == "0.0000" and table.iloc[0]["significantly worse"] == "no"
+    assert list(view.cost_table(summary["ranking"]).columns) == [
+        "folds run",
+        "fit s / fold",
+        "predict s / fold",
+        "peak MiB",
+    ]
+    folds = view.fold_frame(summary)
+    assert len(folds) == 6 * len(FAST) and folds["family"].iloc[0] == summary["ranking"][0]["family"]
+    for figure in (view.plot_scores(summary), view.plot_tradeoff(summary)):
+        assert isinstance(figure, Figure) and figure.axes
+
+
+def test_plan_and_pipeline_tables_describe_the_comparison() -> None:
+    _, _, spec = tiny("regression")
+    plan = select.plan(SelectParams(candidates=("svm", "naive_bayes")), "regression")
+    shown = view.plan_table(plan, 100, 50)
+    assert shown["skipped"] == "naive_bayes (classification only, not for regression)"
+    assert shown["training rows used"] == "50 of 100 (seeded subsample)"
+    described = view.pipeline_table(select.build_candidates(spec, plan.candidates, 0))
+    assert described.loc["svm", "model"] == "TransformedTargetRegressor(SVR)"
+
+
+def test_notes_table_lists_skipped_families_then_each_failure_and_warning() -> None:
+    failed = Ranked(family="knn", status="failed", message="ValueError on fold 1: bad", folds=0, score=None,
+                    score_std=None, metrics={}, fit_s=None, predict_s=None, peak_mb=None, gap=None, p_value=None,
+                    significant=None, notes=["a warning"])
+    summary = SelectRecord.model_construct(skipped={"naive_bayes": "classification only"}, ranking=[failed])
+    assert view.notes_table(summary)["note"].tolist() == [
+        "skipped: classification only", "ValueError on fold 1: bad", "a warning"]
