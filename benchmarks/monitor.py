@@ -26,6 +26,7 @@ from scipy.spatial import distance
 
 from mlworkflow.core import drift
 from mlworkflow.params import MonitorParams
+from mlworkflow.stages.monitor import drift_settings
 
 NUMERIC = 12
 CATEGORICAL = 8
@@ -95,7 +96,7 @@ def ours(reference: pd.DataFrame, current: pd.DataFrame, params: MonitorParams) 
     """mlworkflow.core.drift: profile both frames, compare every column."""
     numeric = [c for c in reference.columns if c.startswith("num_")]
     categorical = [c for c in reference.columns if c.startswith("cat_")]
-    return drift.drift_table(reference, current, numeric, categorical, params)
+    return drift.drift_table(reference, current, numeric, categorical, drift_settings(params))
 
 
 def best_of(repeats: int, action: Callable[[], Any]) -> tuple[float, Any]:

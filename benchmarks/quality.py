@@ -21,8 +21,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score, root_mean_squared_err
 
 from mlworkflow.config import PROJECT_ROOT
 from mlworkflow.core import families
+from mlworkflow.core.features import FeatureSpec
 from mlworkflow.params import load_params
-from mlworkflow.stages.preprocess import FeatureSpec
 from mlworkflow.workflow import runner
 
 HERE = Path(__file__).resolve().parent

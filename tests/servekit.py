@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pandas as pd
 
 from mlworkflow.bundle.contract import Contract, learn_contract
 from mlworkflow.bundle.registry import LoadedModel, Registry, Version
 from mlworkflow.core import families
+from mlworkflow.core.features import FeatureSpec
 from mlworkflow.params import DeployParams, PreprocessParams
 from mlworkflow.stages import deploy, preprocess
 
@@ -32,7 +34,7 @@ def adult(rows: int | None = None, skip: int = 0) -> pd.DataFrame:
     return cleaned.reset_index(drop=True)
 
 
-def fit(frame: pd.DataFrame, family: str = "logistic") -> tuple[Any, preprocess.FeatureSpec]:
+def fit(frame: pd.DataFrame, family: str = "logistic") -> tuple[Any, FeatureSpec]:
     """A pipeline of the family fitted on the frame, and the spec."""
     spec = preprocess.infer_spec(frame, META, PreprocessParams())
     pipeline = families.make_pipeline(spec, family, seed=0)
@@ -62,7 +64,7 @@ class Tiny:
         return deploy.valid_records(self.rows, self.contract, n)
 
 
-def bundle(pipeline: Any, train: pd.DataFrame, spec: preprocess.FeatureSpec, name: str = "tiny") -> dict[str, bytes]:
+def bundle(pipeline: Any, train: pd.DataFrame, spec: FeatureSpec, name: str = "tiny") -> dict[str, bytes]:
     """The bundle files of a fitted pipeline."""
     import skops.io as sio
 
@@ -164,3 +166,35 @@ async def post_many(url: str, path: str, bodies: list[bytes], clients: int) -> l
     indexed = list(enumerate(bodies))
     shares = await asyncio.gather(*(one(indexed[i::clients]) for i in range(clients)))
     return [answer for share in shares for answer in share]
+
+
+# --- requests to the served app (tests/service) ------------------------------------------------------
+
+MAX_ROWS, MAX_BODY = 50, 64 * 1024  # the limits of the app tests/service/conftest.py serves
+
+
+def detail(response: httpx2.Response) -> dict[str, Any]:
+    """The first problem of a refusal."""
+    first: dict[str, Any] = response.json()["detail"][0]
+    return first
+
+
+def record_with(tiny: Tiny, **changes: Any) -> dict[str, Any]:
+    """A valid record with fields changed (the value `...` removes a field)."""
+    record = dict(tiny.records(1)[0])
+    for key, value in changes.items():
+        if value is ...:
+            record.pop(key)
+        else:
+            record[key] = value
+    return record
+
+
+def csv_cells(record: dict[str, Any], tiny: Tiny) -> list[str]:
+    """A record as CSV cells (missing as empty)."""
+    return ["" if record[n] is None else str(record[n]) for n in tiny.contract.names]
+
+
+def csv_text(records: list[dict[str, Any]], tiny: Tiny) -> str:
+    """Records as CSV text with a header."""
+    return "\n".join([",".join(tiny.contract.names), *[",".join(csv_cells(r, tiny)) for r in records]]) + "\n"

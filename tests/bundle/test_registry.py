@@ -205,14 +205,14 @@ def test_promote_command(tmp_path: Path, files: dict[str, bytes], capsys: pytest
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_every_family_registers_under_the_default_trusted_list(tmp_path: Path, task: str) -> None:
     from mlworkflow.core import families
-    from mlworkflow.stages import preprocess
+    from mlworkflow.core.features import FeatureSpec
 
     frame = kit.adult(240)
     targets = {"binary": ("income", ["<=50K", ">50K"]), "multiclass": ("relationship", sorted(frame["relationship"].unique())),
                "regression": ("hours-per-week", [])}
     target, classes = targets[task]
-    spec = preprocess.FeatureSpec(target=target, task=task, classes=tuple(classes), numeric=("age", "education-num"),
-                                  categorical=("sex",))  # few columns: k-NN then builds a k-d tree
+    spec = FeatureSpec(target=target, task=task, classes=tuple(classes), numeric=("age", "education-num"),
+                       categorical=("sex",))  # few columns: k-NN then builds a k-d tree
     registry = reg.Registry(tmp_path)
     for family in families.available(task):
         pipeline = families.make_pipeline(spec, family, seed=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,15 @@ from scipy import stats
 from mlworkflow.core import drift
 from mlworkflow.errors import DataError
 from mlworkflow.params import MonitorParams
+from mlworkflow.stages.monitor import drift_settings
 
-PARAMS = MonitorParams()
+
+def settings(**changes: Any) -> drift.DriftSettings:
+    """The drift settings of monitor params with these changes (defaults otherwise)."""
+    return drift_settings(MonitorParams(**changes))
+
+
+PARAMS = settings()
 
 
 def sorted_sample(rng: np.random.Generator, n: int, discrete: bool, shift: float = 0.0) -> np.ndarray:
@@ -109,7 +117,7 @@ def test_small_samples_are_tested_and_corrected_by_benjamini_hochberg() -> None:
 
 def test_large_samples_use_effect_sizes_so_trivial_shifts_do_not_alarm() -> None:
     rng = np.random.default_rng(4)
-    params = MonitorParams(test_rows=1000)
+    params = settings(test_rows=1000)
     reference, current = frame(rng, 50_000), frame(rng, 50_000, shift=0.3, city_weights=(0.49, 0.31, 0.2))
     table = drift.drift_table(reference, current, ["age", "income"], ["city"], params).set_index("column")
     assert set(table["method"]) == {"effect"}
@@ -131,16 +139,16 @@ def test_a_jump_in_missing_values_is_drift_and_says_so() -> None:
 
 
 def test_method_switches_at_test_rows() -> None:
-    params = MonitorParams(test_rows=100)
+    params = settings(test_rows=100)
     assert drift.choose_method(99, 10_000, params) == "test"
     assert drift.choose_method(100, 100, params) == "effect"
 
 
 def test_dataset_rule_needs_the_share_of_drifted_columns() -> None:
     table = pd.DataFrame({"column": list("abcd"), "drifted": [True, False, False, False], "method": ["effect"] * 4})
-    found = drift.dataset_drift(table, MonitorParams(drift_share=0.3))
+    found = drift.dataset_drift(table, settings(drift_share=0.3))
     assert (found.drifted, found.share, found.detected, found.names) == (1, 0.25, False, ("a",))
-    assert drift.dataset_drift(table, MonitorParams(drift_share=0.25)).detected
+    assert drift.dataset_drift(table, settings(drift_share=0.25)).detected
 
 
 def test_prediction_drift_numeric_and_categorical() -> None:

@@ -12,9 +12,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from mlworkflow.core import families
+from mlworkflow.core.features import FeatureSpec
 from mlworkflow.errors import ParamsError
 from mlworkflow.params import space_spec_problem
-from mlworkflow.stages.preprocess import FeatureSpec
 
 N_ROWS = 120
 SUPPORTED = [(task, family) for task in families.TASKS for family in families.available(task)]
@@ -56,7 +56,7 @@ def unseen(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_catalogue_lists_every_family_and_regression_skips_naive_bayes() -> None:
-    assert set(families.FAMILIES) == set(families.BUILDERS)
+    assert tuple(family.name for family in families.CATALOGUE) == families.FAMILIES
     assert families.available("binary") == families.FAMILIES
     assert families.available("multiclass") == families.FAMILIES
     assert "naive_bayes" not in families.available("regression")
@@ -155,3 +155,31 @@ def test_search_space_is_a_copy() -> None:
     space = families.search_space("svm", "binary")
     space["model__estimator__C"]["low"] = -1
     assert families.search_space("svm", "binary")["model__estimator__C"]["low"] == 1e-2
+
+
+@pytest.mark.parametrize("family", families.CATALOGUE, ids=lambda family: family.name)
+def test_every_family_record_is_complete_and_consistent(family: families.Family) -> None:
+    assert family.tasks and set(family.tasks) <= set(families.TASKS)
+    for task in family.tasks:
+        record = family.estimator(task)
+        base = record.build(seed=0)
+        assert type(base).__name__ == record.cls.rsplit(".", 1)[-1]
+        known = base.get_params()
+        assert record.space and set(record.space) <= set(known), f"{family.name}: space names are parameters"
+        assert set(record.defaults) <= set(known) and (not record.seeded or "random_state" in known)
+        assert record.curve_param in record.space, f"{family.name}: the curve parameter is tuned"
+        model = families.make_estimator(family.name, task, 0)
+        assert families.unwrap(model) is not model if record.wrapper else families.unwrap(model) is model
+    if family.native is not None:
+        assert family.native.param in family.estimator(family.tasks[0]).build(0).get_params()
+    assert all(name.count(".") >= 1 for name in family.trusted_types)
+
+
+def test_the_reference_family_learns_every_task() -> None:
+    assert set(families.BY_NAME[families.REFERENCE].tasks) == set(families.TASKS)
+
+
+def test_trusted_types_are_the_union_of_the_records() -> None:
+    listed = families.trusted_types()
+    assert len(listed) == len(set(listed))
+    assert set(listed) == {name for family in families.CATALOGUE for name in family.trusted_types}

@@ -11,7 +11,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PolynomialFeatures
 
-from mlworkflow.core import families
+from mlworkflow.core import families, features
 from mlworkflow.params import PreprocessParams
 from mlworkflow.service import fastpath
 from mlworkflow.stages import preprocess
@@ -110,5 +110,5 @@ def test_unsupported_steps_are_refused() -> None:
 def test_as_text_matches_preprocess() -> None:
     values = np.array([["a", 1, None], [np.nan, 2.5, "b"]], dtype=object)
     ours = fastpath.as_text(values)
-    theirs = preprocess.as_text(pd.DataFrame(values)).to_numpy()
+    theirs = features.as_text(pd.DataFrame(values)).to_numpy()
     assert [[str(v) for v in row] for row in ours] == [[str(v) for v in row] for row in theirs]

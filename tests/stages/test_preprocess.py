@@ -12,10 +12,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from mlworkflow import io
+from mlworkflow.core.features import FeatureSpec, build_preprocessor
 from mlworkflow.errors import DataError
 from mlworkflow.params import PreprocessParams
 from mlworkflow.stages import preprocess as pp
@@ -56,40 +56,9 @@ def params(**changes: Any) -> PreprocessParams:
     return PreprocessParams(**changes)
 
 
-def spec_for(train: pd.DataFrame, **changes: Any) -> pp.FeatureSpec:
+def spec_for(train: pd.DataFrame, **changes: Any) -> FeatureSpec:
     """The inferred spec of a cleaned frame."""
     return pp.infer_spec(train, META, params(**changes))
-
-
-# --- FeatureSpec ---------------------------------------------------------------------------------
-
-
-def test_spec_round_trips_through_json_and_ignores_extra_keys() -> None:
-    spec = pp.FeatureSpec(target="y", task="binary", classes=("a", "b"), numeric=("x",), categorical=("c",))
-    data = {**spec.to_json(), "headline": {"rows": 3}, "dropped": {}}
-    assert pp.FeatureSpec.from_json(data) == spec
-    assert data["transformer"] == {
-        "numeric_imputer": "median",
-        "scale": True,
-        "min_frequency": 0.01,
-        "max_categories": 30,
-    }
-    assert spec.features == ("x", "c")
-
-
-def test_spec_from_json_names_the_missing_key() -> None:
-    with pytest.raises(DataError, match=r"preprocess.json: .*numeric.*categorical|preprocess.json: .*task"):
-        pp.FeatureSpec.from_json({"target": "y", "numeric": ["x"]})
-
-
-def test_spec_rejects_overlapping_features() -> None:
-    with pytest.raises(DataError, match="disjoint"):
-        pp.FeatureSpec.from_json({"target": "y", "task": "binary", "numeric": ["x"], "categorical": ["x"]})
-
-
-def test_spec_needs_a_feature() -> None:
-    with pytest.raises(DataError, match="at least one"):
-        pp.FeatureSpec.from_json({"target": "y", "task": "regression"})
 
 
 # --- clean ---------------------------------------------------------------------------------------
@@ -365,7 +334,7 @@ def test_infer_spec_excludes_time_column_and_rejects_bad_meta() -> None:
 
 def test_build_preprocessor_is_unfitted() -> None:
     train, _ = clean_split()
-    preprocessor = pp.build_preprocessor(spec_for(train))
+    preprocessor = build_preprocessor(spec_for(train))
     with pytest.raises(NotFittedError):
         check_is_fitted(preprocessor)
 
@@ -375,7 +344,7 @@ def test_fitted_transformer_handles_unseen_categories_and_nans(dtype: Any) -> No
     train, _ = clean_split()
     train = train.assign(city=train["city"].astype(dtype))
     spec = spec_for(train)
-    fitted = pp.build_preprocessor(spec).fit(train, train["y"])
+    fitted = build_preprocessor(spec).fit(train, train["y"])
     test = pd.DataFrame(
         {
             "age": [np.nan, 30],
@@ -391,48 +360,10 @@ def test_fitted_transformer_handles_unseen_categories_and_nans(dtype: Any) -> No
     assert out.loc[1, "city_missing"] == 1.0
 
 
-def test_transformer_output_names_and_infrequent_grouping() -> None:
-    train = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0] * 5, "c": ["a"] * 15 + ["b"] * 4 + ["rare"], "y": 0})
-    spec = pp.FeatureSpec(
-        target="y",
-        task="binary",
-        numeric=("x",),
-        categorical=("c",),
-        transformer=pp.TransformerSettings(min_frequency=0.1),
-    )
-    fitted = pp.build_preprocessor(spec).fit(train)
-    names = list(fitted.get_feature_names_out())
-    assert names == ["x", "missingindicator_x", "c_a", "c_b", "c_infrequent_sklearn"]
-    out = pp.transform(fitted, pd.DataFrame({"x": [2.0], "c": ["never seen"]}))
-    assert out.loc[0, "c_infrequent_sklearn"] == 1.0  # unknown goes to the infrequent column
-
-
-def test_transformer_without_scaling_or_min_frequency() -> None:
-    train = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "c"], "y": 0})
-    settings = pp.TransformerSettings(scale=False, min_frequency=0.0, max_categories=None)
-    spec = pp.FeatureSpec(
-        target="y", task="regression", numeric=("x",), categorical=("c",), transformer=settings
-    )
-    preprocessor = pp.build_preprocessor(spec)
-    assert not any(isinstance(step, StandardScaler) for _, step in preprocessor.transformers[0][1].steps)
-    out = preprocessor.fit_transform(train)
-    assert out["x"].tolist() == [1.0, 2.0, 3.0]
-    assert list(out.columns) == ["x", "c_a", "c_b", "c_c"]
-
-
-def test_names_get_prefixes_when_they_could_collide() -> None:
-    train = pd.DataFrame({"color_red": [1.0, 2.0], "color": ["red", "blue"], "y": [0, 1]})
-    spec = pp.FeatureSpec(target="y", task="binary", numeric=("color_red",), categorical=("color",))
-    assert not pp.names_stay_unique(spec)
-    out = pp.build_preprocessor(spec).fit_transform(train)
-    assert "numeric__color_red" in out.columns and "categorical__color_red" in out.columns
-    assert pp.names_stay_unique(pp.FeatureSpec(target="y", task="binary", numeric=("a",), categorical=("b",)))
-
-
 def test_transformer_fits_inside_cross_validation() -> None:
     train, _ = clean_split(make_frame(80))
     spec = spec_for(train)
-    model = make_pipeline(pp.build_preprocessor(spec), LogisticRegression(max_iter=200))
+    model = make_pipeline(build_preprocessor(spec), LogisticRegression(max_iter=200))
     scores = cross_val_score(model, train[list(spec.features)], train["y"], cv=3, n_jobs=1)
     assert len(scores) == 3 and np.isfinite(scores).all()
 
@@ -446,7 +377,7 @@ def test_transformer_survives_parquet_and_skops(tmp_path: Path) -> None:
         store.read_frame("train.parquet", "preprocess"),
         store.read_frame("test.parquet", "preprocess"),
     )
-    spec = pp.FeatureSpec.from_json(spec_for(train).to_json())
+    spec = FeatureSpec.from_json(spec_for(train).to_json())
     fitted = pp.fit_preview(spec, train)
     loaded = io.read_model(io.write_model(tmp_path / "pre.skops", fitted))
     pd.testing.assert_frame_equal(pp.transform(loaded, test), pp.transform(fitted, test))
@@ -485,7 +416,7 @@ def test_record_meets_the_artifact_contract() -> None:
         "features out": 9,
         "dropped": "id",
     }
-    assert pp.FeatureSpec.from_json(value) == spec
+    assert FeatureSpec.from_json(value) == spec
 
 
 def test_stage_end_to_end_through_artifacts(tmp_path: Path) -> None:
@@ -498,7 +429,7 @@ def test_stage_end_to_end_through_artifacts(tmp_path: Path) -> None:
     train, test = pp.split(cleaned, meta["target"], meta["task"], settings, seed=42)
     spec = pp.infer_spec(train, meta, settings)
     store.write_json("preprocess.json", pp.record(spec, dropped, train, test, 0, settings, 42))
-    loaded = pp.FeatureSpec.from_json(store.read_json("preprocess.json", "preprocess"))
+    loaded = FeatureSpec.from_json(store.read_json("preprocess.json", "preprocess"))
     out = pp.transform(pp.fit_preview(loaded, train), test)
     assert len(out) == len(test) == 12 and not out.isna().any().any()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mlworkflow.core.features import FeatureSpec, build_preprocessor
 from mlworkflow.stages import preprocess as pp
 from mlworkflow.views import preprocess as view
 from tests.stages.test_preprocess import META, clean_split, make_frame, params, spec_for
@@ -45,14 +46,14 @@ def test_class_balance_counts_and_shares() -> None:
 
 def test_balance_describes_a_regression_target() -> None:
     train, test = pd.DataFrame({"y": [1.0, 2.0, 3.0]}), pd.DataFrame({"y": [4.0]})
-    spec = pp.FeatureSpec(target="y", task="regression", numeric=("x",))
+    spec = FeatureSpec(target="y", task="regression", numeric=("x",))
     table = view.balance(train, test, spec)
     assert table.loc["mean", "train"] == 2.0 and table.loc["count", "test"] == 1
 
 
 def test_preprocessor_steps_in_words() -> None:
     train, _ = clean_split()
-    steps = view.preprocessor_steps(pp.build_preprocessor(spec_for(train)))
+    steps = view.preprocessor_steps(build_preprocessor(spec_for(train)))
     assert steps["does"].tolist() == [
         "impute median + missing indicators",
         "scale to mean 0, sd 1",
@@ -84,5 +85,5 @@ def test_summaries_of_the_transformed_matrix() -> None:
 def test_unseen_categories_counts_values_and_rows() -> None:
     train = pd.DataFrame({"c": ["a", "b", None]})
     test = pd.DataFrame({"c": ["a", "z", "z", "w", None]})
-    spec = pp.FeatureSpec(target="y", task="binary", categorical=("c",))
+    spec = FeatureSpec(target="y", task="binary", categorical=("c",))
     assert view.unseen_categories(train, test, spec).loc["c"].tolist() == [2, 3]

@@ -27,7 +27,9 @@ from typing import Any
 import pandas as pd
 
 from mlworkflow import provenance
+from mlworkflow.bundle import legacy
 from mlworkflow.bundle.contract import Contract
+from mlworkflow.core import families, features
 from mlworkflow.errors import MlwError, did_you_mean
 
 MODEL_FILE = "model.skops"
@@ -41,24 +43,10 @@ ALIASES = ("champion", "challenger")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops", "mlworkflow")
 # Types skops does not trust by default that mlworkflow's pipelines contain (every family, every task,
-# k-NN's search trees included): reviewed, and listed here so a new registry starts with them. Tree
-# types are in the list because the registry only loads files whose SHA-256 it recorded itself (see
-# skops' note on crafted tree node indices).
-DEFAULT_TRUSTED = (
-    "functools.partial",
-    "mlworkflow.stages.preprocess.as_text",
-    "numpy.dtype",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.metrics._dist_metrics.ManhattanDistance64",
-    "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.neighbors._kd_tree.KDTree",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-    "sklearn.tree._tree.Tree",
-    "sklearn.utils.validation.check_array",
-)
+# k-NN's search trees included), as the catalogues declare them: reviewed, and listed so a new registry
+# starts with them. Tree types are in the list because the registry only loads files whose SHA-256 it
+# recorded itself (see skops' note on crafted tree node indices).
+DEFAULT_TRUSTED = tuple(sorted({*features.TRUSTED_TYPES, *families.trusted_types()}))
 
 
 class RegistryError(MlwError):
@@ -143,13 +131,14 @@ class Registry:
             trusted = json.loads(path.read_text(encoding="utf-8"))["trusted"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise RegistryError(f"{path} is not a JSON object with a 'trusted' list: {exc}") from None
-        return [str(name) for name in trusted]
+        return legacy.current_names(str(name) for name in trusted)
 
     def check_trusted(self, model: bytes, where: str) -> None:
         """Refuse a skops file holding a type the registry does not trust."""
         import skops.io as sio
 
-        untrusted = sorted(set(sio.get_untrusted_types(data=model)) - set(self.trusted_types()))
+        recorded = legacy.current_names(sio.get_untrusted_types(data=model))
+        untrusted = sorted(set(recorded) - set(self.trusted_types()))
         if untrusted:
             raise RegistryError(
                 f"{where} holds types the registry does not trust: {', '.join(untrusted)}. Review them; "
@@ -301,7 +290,7 @@ class Registry:
         from skops.io.exceptions import UntrustedTypesFoundException
 
         try:
-            return sio.loads(data, trusted=self.trusted_types())
+            return sio.loads(legacy.modernize(data), trusted=self.trusted_types())
         except UntrustedTypesFoundException as exc:
             found = str(exc).split("\n")[0]
             raise RegistryError(

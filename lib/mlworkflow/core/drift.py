@@ -36,7 +36,6 @@ from scipy import special, stats
 from scipy.spatial import distance
 
 from mlworkflow.errors import DataError
-from mlworkflow.params import MonitorParams
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -52,6 +51,20 @@ COLUMNS = (
     "column", "kind", "method", "rows_reference", "rows_current", "effect", "effect_name", "psi", "psi_band",
     "ks", "p_value", "p_adjusted", "missing_reference", "missing_current", "drifted", "why",
 )
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """When a column and the data drifted: the size that switches tests to effect sizes, thresholds, PSI bins."""
+
+    test_rows: int
+    alpha: float
+    wasserstein_threshold: float
+    js_threshold: float
+    missing_threshold: float
+    psi_bands: tuple[float, float]
+    bins: int
+    drift_share: float
 
 
 # --- summaries ---------------------------------------------------------------------------------------
@@ -262,9 +275,9 @@ class ColumnDrift:
     missing_current: float
 
 
-def choose_method(rows_reference: int, rows_current: int, params: MonitorParams) -> Method:
+def choose_method(rows_reference: int, rows_current: int, settings: DriftSettings) -> Method:
     """A significance test when either sample has fewer than `test_rows` rows, else an effect size."""
-    return "test" if min(rows_reference, rows_current) < params.test_rows else "effect"
+    return "test" if min(rows_reference, rows_current) < settings.test_rows else "effect"
 
 
 def missing_share(missing: int, rows: int) -> float:
@@ -273,13 +286,13 @@ def missing_share(missing: int, rows: int) -> float:
 
 
 def numeric_drift(name: str, reference: NumericSummary, current: NumericSummary, method: Method,
-                  params: MonitorParams) -> ColumnDrift:
+                  settings: DriftSettings) -> ColumnDrift:
     """A numeric column's statistics: KS, normalised Wasserstein, PSI on reference quantile bins."""
-    edges = quantile_edges(reference.values, params.bins)
+    edges = quantile_edges(reference.values, settings.bins)
     value = psi(binned_counts(reference, edges), binned_counts(current, edges))
     return ColumnDrift(
         name, "numeric", method, reference.rows, current.rows,
-        wasserstein(reference.values, current.values), "wasserstein / sd", value, psi_band(value, params.psi_bands),
+        wasserstein(reference.values, current.values), "wasserstein / sd", value, psi_band(value, settings.psi_bands),
         ks_statistic(reference.values, current.values),
         ks_pvalue(reference.values, current.values) if method == "test" else None,
         missing_share(reference.missing, reference.rows), missing_share(current.missing, current.rows),
@@ -287,33 +300,33 @@ def numeric_drift(name: str, reference: NumericSummary, current: NumericSummary,
 
 
 def categorical_drift(name: str, reference: CategoricalSummary, current: CategoricalSummary, method: Method,
-                      params: MonitorParams) -> ColumnDrift:
+                      settings: DriftSettings) -> ColumnDrift:
     """A categorical column's statistics: chi-squared, Jensen–Shannon, PSI over the levels."""
     ref, cur, _levels = aligned_counts(reference, current)
     value = psi(ref, cur)
     return ColumnDrift(
         name, "categorical", method, reference.rows, current.rows,
-        js_distance(ref, cur), "jensen-shannon", value, psi_band(value, params.psi_bands), None,
+        js_distance(ref, cur), "jensen-shannon", value, psi_band(value, settings.psi_bands), None,
         chi2_pvalue(ref, cur) if method == "test" else None,
         missing_share(reference.missing, reference.rows), missing_share(current.missing, current.rows),
     )
 
 
-def column_drift(name: str, reference: Summary, current: Summary, method: Method, params: MonitorParams) -> ColumnDrift:
+def column_drift(name: str, reference: Summary, current: Summary, method: Method, settings: DriftSettings) -> ColumnDrift:
     """The statistics of one column, numeric or categorical by its summaries."""
     if isinstance(reference, NumericSummary) and isinstance(current, NumericSummary):
-        return numeric_drift(name, reference, current, method, params)
+        return numeric_drift(name, reference, current, method, settings)
     if isinstance(reference, CategoricalSummary) and isinstance(current, CategoricalSummary):
-        return categorical_drift(name, reference, current, method, params)
+        return categorical_drift(name, reference, current, method, settings)
     raise DataError("is numeric on one side and categorical on the other", name)
 
 
 # --- all columns: decide, correct, summarise ------------------------------------------------------------
 
 
-def threshold(kind: str, params: MonitorParams) -> float:
+def threshold(kind: str, settings: DriftSettings) -> float:
     """The effect size at or above which a column drifted."""
-    return params.wasserstein_threshold if kind == "numeric" else params.js_threshold
+    return settings.wasserstein_threshold if kind == "numeric" else settings.js_threshold
 
 
 def adjust(p_values: pd.Series) -> pd.Series:
@@ -325,47 +338,47 @@ def adjust(p_values: pd.Series) -> pd.Series:
     return adjusted
 
 
-def why(row: Mapping[str, Any], params: MonitorParams) -> str:
+def why(row: Mapping[str, Any], settings: DriftSettings) -> str:
     """Why a column drifted, in a few words ('' when it did not)."""
     missing = abs(row["missing_current"] - row["missing_reference"])
-    if missing >= params.missing_threshold:
+    if missing >= settings.missing_threshold:
         return f"missing share {row['missing_reference']:.0%} → {row['missing_current']:.0%}"
-    if row["method"] == "test" and row["p_adjusted"] <= params.alpha:
+    if row["method"] == "test" and row["p_adjusted"] <= settings.alpha:
         test = "KS" if row["kind"] == "numeric" else "chi-squared"
-        return f"{test} p = {row['p_adjusted']:.2g} after BH (≤ {params.alpha:g})"
-    if row["method"] == "effect" and row["effect"] >= threshold(row["kind"], params):
-        return f"{row['effect_name']} {row['effect']:.3f} (≥ {threshold(row['kind'], params):g})"
+        return f"{test} p = {row['p_adjusted']:.2g} after BH (≤ {settings.alpha:g})"
+    if row["method"] == "effect" and row["effect"] >= threshold(row["kind"], settings):
+        return f"{row['effect_name']} {row['effect']:.3f} (≥ {threshold(row['kind'], settings):g})"
     return ""
 
 
-def decide(rows: Sequence[ColumnDrift], params: MonitorParams) -> pd.DataFrame:
+def decide(rows: Sequence[ColumnDrift], settings: DriftSettings) -> pd.DataFrame:
     """The drift table: one row per column, BH-adjusted p-values, `drifted` and `why`; largest effect first."""
     table = pd.DataFrame([asdict(row) for row in rows], columns=[c for c in COLUMNS if c not in ("p_adjusted", "drifted", "why")])
     table["p_value"] = pd.to_numeric(table["p_value"], errors="coerce")
     table["ks"] = pd.to_numeric(table["ks"], errors="coerce")
     table["p_adjusted"] = adjust(table["p_value"])
-    table["why"] = [why({str(k): v for k, v in row.items()}, params) for row in table.to_dict("records")]
+    table["why"] = [why({str(k): v for k, v in row.items()}, settings) for row in table.to_dict("records")]
     table["drifted"] = table["why"] != ""
     table = table.sort_values(["drifted", "effect"], ascending=[False, False], na_position="last", kind="stable")
     return table[list(COLUMNS)].reset_index(drop=True)
 
 
-def compare(reference: Mapping[str, Summary], current: Mapping[str, Summary], params: MonitorParams) -> pd.DataFrame:
+def compare(reference: Mapping[str, Summary], current: Mapping[str, Summary], settings: DriftSettings) -> pd.DataFrame:
     """The drift table of every column the reference profile holds."""
     missing = [name for name in reference if name not in current]
     if missing:
         raise DataError("is in the reference but not in the current data", missing[0])
     rows = []
     for name, summary in reference.items():
-        method = choose_method(summary.rows, current[name].rows, params)
-        rows.append(column_drift(name, summary, current[name], method, params))
-    return decide(rows, params)
+        method = choose_method(summary.rows, current[name].rows, settings)
+        rows.append(column_drift(name, summary, current[name], method, settings))
+    return decide(rows, settings)
 
 
 def drift_table(reference: pd.DataFrame, current: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str],
-                params: MonitorParams) -> pd.DataFrame:
+                settings: DriftSettings) -> pd.DataFrame:
     """Profile both frames and compare them column by column."""
-    return compare(profile(reference, numeric, categorical), profile(current, numeric, categorical), params)
+    return compare(profile(reference, numeric, categorical), profile(current, numeric, categorical), settings)
 
 
 @dataclass(frozen=True)
@@ -385,17 +398,17 @@ class DatasetDrift:
         return self.drifted > 0 and self.share >= self.threshold
 
 
-def dataset_drift(table: pd.DataFrame, params: MonitorParams) -> DatasetDrift:
+def dataset_drift(table: pd.DataFrame, settings: DriftSettings) -> DatasetDrift:
     """Apply the dataset-level rule (share of drifted columns) to a drift table."""
     drifted = table[table["drifted"]]
     methods = sorted(set(table["method"]))
     share = len(drifted) / len(table) if len(table) else 0.0
-    return DatasetDrift(len(table), len(drifted), tuple(drifted["column"]), share, params.drift_share, "+".join(methods))
+    return DatasetDrift(len(table), len(drifted), tuple(drifted["column"]), share, settings.drift_share, "+".join(methods))
 
 
-def prediction_drift(reference: Any, current: Any, kind: Kind, name: str, params: MonitorParams) -> pd.Series:
+def prediction_drift(reference: Any, current: Any, kind: Kind, name: str, settings: DriftSettings) -> pd.Series:
     """Drift of the model's outputs (scores or values numeric, labels categorical): one row, tested alone."""
     summarize = summarize_numeric if kind == "numeric" else summarize_categorical
     ref, cur = summarize(reference), summarize(current)
-    row = column_drift(name, ref, cur, choose_method(ref.rows, cur.rows, params), params)
-    return decide([row], params).iloc[0]
+    row = column_drift(name, ref, cur, choose_method(ref.rows, cur.rows, settings), settings)
+    return decide([row], settings).iloc[0]

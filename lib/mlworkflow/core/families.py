@@ -1,4 +1,4 @@
-"""The catalogue of model families that `select` compares and `train` tunes.
+"""The catalogue of model families that `select` compares and `train` tunes: one record per family.
 
 Every family builds a scikit-learn Pipeline with two steps: ("preprocess", ColumnTransformer) and
 ("model", estimator). Families and what they map to, per task:
@@ -14,42 +14,182 @@ Every family builds a scikit-learn Pipeline with two steps: ("preprocess", Colum
 | `naive_bayes`            | GaussianNB                                 | (not available)                     |
 | `mlp`                    | MLPClassifier                              | TransformedTargetRegressor(MLPRegressor) |
 
-`hist_gradient_boosting` uses its own preprocessing: categorical columns ordinal-encoded (missing
-and unseen categories become NaN) and passed as `categorical_features`, numeric columns as they
-are (the model handles NaN). Every other family uses `preprocess.build_preprocessor(spec)`.
-SVC is wrapped in a calibrator so every classifier has `predict_proba` (SVC's own `probability`
-is deprecated); SVR and MLPRegressor learn a standardised target, since their defaults assume one.
-scikit-learn is imported inside the builders: importing this module stays cheap (params uses it).
+`hist_gradient_boosting` handles categories itself (`Family.native`): categorical columns are
+ordinal-encoded (missing and unseen categories become NaN) and passed as `categorical_features`,
+numeric columns as they are (the model handles NaN). Every other family uses
+`features.build_preprocessor(spec)`. SVC is wrapped in a calibrator so every classifier has
+`predict_proba` (SVC's own `probability` is deprecated); SVR and MLPRegressor learn a standardised
+target, since their defaults assume one. Adding a family means adding one `Family` to `CATALOGUE`.
+
+scikit-learn (and `features`, which imports it) is imported only when a model is built: `params`
+imports this catalogue, and checking a params file must stay fast.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 
 if TYPE_CHECKING:
-    from mlworkflow.stages.preprocess import FeatureSpec
+    from mlworkflow.core.features import FeatureSpec
 
-FAMILIES: tuple[str, ...] = (
-    "logistic",
-    "decision_tree",
-    "random_forest",
-    "hist_gradient_boosting",
-    "svm",
-    "knn",
-    "naive_bayes",
-    "mlp",
-)
-CLASSIFICATION_ONLY: tuple[str, ...] = ("naive_bayes",)
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
-HGB_MAX_CATEGORIES = 255  # HistGradientBoosting's categorical codes must be < max_bins (255)
+Wrapper = Literal["calibrate", "scale_target"]
+WRAPPER_PREFIX: dict[str, str] = {"calibrate": "estimator__", "scale_target": "regressor__"}
 
-Builder = Callable[[bool, int], Any]  # (is_classifier, seed) -> unfitted estimator
+
+def _range(low: float, high: float, log: bool = True, kind: str = "float") -> dict[str, Any]:
+    return {"low": low, "high": high, "log": log, "type": kind}
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A family's model for one kind of task: its class, defaults, wrapper, search space and curve knob.
+
+    `space` maps the base estimator's parameter names to a list of choices or a range
+    {"low", "high", "log", "type"}; `curve_param` is the parameter whose validation curve shows
+    over/underfitting best; `seeded` says whether the class takes `random_state`.
+    """
+
+    cls: str
+    space: Mapping[str, Any]
+    curve_param: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    seeded: bool = True
+    wrapper: Wrapper | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The parameter prefix of the base estimator inside the 'model' step ('' when unwrapped)."""
+        return WRAPPER_PREFIX[self.wrapper] if self.wrapper else ""
+
+    def build(self, seed: int) -> Any:
+        """The unfitted base estimator with the family's defaults."""
+        module, name = self.cls.rsplit(".", 1)
+        seeded = {"random_state": seed} if self.seeded else {}
+        return getattr(importlib.import_module(module), name)(**self.defaults, **seeded)
+
+
+@dataclass(frozen=True)
+class Native:
+    """A model that encodes categories itself: the parameter naming them, and the levels it accepts."""
+
+    param: str
+    max_categories: int
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family: its models per task, how its inputs are prepared, the types its saved model holds.
+
+    `trusted_types` are the types skops does not trust by default that a fitted model of this
+    family contains (the registry trusts them, see `bundle.registry.DEFAULT_TRUSTED`).
+    """
+
+    name: str
+    classifier: Estimator | None
+    regressor: Estimator | None
+    native: Native | None = None
+    trusted_types: tuple[str, ...] = ()
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this family can learn."""
+        kinds = (("binary", self.classifier), ("multiclass", self.classifier), ("regression", self.regressor))
+        return tuple(task for task, model in kinds if model is not None)
+
+    def estimator(self, task: str) -> Estimator:
+        """The model record for a task (check_family first: a missing one is a KeyError)."""
+        model = self.regressor if task == "regression" else self.classifier
+        if model is None:
+            raise KeyError(f"{self.name} has no model for {task}")
+        return model
+
+
+MLP_DEFAULTS = {  # early stopping on a 10% split, patient enough (25 epochs) not to stop at once on small data
+    "hidden_layer_sizes": (64,), "learning_rate_init": 3e-3, "early_stopping": True, "n_iter_no_change": 25,
+    "max_iter": 500,
+}
+MLP_SPACE = {"hidden_layer_sizes": [32, 64, 128], "alpha": _range(1e-6, 1e-1), "learning_rate_init": _range(1e-4, 1e-2)}
+TREE_SPACE = {"max_depth": _range(2, 30, kind="int"), "min_samples_leaf": _range(1, 100, kind="int")}
+FOREST_SPACE = {"max_features": ["sqrt", 0.5, 1.0], "min_samples_leaf": _range(1, 30, kind="int"), "max_depth": [None, 8, 16]}
+HGB_SPACE = {
+    "learning_rate": _range(0.01, 0.3), "max_leaf_nodes": _range(8, 128, kind="int"),
+    "min_samples_leaf": _range(5, 200, kind="int"), "l2_regularization": _range(1e-6, 10.0),
+}
+SVM_SPACE = {"C": _range(1e-2, 1e3), "gamma": _range(1e-4, 1.0)}
+KNN_SPACE = {"n_neighbors": _range(1, 50, kind="int"), "weights": ["uniform", "distance"]}
+KNN_DEFAULTS = {"n_neighbors": 15, "weights": "distance"}
+FOREST_DEFAULTS = {"n_estimators": 100, "min_samples_leaf": 2, "n_jobs": 1}
+TREE_TYPES = ("sklearn.tree._tree.Tree",)
+KNN_TYPES = (
+    "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.neighbors._ball_tree.BallTree", "sklearn.neighbors._kd_tree.KDTree",
+)
+
+CATALOGUE: tuple[Family, ...] = (
+    Family(
+        "logistic",
+        Estimator("sklearn.linear_model.LogisticRegression", {"C": _range(1e-3, 1e2)}, "C", {"max_iter": 2000}),
+        Estimator("sklearn.linear_model.Ridge", {"alpha": _range(1e-3, 1e3)}, "alpha", {"alpha": 1.0}, seeded=False),
+    ),
+    Family(
+        "decision_tree",
+        Estimator("sklearn.tree.DecisionTreeClassifier", TREE_SPACE, "max_depth", {"min_samples_leaf": 5}),
+        Estimator("sklearn.tree.DecisionTreeRegressor", TREE_SPACE, "max_depth", {"min_samples_leaf": 5}),
+        trusted_types=TREE_TYPES,
+    ),
+    Family(
+        "random_forest",
+        Estimator("sklearn.ensemble.RandomForestClassifier", FOREST_SPACE, "min_samples_leaf", FOREST_DEFAULTS),
+        Estimator("sklearn.ensemble.RandomForestRegressor", FOREST_SPACE, "min_samples_leaf", FOREST_DEFAULTS),
+        trusted_types=TREE_TYPES,
+    ),
+    Family(
+        "hist_gradient_boosting",
+        Estimator("sklearn.ensemble.HistGradientBoostingClassifier", HGB_SPACE, "max_leaf_nodes"),
+        Estimator("sklearn.ensemble.HistGradientBoostingRegressor", HGB_SPACE, "max_leaf_nodes"),
+        native=Native("categorical_features", 255),  # its categorical codes must be < max_bins (255)
+        trusted_types=(
+            "functools.partial", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+            "sklearn.utils.validation.check_array",  # its own input step: FunctionTransformer(partial(check_array))
+        ),
+    ),
+    Family(
+        "svm",
+        Estimator("sklearn.svm.SVC", SVM_SPACE, "C", {"kernel": "rbf"}, wrapper="calibrate"),
+        Estimator("sklearn.svm.SVR", {**SVM_SPACE, "epsilon": _range(1e-3, 1.0)}, "C", {"kernel": "rbf"},
+                  seeded=False, wrapper="scale_target"),
+        trusted_types=("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"),
+    ),
+    Family(
+        "knn",
+        Estimator("sklearn.neighbors.KNeighborsClassifier", KNN_SPACE, "n_neighbors", KNN_DEFAULTS, seeded=False),
+        Estimator("sklearn.neighbors.KNeighborsRegressor", KNN_SPACE, "n_neighbors", KNN_DEFAULTS, seeded=False),
+        trusted_types=KNN_TYPES,
+    ),
+    Family(
+        "naive_bayes",
+        Estimator("sklearn.naive_bayes.GaussianNB", {"var_smoothing": _range(1e-12, 1e-2)}, "var_smoothing",
+                  seeded=False),
+        None,
+    ),
+    Family(
+        "mlp",
+        Estimator("sklearn.neural_network.MLPClassifier", MLP_SPACE, "alpha", MLP_DEFAULTS),
+        Estimator("sklearn.neural_network.MLPRegressor", MLP_SPACE, "alpha", MLP_DEFAULTS, wrapper="scale_target"),
+        trusted_types=("sklearn.neural_network._stochastic_optimizers.AdamOptimizer",),
+    ),
+)
+BY_NAME: dict[str, Family] = {family.name: family for family in CATALOGUE}
+FAMILIES: tuple[str, ...] = tuple(BY_NAME)
+CLASSIFICATION_ONLY: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.regressor is None)
+REFERENCE = "hist_gradient_boosting"  # the default model every tuned model must beat in CV
 
 
 def check_task(task: str) -> None:
@@ -61,9 +201,7 @@ def check_task(task: str) -> None:
 def available(task: str) -> tuple[str, ...]:
     """The families that can learn this task, in catalogue order."""
     check_task(task)
-    if task == "regression":
-        return tuple(name for name in FAMILIES if name not in CLASSIFICATION_ONLY)
-    return FAMILIES
+    return tuple(family.name for family in CATALOGUE if task in family.tasks)
 
 
 def check_family(family: str, task: str, key: str = "family") -> None:
@@ -76,99 +214,32 @@ def check_family(family: str, task: str, key: str = "family") -> None:
         raise ParamsError("families", [ParamsIssue(key, f"a family for task '{task}'", found)])
 
 
+def get(family: str, task: str) -> Estimator:
+    """The checked model record of a family for a task."""
+    check_family(family, task)
+    return BY_NAME[family].estimator(task)
+
+
+def trusted_types() -> tuple[str, ...]:
+    """Every type a fitted model of the catalogue holds that skops does not trust by default."""
+    return tuple(dict.fromkeys(name for family in CATALOGUE for name in family.trusted_types))
+
+
 # --- estimators --------------------------------------------------------------------------------
-
-
-def _logistic(classify: bool, seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression, Ridge
-
-    return LogisticRegression(max_iter=2000, random_state=seed) if classify else Ridge(alpha=1.0)
-
-
-def _decision_tree(classify: bool, seed: int) -> Any:
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-
-    model = DecisionTreeClassifier if classify else DecisionTreeRegressor
-    return model(min_samples_leaf=5, random_state=seed)
-
-
-def _random_forest(classify: bool, seed: int) -> Any:
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    model = RandomForestClassifier if classify else RandomForestRegressor
-    return model(n_estimators=100, min_samples_leaf=2, n_jobs=1, random_state=seed)
-
-
-def _hist_gradient_boosting(classify: bool, seed: int) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    model = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-    return model(random_state=seed)
-
-
-def _svm(classify: bool, seed: int) -> Any:
-    from sklearn.svm import SVC, SVR
-
-    return SVC(kernel="rbf", random_state=seed) if classify else SVR(kernel="rbf")
-
-
-def _knn(classify: bool, seed: int) -> Any:
-    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-
-    model = KNeighborsClassifier if classify else KNeighborsRegressor
-    return model(n_neighbors=15, weights="distance")
-
-
-def _naive_bayes(classify: bool, seed: int) -> Any:
-    from sklearn.naive_bayes import GaussianNB
-
-    return GaussianNB()
-
-
-def _mlp(classify: bool, seed: int) -> Any:
-    from sklearn.neural_network import MLPClassifier, MLPRegressor
-
-    model = MLPClassifier if classify else MLPRegressor
-    # early stopping on a 10% validation split, patient enough (25 epochs) not to stop at once on small data
-    return model(
-        hidden_layer_sizes=(64,),
-        learning_rate_init=3e-3,
-        early_stopping=True,
-        n_iter_no_change=25,
-        max_iter=500,
-        random_state=seed,
-    )
-
-
-BUILDERS: dict[str, Builder] = {
-    "logistic": _logistic,
-    "decision_tree": _decision_tree,
-    "random_forest": _random_forest,
-    "hist_gradient_boosting": _hist_gradient_boosting,
-    "svm": _svm,
-    "knn": _knn,
-    "naive_bayes": _naive_bayes,
-    "mlp": _mlp,
-}
 
 
 def wrapper_prefix(family: str, task: str) -> str:
     """The parameter prefix of the base estimator inside the 'model' step ('' when unwrapped)."""
-    if family == "svm" and task != "regression":
-        return "estimator__"
-    if family in ("svm", "mlp") and task == "regression":
-        return "regressor__"
-    return ""
+    return get(family, task).prefix
 
 
-def wrap(family: str, task: str, base: Any) -> Any:
+def wrap(wrapper: Wrapper | None, base: Any) -> Any:
     """Put the base estimator in its wrapper: a calibrator (SVC) or target scaling (SVR, MLP)."""
-    prefix = wrapper_prefix(family, task)
-    if prefix == "estimator__":
+    if wrapper == "calibrate":
         from sklearn.calibration import CalibratedClassifierCV
 
         return CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False)
-    if prefix == "regressor__":
+    if wrapper == "scale_target":
         from sklearn.compose import TransformedTargetRegressor
         from sklearn.preprocessing import StandardScaler
 
@@ -190,87 +261,27 @@ def unwrap(model: Any) -> Any:
 
 def make_estimator(family: str, task: str, seed: int, **model_params: Any) -> Any:
     """The unfitted model of a family for a task; model_params go to the base estimator (e.g. SVC)."""
-    check_family(family, task)
-    base = BUILDERS[family](task != "regression", seed)
+    record = get(family, task)
+    base = record.build(seed)
     base.set_params(**model_params)  # unknown names raise ValueError here, not at fit time
-    return wrap(family, task, base)
-
-
-# --- pipelines -----------------------------------------------------------------------------------
-
-
-def native_categorical_preprocessor(spec: FeatureSpec) -> Any:
-    """Ordinal-encoded categoricals (NaN for missing or unseen) and untouched numerics, pandas output."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
-
-    from mlworkflow.stages.preprocess import as_text
-
-    encoder = OrdinalEncoder(
-        handle_unknown="use_encoded_value",
-        unknown_value=np.nan,
-        encoded_missing_value=np.nan,
-        max_categories=HGB_MAX_CATEGORIES,
-    )
-    categorical = Pipeline(
-        [("text", FunctionTransformer(as_text, feature_names_out="one-to-one")), ("encode", encoder)]
-    )
-    blocks = [
-        ("categorical", categorical, list(spec.categorical)),
-        ("numeric", "passthrough", list(spec.numeric)),
-    ]
-    transformer = ColumnTransformer([b for b in blocks if b[2]], verbose_feature_names_out=False)
-    return transformer.set_output(transform="pandas")
+    return wrap(record.wrapper, base)
 
 
 def make_pipeline(spec: FeatureSpec, family: str, seed: int, **model_params: Any) -> Any:
     """Unfitted Pipeline [("preprocess", ColumnTransformer), ("model", estimator)] for spec.task."""
     from sklearn.pipeline import Pipeline
 
-    from mlworkflow.stages.preprocess import build_preprocessor
+    from mlworkflow.core import features
 
     model = make_estimator(family, spec.task, seed, **model_params)
-    if family == "hist_gradient_boosting":
-        model.set_params(categorical_features=list(spec.categorical) or None)
-        return Pipeline([("preprocess", native_categorical_preprocessor(spec)), ("model", model)])
-    return Pipeline([("preprocess", build_preprocessor(spec)), ("model", model)])
+    native = BY_NAME[family].native
+    if native is None:
+        return Pipeline([("preprocess", features.build_preprocessor(spec)), ("model", model)])
+    model.set_params(**{native.param: list(spec.categorical) or None})
+    return Pipeline([("preprocess", features.ordinal_preprocessor(spec, native.max_categories)), ("model", model)])
 
 
 # --- search spaces -------------------------------------------------------------------------------
-
-
-def _range(low: float, high: float, log: bool = True, kind: str = "float") -> dict[str, Any]:
-    return {"low": low, "high": high, "log": log, "type": kind}
-
-
-SPACES: dict[str, dict[str, Any]] = {
-    "logistic": {"C": _range(1e-3, 1e2)},
-    "decision_tree": {"max_depth": _range(2, 30, kind="int"), "min_samples_leaf": _range(1, 100, kind="int")},
-    "random_forest": {
-        "max_features": ["sqrt", 0.5, 1.0],
-        "min_samples_leaf": _range(1, 30, kind="int"),
-        "max_depth": [None, 8, 16],
-    },
-    "hist_gradient_boosting": {
-        "learning_rate": _range(0.01, 0.3),
-        "max_leaf_nodes": _range(8, 128, kind="int"),
-        "min_samples_leaf": _range(5, 200, kind="int"),
-        "l2_regularization": _range(1e-6, 10.0),
-    },
-    "svm": {"C": _range(1e-2, 1e3), "gamma": _range(1e-4, 1.0)},
-    "knn": {"n_neighbors": _range(1, 50, kind="int"), "weights": ["uniform", "distance"]},
-    "naive_bayes": {"var_smoothing": _range(1e-12, 1e-2)},
-    "mlp": {
-        "hidden_layer_sizes": [32, 64, 128],
-        "alpha": _range(1e-6, 1e-1),
-        "learning_rate_init": _range(1e-4, 1e-2),
-    },
-}
-REGRESSION_SPACES: dict[str, dict[str, Any]] = {
-    "logistic": {"alpha": _range(1e-3, 1e3)},
-    "svm": {**SPACES["svm"], "epsilon": _range(1e-3, 1.0)},
-}
 
 
 def search_space(family: str, task: str) -> dict[str, Any]:
@@ -279,7 +290,5 @@ def search_space(family: str, task: str) -> dict[str, Any]:
     A list is a categorical choice; a dict is a range ("int" or "float", log-uniform when "log").
     Keys are Pipeline parameter names, wrapper included (e.g. "model__estimator__C" for svm).
     """
-    check_family(family, task)
-    space = REGRESSION_SPACES.get(family, SPACES[family]) if task == "regression" else SPACES[family]
-    prefix = "model__" + wrapper_prefix(family, task)
-    return {prefix + name: copy.deepcopy(spec) for name, spec in space.items()}
+    record = get(family, task)
+    return {f"model__{record.prefix}{name}": copy.deepcopy(spec) for name, spec in record.space.items()}

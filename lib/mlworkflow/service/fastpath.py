@@ -9,7 +9,7 @@ pipeline, so its output is identical; `tests/service/test_fastpath.py` checks th
 of real rows, and `FastPipeline.agrees` lets a service check it again on start-up.
 
 Supported steps: Pipeline, ColumnTransformer (dense), SimpleImputer, StandardScaler, OneHotEncoder,
-OrdinalEncoder, FunctionTransformer (identity, `preprocess.as_text`, `check_array`), "passthrough".
+OrdinalEncoder, FunctionTransformer (identity, `features.as_text`, `check_array`), "passthrough".
 Anything else raises `Unsupported`, and the caller keeps the scikit-learn path.
 """
 
@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from mlworkflow.core import features
 from mlworkflow.errors import MlwError
 
 Array = npt.NDArray[Any]
@@ -55,7 +56,7 @@ def as_float(X: Array) -> Array:
 
 
 def as_text(X: Array) -> Array:
-    """preprocess.as_text on an object array: missing stays NaN, everything else becomes str."""
+    """features.as_text on an object array: missing stays NaN, everything else becomes str."""
     out = np.empty(X.shape, dtype=object)
     for index, value in np.ndenumerate(X):
         out[index] = np.nan if is_missing(value) or value is pd.NA else str(value)
@@ -63,17 +64,15 @@ def as_text(X: Array) -> Array:
 
 
 def compile_function(step: Any) -> Block:
-    """FunctionTransformer: identity, preprocess.as_text or check_array(dtype=float64) only."""
+    """FunctionTransformer: identity, features.as_text or check_array(dtype=float64) only."""
     from sklearn.utils.validation import check_array
-
-    from mlworkflow.stages import preprocess
 
     func = step.func
     if step.kw_args:
         raise Unsupported("FunctionTransformer with kw_args")
     if func is None:
         return identity
-    if func is preprocess.as_text:
+    if func is features.as_text:
         return as_text
     partial = isinstance(func, functools.partial) and func.func is check_array and not func.args
     if partial and func.keywords.get("dtype") in ([np.float64], np.float64, "float64"):
