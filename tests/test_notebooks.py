@@ -46,6 +46,7 @@ def test_defaults_equal_smoke_params(stage: str, root: Path) -> None:
     assert section == getattr(smoke, stage)
     assert defaults["seed"] == smoke.run.seed
     assert defaults["artifacts"] == "../runs/lab/artifacts"
+    assert (NOTEBOOKS / defaults["params_file"]).resolve() == (root / "params" / "smoke.yaml").resolve()
 
 
 @pytest.mark.parametrize("stage", STAGES)

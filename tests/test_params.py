@@ -8,6 +8,7 @@ import pytest
 
 from mlworkflow.errors import ParamsError
 from mlworkflow.params import (
+    RUN_NAMES,
     STAGES,
     Params,
     load_params,
@@ -137,19 +138,31 @@ def test_run_name_must_be_a_folder_name(tmp_path: Path, csv: Path) -> None:
 
 def test_stage_parameters_are_flat_and_literal(tmp_path: Path, csv: Path) -> None:
     params = load_params(write(tmp_path, minimal()))
-    injected = stage_parameters(params, "preprocess", tmp_path / "artifacts")
+    injected = stage_parameters(params, "preprocess", tmp_path / "artifacts", "params/p.yaml")
     assert injected["seed"] == 42
     assert injected["artifacts"] == str(tmp_path / "artifacts")
+    assert injected["params_file"] == "params/p.yaml"
     assert injected["missing_markers"] == ["?"]
-    assert set(injected) == set(section_class("preprocess").model_fields) | {"seed", "artifacts"}
+    assert set(injected) == set(section_class("preprocess").model_fields) | set(RUN_NAMES)
 
 
 def test_section_from_namespace_validates(tmp_path: Path, csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     section = section_from_namespace("data", {"path": "d.csv", "target": "y", "seed": 1, "other": 2})
     assert section.model_dump()["target"] == "y"
-    with pytest.raises(ParamsError, match="notebook 'data' parameters: key 'sample_rows'"):
+    with pytest.raises(ParamsError, match=r"notebook 'data' parameters: key 'data\.sample_rows'"):
         section_from_namespace("data", {"path": "d.csv", "target": "y", "sample_rows": 1})
+
+
+def test_a_notebook_params_error_names_the_params_file_like_check(tmp_path: Path, csv: Path) -> None:
+    path = write(tmp_path, minimal() + "train:\n  n_iter: 0\n")
+    with pytest.raises(ParamsError) as checked:
+        load_params(path)
+    namespace = {**load_params(write(tmp_path, minimal(), "ok.yaml")).train.model_dump(), "n_iter": 0}
+    with pytest.raises(ParamsError) as in_notebook:
+        section_from_namespace("train", {**namespace, "params_file": str(path)})
+    assert str(in_notebook.value) == str(checked.value)
+    assert str(in_notebook.value).startswith(f"{path}: key 'train.n_iter': expected ")
 
 
 def test_stages_follow_the_schema_order() -> None:

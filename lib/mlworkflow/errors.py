@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copyreg
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import get_close_matches
@@ -22,7 +21,12 @@ class MlwError(Exception):
         # Pickle the message and the structured fields as they are: unpickling re-calling a subclass's
         # __init__ with the message alone would fail, so an error raised in a worker process (n_jobs)
         # would reach the parent as an unpickling TypeError instead of itself.
-        return copyreg.__newobj__, (type(self), *self.args), self.__dict__
+        return _rebuilt, (type(self), self.args), self.__dict__
+
+
+def _rebuilt(cls: type[MlwError], args: tuple[Any, ...]) -> MlwError:
+    """An error of `cls` with the message `args`, bypassing `__init__` (pickle then restores its fields)."""
+    return cls.__new__(cls, *args)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class ParamsError(MlwError):
         self.issues = tuple(issues)
         lines = [f"{source}: {issue}" for issue in self.issues]
         super().__init__("\n".join(lines))
+
+    def with_source(self, source: str) -> ParamsError:
+        """The same issues, said of another source (a stage's section becomes the params file it came from)."""
+        return ParamsError(source, self.issues)
 
 
 class DataError(MlwError):

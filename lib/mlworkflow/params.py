@@ -21,7 +21,7 @@ from mlworkflow.core.families import FAMILIES
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
-RUN_NAMES = ("seed", "artifacts")  # injected into every notebook besides its section
+RUN_NAMES = ("seed", "artifacts", "params_file")  # injected into every notebook besides its section
 
 
 class Section(BaseModel):
@@ -460,17 +460,18 @@ def load_params(path: Path | str, overrides: Sequence[str] = ()) -> Params:
     return validate(raw, str(path), path.resolve().parent, overridden)
 
 
-def stage_parameters(params: Params, stage: str, artifacts: Path) -> dict[str, Any]:
-    """The papermill parameters of one stage: its section plus the run-level names."""
+def stage_parameters(params: Params, stage: str, artifacts: Path, params_file: str) -> dict[str, Any]:
+    """The papermill parameters of one stage: its section plus the run-level names (`RUN_NAMES`)."""
     section = getattr(params, stage).model_dump(mode="json")
-    return {**section, "seed": params.run.seed, "artifacts": str(artifacts)}
+    return {**section, "seed": params.run.seed, "artifacts": str(artifacts), "params_file": params_file}
 
 
 def section_from_namespace(stage: str, namespace: Mapping[str, Any]) -> Section:
-    """Build a stage's params from a notebook's variables (its `parameters` cell)."""
+    """Build a stage's params from a notebook's variables (its `parameters` cell); errors name the params file."""
     cls = section_class(stage)
     values = {name: namespace[name] for name in cls.model_fields if name in namespace}
     try:
         return cls.model_validate(values, context={"base": Path.cwd()})
     except ValidationError as exc:
-        raise ParamsError(f"notebook '{stage}' parameters", [_issue(e, ()) for e in exc.errors()]) from None
+        source = str(namespace.get("params_file") or f"notebook '{stage}' parameters")
+        raise ParamsError(source, [_issue({**e, "loc": (stage, *e["loc"])}, ()) for e in exc.errors()]) from None

@@ -76,6 +76,25 @@ def test_failure_renders_report_and_stops(params: Params, tmp_path: Path) -> Non
     assert "not run" in result.index.read_text(encoding="utf-8")
 
 
+def test_a_params_error_raised_by_stage_code_names_the_params_file(params: Params, tmp_path: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb")
+    parameters = new_code_cell("seed = 0\nartifacts = '.'\nparams_file = 'elsewhere.yaml'")
+    parameters.metadata["tags"] = ["parameters"]
+    start = "from mlworkflow.views import notebook\nparams, store = notebook.start('train', globals())"
+    stage_code = (  # as stage code raises it: the section as source, the key path from the section
+        "from mlworkflow.errors import ParamsError, ParamsIssue\n"
+        "raise ParamsError('train', [ParamsIssue('train.n_iter', 'at most 5 here', str(params.n_iter))])"
+    )
+    nb = new_notebook(cells=[new_markdown_cell("# train"), parameters, new_code_cell(start), new_code_cell(stage_code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, notebooks / "04_train.ipynb")
+    result = runner.run(request_for(params, tmp_path, notebooks, stages=["train"]), echo=lambda _m: None)
+    error = result.error
+    assert error is not None and error.stage == "train" and error.ename == "ParamsError"
+    assert error.evalue == f"params/smoke.yaml: key 'train.n_iter': expected at most 5 here, found {params.train.n_iter}."
+    assert error.evalue in Path(error.report).read_text(encoding="utf-8")
+
+
 def test_resume_skips_done_stages(params: Params, tmp_path: Path) -> None:
     broken = fixture_notebooks(tmp_path / "broken", broken="preprocess")
     first = runner.run(request_for(params, tmp_path, broken), echo=lambda _m: None)

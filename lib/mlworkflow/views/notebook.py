@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlworkflow import io
+from mlworkflow.errors import ParamsError
 from mlworkflow.params import section_from_namespace
 
 
@@ -28,7 +29,27 @@ def setup() -> None:
     warnings.filterwarnings("ignore", message=".*vert: bool.*")
 
 
+def name_params_file(params_file: str) -> None:
+    """Show a params error of any later cell as one in the params file (the template of `mlworkflow check`).
+
+    Stage code raises ParamsError with the section's key path but cannot know the file the run was given;
+    the kernel's exception display can.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or not params_file:
+        return
+
+    def show(shell: Any, _etype: type, error: ParamsError, tb: Any, tb_offset: int | None = None) -> None:
+        moved = error.with_source(params_file)
+        shell.showtraceback((ParamsError, moved, tb), tb_offset=tb_offset)
+
+    shell.set_custom_exc((ParamsError,), show)
+
+
 def start(stage: str, namespace: Mapping[str, Any]) -> tuple[Any, io.Artifacts]:
     """Set up a stage notebook; return its params (from the `parameters` cell) and its artifact store."""
     setup()
+    name_params_file(str(namespace.get("params_file") or ""))
     return section_from_namespace(stage, namespace), io.Artifacts(Path(namespace["artifacts"]))

@@ -267,7 +267,8 @@ def render(
     """Render an executed notebook; return its report file name and the seconds it took."""
     began = time.perf_counter()
     name = f"{executed.stem}.html"
-    section = yaml.safe_dump(stage_parameters(request.params, stage, layout.artifacts), sort_keys=False)
+    parameters = stage_parameters(request.params, stage, layout.artifacts, request.params_source)
+    section = yaml.safe_dump(parameters, sort_keys=False)
     message = f"{error.ename}: {error.evalue} (cell {error.cell})" if error else ""
     info = run_info(request, layout)
     header = report.stage_header(info, stage, section, "failed" if error else "ok", message)
@@ -286,7 +287,7 @@ def run_stage(
     """Execute and render one stage; a failure becomes a StageError carrying the report and resume command."""
     source = notebook_for(stage, request.notebooks)
     executed = layout.executed / source.name
-    parameters = stage_parameters(request.params, stage, layout.artifacts)
+    parameters = stage_parameters(request.params, stage, layout.artifacts, request.params_source)
     execute_s, error = execute_stage(session, source, executed, parameters, progress, stream)
     name, render_s = render(request, layout, stage, executed, error)
     message = f"{error.ename}: {error.evalue}" if error else ""
