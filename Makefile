@@ -30,9 +30,10 @@ check: $(STAMP) ## validate a params file (PARAMS=…) without running anything
 
 test: lint unit nbval ## lint, type-check, unit + end-to-end tests, nbval over the notebooks
 
-lint: $(STAMP) ## ruff and mypy over lib/ (and ruff over tests/)
+lint: $(STAMP) ## ruff and mypy over lib/ (and ruff over tests/), the import layers (lint-imports)
 	$(BIN)/ruff check lib tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 unit: $(STAMP) ## unit, contract and end-to-end tests
 	$(BIN)/pytest -n 2 --dist loadfile tests
