@@ -1,66 +1,24 @@
-"""Tests for stage `train`: searches, spaces, budgets and failures, curves, the saved model."""
+"""Tests for stage `train`: the families to tune, the tuning verb, curves and their diagnosis, the saved model."""
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
-from scipy.stats import randint
 
 from mlworkflow import io
-from mlworkflow.errors import DataError, MlwError, ParamsError
-from mlworkflow.params import TrainParams, section_from_namespace
+from mlworkflow.core import metrics, searches
+from mlworkflow.errors import DataError, ParamsError
+from mlworkflow.params import TrainParams
 from mlworkflow.stages import train
-from mlworkflow.stages.preprocess import FeatureSpec
+from mlworkflow.views import train as view
+from tests.core.test_searches import TASKS, run, standard, tiny
 
-TASKS = ("binary", "multiclass", "regression")
-SEARCHES = ("grid", "random", "halving", "optuna")
 FAST = {"folds": 2, "n_iter": 4, "grid_points": 2, "n_jobs": 1, "time_budget_s": None}
-
-
-def tiny(task: str, rows: int = 90, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, FeatureSpec]:
-    """A small frame with two numeric and one categorical feature, and a target for the task."""
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {"a": rng.normal(size=rows), "b": rng.normal(size=rows), "c": rng.choice(["x", "y", "z"], rows)}
-    )
-    signal = X["a"] + (X["c"] == "x") + rng.normal(scale=0.5, size=rows)
-    labels = {
-        "binary": np.where(signal > 0.3, "yes", "no"),
-        "multiclass": np.array(["hi", "lo", "mid"])[np.digitize(signal, [-0.2, 0.8])],
-        "regression": signal.to_numpy(),
-    }[task]
-    classes = sorted(set(labels)) if task != "regression" else []
-    positive = "yes" if task == "binary" else None
-    spec = FeatureSpec(
-        target="t",
-        task=task,
-        classes=classes,
-        positive_class=positive,
-        numeric=("a", "b"),
-        categorical=("c",),
-    )
-    return X, pd.Series(labels, name="t"), spec
-
-
-def run(task: str, family: str = "logistic", **settings: object) -> train.SearchResult:
-    """Tune one family on the tiny frame of a task."""
-    X, y, spec = tiny(task)
-    params = TrainParams.model_validate({**FAST, **settings})
-    return train.tune(spec, family, X, y, params, seed=0, metric=train.resolve_metric("auto", task))
-
-
-@functools.cache
-def standard(task: str, search: str) -> train.SearchResult:
-    """The default-space search of the logistic family, run once per session (results are immutable)."""
-    return run(task, search=search)
 
 
 # --- inputs and metric -------------------------------------------------------------------------
@@ -83,154 +41,49 @@ def test_families_to_tune_takes_the_top_k_and_checks_them() -> None:
         train.families_to_tune({"chosen": ["naive_bayes"]}, 1, "regression")
 
 
-def test_resolve_metric_auto_selected_and_errors() -> None:
-    assert train.resolve_metric("auto", "regression") == "neg_root_mean_squared_error"
-    assert train.resolve_metric("auto", "binary", selected="average_precision") == "average_precision"
-    assert train.resolve_metric("root_mean_squared_error", "regression") == "neg_root_mean_squared_error"
-    with pytest.raises(ParamsError, match=r"train\.metric.*'roc_acu'.*Did you mean 'roc_auc'"):
-        train.resolve_metric("roc_acu", "binary")
-    with pytest.raises(ParamsError, match=r"train\.metric.*regression task.*classification scorer"):
-        train.resolve_metric("roc_auc", "regression")
 
 
-# --- search spaces -----------------------------------------------------------------------------
 
 
-def test_grid_values_and_distributions_follow_the_spec() -> None:
-    assert train.grid_values({"low": 1e-3, "high": 10.0, "log": True}, 3) == [0.001, 0.1, 10.0]
-    assert train.grid_values({"low": 1, "high": 50, "log": True, "type": "int"}, 3) == [1, 7, 50]
-    assert train.grid_values({"low": 2, "high": 3, "type": "int"}, 5) == [2, 3]
-    assert train.grid_values(["a", None], 3) == ["a", None]
-    uniform = train.distribution({"low": 0.0, "high": 2.0})
-    assert uniform.support() == (0.0, 2.0)
-    log = train.distribution({"low": 1e-3, "high": 1.0, "log": True}).rvs(size=200, random_state=0)
-    assert log.min() >= 1e-3 and log.max() <= 1.0 and np.median(log) < 0.1
-    integers = train.distribution({"low": 1, "high": 5, "type": "int"})
-    assert isinstance(integers.dist, type(randint)) and integers.support() == (1, 5)
 
 
-def test_optuna_suggestions_cover_ranges_and_structured_choices() -> None:
-    space = {
-        "h": [[32], [64, 32]],
-        "c": {"low": 0.1, "high": 10.0, "log": True},
-        "k": {"low": 1, "high": 3, "type": "int"},
-    }
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(5):
-        trial = study.ask()
-        values = {name: train.suggest(trial, name, spec) for name, spec in space.items()}
-        assert values["h"] in ([32], [64, 32]) and 0.1 <= values["c"] <= 10.0 and values["k"] in (1, 2, 3)
-        study.tell(trial, 0.0)
 
 
-def test_user_space_overrides_one_parameter_and_routes_short_names() -> None:
-    space = train.merge_space("svm", "binary", {"svm": {"C": [1.0, 10.0]}})
-    assert space["model__estimator__C"] == [1.0, 10.0]
-    assert "model__estimator__gamma" in space  # defaults for the other parameters stay
-    result = run("binary", search="grid", space={"logistic": {"C": [0.5, 2.0]}})
-    assert [t.params for t in result.trials] == [{"model__C": 0.5}, {"model__C": 2.0}, {}]  # + the defaults
 
 
-def test_space_errors_name_the_key_with_a_hint() -> None:
-    with pytest.raises(ParamsError, match=r"train\.space\.logistc.*Did you mean 'logistic'"):
-        train.merge_space("logistic", "binary", {"logistc": {"C": [1.0]}})
-    with pytest.raises(ParamsError, match=r"train\.space\.logistic\.model__Cc.*Did you mean 'model__C'"):
-        run("binary", space={"logistic": {"Cc": [1.0]}})
-    with pytest.raises(ParamsError, match=r"space\.knn\.n_neighbors.*low < high"):
-        section_from_namespace("train", {"space": {"knn": {"n_neighbors": {"low": 9, "high": 3}}}})
 
 
 # --- the four searches ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize("search", SEARCHES)
-def test_every_search_tunes_every_task(search: str, task: str) -> None:
-    result = standard(task, search)
-    best = result.best
-    assert result.status == "completed" and best is not None
-    assert len(result.trials) == {"grid": 2, "random": 4, "halving": 6, "optuna": 4}[search] + 1  # + defaults
-    tuned = next(t for t in result.trials if t.params)
-    ((name, value),) = tuned.params.items()
-    assert name == ("model__alpha" if task == "regression" else "model__C") and value > 0
-    assert best.score >= result.trials[-1].score  # never below the defaults
-    if task == "regression":
-        assert best.score < 0 < train.search_table([result]).iloc[0]["cv root_mean_squared_error"]
-    else:
-        assert 0 < best.score <= 1 and best.train_score >= best.score - 0.2
 
 
-@pytest.mark.parametrize("search", ["random", "halving", "optuna"])
-def test_searches_are_deterministic_for_a_seed(search: str) -> None:
-    assert run("binary", search=search).trials == standard("binary", search).trials
 
 
-def test_halving_keeps_the_best_third_on_more_rows() -> None:
-    result = run("multiclass", search="halving", n_iter=6)
-    searched = [t for t in result.trials if t.params]  # without the defaults trial
-    rounds = pd.Series([t.iteration for t in searched]).value_counts().sort_index()
-    assert rounds.tolist() == [6, 2]
-    rows = {t.iteration: t.resources for t in searched}
-    assert rows == {0: 30, 1: 90}
-    best = result.best
-    assert best is not None and best.iteration == 1
 
 
-def test_tree_family_with_a_categorical_choice() -> None:
-    result = run(
-        "binary",
-        family="random_forest",
-        search="random",
-        n_iter=2,
-        space={"random_forest": {"n_estimators": [10]}},
-    )
-    assert result.status == "completed" and {"model__max_depth", "model__n_estimators"} <= set(
-        result.trials[0].params
-    )
+
+
+
+
 
 
 # --- failures and budgets ------------------------------------------------------------------------
 
 
-def test_a_search_whose_fits_all_fail_is_reported_not_raised() -> None:
-    result = run("binary", search="grid", space={"logistic": {"C": [-1.0]}})
-    assert result.status.startswith("failed") and "'C' parameter" in result.status
-    assert result.best is not None and result.best.params == {}  # the defaults are kept
 
 
-def test_failed_candidates_are_noted_and_the_rest_still_count() -> None:
-    result = run("binary", search="grid", space={"logistic": {"C": [-1.0, 1.0]}})
-    assert (
-        result.status == "completed" and result.best is not None and result.best.params == {"model__C": 1.0}
-    )
-    table = train.trials_table(result)
-    assert "'C' parameter" in table["note"].iloc[-1] and math.isnan(table["roc_auc"].iloc[-1])
 
 
-def test_a_failing_halving_search_is_reported() -> None:
-    result = run("regression", search="halving", space={"logistic": {"alpha": [-1.0, -2.0]}})
-    assert result.status.startswith("failed")
-    assert result.best is not None and result.best.params == {}  # the defaults are kept
 
 
-@pytest.mark.parametrize("search", SEARCHES)
-def test_a_spent_budget_stops_the_search_after_the_first_trial(search: str) -> None:
-    result = run(
-        "binary", search=search, time_budget_s=1e-9, n_iter=6, space={"logistic": {"C": [0.1, 1.0, 10.0]}}
-    )
-    assert result.status.startswith("stopped: time budget spent"), result.status
-    assert result.best is not None
-    expected = 4 if search == "halving" else 2  # halving stops between rounds; + the defaults trial
-    assert len(result.trials) == expected
 
 
-def test_best_of_picks_the_highest_cv_score() -> None:
-    def result(family: str, *scores: float) -> train.SearchResult:
-        trials = tuple(train.Trial({"model__C": 1.0}, s, 0.0, s) for s in scores)
-        return train.SearchResult(family, "random", "neg_log_loss", trials)
 
-    weak, strong, failed = result("knn", -0.5, -0.4), result("svm", -0.6, -0.3), result("mlp", math.nan)
-    assert train.best_of([weak, failed, strong]) is strong
+
+
+
+
 
 
 # --- tables, progress ----------------------------------------------------------------------------
@@ -250,18 +103,10 @@ def test_trials_table_is_best_first_rounded_and_positive_for_errors() -> None:
     assert (scores == scores.round(4)).all()
 
 
-def test_progress_goes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
-    X, y, spec = tiny("binary")
-    params = TrainParams.model_validate({**FAST, "search": "optuna"})
-    train.tune(spec, "logistic", X, y, params, 0, "roc_auc", progress=True)
-    captured = capsys.readouterr()
-    assert captured.out == "" and "logistic (optuna)" in captured.err and "4/4" in captured.err
 
 
-def test_optuna_logging_is_restored() -> None:
-    optuna.logging.set_verbosity(optuna.logging.INFO)
-    run("binary", search="optuna")
-    assert optuna.logging.get_verbosity() == optuna.logging.INFO
+
+
 
 
 # --- curves --------------------------------------------------------------------------------------
@@ -281,18 +126,18 @@ def test_learning_and_validation_curves(task: str) -> None:
         validation.columns[0] == ("alpha" if task == "regression" else "C")
         and len(validation) == train.CURVE_POINTS
     )
-    assert isinstance(train.plot_curve(validation, result.metric, "validation curve"), Figure)
+    assert isinstance(view.plot_curve(validation, result.metric, "validation curve"), Figure)
     assert train.learning_diagnosis(learning, result.metric).sentence
     assert train.validation_diagnosis(validation, result.metric).sentence.startswith("Validation")
 
 
 def test_curve_param_defaults_per_family_and_checks_requests() -> None:
-    forest = train.merge_space("random_forest", "binary", {})
-    assert train.curve_param("random_forest", forest, None) == "model__min_samples_leaf"
-    svm = train.merge_space("svm", "regression", {})
-    assert train.curve_param("svm", svm, "epsilon") == "model__regressor__epsilon"
+    forest = searches.merge_space("random_forest", "binary", {})
+    assert train.curve_param("random_forest", "binary", forest, None) == "model__min_samples_leaf"
+    svm = searches.merge_space("svm", "regression", {})
+    assert train.curve_param("svm", "regression", svm, "epsilon") == "model__regressor__epsilon"
     with pytest.raises(ParamsError, match=r"train\.validation_param.*'gama'.*Did you mean 'gamma'"):
-        train.curve_param("svm", svm, "gama")
+        train.curve_param("svm", "regression", svm, "gama")
 
 
 def curve(
@@ -337,19 +182,6 @@ def test_validation_diagnosis_names_both_sides() -> None:
     assert "C=100 even the train score drops" in result.sentence
     edge = train.validation_diagnosis(curve([0.7, 0.8], [0.6, 0.7], x_name="C"), "roc_auc")
     assert edge.verdict == "peak at edge" and "widening" in edge.sentence
-
-
-def test_search_plot_for_sequential_and_halving_searches() -> None:
-    assert isinstance(train.plot_search(standard("binary", "optuna")), Figure)
-    assert isinstance(train.plot_search(standard("binary", "halving")), Figure)
-    labels = train.curve_frame("max_depth", [None, 8], [[0.8], [0.9]], [[0.7], [0.8]], "roc_auc")
-    assert labels["max_depth"].tolist() == [None, 8]
-    figure = train.plot_curve(labels, "roc_auc", "categorical axis", mark=8)
-    assert [line.get_xdata()[0] for line in figure.axes[0].lines][-1] == 1.0  # the tuned value's tick
-    assert train.mark_position(0.5, None) == 0.5 and train.mark_position("x", ["a"]) is None
-    result, best = standard("binary", "grid"), standard("binary", "grid").best
-    assert best is not None and train.tuned_value(result, "C") == best.params["model__C"]
-    assert train.tuned_value(result, "gamma") is None
 
 
 # --- the final model and train.json --------------------------------------------------------------
@@ -408,7 +240,7 @@ def test_tunes_and_saves_on_real_data(
     spec = preprocess.infer_spec(frame, meta, PreprocessParams())
     X, y = train.split_xy(frame, spec)
     params = TrainParams.model_validate({**FAST, "search": "optuna", "n_iter": 3, "folds": 3})
-    result = train.tune(spec, family, X, y, params, 0, train.resolve_metric("auto", task))
+    result = searches.tune(spec, family, X, y, train.search_settings(params), 0, str(metrics.default(task).scorer))
     assert result.status == "completed" and result.best is not None
     model = train.fit_final(spec, result, X, y, 0)
     assert train.same_predictions(model, io.read_model(io.write_model(tmp_path / "m.skops", model)), X)
@@ -418,26 +250,16 @@ def test_tunes_and_saves_on_real_data(
     )
 
 
-def test_the_defaults_are_always_a_trial_and_the_hgb_reference_joins() -> None:
-    result = run("binary", search="grid", space={"logistic": {"C": [1e-4]}})
-    assert result.trials[-1].params == {} and math.isfinite(result.trials[-1].score)
-    assert result.best is not None and result.best.score >= result.trials[0].score
+
 
 
 def test_tune_all_adds_the_default_hgb_reference_unless_it_is_tuned() -> None:
     X, y, spec = tiny("binary")
     params = TrainParams.model_validate({**FAST, "search": "grid", "space": {"logistic": {"C": [1.0]}}})
-    metric = train.resolve_metric("auto", "binary")
+    metric = str(metrics.default("binary").scorer)
     results = train.tune_all(spec, ["logistic"], X, y, params, seed=0, metric=metric)
     assert [(r.family, r.search) for r in results] == [
         ("logistic", "grid"),
         ("hist_gradient_boosting", "defaults"),
     ]
-    assert train.best_of(results).best_score == max(r.best_score for r in results)
-
-
-def test_best_of_raises_when_nothing_scored() -> None:
-    failed = train.Trial({}, math.nan, math.nan, math.nan, error="boom")
-    result = train.SearchResult("logistic", "grid", "roc_auc", (failed,), "failed: boom")
-    with pytest.raises(MlwError, match=r"every search failed.*logistic: failed: boom"):
-        train.best_of([result])
+    assert searches.best_of(results).best_score == max(r.best_score for r in results)

@@ -1,0 +1,113 @@
+"""Presentation for stage `train`: the plan, the final model in words, the search and curve plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mlworkflow.core import metrics
+from mlworkflow.core.searches import SearchResult, best_trial, short_name
+from mlworkflow.params import TrainParams
+from mlworkflow.stages.train import is_number, same_predictions, value_label
+
+SEARCH_LABELS = {
+    "grid": "grid search",
+    "random": "random search",
+    "halving": "successive halving (HalvingRandomSearchCV)",
+    "optuna": "Bayesian search (Optuna, TPE sampler)",
+}
+
+
+def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int) -> pd.DataFrame:
+    """What this stage will do: families, metric, search, candidates, folds and time budget."""
+    better = metrics.better(metric)
+    grid = params.search == "grid"
+    plan = {
+        "families": ", ".join(names),
+        "metric": f"{metrics.display_name(metric)} ({better} is better)",
+        "search": SEARCH_LABELS[params.search],
+        "candidates": f"{params.grid_points} values per range" if grid else f"{params.n_iter} per family",
+        "cross-validation": f"{params.folds} folds over {rows} training rows",
+        "time budget": "none" if params.time_budget_s is None else f"{params.time_budget_s:g} s per family",
+    }
+    return pd.Series(plan, name="plan").to_frame()
+
+
+def final_summary(result: SearchResult, model: Any, reloaded: Any, X: pd.DataFrame) -> pd.DataFrame:
+    """The saved pipeline in words: steps, estimator, tuned parameters, rows, and the reload check."""
+    tuned = {short_name(k): value_label(v) for k, v in best_trial(result).params.items()}
+    summary = {
+        "steps": " → ".join(name for name, _ in model.steps),
+        "estimator": type(model.named_steps["model"]).__name__,
+        **tuned,
+        "fitted on rows": len(X),
+        "reloaded model predicts identically": same_predictions(model, reloaded, X),
+    }
+    return pd.Series(summary, name="final model").to_frame()
+
+
+def curve_positions(values: pd.Series) -> tuple[np.ndarray[Any, Any], list[str] | None, bool]:
+    """x positions, tick labels (None for a numeric axis) and whether a log scale suits them."""
+    if not all(is_number(v) for v in values):
+        return np.arange(len(values), dtype=float), [value_label(v) for v in values], False
+    x = values.to_numpy(dtype=float)
+    return x, None, bool(x.min() > 0 and x.max() / x.min() >= 20)
+
+
+def tuned_value(result: SearchResult, param: str) -> Any:
+    """The tuned value of a parameter, by its short name (None if it was not tuned)."""
+    return next((v for k, v in best_trial(result).params.items() if short_name(k) == param), None)
+
+
+def mark_position(mark: Any, labels: list[str] | None) -> float | None:
+    """Where a value sits on a curve's x axis: itself (numeric axis), its tick's index, or None."""
+    if mark is None:
+        return None
+    if labels is None:
+        return float(mark)
+    label = value_label(mark)
+    return float(labels.index(label)) if label in labels else None
+
+
+def plot_curve(curve: pd.DataFrame, metric: str, title: str, mark: Any = None) -> Figure:
+    """Train and validation score (mean ± sd band) along a curve; `mark` draws the tuned value."""
+    x, labels, log = curve_positions(curve.iloc[:, 0])
+    fig = Figure(figsize=(7.0, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for column, colour in (("train", "C0"), ("validation", "C1")):
+        mean, sd = curve[column].to_numpy(dtype=float), curve[f"{column} sd"].to_numpy(dtype=float)
+        ax.plot(x, mean, "o-", color=colour, label=column)
+        ax.fill_between(x, mean - sd, mean + sd, color=colour, alpha=0.2)
+    if labels is not None:
+        ax.set_xticks(x, labels)
+    if (at := mark_position(mark, labels)) is not None:
+        ax.axvline(at, color="grey", linestyle="--", label="tuned value")
+    if log:
+        ax.set_xscale("log")
+    ax.set(xlabel=str(curve.columns[0]), ylabel=metrics.display_name(metric), title=title)
+    ax.legend()
+    return fig
+
+
+def plot_search(result: SearchResult) -> Figure:
+    """Each trial's CV score in the order run, with the best so far (halving: coloured by round)."""
+    sign = metrics.sign(result.metric)
+    raw = np.array([t.score for t in result.trials], dtype=float)
+    number = np.arange(1, len(raw) + 1)
+    fig = Figure(figsize=(7.0, 4.0), layout="constrained")
+    ax = fig.subplots()
+    if result.search == "halving":
+        points = ax.scatter(number, sign * raw, c=[t.iteration for t in result.trials], cmap="viridis")
+        fig.colorbar(points, ax=ax, label="round")
+    else:
+        ax.plot(number, sign * raw, "o", label="trial")
+        best = np.fmax.accumulate(np.where(np.isnan(raw), -np.inf, raw))
+        ax.step(number, sign * best, where="post", label="best so far")
+        ax.legend()
+    ax.set(xlabel="trial", ylabel=metrics.display_name(result.metric), title=f"{result.family}: {result.search} search")
+    return fig
+

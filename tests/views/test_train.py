@@ -1,0 +1,40 @@
+"""Presentation for stage `train`: the plan, the final model in words, the search and curve plots."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from mlworkflow.params import TrainParams
+from mlworkflow.stages import train
+from mlworkflow.views import train as view
+from tests.stages.test_train import FAST, standard, tiny
+
+
+def test_search_plot_for_sequential_and_halving_searches() -> None:
+    assert isinstance(view.plot_search(standard("binary", "optuna")), Figure)
+    assert isinstance(view.plot_search(standard("binary", "halving")), Figure)
+    labels = train.curve_frame("max_depth", [None, 8], [[0.8], [0.9]], [[0.7], [0.8]], "roc_auc")
+    assert labels["max_depth"].tolist() == [None, 8]
+    figure = view.plot_curve(labels, "roc_auc", "categorical axis", mark=8)
+    assert [line.get_xdata()[0] for line in figure.axes[0].lines][-1] == 1.0  # the tuned value's tick
+    assert view.mark_position(0.5, None) == 0.5 and view.mark_position("x", ["a"]) is None
+    result, best = standard("binary", "grid"), standard("binary", "grid").best
+    assert best is not None and view.tuned_value(result, "C") == best.params["model__C"]
+    assert view.tuned_value(result, "gamma") is None
+
+
+def test_plan_table_says_what_the_stage_will_do() -> None:
+    params = TrainParams.model_validate({**FAST, "search": "optuna", "time_budget_s": 30})
+    plan = view.plan_table(["logistic", "knn"], "neg_log_loss", params, 90)["plan"]
+    assert plan["families"] == "logistic, knn" and plan["search"] == "Bayesian search (Optuna, TPE sampler)"
+    assert plan["metric"].endswith("(lower is better)") and plan["candidates"] == "4 per family"
+    assert (plan["cross-validation"], plan["time budget"]) == ("2 folds over 90 training rows", "30 s per family")
+
+
+def test_final_summary_describes_the_saved_pipeline() -> None:
+    X, y, spec = tiny("binary")
+    result = standard("binary", "grid")
+    model = train.fit_final(spec, result, X, y, seed=0)
+    summary = view.final_summary(result, model, model, X)["final model"]
+    assert summary["estimator"] == "LogisticRegression" and summary["fitted on rows"] == len(X)
+    assert summary["reloaded model predicts identically"] is True and "C" in summary
