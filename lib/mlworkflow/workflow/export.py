@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mlworkflow.config import TEMPLATES
 from mlworkflow.errors import MlwError
+from mlworkflow.layout import INDEX_PAGE, REPORTS
 
 STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
 MAIN = re.compile(r"<main>(.*)</main>", re.S)
@@ -41,9 +42,9 @@ def link_within(body: str) -> str:
 
 def report_pages(folder: Path) -> list[Path]:
     """The run's pages in reading order: the summary, then the stages."""
-    index = folder / "index.html"
+    index = folder / INDEX_PAGE
     if not index.is_file():
-        raise MlwError(f"run report not found: {index} (is the run id right? see reports/index.html)")
+        raise MlwError(f"run report not found: {index} (is the run id right? see {REPORTS}/{INDEX_PAGE})")
     return [index, *sorted(folder.glob("[0-9][0-9]_*.html"))]
 
 
