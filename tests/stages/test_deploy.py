@@ -3,36 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
 from mlworkflow import io
 from mlworkflow.bundle.registry import Registry
-from mlworkflow.errors import ArtifactError, DataError
+from mlworkflow.errors import ArtifactError
 from mlworkflow.params import DeployParams
-from mlworkflow.service import app as serve
+from mlworkflow.records import DataRecord, EvaluateRecord, PreprocessRecord, TrainRecord
 from mlworkflow.stages import deploy
+from mlworkflow.views import deploy as view
+from tests import recordkit
 from tests import servekit as kit
 
-EVALUATION: dict[str, Any] = {
-    "metric": "roc_auc", "threshold": 0.41, "threshold_rule": "max_f1", "model": "logistic",
-    "metrics": {"accuracy": {"value": 0.85, "low": 0.82, "high": 0.88}, "roc_auc": {"value": 0.9, "low": 0.87, "high": 0.93}},
-    "baseline": {"accuracy": {"value": 0.76}, "roc_auc": {"value": 0.5}},
-    "groups": [
+EVALUATION = recordkit.record(
+    EvaluateRecord, metric="roc_auc", threshold=0.41, threshold_rule="max_f1", model="logistic",
+    metrics={"accuracy": {"value": 0.85, "low": 0.82, "high": 0.88}, "roc_auc": {"value": 0.9, "low": 0.87, "high": 0.93}},
+    baseline={"accuracy": {"value": 0.76, "low": 0.76, "high": 0.76}, "roc_auc": {"value": 0.5, "low": 0.5, "high": 0.5}},
+    groups=[
         {"column": "(all)", "group": "(all)", "n": 400, "roc_auc": 0.9, "accuracy": 0.85, "gap": 0.0, "flag": ""},
         {"column": "sex", "group": "Female", "n": 125, "roc_auc": 0.93, "accuracy": 0.9, "gap": 0.03, "flag": "recall -0.19"},
         {"column": "race", "group": "Other", "n": 6, "roc_auc": 1.0, "accuracy": 0.83, "gap": 0.1,
          "flag": "n < 30: too few rows to judge"},
     ],
-}
-PREPROCESSED: dict[str, Any] = {
-    "target": "income", "task": "binary", "classes": ["<=50K", ">50K"], "positive_class": ">50K",
-    "numeric": ["age", "hours-per-week"], "categorical": ["sex"], "rows": {"train": 1600, "test": 400},
-    "split": {"method": "stratified"},
-}
-DATA = {"source": "/somewhere/adult_train.csv.gz", "sha256": "ab" * 32, "rows": 2000, "source_rows": 32561}
+)
+PREPROCESSED = recordkit.record(
+    PreprocessRecord, target="income", task="binary", classes=["<=50K", ">50K"], positive_class=">50K",
+    numeric=["age", "hours-per-week"], categorical=["sex"], rows={"train": 1600, "test": 400}, missing_markers=[],
+)
+DATA = recordkit.record(DataRecord, source="/somewhere/adult_train.csv.gz", sha256="ab" * 32, rows=2000, source_rows=32561)
+TRAINED = recordkit.record(TrainRecord, family="logistic", best_params={"model__C": 1.0})
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +46,12 @@ def small_train() -> pd.DataFrame:
 
 
 def test_contract_is_learned_from_the_training_split() -> None:
-    contract = deploy.learn(small_train(), {**PREPROCESSED, "missing_markers": ["?"]})
+    contract = deploy.learn(small_train(), PREPROCESSED.model_copy(update={"missing_markers": ["?"]}))
     assert contract.names == ("age", "hours-per-week", "sex") and contract.missing_markers == ("?",)
-    with pytest.raises(DataError, match=r"preprocess\.json: lists no numeric or categorical features"):
-        deploy.learn(small_train(), {"target": "income"})
 
 
 def test_metadata_carries_threshold_metrics_and_groups() -> None:
-    meta = deploy.metadata("adult", PREPROCESSED, {"family": "logistic", "best_params": {"model__C": 1.0}}, EVALUATION)
+    meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION)
     assert (meta["threshold"], meta["task"], meta["positive_class"], meta["family"]) == (0.41, "binary", ">50K", "logistic")
     assert list(meta["metrics"]) == ["roc_auc", "accuracy"]  # the deciding metric first
     assert meta["metrics"]["roc_auc"] == {"value": 0.9, "low": 0.87, "high": 0.93, "baseline": 0.5}
@@ -60,7 +59,7 @@ def test_metadata_carries_threshold_metrics_and_groups() -> None:
 
 
 def test_model_card_has_every_section() -> None:
-    meta = deploy.metadata("adult", PREPROCESSED, {"family": "logistic"}, EVALUATION)
+    meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION)
     contract = deploy.learn(small_train(), PREPROCESSED)
     params = DeployParams(name="adult", intended_use="Demonstrations only.", limitations=("Old data.",))
     card = deploy.model_card(meta, DATA, PREPROCESSED, contract, params)
@@ -75,7 +74,7 @@ def test_model_card_has_every_section() -> None:
 
 
 def test_card_without_groups_says_so() -> None:
-    meta = deploy.metadata("adult", PREPROCESSED, {}, {**EVALUATION, "groups": []})
+    meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION.model_copy(update={"groups": []}))
     card = deploy.model_card(meta, DATA, PREPROCESSED, deploy.learn(small_train(), PREPROCESSED), DeployParams())
     assert "No group columns were evaluated" in card
 
@@ -96,13 +95,13 @@ def test_register_gives_the_alias_and_is_idempotent(tmp_path: Path, tiny: kit.Ti
     assert (entry.ref, entry.aliases, again.version) == ("adult@1", ("challenger",), "1")
     assert deploy.register(registry, DeployParams(name="adult", alias=None), files, {}).aliases == ("challenger",)
     loaded = registry.load(entry.ref)
-    table = deploy.bundle_table(entry, loaded)
+    table = view.bundle_table(entry, loaded)
     assert table.loc["aliases", "bundle"] == "challenger"
     assert table.loc["inputs in the contract", "bundle"] == len(tiny.contract.columns)
     content = deploy.record(entry, registry, "on for up to 32 rows", loaded.contract)
-    assert content["ref"] == "adult@1" and content["headline"]["model"] == "adult@1"
-    assert set(content["headline"]) == {"model", "aliases", "inputs", "fast path", "sha256"}
-    assert set(deploy.stable_headline(content).index) == {"aliases", "inputs", "fast path"}
+    assert content.ref == "adult@1" and content.headline["model"] == "adult@1"
+    assert set(content.headline) == {"model", "aliases", "inputs", "fast path", "sha256"}
+    assert set(view.stable_headline(content).index) == {"aliases", "inputs", "fast path"}
 
 
 def test_valid_records_skips_rows_that_break_the_contract(tiny: kit.Tiny) -> None:
@@ -111,17 +110,3 @@ def test_valid_records_skips_rows_that_break_the_contract(tiny: kit.Tiny) -> Non
     records = deploy.valid_records(rows, tiny.contract, 3)
     assert len(records) == 3 and all(r["sex"] in ("Female", "Male") for r in records)
     assert records[0] != deploy.json_value(rows.iloc[0].to_dict())
-
-
-def test_trial_requests_get_the_expected_answers(tmp_path: Path, tiny: kit.Tiny) -> None:
-    url = deploy.demo_log_url(io.Artifacts(tmp_path))
-    app = serve.create_app(tiny.model, kit.params(max_body_bytes=4096), url)
-    table = deploy.try_service(app, deploy.trials(tiny.records(5), tiny.contract, 4096))
-    expected = [200, 200, 200, 422, 422, 422, 422, 422, 400, 415, 413, 200, 200, 200, 201, 409, 404]
-    assert table["status"].tolist() == expected
-    assert table.loc["missing field", "answer"] == "required: row 0, field 'age': is missing"
-    assert table.loc["CSV upload", "answer"].startswith("CSV, 5 rows: line,id,prediction")
-    assert not table["answer"].str.contains("-0'").any()  # no prediction ids in the answers
-    log = deploy.log_table(url)
-    assert int(log["rows"].sum()) == 1 + 3 + 5 + 2 + 2 + 1  # predictions, plus one feedback label
-    assert deploy.demo_log_url(io.Artifacts(tmp_path)) == url and not (tmp_path / deploy.DEMO_LOG).exists()

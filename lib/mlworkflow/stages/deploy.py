@@ -20,69 +20,68 @@ import pandas as pd
 
 from mlworkflow import io
 from mlworkflow.bundle.contract import Contract, Validator, learn_contract
-from mlworkflow.bundle.predlog import PredictionLog, sqlite_url
+from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import (
     CARD_FILE,
     CONTRACT_FILE,
     METADATA_FILE,
     MODEL_FILE,
-    LoadedModel,
     Registry,
     Version,
 )
-from mlworkflow.errors import ArtifactError, DataError
+from mlworkflow.errors import ArtifactError
 from mlworkflow.params import DeployParams
+from mlworkflow.records import (
+    DEMO_LOG,
+    MODEL,
+    DataRecord,
+    DeployRecord,
+    EvaluateRecord,
+    PreprocessRecord,
+    TrainRecord,
+)
 
-DEMO_LOG = "deploy-demo.sqlite"
 SHOWN_METRICS = 9
 
 
 # --- the bundle's parts ---------------------------------------------------------------------------------
 
 
-def learn(train: pd.DataFrame, preprocessed: Mapping[str, Any]) -> Contract:
+def learn(train: pd.DataFrame, preprocessed: PreprocessRecord) -> Contract:
     """The input contract from the training split and preprocess.json (numeric, categorical, markers)."""
-    numeric, categorical = list(preprocessed.get("numeric", [])), list(preprocessed.get("categorical", []))
-    if not numeric and not categorical:
-        raise DataError("lists no numeric or categorical features; re-run stage 'preprocess'", source="preprocess.json")
-    return learn_contract(train, numeric, categorical, preprocessed.get("missing_markers", ()))
+    return learn_contract(train, list(preprocessed.numeric), list(preprocessed.categorical), preprocessed.missing_markers)
 
 
-def metric_rows(evaluation: Mapping[str, Any]) -> list[dict[str, Any]]:
+def metric_rows(evaluation: EvaluateRecord) -> list[dict[str, Any]]:
     """The test metrics with their intervals and the baseline, deciding metric first."""
-    metrics, baseline = evaluation.get("metrics", {}), evaluation.get("baseline", {})
-    first = evaluation.get("metric")
-    names = sorted(metrics, key=lambda name: (name != first, name))
-    return [
-        {"metric": name, **{k: metrics[name].get(k) for k in ("value", "low", "high")},
-         "baseline": baseline.get(name, {}).get("value")}
-        for name in names
-    ]
+    names = sorted(evaluation.metrics, key=lambda name: (name != evaluation.metric, name))
+    baseline = {name: interval.value for name, interval in evaluation.baseline.items()}
+    return [{"metric": name, **evaluation.metrics[name].model_dump(), "baseline": baseline.get(name)} for name in names]
 
 
-def metadata(name: str, preprocessed: Mapping[str, Any], trained: Mapping[str, Any], evaluation: Mapping[str, Any]) -> dict[str, Any]:
+def metadata(name: str, preprocessed: PreprocessRecord, trained: TrainRecord, evaluation: EvaluateRecord) -> dict[str, Any]:
     """metadata.json: what the model predicts, how it decides, how well it did."""
     return {
         "name": name,
-        "target": preprocessed["target"],
-        "task": preprocessed["task"],
-        "classes": list(preprocessed.get("classes") or []),
-        "positive_class": preprocessed.get("positive_class"),
-        "threshold": evaluation.get("threshold"),
-        "threshold_rule": evaluation.get("threshold_rule"),
-        "family": trained.get("family", evaluation.get("model")),
-        "best_params": trained.get("best_params", {}),
-        "metric": evaluation.get("metric"),
+        "target": preprocessed.target,
+        "task": preprocessed.task,
+        "classes": list(preprocessed.classes),
+        "positive_class": preprocessed.positive_class,
+        "threshold": evaluation.threshold,
+        "threshold_rule": evaluation.threshold_rule,
+        "family": trained.family,
+        "best_params": trained.best_params,
+        "metric": evaluation.metric,
         "metrics": {row["metric"]: {k: row[k] for k in ("value", "low", "high", "baseline")} for row in metric_rows(evaluation)},
-        "groups": list(evaluation.get("groups", [])),
+        "groups": [group.model_dump() for group in evaluation.groups],
     }
 
 
 def read_model(store: io.Artifacts) -> bytes:
     """The trained pipeline's skops bytes (copied into the bundle unchanged)."""
-    path = store.path("model.skops")
+    path = store.path(MODEL)
     if not path.is_file():
-        raise ArtifactError(str(path), "train")
+        raise ArtifactError(str(path), MODEL.stage)
     return path.read_bytes()
 
 
@@ -96,9 +95,9 @@ def bundle_files(model: bytes, meta: Mapping[str, Any], contract: Contract, card
     }
 
 
-def source(data: Mapping[str, Any], artifacts: Path) -> dict[str, Any]:
+def source(data: DataRecord, artifacts: Path) -> dict[str, Any]:
     """Where the bundle came from: the run's artifact folder and the data's SHA-256."""
-    return {"artifacts": str(Path(artifacts).resolve()), "data_sha256": data.get("sha256"), "rows": data.get("rows")}
+    return {"artifacts": str(Path(artifacts).resolve()), "data_sha256": data.sha256, "rows": data.rows}
 
 
 # --- the model card --------------------------------------------------------------------------------------
@@ -129,16 +128,14 @@ def card_header(meta: Mapping[str, Any]) -> list[str]:
             f"pipeline (preprocessing and model, fitted together).{decision}"]
 
 
-def card_data(data: Mapping[str, Any], preprocessed: Mapping[str, Any], contract: Contract) -> list[str]:
+def card_data(data: DataRecord, preprocessed: PreprocessRecord, contract: Contract) -> list[str]:
     """Where the data came from and how it was split."""
-    rows = preprocessed.get("rows", {})
-    sampled = f" (a sample of {data.get('source_rows')})" if data.get("source_rows") not in (None, data.get("rows")) else ""
+    rows = preprocessed.rows
+    sampled = f" (a sample of {data.source_rows})" if data.source_rows != data.rows else ""
     return [
         "## Data", "",
-        f"- Source: `{Path(str(data.get('source', '?'))).name}`, SHA-256 `{str(data.get('sha256', '?'))[:16]}…`, "
-        f"{data.get('rows', '?')} rows{sampled}.",
-        f"- Split: {rows.get('train', '?')} training rows, {rows.get('test', '?')} test rows "
-        f"({preprocessed.get('split', {}).get('method', '?')}).",
+        f"- Source: `{Path(data.source).name}`, SHA-256 `{data.sha256[:16]}…`, {data.rows} rows{sampled}.",
+        f"- Split: {rows.train} training rows, {rows.test} test rows ({preprocessed.split.method}).",
         f"- Inputs: {len(contract.columns)} columns ({sum(c.kind != 'string' for c in contract.columns)} numeric, "
         f"{sum(c.kind == 'string' for c in contract.columns)} categorical); the input contract lists each one.",
     ]
@@ -164,7 +161,7 @@ def card_groups(meta: Mapping[str, Any]) -> list[str]:
     return ["## Results per group", "", markdown_table(["column", "group", "n", *keys, "flag"], rows)]
 
 
-def computed_limitations(meta: Mapping[str, Any], preprocessed: Mapping[str, Any]) -> list[str]:
+def computed_limitations(meta: Mapping[str, Any], preprocessed: PreprocessRecord) -> list[str]:
     """Limitations that follow from the evaluation: flagged groups, small groups, training size."""
     groups = meta.get("groups") or []
     flagged = [f"{g['column']}={g['group']}" for g in groups if g.get("flag") and "too few" not in str(g.get("flag"))]
@@ -174,13 +171,13 @@ def computed_limitations(meta: Mapping[str, Any], preprocessed: Mapping[str, Any
         notes.append(f"Performance differs by group beyond the tolerance for: {', '.join(flagged)}.")
     if small:
         notes.append(f"Too few test rows to judge: {', '.join(small)}.")
-    notes.append(f"Learned from {preprocessed.get('rows', {}).get('train', '?')} rows; inputs unlike them are "
+    notes.append(f"Learned from {preprocessed.rows.train} rows; inputs unlike them are "
                  "flagged (numbers outside the training range) or refused (unseen categories, by policy).")
     return notes
 
 
 def model_card(
-    meta: Mapping[str, Any], data: Mapping[str, Any], preprocessed: Mapping[str, Any], contract: Contract, params: DeployParams
+    meta: Mapping[str, Any], data: DataRecord, preprocessed: PreprocessRecord, contract: Contract, params: DeployParams
 ) -> str:
     """The model card (Markdown): what, data, intended use, metrics, groups, limitations."""
     limitations = [*params.limitations, *computed_limitations(meta, preprocessed)]
@@ -190,11 +187,6 @@ def model_card(
         "## Limitations", "", *[f"- {note}" for note in limitations],
     ]
     return "\n".join(parts) + "\n"
-
-
-def demoted(card: str) -> str:
-    """The card with every heading one level down, to sit inside a notebook's sections."""
-    return "\n".join(f"#{line}" if line.startswith("#") else line for line in card.splitlines()) + "\n"
 
 
 # --- registering ------------------------------------------------------------------------------------------
@@ -208,36 +200,17 @@ def register(registry: Registry, params: DeployParams, files: Mapping[str, bytes
     return entry
 
 
-def bundle_table(entry: Version, loaded: LoadedModel) -> pd.DataFrame:
-    """The registered bundle and the checks its loading passed (nothing run-specific: no hashes, no times)."""
-    rows = {
-        "files": ", ".join(sorted(entry.files)),
-        "aliases": ", ".join(entry.aliases) or "none",
-        "SHA-256 of every file": "matches the registry",
-        "scikit-learn": f"built with the version installed here ({entry.packages.get('scikit-learn')})",
-        "skops types": "only types on the registry's trusted list",
-        "inputs in the contract": len(loaded.contract.columns),
-    }
-    return pd.Series(rows, name="bundle").to_frame()
-
-
-def record(entry: Version, registry: Registry, loaded_note: str, contract: Contract) -> dict[str, Any]:
+def record(entry: Version, registry: Registry, loaded_note: str, contract: Contract) -> DeployRecord:
     """deploy.json: the registered version, where, and the headline."""
-    return {
-        "name": entry.name, "version": entry.version, "ref": entry.ref, "sha256": entry.sha256,
-        "aliases": list(entry.aliases), "registry": str(registry.root.resolve()), "packages": entry.packages,
-        "fast_path": loaded_note, "inputs": len(contract.columns),
-        "headline": {
+    return DeployRecord(
+        name=entry.name, version=entry.version, ref=entry.ref, sha256=entry.sha256,
+        aliases=list(entry.aliases), registry=str(registry.root.resolve()), packages=entry.packages,
+        fast_path=loaded_note, inputs=len(contract.columns),
+        headline={
             "model": entry.ref, "aliases": ", ".join(entry.aliases) or "none", "inputs": f"{len(contract.columns)} columns",
             "fast path": loaded_note.split(":")[0], "sha256": entry.sha256[:12],
         },
-    }
-
-
-def stable_headline(content: Mapping[str, Any]) -> pd.DataFrame:
-    """The headline without what changes from run to run (version, hash), for the notebook."""
-    shown = {k: v for k, v in content["headline"].items() if k not in ("model", "sha256")}
-    return pd.Series(shown, name="value").to_frame()
+    )
 
 
 # --- trying the service in-process ---------------------------------------------------------------------------
@@ -313,34 +286,6 @@ def trials(records: Sequence[Mapping[str, Any]], contract: Contract, max_body_by
     ]
 
 
-def summary(response: Any) -> str:
-    """A response in a few words, without ids or times (so the notebook's outputs are stable)."""
-    kind = response.headers.get("content-type", "")
-    if kind.startswith("text/csv"):
-        lines = response.text.strip().splitlines()
-        return f"CSV, {len(lines) - 1} rows: {lines[0]}"
-    body = response.json()
-    if response.status_code >= 400:
-        first = body["detail"][0]
-        more = f" (+{len(body['detail']) - 1} more)" if len(body["detail"]) > 1 else ""
-        return f"{first['rule']}: {first['message']}{more}"
-    if "predictions" in body and isinstance(body["predictions"][0], dict):
-        return "; ".join(prediction_text(p) for p in body["predictions"])
-    if "predictions" in body:
-        return "predictions: " + ", ".join(map(str, body["predictions"]))
-    return ", ".join(f"{k}={v}" for k, v in body.items() if k not in ("version", "feedback_id", "prediction_id", "model")) or "recorded"
-
-
-def prediction_text(prediction: Mapping[str, Any]) -> str:
-    """One prediction: the label and its probability (or the value), and any flags."""
-    scores = prediction.get("probabilities") or prediction.get("scores") or {}
-    label = prediction["prediction"]
-    score = f" ({scores[label]:.3f})" if label in scores else ""
-    flags = f" [{len(prediction['flags'])} flag(s)]" if prediction["flags"] else ""
-    value = number(label, 4) if isinstance(label, float) else label
-    return f"{value}{score}{flags}"
-
-
 def fill_feedback(trial: Trial, first: Mapping[str, Any] | None) -> Trial:
     """Put the first prediction's id and label into a feedback trial."""
     if trial.path != "/feedback" or first is None:
@@ -352,11 +297,11 @@ def fill_feedback(trial: Trial, first: Mapping[str, Any] | None) -> Trial:
     return Trial(trial.label, trial.method, trial.path, json=body)
 
 
-def try_service(app: Any, requests: Sequence[Trial]) -> pd.DataFrame:
-    """Send each trial to the app in-process (FastAPI's TestClient); a table of status and summary."""
+def call_service(app: Any, requests: Sequence[Trial]) -> list[tuple[Trial, Any]]:
+    """Send each trial to the app in-process (FastAPI's TestClient); each trial as sent, with its response."""
     from fastapi.testclient import TestClient
 
-    rows, first = [], None
+    answers, first = [], None
     with TestClient(app) as client:
         for trial in requests:
             trial = fill_feedback(trial, first)
@@ -364,19 +309,5 @@ def try_service(app: Any, requests: Sequence[Trial]) -> pd.DataFrame:
                                       headers=trial.headers, files=trial.files)
             if first is None and trial.path == "/predict" and response.status_code == 200:
                 first = response.json()["predictions"][0]
-            rows.append({"request": trial.label, "route": f"{trial.method} {trial.path}",
-                         "status": response.status_code, "answer": summary(response)})
-    return pd.DataFrame(rows).set_index("request")
-
-
-def log_table(url: str) -> pd.DataFrame:
-    """What the prediction log holds: rows per route path and prediction, and the feedback count."""
-    log = PredictionLog(url)
-    try:
-        frame, feedback = log.frame(), log.count("feedback")
-    finally:
-        log.close()
-    frame["prediction"] = frame["prediction"].astype(str)
-    table = frame.groupby(["path", "prediction"]).size().rename("rows").to_frame()
-    table.loc[("feedback", "labels recorded"), "rows"] = feedback
-    return table.astype(int)
+            answers.append((trial, response))
+    return answers
