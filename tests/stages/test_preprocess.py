@@ -18,8 +18,10 @@ from mlworkflow import io
 from mlworkflow.core.features import FeatureSpec, build_preprocessor
 from mlworkflow.errors import DataError
 from mlworkflow.params import PreprocessParams
+from mlworkflow.records import RAW, TEST_SPLIT, TRAIN_SPLIT, DataRecord, PreprocessRecord
 from mlworkflow.stages import preprocess as pp
 from mlworkflow.views import preprocess as view
+from tests import recordkit
 
 META: dict[str, Any] = {
     "target": "y",
@@ -166,11 +168,17 @@ def test_clean_drops_date_columns() -> None:
     assert dropped["day"].startswith("date/time")
 
 
-def test_clean_removes_duplicates_and_unlabeled_rows() -> None:
+def with_duplicates() -> pd.DataFrame:
+    """The standard frame plus 5 repeated rows, 2 rows that differ only by id, and one row without a target."""
     frame = make_frame()
     other_ids = frame.iloc[:2].assign(id=["d1", "d2"])  # same features, other customers: kept
     raw = pd.concat([frame, frame.iloc[:5], other_ids], ignore_index=True)
     raw.loc[len(raw) - 3, "y"] = None
+    return raw
+
+
+def test_clean_removes_duplicates_and_unlabeled_rows() -> None:
+    raw = with_duplicates()
     cleaned, _ = pp.clean(raw, META, params())
     assert len(cleaned) == 42
     kept, _ = pp.clean(raw, META, params(deduplicate=False))
@@ -371,12 +379,9 @@ def test_transformer_fits_inside_cross_validation() -> None:
 def test_transformer_survives_parquet_and_skops(tmp_path: Path) -> None:
     train, test = clean_split()
     store = io.Artifacts(tmp_path)
-    store.write_frame("train.parquet", train)
-    store.write_frame("test.parquet", test)
-    train, test = (
-        store.read_frame("train.parquet", "preprocess"),
-        store.read_frame("test.parquet", "preprocess"),
-    )
+    store.write_frame(TRAIN_SPLIT, train)
+    store.write_frame(TEST_SPLIT, test)
+    train, test = store.read_frame(TRAIN_SPLIT), store.read_frame(TEST_SPLIT)
     spec = FeatureSpec.from_json(spec_for(train).to_json())
     fitted = pp.fit_preview(spec, train)
     loaded = io.read_model(io.write_model(tmp_path / "pre.skops", fitted))
@@ -407,29 +412,29 @@ def test_record_meets_the_artifact_contract() -> None:
         "transformer",
         "headline",
     }
-    assert required <= set(value)
-    assert value["missing_markers"] == ["?"]  # the service's contract reads them
-    assert value["headline"] == {
+    assert required <= set(value.model_dump())
+    assert value.missing_markers == ["?"]  # the service's contract reads them
+    assert value.headline == {
         "train rows": len(train),
         "test rows": len(test),
         "features in": 4,
         "features out": 9,
         "dropped": "id",
     }
-    assert FeatureSpec.from_json(value) == spec
+    assert value.spec == spec
 
 
 def test_stage_end_to_end_through_artifacts(tmp_path: Path) -> None:
     store = io.Artifacts(tmp_path)
-    store.write_frame("raw.parquet", make_frame(60))
-    store.write_json("data.json", META)
-    meta, raw = store.read_json("data.json", "data"), store.read_frame("raw.parquet", "data")
+    store.write_frame(RAW, make_frame(60))
+    store.write(recordkit.record(DataRecord, **META))
+    meta, raw = store.read(DataRecord), store.read_frame(RAW)
     settings = params()
-    cleaned, dropped = pp.clean(raw, meta, settings)
-    train, test = pp.split(cleaned, meta["target"], meta["task"], settings, seed=42)
-    spec = pp.infer_spec(train, meta, settings)
-    store.write_json("preprocess.json", pp.record(spec, dropped, train, test, 0, settings, 42))
-    loaded = FeatureSpec.from_json(store.read_json("preprocess.json", "preprocess"))
+    cleaned, dropped = pp.clean(raw, dict(meta), settings)
+    train, test = pp.split(cleaned, meta.target, meta.task, settings, seed=42)
+    spec = pp.infer_spec(train, dict(meta), settings)
+    store.write(pp.record(spec, dropped, train, test, 0, settings, 42))
+    loaded = store.read(PreprocessRecord).spec
     out = pp.transform(pp.fit_preview(loaded, train), test)
     assert len(out) == len(test) == 12 and not out.isna().any().any()
 

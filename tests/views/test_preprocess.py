@@ -7,14 +7,11 @@ import pandas as pd
 from mlworkflow.core.features import FeatureSpec, build_preprocessor
 from mlworkflow.stages import preprocess as pp
 from mlworkflow.views import preprocess as view
-from tests.stages.test_preprocess import META, clean_split, make_frame, params, spec_for
+from tests.stages.test_preprocess import META, clean_split, make_frame, params, spec_for, with_duplicates
 
 
 def test_row_summary_counts_what_clean_removed() -> None:
-    frame = make_frame()
-    other_ids = frame.iloc[:2].assign(id=["d1", "d2"])  # same features, other customers: kept
-    raw = pd.concat([frame, frame.iloc[:5], other_ids], ignore_index=True)
-    raw.loc[len(raw) - 3, "y"] = None
+    raw = with_duplicates()
     cleaned, _ = pp.clean(raw, META, params())
     assert view.row_summary(raw, cleaned, "y").to_dict() == {
         "rows in": 47,
