@@ -33,12 +33,12 @@ def test_split_xy_names_a_missing_column() -> None:
 
 
 def test_families_to_tune_takes_the_top_k_and_checks_them() -> None:
-    selection = {"chosen": ["hist_gradient_boosting", "logistic", "knn"]}
-    assert train.families_to_tune(selection, 2, "binary") == ("hist_gradient_boosting", "logistic")
+    chosen = ["hist_gradient_boosting", "logistic", "knn"]
+    assert train.families_to_tune(chosen, 2, "binary") == ("hist_gradient_boosting", "logistic")
     with pytest.raises(DataError, match=r"select.json.*no 'chosen'"):
-        train.families_to_tune({"chosen": []}, 1, "binary")
+        train.families_to_tune([], 1, "binary")
     with pytest.raises(ParamsError, match=r"naive_bayes.*classification only"):
-        train.families_to_tune({"chosen": ["naive_bayes"]}, 1, "regression")
+        train.families_to_tune(["naive_bayes"], 1, "regression")
 
 
 
@@ -204,7 +204,7 @@ def test_saved_model_loads_and_predicts_identically(task: str, tmp_path: Path) -
 def test_record_is_strict_json_with_a_headline() -> None:
     result = standard("regression", "optuna")
     diagnoses = {"learning": train.Diagnosis("no overfitting", "…")}
-    content = train.record(result, [result], diagnoses)
+    content = train.record(result, [result], diagnoses).model_dump()
     json.dumps(content, allow_nan=False)
     best = result.best
     assert best is not None
@@ -263,3 +263,10 @@ def test_tune_all_adds_the_default_hgb_reference_unless_it_is_tuned() -> None:
         ("hist_gradient_boosting", "defaults"),
     ]
     assert searches.best_of(results).best_score == max(r.best_score for r in results)
+
+
+def test_search_settings_carry_the_train_params() -> None:
+    params = TrainParams.model_validate({**FAST, "search": "halving", "space": {"svm": {"C": [1.0]}}})
+    settings = train.search_settings(params)
+    assert (settings.search, settings.n_iter, settings.grid_points, settings.folds, settings.n_jobs) == ("halving", 4, 2, 2, 1)
+    assert settings.time_budget_s is None and settings.space == {"svm": {"C": [1.0]}}

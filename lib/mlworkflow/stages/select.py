@@ -4,35 +4,25 @@ Every candidate is a Pipeline (preprocessing + model) refitted on each fold, so 
 never sees the fold it is scored on. All candidates share the same folds, which makes their
 per-fold scores paired: the gap to the best is tested with the Nadeau & Bengio corrected
 repeated k-fold t-test. Costs per candidate: fit and predict time per fold (wall clock, one
-thread), and peak memory of one fit measured with `tracemalloc` (see `peak_memory`).
+thread), and peak memory of one fit (`core.crossval` runs each candidate's folds).
 """
 
 from __future__ import annotations
 
-import time
-import tracemalloc
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlworkflow.core import families
+from mlworkflow.core import crossval, families
+from mlworkflow.core.features import FeatureSpec
 from mlworkflow.core.metrics import compared, deciding_scorer, display_name, get, issue, to_display
 from mlworkflow.errors import DataError, ParamsError, ParamsIssue
 from mlworkflow.params import SelectParams
 from mlworkflow.records import SelectRecord
-from mlworkflow.core.features import FeatureSpec
 
-Split = tuple[np.ndarray[Any, np.dtype[np.intp]], np.ndarray[Any, np.dtype[np.intp]]]
-
-# Scores a fitted candidate can fail with (scikit-learn raises ValueError for most data problems).
-CAUGHT = (ValueError, TypeError, ArithmeticError, MemoryError, np.linalg.LinAlgError)
-IGNORED_WARNINGS = ("Found unknown categories",)  # expected: a fold holds categories unseen in training
-MAX_NOTES = 3
 STATUS_ORDER = {"ok": 0, "over budget": 1, "failed": 2}
 
 
@@ -84,7 +74,7 @@ def plan(params: SelectParams, task: str) -> Plan:
     return Plan(task, kept, skipped, resolve_metrics(params.metrics, params.metric, task))
 
 
-# --- data and folds ------------------------------------------------------------------------------
+# --- data ------------------------------------------------------------------------------------
 
 
 def subsample(frame: pd.DataFrame, spec: FeatureSpec, max_rows: int | None, seed: int) -> pd.DataFrame:
@@ -98,201 +88,28 @@ def subsample(frame: pd.DataFrame, spec: FeatureSpec, max_rows: int | None, seed
     return pd.DataFrame(sample).sort_index()
 
 
-def make_splits(y: pd.Series, task: str, folds: int, repeats: int, seed: int) -> list[Split]:
-    """The (train, test) index pairs every candidate shares: repeated (stratified) k-fold, seeded."""
-    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
-
-    kind = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
-    cv = kind(n_splits=folds, n_repeats=repeats, random_state=seed)
-    try:
-        return list(cv.split(np.zeros((len(y), 1)), y))
-    except ValueError as exc:
-        raise DataError(
-            f"cannot make {folds} folds of {len(y)} rows: {exc}", str(y.name), "select.folds"
-        ) from None
-
-
-# --- cross-validating one candidate --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One fold's scores (scorer sign: higher is better), times in seconds, peak memory in MiB."""
-
-    scores: dict[str, float]
-    fit_s: float
-    predict_s: float
-    peak_mb: float | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One candidate's cross-validation: status ('ok', 'failed', 'over budget') and folds run."""
-
-    family: str
-    status: str
-    folds: tuple[Fold, ...]
-    message: str = ""
-    notes: tuple[str, ...] = ()
-
-    def scores(self, metric: str) -> list[float]:
-        """Per-fold scores of one metric (scorer sign)."""
-        return [fold.scores[metric] for fold in self.folds]
-
-
-@contextmanager
-def peak_memory(enabled: bool) -> Iterator[list[float]]:
-    """Peak memory (MiB) allocated through Python's allocators while the block runs, via tracemalloc.
-
-    It sees Python objects and NumPy arrays, not memory that C/C++ code allocates directly
-    (libsvm's kernel cache, tree node buffers, OpenMP scratch space); tracing also slows
-    Python-heavy fits, so only one fold per candidate is traced and its time is not reported.
-    """
-    box: list[float] = []
-    if not enabled:
-        yield box
-        return
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    start = tracemalloc.get_traced_memory()[0]
-    try:
-        yield box
-    finally:
-        box.append((tracemalloc.get_traced_memory()[1] - start) / 2**20)
-        if not was_tracing:
-            tracemalloc.stop()
-
-
-def run_fold(
-    pipeline: Any,
-    X: pd.DataFrame,
-    y: pd.Series,
-    split: Split,
-    scorers: Mapping[str, Any],
-    trace: bool = False,
-) -> Fold:
-    """Fit a fresh copy of the pipeline on the fold's training rows and score its test rows."""
-    from sklearn.base import clone
-    from sklearn.metrics import check_scoring
-
-    train, test = split
-    model = clone(pipeline)
-    with peak_memory(trace) as peak:
-        start = time.perf_counter()
-        model.fit(X.iloc[train], y.iloc[train])
-        fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = check_scoring(model, scoring=dict(scorers))(model, X.iloc[test], y.iloc[test])
-    predict_s = time.perf_counter() - start
-    return Fold(
-        {name: float(value) for name, value in scores.items()}, fit_s, predict_s, peak[0] if peak else None
-    )
-
-
-def warning_notes(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
-    """The distinct warnings a candidate raised (first line each), at most MAX_NOTES."""
-    notes = [
-        f"{item.category.__name__}: {str(item.message).splitlines()[0][:160]}"
-        for item in caught
-        if issubclass(item.category, UserWarning | RuntimeWarning)
-        and not any(text in str(item.message) for text in IGNORED_WARNINGS)
-    ]
-    return tuple(dict.fromkeys(notes))[:MAX_NOTES]
-
-
-def _fold_loop(
-    family: str,
-    pipeline: Any,
-    X: pd.DataFrame,
-    y: pd.Series,
-    splits: Sequence[Split],
-    scorers: Mapping[str, Any],
-    budget_s: float | None,
-) -> Outcome:
-    done: list[Fold] = []
-    elapsed = 0.0
-    for index, split in enumerate(splits):
-        try:
-            fold = run_fold(pipeline, X, y, split, scorers, trace=index == 0)
-        except CAUGHT as exc:
-            reason = f"{type(exc).__name__} on fold {index + 1}: {str(exc).splitlines()[0][:300]}"
-            return Outcome(family, "failed", tuple(done), reason)
-        if not all(np.isfinite(value) for value in fold.scores.values()):
-            bad = [display_name(name) for name, value in fold.scores.items() if not np.isfinite(value)]
-            return Outcome(family, "failed", tuple(done), f"no finite {', '.join(bad)} on fold {index + 1}")
-        done.append(fold)
-        elapsed += fold.fit_s + fold.predict_s
-        if budget_s is not None and elapsed > budget_s:
-            reason = f"over its {budget_s:g} s budget after {index + 1} of {len(splits)} folds"
-            return Outcome(family, "over budget", tuple(done), reason)
-    return Outcome(family, "ok", tuple(done))
-
-
-def cross_validate(
-    family: str,
-    pipeline: Any,
-    X: pd.DataFrame,
-    y: pd.Series,
-    splits: Sequence[Split],
-    scorers: Mapping[str, Any],
-    budget_s: float | None,
-) -> Outcome:
-    """Run the folds in order; stop on the first error (status 'failed') or past the time budget.
-
-    Native thread pools (OpenMP, BLAS) are capped at one thread, so fit times compare like with
-    like across families and parallel candidates (`compare`'s n_jobs) do not oversubscribe the cores.
-    """
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        outcome = _fold_loop(family, pipeline, X, y, splits, scorers, budget_s)
-    return Outcome(outcome.family, outcome.status, outcome.folds, outcome.message, warning_notes(caught))
+# --- comparing them ----------------------------------------------------------------------------
 
 
 def compare(
     pipelines: Mapping[str, Any],
     X: pd.DataFrame,
     y: pd.Series,
-    splits: Sequence[Split],
+    splits: Sequence[crossval.Split],
     scorers: Mapping[str, Any],
     budget_s: float | None,
     n_jobs: int = 1,
-) -> list[Outcome]:
+) -> list[crossval.Outcome]:
     """Cross-validate every candidate on the same folds; candidates run in n_jobs processes."""
     from sklearn.utils.parallel import Parallel, delayed
 
     jobs = (
-        delayed(cross_validate)(name, p, X, y, splits, scorers, budget_s) for name, p in pipelines.items()
+        delayed(crossval.cross_validate)(name, p, X, y, splits, scorers, budget_s) for name, p in pipelines.items()
     )
     return list(Parallel(n_jobs=n_jobs)(jobs))
 
 
 # --- statistics and ranking ----------------------------------------------------------------------
-
-
-def corrected_ttest(differences: Sequence[float], n_train: int, n_test: int) -> tuple[float, float]:
-    """One-sided corrected repeated k-fold t-test (Nadeau & Bengio) that mean(differences) > 0: (t, p).
-
-    The variance of the k·r paired differences is inflated by (1/(k·r) + n_test/n_train), because
-    the training sets of different folds overlap; the statistic follows Student's t with k·r - 1
-    degrees of freedom.
-    """
-    from scipy.stats import t as student_t
-
-    values = np.asarray(differences, dtype=float)
-    if len(values) < 2:
-        raise ValueError(f"the t-test needs at least 2 paired scores, got {len(values)}")
-    mean = float(values.mean())
-    variance = float(values.var(ddof=1)) * (1 / len(values) + n_test / n_train)
-    if variance == 0.0:  # identical differences on every fold: the limit of the statistic
-        if mean == 0.0:
-            return 0.0, 0.5
-        return (np.inf, 0.0) if mean > 0 else (-np.inf, 1.0)
-    statistic = mean / np.sqrt(variance)
-    return float(statistic), float(student_t.sf(statistic, df=len(values) - 1))
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float | None]:
@@ -301,7 +118,7 @@ def _mean_std(values: Sequence[float]) -> dict[str, float | None]:
     return {"mean": round(float(np.mean(values)), 6), "std": round(float(np.std(values)), 6)}
 
 
-def cost(outcome: Outcome) -> dict[str, float | None]:
+def cost(outcome: crossval.Outcome) -> dict[str, float | None]:
     """Mean fit and predict seconds per fold (the traced fold's fit excluded when others ran), peak MiB."""
     if not outcome.folds:
         return {"fit_s": None, "predict_s": None, "peak_mb": None}
@@ -314,7 +131,7 @@ def cost(outcome: Outcome) -> dict[str, float | None]:
 
 
 def significance(
-    outcome: Outcome, best: Outcome | None, metric: str, sizes: tuple[int, int], alpha: float
+    outcome: crossval.Outcome, best: crossval.Outcome | None, metric: str, sizes: tuple[int, int], alpha: float
 ) -> dict[str, Any]:
     """Gap to the best (≥ 0, in score units) and the corrected t-test of best > this candidate."""
     if outcome.status != "ok" or best is None:
@@ -323,12 +140,12 @@ def significance(
     gap = round(float(theirs.mean() - mine.mean()), 6)
     if outcome.family == best.family:
         return {"gap": 0.0, "p_value": None, "significant": False}
-    _, p_value = corrected_ttest(theirs - mine, *sizes)
+    _, p_value = crossval.corrected_ttest(theirs - mine, *sizes)
     return {"gap": gap, "p_value": round(p_value, 6), "significant": bool(p_value < alpha)}
 
 
 def ranking_row(
-    outcome: Outcome, metrics: Sequence[str], best: Outcome | None, sizes: tuple[int, int], alpha: float
+    outcome: crossval.Outcome, metrics: Sequence[str], best: crossval.Outcome | None, sizes: tuple[int, int], alpha: float
 ) -> dict[str, Any]:
     """One candidate's line of select.json's ranking (metrics in display units)."""
     shown = {display_name(m): _mean_std([to_display(m, s) for s in outcome.scores(m)]) for m in metrics}
@@ -349,7 +166,7 @@ def ranking_row(
 
 
 def rank(
-    outcomes: Sequence[Outcome], metrics: Sequence[str], splits: Sequence[Split], alpha: float
+    outcomes: Sequence[crossval.Outcome], metrics: Sequence[str], splits: Sequence[crossval.Split], alpha: float
 ) -> list[dict[str, Any]]:
     """Ranking rows: 'ok' candidates by mean deciding score (best first), then over budget, then failed."""
     ok = sorted(
@@ -392,8 +209,8 @@ def headline(ranking: Sequence[Mapping[str, Any]], metric: str, chosen: Sequence
 def record(
     chosen_plan: Plan,
     ranking: list[dict[str, Any]],
-    outcomes: Sequence[Outcome],
-    splits: Sequence[Split],
+    outcomes: Sequence[crossval.Outcome],
+    splits: Sequence[crossval.Split],
     params: SelectParams,
     rows: int,
     seed: int,

@@ -1,0 +1,222 @@
+"""The searches: spaces and their conversions, the four searches, failures and budgets, the best result."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from scipy.stats import randint
+
+from mlworkflow.core import metrics, searches
+from mlworkflow.core.features import FeatureSpec
+from mlworkflow.errors import MlwError, ParamsError
+from mlworkflow.params import section_from_namespace
+from mlworkflow.stages import train
+
+TASKS = ("binary", "multiclass", "regression")
+SEARCHES = ("grid", "random", "halving", "optuna")
+FAST = searches.SearchSettings("optuna", n_iter=4, grid_points=2, folds=2, n_jobs=1)  # the params' default search
+
+
+def tiny(task: str, rows: int = 90, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, FeatureSpec]:
+    """A small frame with two numeric and one categorical feature, and a target for the task."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {"a": rng.normal(size=rows), "b": rng.normal(size=rows), "c": rng.choice(["x", "y", "z"], rows)}
+    )
+    signal = X["a"] + (X["c"] == "x") + rng.normal(scale=0.5, size=rows)
+    labels = {
+        "binary": np.where(signal > 0.3, "yes", "no"),
+        "multiclass": np.array(["hi", "lo", "mid"])[np.digitize(signal, [-0.2, 0.8])],
+        "regression": signal.to_numpy(),
+    }[task]
+    classes = sorted(set(labels)) if task != "regression" else []
+    positive = "yes" if task == "binary" else None
+    spec = FeatureSpec(
+        target="t",
+        task=task,
+        classes=classes,
+        positive_class=positive,
+        numeric=("a", "b"),
+        categorical=("c",),
+    )
+    return X, pd.Series(labels, name="t"), spec
+
+
+def run(task: str, family: str = "logistic", **changes: Any) -> searches.SearchResult:
+    """Tune one family on the tiny frame of a task."""
+    X, y, spec = tiny(task)
+    settings = dataclasses.replace(FAST, **changes)
+    return searches.tune(spec, family, X, y, settings, seed=0, metric=str(metrics.default(task).scorer))
+
+
+@functools.cache
+def standard(task: str, search: str) -> searches.SearchResult:
+    """The default-space search of the logistic family, run once per session (results are immutable)."""
+    return run(task, search=search)
+
+
+# --- spaces ----------------------------------------------------------------------------------------
+
+
+def test_grid_values_and_distributions_follow_the_spec() -> None:
+    assert searches.grid_values({"low": 1e-3, "high": 10.0, "log": True}, 3) == [0.001, 0.1, 10.0]
+    assert searches.grid_values({"low": 1, "high": 50, "log": True, "type": "int"}, 3) == [1, 7, 50]
+    assert searches.grid_values({"low": 2, "high": 3, "type": "int"}, 5) == [2, 3]
+    assert searches.grid_values(["a", None], 3) == ["a", None]
+    uniform = searches.distribution({"low": 0.0, "high": 2.0})
+    assert uniform.support() == (0.0, 2.0)
+    log = searches.distribution({"low": 1e-3, "high": 1.0, "log": True}).rvs(size=200, random_state=0)
+    assert log.min() >= 1e-3 and log.max() <= 1.0 and np.median(log) < 0.1
+    integers = searches.distribution({"low": 1, "high": 5, "type": "int"})
+    assert isinstance(integers.dist, type(randint)) and integers.support() == (1, 5)
+
+
+def test_optuna_suggestions_cover_ranges_and_structured_choices() -> None:
+    space = {
+        "h": [[32], [64, 32]],
+        "c": {"low": 0.1, "high": 10.0, "log": True},
+        "k": {"low": 1, "high": 3, "type": "int"},
+    }
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(5):
+        trial = study.ask()
+        values = {name: searches.suggest(trial, name, spec) for name, spec in space.items()}
+        assert values["h"] in ([32], [64, 32]) and 0.1 <= values["c"] <= 10.0 and values["k"] in (1, 2, 3)
+        study.tell(trial, 0.0)
+
+
+def test_user_space_overrides_one_parameter_and_routes_short_names() -> None:
+    space = searches.merge_space("svm", "binary", {"svm": {"C": [1.0, 10.0]}})
+    assert space["model__estimator__C"] == [1.0, 10.0]
+    assert "model__estimator__gamma" in space  # defaults for the other parameters stay
+    result = run("binary", search="grid", space={"logistic": {"C": [0.5, 2.0]}})
+    assert [t.params for t in result.trials] == [{"model__C": 0.5}, {"model__C": 2.0}, {}]  # + the defaults
+
+
+def test_space_errors_name_the_key_with_a_hint() -> None:
+    with pytest.raises(ParamsError, match=r"train\.space\.logistc.*Did you mean 'logistic'"):
+        searches.merge_space("logistic", "binary", {"logistc": {"C": [1.0]}})
+    with pytest.raises(ParamsError, match=r"train\.space\.logistic\.model__Cc.*Did you mean 'model__C'"):
+        run("binary", space={"logistic": {"Cc": [1.0]}})
+    with pytest.raises(ParamsError, match=r"space\.knn\.n_neighbors.*low < high"):
+        section_from_namespace("train", {"space": {"knn": {"n_neighbors": {"low": 9, "high": 3}}}})
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("search", SEARCHES)
+def test_every_search_tunes_every_task(search: str, task: str) -> None:
+    result = standard(task, search)
+    best = result.best
+    assert result.status == "completed" and best is not None
+    assert len(result.trials) == {"grid": 2, "random": 4, "halving": 6, "optuna": 4}[search] + 1  # + defaults
+    tuned = next(t for t in result.trials if t.params)
+    ((name, value),) = tuned.params.items()
+    assert name == ("model__alpha" if task == "regression" else "model__C") and value > 0
+    assert best.score >= result.trials[-1].score  # never below the defaults
+    if task == "regression":
+        assert best.score < 0 < train.search_table([result]).iloc[0]["cv root_mean_squared_error"]
+    else:
+        assert 0 < best.score <= 1 and best.train_score >= best.score - 0.2
+
+
+@pytest.mark.parametrize("search", ["random", "halving", "optuna"])
+def test_searches_are_deterministic_for_a_seed(search: str) -> None:
+    assert run("binary", search=search).trials == standard("binary", search).trials
+
+
+def test_halving_keeps_the_best_third_on_more_rows() -> None:
+    result = run("multiclass", search="halving", n_iter=6)
+    searched = [t for t in result.trials if t.params]  # without the defaults trial
+    rounds = pd.Series([t.iteration for t in searched]).value_counts().sort_index()
+    assert rounds.tolist() == [6, 2]
+    rows = {t.iteration: t.resources for t in searched}
+    assert rows == {0: 30, 1: 90}
+    best = result.best
+    assert best is not None and best.iteration == 1
+
+
+def test_tree_family_with_a_categorical_choice() -> None:
+    result = run(
+        "binary",
+        family="random_forest",
+        search="random",
+        n_iter=2,
+        space={"random_forest": {"n_estimators": [10]}},
+    )
+    assert result.status == "completed" and {"model__max_depth", "model__n_estimators"} <= set(
+        result.trials[0].params
+    )
+
+
+def test_a_search_whose_fits_all_fail_is_reported_not_raised() -> None:
+    result = run("binary", search="grid", space={"logistic": {"C": [-1.0]}})
+    assert result.status.startswith("failed") and "'C' parameter" in result.status
+    assert result.best is not None and result.best.params == {}  # the defaults are kept
+
+
+def test_failed_candidates_are_noted_and_the_rest_still_count() -> None:
+    result = run("binary", search="grid", space={"logistic": {"C": [-1.0, 1.0]}})
+    assert (
+        result.status == "completed" and result.best is not None and result.best.params == {"model__C": 1.0}
+    )
+    table = train.trials_table(result)
+    assert "'C' parameter" in table["note"].iloc[-1] and math.isnan(table["roc_auc"].iloc[-1])
+
+
+def test_a_failing_halving_search_is_reported() -> None:
+    result = run("regression", search="halving", space={"logistic": {"alpha": [-1.0, -2.0]}})
+    assert result.status.startswith("failed")
+    assert result.best is not None and result.best.params == {}  # the defaults are kept
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_a_spent_budget_stops_the_search_after_the_first_trial(search: str) -> None:
+    result = run(
+        "binary", search=search, time_budget_s=1e-9, n_iter=6, space={"logistic": {"C": [0.1, 1.0, 10.0]}}
+    )
+    assert result.status.startswith("stopped: time budget spent"), result.status
+    assert result.best is not None
+    expected = 4 if search == "halving" else 2  # halving stops between rounds; + the defaults trial
+    assert len(result.trials) == expected
+
+
+def test_best_of_picks_the_highest_cv_score() -> None:
+    def result(family: str, *scores: float) -> searches.SearchResult:
+        trials = tuple(searches.Trial({"model__C": 1.0}, s, 0.0, s) for s in scores)
+        return searches.SearchResult(family, "random", "neg_log_loss", trials)
+
+    weak, strong, failed = result("knn", -0.5, -0.4), result("svm", -0.6, -0.3), result("mlp", math.nan)
+    assert searches.best_of([weak, failed, strong]) is strong
+
+
+def test_progress_goes_to_stderr_only(capsys: pytest.CaptureFixture[str]) -> None:
+    X, y, spec = tiny("binary")
+    searches.tune(spec, "logistic", X, y, dataclasses.replace(FAST, search="optuna"), 0, "roc_auc", progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "logistic (optuna)" in captured.err and "4/4" in captured.err
+
+
+def test_optuna_logging_is_restored() -> None:
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    run("binary", search="optuna")
+    assert optuna.logging.get_verbosity() == optuna.logging.INFO
+
+
+def test_the_defaults_are_always_a_trial_and_the_hgb_reference_joins() -> None:
+    result = run("binary", search="grid", space={"logistic": {"C": [1e-4]}})
+    assert result.trials[-1].params == {} and math.isfinite(result.trials[-1].score)
+    assert result.best is not None and result.best.score >= result.trials[0].score
+
+
+def test_best_of_raises_when_nothing_scored() -> None:
+    failed = searches.Trial({}, math.nan, math.nan, math.nan, error="boom")
+    result = searches.SearchResult("logistic", "grid", "roc_auc", (failed,), "failed: boom")
+    with pytest.raises(MlwError, match=r"every search failed.*logistic: failed: boom"):
+        searches.best_of([result])
