@@ -199,15 +199,15 @@ def _load_model(args: argparse.Namespace) -> tuple[Any, Any, Path]:
 
 def command_serve(args: argparse.Namespace) -> int:
     """Serve a registered model until interrupted."""
-    from mlworkflow.service import app as serve
+    from mlworkflow.service import app as service_app
 
     params, model, root = _load_model(args)
-    log_url = params.log_url or serve.default_log_url(root, model.entry.name)
-    app = serve.create_app(model, params, log_url, serve.token_from_env())
-    auth = "bearer token required" if serve.token_from_env() else f"no auth ({serve.TOKEN_ENV} unset)"
+    log_url = params.log_url or service_app.default_log_url(root, model.entry.name)
+    app = service_app.create_app(model, params, log_url, service_app.token_from_env())
+    auth = "bearer token required" if service_app.token_from_env() else f"no auth ({service_app.TOKEN_ENV} unset)"
     print(f"serving {model.entry.ref} on http://{args.host}:{args.port} (docs: /docs; {auth})", flush=True)
     try:
-        serve.run(app, args.host, args.port, args.access_log)
+        service_app.run(app, args.host, args.port, args.access_log)
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         print("stopped")
     return 0

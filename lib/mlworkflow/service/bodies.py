@@ -1,0 +1,52 @@
+"""Reading request bodies: the media type (415 otherwise), JSON (400 when malformed), CSV text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Request
+
+from mlworkflow.service.problems import problem
+
+JSON_TYPES = ("application/json",)
+CSV_TYPES = ("text/csv", "multipart/form-data")
+
+
+def media_type(request: Request) -> str:
+    """The request's media type, lower case, without parameters."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def require_type(request: Request, allowed: Sequence[str]) -> str:
+    """The media type, or 415 naming the accepted ones."""
+    found = media_type(request)
+    if found not in allowed:
+        raise problem(415, "content_type", f"Content-Type must be {' or '.join(allowed)}, found '{found or 'none'}'")
+    return found
+
+
+async def read_json(request: Request) -> Any:
+    """The body parsed as JSON, or 400 saying where it is malformed."""
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise problem(400, "json", f"the body is not valid JSON: {exc}") from None
+
+
+async def csv_text(request: Request) -> str:
+    """The CSV text of a text/csv body or of the multipart field 'file'."""
+    if require_type(request, CSV_TYPES) == "text/csv":
+        data = await request.body()
+    else:
+        form = await request.form(max_files=1, max_fields=1)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise problem(422, "required", "upload the CSV as the multipart file field 'file'", "file")
+        data = await upload.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise problem(400, "encoding", f"the CSV is not UTF-8 text: {exc}") from None
