@@ -183,3 +183,10 @@ def test_trusted_types_are_the_union_of_the_records() -> None:
     listed = families.trusted_types()
     assert len(listed) == len(set(listed))
     assert set(listed) == {name for family in families.CATALOGUE for name in family.trusted_types}
+
+
+def test_row_wise_models_are_the_tree_families_models() -> None:
+    assert families.row_wise_models() == {
+        "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
+        "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
+    }

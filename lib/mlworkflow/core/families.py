@@ -88,7 +88,9 @@ class Family:
     """One model family: its models per task, how its inputs are prepared, the types its saved model holds.
 
     `trusted_types` are the types skops does not trust by default that a fitted model of this
-    family contains (the registry trusts them, see `bundle.registry.DEFAULT_TRUSTED`).
+    family contains (the registry trusts them, see `bundle.registry.DEFAULT_TRUSTED`). `row_wise`:
+    the model's output for a row does not depend on the other rows of the call (trees, summed in a
+    fixed order), so the service may score concurrent requests in one call.
     """
 
     name: str
@@ -96,6 +98,7 @@ class Family:
     regressor: Estimator | None
     native: Native | None = None
     trusted_types: tuple[str, ...] = ()
+    row_wise: bool = False
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -143,12 +146,14 @@ CATALOGUE: tuple[Family, ...] = (
         Estimator("sklearn.tree.DecisionTreeClassifier", TREE_SPACE, "max_depth", {"min_samples_leaf": 5}),
         Estimator("sklearn.tree.DecisionTreeRegressor", TREE_SPACE, "max_depth", {"min_samples_leaf": 5}),
         trusted_types=TREE_TYPES,
+        row_wise=True,
     ),
     Family(
         "random_forest",
         Estimator("sklearn.ensemble.RandomForestClassifier", FOREST_SPACE, "min_samples_leaf", FOREST_DEFAULTS),
         Estimator("sklearn.ensemble.RandomForestRegressor", FOREST_SPACE, "min_samples_leaf", FOREST_DEFAULTS),
         trusted_types=TREE_TYPES,
+        row_wise=True,
     ),
     Family(
         "hist_gradient_boosting",
@@ -159,6 +164,7 @@ CATALOGUE: tuple[Family, ...] = (
             "functools.partial", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
             "sklearn.utils.validation.check_array",  # its own input step: FunctionTransformer(partial(check_array))
         ),
+        row_wise=True,
     ),
     Family(
         "svm",
@@ -218,6 +224,12 @@ def get(family: str, task: str) -> Estimator:
     """The checked model record of a family for a task."""
     check_family(family, task)
     return BY_NAME[family].estimator(task)
+
+
+def row_wise_models() -> frozenset[str]:
+    """Class names of the catalogue's models that score each row on its own (see `Family.row_wise`)."""
+    models = [model for family in CATALOGUE if family.row_wise for model in (family.classifier, family.regressor)]
+    return frozenset(model.cls.rsplit(".", 1)[-1] for model in models if model is not None)
 
 
 def trusted_types() -> tuple[str, ...]:

@@ -11,7 +11,7 @@ take the most probable class, regressors return the predicted value.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -19,17 +19,16 @@ import numpy.typing as npt
 import pandas as pd
 
 from mlworkflow.bundle.contract import Contract, Validator, example_records, to_frame
+from mlworkflow.core import families
+from mlworkflow.core.target import PROBABILITY_THRESHOLD, Target, as_task, threshold_or_default
 from mlworkflow.service import fastpath
 
 Array = npt.NDArray[Any]
 Path_ = Literal["fast", "sklearn"]
 SELF_CHECK_ROWS = 64
-# Models whose output for a row does not depend on the other rows of the call (trees, summed in a
-# fixed order), so concurrent requests can share one call and still get exactly their own numbers.
-ROW_WISE_MODELS = frozenset({
-    "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
-    "ExtraTreesClassifier", "ExtraTreesRegressor", "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
-})
+# Models whose output for a row does not depend on the other rows of the call, so concurrent requests
+# can share one call and still get exactly their own numbers (the family catalogue says which).
+ROW_WISE_MODELS = families.row_wise_models()
 
 
 @dataclass(frozen=True)
@@ -42,28 +41,24 @@ class Outputs:
 
 
 @dataclass(frozen=True)
-class Target:
-    """What the model predicts: task, classes, the positive class, the threshold, score kind."""
+class Labelling:
+    """How the service answers: what the model predicts, its decision threshold, and the kind of class scores."""
 
-    task: str
-    classes: tuple[str, ...]
-    positive: str | None
+    target: Target  # classes in the pipeline's (score column) order
     threshold: float | None
     probabilistic: bool
 
     @classmethod
-    def of(cls, pipeline: Any, metadata: Mapping[str, Any]) -> Target:
+    def of(cls, pipeline: Any, metadata: Mapping[str, Any]) -> Labelling:
         """From the fitted pipeline (classes, predict_proba) and the bundle's metadata (task, threshold)."""
-        task = str(metadata["task"])
+        task = as_task(metadata["task"])
         classes = tuple(str(c) for c in getattr(pipeline, "classes_", ()))
         probabilistic = task != "regression" and hasattr(pipeline, "predict_proba")
-        threshold = metadata.get("threshold")
-        if task == "binary" and threshold is None:
-            threshold = 0.5 if probabilistic else 0.0
         positive = metadata.get("positive_class")
-        if task == "binary" and positive not in classes:
-            positive = classes[-1]
-        return cls(task, classes, None if positive is None else str(positive), threshold, probabilistic)
+        target = Target(str(metadata.get("target", "")), task, classes, None if positive is None else str(positive))
+        if task == "binary":
+            target = replace(target, positive=target.labels[1])
+        return cls(target, threshold_or_default(task, metadata.get("threshold"), probabilistic), probabilistic)
 
     @property
     def score_key(self) -> str:
@@ -72,13 +67,14 @@ class Target:
 
     def labels(self, scores: Array) -> list[Any]:
         """Labels from class scores: positive at the threshold (binary), else the highest."""
-        if self.task == "binary":
-            positive = self.classes.index(str(self.positive))
+        classes = self.target.classes
+        if self.target.task == "binary":
+            positive = classes.index(str(self.target.positive))
             column = scores[:, positive] if scores.ndim == 2 else scores * (1 if positive == 1 else -1)
-            calls = column >= float(self.threshold if self.threshold is not None else 0.5)
-            negative = self.classes[1 - positive]
-            return [self.classes[positive] if call else negative for call in calls]
-        return [self.classes[int(i)] for i in np.argmax(scores, axis=1)]
+            calls = column >= float(self.threshold if self.threshold is not None else PROBABILITY_THRESHOLD)
+            negative = classes[1 - positive]
+            return [classes[positive] if call else negative for call in calls]
+        return [classes[int(i)] for i in np.argmax(scores, axis=1)]
 
 
 class Predictor:
@@ -86,7 +82,8 @@ class Predictor:
 
     def __init__(self, pipeline: Any, metadata: Mapping[str, Any], contract: Contract, fast_path_rows: int) -> None:
         self.pipeline, self.contract = pipeline, contract
-        self.target = Target.of(pipeline, metadata)
+        self.labelling = Labelling.of(pipeline, metadata)
+        self.target = self.labelling.target
         self.fast_path_rows = fast_path_rows
         self.fast: fastpath.FastPipeline | None = None
         self.fast_note = "off (fast_path_rows = 0)"
@@ -138,7 +135,7 @@ class Predictor:
         """Class probabilities or margins (classifiers), or predictions (regressors)."""
         if self.target.task == "regression":
             return np.asarray(model.predict(X), dtype=np.float64)
-        method = model.predict_proba if self.target.probabilistic else model.decision_function
+        method = model.predict_proba if self.labelling.probabilistic else model.decision_function
         return np.asarray(method(X), dtype=np.float64)
 
     def path(self, n_rows: int) -> Path_:
@@ -154,7 +151,7 @@ class Predictor:
             raw = self.raw(self.pipeline, to_frame(self.contract, rows))
         if self.target.task == "regression":
             return Outputs([float(v) for v in raw], None, path)
-        return Outputs(self.target.labels(raw), raw, path)
+        return Outputs(self.labelling.labels(raw), raw, path)
 
     def predict_each(self, batches: Sequence[Sequence[Sequence[Any]]]) -> list[Outputs]:
         """Predictions for several requests' rows in one call (row-wise models only), split back per request."""
@@ -171,7 +168,7 @@ class Predictor:
         """One JSON object per row: the prediction and, for classifiers, every class's score."""
         if outputs.scores is None:
             return [{"prediction": value} for value in outputs.predictions]
-        key, classes = self.target.score_key, self.target.classes
+        key, classes = self.labelling.score_key, self.target.classes
         matrix = outputs.scores if outputs.scores.ndim == 2 else outputs.scores[:, None]
         names = classes if matrix.shape[1] == len(classes) else classes[-1:]
         return [
@@ -184,7 +181,7 @@ class Predictor:
         table = pd.DataFrame({"prediction": outputs.predictions})
         if outputs.scores is not None:
             matrix = outputs.scores if outputs.scores.ndim == 2 else outputs.scores[:, None]
-            prefix = "proba" if self.target.probabilistic else "score"
+            prefix = "proba" if self.labelling.probabilistic else "score"
             names = self.target.classes if matrix.shape[1] == len(self.target.classes) else self.target.classes[-1:]
             for j, name in enumerate(names):
                 table[f"{prefix}_{name}"] = matrix[:, j]
