@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +15,19 @@ import pytest
 import sqlalchemy
 
 from mlworkflow import io
-from mlworkflow.errors import ArtifactError, DataError
+from mlworkflow.errors import ArtifactError, DataError, RecordError
+from mlworkflow.records import (
+    DEPLOY,
+    MODEL,
+    RAW,
+    TRAIN,
+    DataRecord,
+    DeployRecord,
+    EvaluateRecord,
+    MonitorRecord,
+    SelectRecord,
+    TrainRecord,
+)
 
 FRAME = pd.DataFrame({"x": [1, 2, 3], "colour": ["red", "blue", None], "y": ["a", "b", "a"]})
 
@@ -189,29 +204,92 @@ def test_frame_sha256_depends_on_values_index_and_names() -> None:
 # --- Artifacts -----------------------------------------------------------------------------------
 
 
-def test_artifacts_round_trip_frames_and_json(tmp_path: Path) -> None:
+RECORDS = Path(__file__).parent / "fixtures" / "records"
+
+
+def test_artifacts_round_trip_frames_and_records(tmp_path: Path) -> None:
     store = io.Artifacts(tmp_path / "run" / "artifacts")
-    written = store.write_frame("raw.parquet", FRAME)
+    written = store.write_frame(RAW, FRAME)
     assert written == tmp_path / "run" / "artifacts" / "raw.parquet"
-    pd.testing.assert_frame_equal(store.read_frame("raw.parquet", "data"), FRAME)
-    store.write_json("data.json", {"b": 1, "a": [1.5, None]})
-    assert store.read_json("data.json", "data") == {"a": [1.5, None], "b": 1}
-    assert store.path("data.json").read_text(encoding="utf-8").startswith('{\n  "a"')
+    pd.testing.assert_frame_equal(store.read_frame(RAW), FRAME)
+    record = DeployRecord.model_validate_json((RECORDS / "deploy.json").read_text(encoding="utf-8"))
+    assert store.write(record) == store.path(DEPLOY) and store.read(DeployRecord) == record
+    assert store.path(DEPLOY).read_text(encoding="utf-8").startswith('{\n  "aliases"')
+    assert store.find(EvaluateRecord) is None and store.find(DeployRecord) == record
 
 
-def test_artifacts_json_keeps_numpy_numbers_as_numbers(tmp_path: Path) -> None:
+def test_records_keep_numpy_numbers_as_numbers(tmp_path: Path) -> None:
     store = io.Artifacts(tmp_path)
-    store.write_json("n.json", {"rows": np.int64(3), "share": np.float64(0.25), "path": Path("a")})
-    assert json.loads(store.path("n.json").read_text(encoding="utf-8")) == {"rows": 3, "share": 0.25, "path": "a"}
+    content = json.loads((RECORDS / "train.json").read_text(encoding="utf-8"))
+    content["trials"] = [{"trial": np.int64(3), "score": np.float64(0.25), "path": Path("a")}]
+    store.write(TrainRecord.model_validate(content))
+    written = json.loads(store.path(TRAIN).read_text(encoding="utf-8"))
+    assert written["trials"] == [{"trial": 3, "score": 0.25, "path": "a"}]
 
 
 def test_missing_artifact_names_the_producing_stage(tmp_path: Path) -> None:
     store = io.Artifacts(tmp_path)
     with pytest.raises(ArtifactError, match="run stage 'data' first") as caught:
-        store.read_frame("raw.parquet", "data")
+        store.read_frame(RAW)
     assert caught.value.path == str(tmp_path / "raw.parquet")
     with pytest.raises(ArtifactError, match="run stage 'data' first"):
-        store.read_json("data.json", "data")
+        store.read(DataRecord)
+    with pytest.raises(ArtifactError, match="run stage 'train' first"):
+        store.read_model()
+
+
+def damaged(tmp_path: Path, name: str, change: Callable[[dict[str, Any]], None]) -> io.Artifacts:
+    content = json.loads((RECORDS / name).read_text(encoding="utf-8"))
+    change(content)
+    (tmp_path / name).write_text(json.dumps(content), encoding="utf-8")
+    return io.Artifacts(tmp_path)
+
+
+def test_a_missing_field_names_the_file_the_field_and_the_stage(tmp_path: Path) -> None:
+    store = damaged(tmp_path, "evaluate.json", lambda c: c.pop("threshold_rule"))
+    with pytest.raises(RecordError, match=r"evaluate\.json: field 'threshold_rule' is missing; .*stage 'evaluate'") as caught:
+        store.read(EvaluateRecord)
+    error = caught.value
+    assert (error.path, error.field, error.producer) == (str(tmp_path / "evaluate.json"), "threshold_rule", "evaluate")
+    assert isinstance(error, ArtifactError)
+
+
+def test_a_renamed_field_names_the_old_name_and_the_new(tmp_path: Path) -> None:
+    store = damaged(tmp_path, "select.json", lambda c: c.update(chosen_families=c.pop("chosen")))
+    with pytest.raises(RecordError, match=r"select\.json: field 'chosen' is missing \(the file has 'chosen_families' instead\)"):
+        store.read(SelectRecord)
+    nested = damaged(tmp_path, "monitor.json", lambda c: c["performance"].update(basis_name=c["performance"].pop("basis")))
+    with pytest.raises(RecordError, match=r"field 'performance\.basis' is missing.*stage 'monitor'"):
+        nested.read(MonitorRecord)
+
+
+def test_an_unknown_field_or_a_wrong_value_is_a_record_error(tmp_path: Path) -> None:
+    store = damaged(tmp_path, "deploy.json", lambda c: c.update(colour="blue"))
+    with pytest.raises(RecordError, match=r"field 'colour' is not a field of the record; .*stage 'deploy'"):
+        store.read(DeployRecord)
+    wrong = damaged(tmp_path, "monitor.json", lambda c: c.update(verdict="MAYBE"))
+    with pytest.raises(RecordError, match=r"field 'verdict' is not valid: Input should be 'OK', 'WARN' or 'RETRAIN'"):
+        wrong.read(MonitorRecord)
+    (tmp_path / "data.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(RecordError, match=r"data\.json: field '\(file\)' is not valid JSON"):
+        store.read(DataRecord)
+
+
+def test_a_record_error_survives_pickle(tmp_path: Path) -> None:
+    error = RecordError(str(tmp_path / "train.json"), "train", "family", "is missing")
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and (again.path, again.producer, again.field, again.problem) == (
+        error.path, "train", "family", "is missing"
+    )
+
+
+def test_the_model_file_round_trips(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    store = io.Artifacts(tmp_path)
+    assert store.write_model(model) == store.path(MODEL)
+    assert store.read_model().predict([[3.0]]).tolist() == [1]
 
 
 def test_importing_io_creates_nothing(tmp_path: Path) -> None:

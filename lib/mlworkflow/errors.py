@@ -77,6 +77,16 @@ class ArtifactError(MlwError):
         super().__init__(f"artifact {path} not found: run stage '{producer}' first.")
 
 
+class RecordError(ArtifactError):
+    """A stage's JSON record does not match its schema: names the file, the field and the stage that wrote it."""
+
+    def __init__(self, path: str, producer: str, field: str, problem: str) -> None:
+        MlwError.__init__(
+            self, f"artifact {path}: field '{field}' {problem}; it is written by stage '{producer}': re-run it."
+        )
+        self.path, self.producer, self.field, self.problem = path, producer, field, problem
+
+
 class StageError(MlwError):
     """A stage notebook failed while the runner executed it."""
 

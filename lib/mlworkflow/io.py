@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
+from pydantic import BaseModel, ValidationError
 
-from mlworkflow.errors import ArtifactError, DataError
+from mlworkflow.errors import ArtifactError, DataError, RecordError
+from mlworkflow.records import MODEL, Artifact, artifact_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+R = TypeVar("R", bound=BaseModel)
 
 
 def file_sha256(path: Path) -> str:
@@ -115,45 +119,88 @@ def _json_default(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Artifacts:
-    """A run's artifact folder: the only channel between stages."""
+    """A run's artifact folder, the only channel between stages: every file is an entry of the catalogue."""
 
     root: Path
 
-    def path(self, name: str) -> Path:
+    def path(self, entry: Artifact) -> Path:
         """Absolute path of an artifact file."""
-        return Path(self.root) / name
+        return Path(self.root) / entry.name
 
-    def write_frame(self, name: str, frame: pd.DataFrame) -> Path:
+    def write_frame(self, entry: Artifact, frame: pd.DataFrame) -> Path:
         """Write a frame as Parquet."""
-        target = self._prepare(name)
+        target = self._prepare(entry)
         frame.to_parquet(target, index=False)
         return target
 
-    def read_frame(self, name: str, producer: str) -> pd.DataFrame:
-        """Read a Parquet artifact written by `producer`."""
-        return pd.read_parquet(self._existing(name, producer))
+    def read_frame(self, entry: Artifact) -> pd.DataFrame:
+        """Read a Parquet artifact; an ArtifactError names the stage to run when it is missing."""
+        return pd.read_parquet(self._existing(entry))
 
-    def write_json(self, name: str, value: Any) -> Path:
-        """Write JSON (sorted keys, so reruns diff cleanly)."""
-        target = self._prepare(name)
-        text = json.dumps(value, indent=2, sort_keys=True, default=_json_default)
+    def write(self, record: BaseModel) -> Path:
+        """Write a stage's record as JSON (sorted keys, so reruns diff cleanly) under its catalogue name."""
+        target = self._prepare(artifact_of(type(record)))
+        text = json.dumps(record.model_dump(), indent=2, sort_keys=True, default=_json_default)
         target.write_text(text + "\n", encoding="utf-8")
         return target
 
-    def read_json(self, name: str, producer: str) -> Any:
-        """Read a JSON artifact written by `producer`."""
-        return json.loads(self._existing(name, producer).read_text(encoding="utf-8"))
+    def read(self, kind: type[R]) -> R:
+        """Read a stage's record; a missing file is an ArtifactError, a field that does not fit a RecordError."""
+        entry = artifact_of(kind)
+        return parse_record(self._existing(entry), kind, entry.stage)
 
-    def _prepare(self, name: str) -> Path:
-        target = self.path(name)
+    def find(self, kind: type[R]) -> R | None:
+        """A stage's record, or None when the stage has not written it (yet)."""
+        return self.read(kind) if self.path(artifact_of(kind)).is_file() else None
+
+    def write_model(self, estimator: Any) -> Path:
+        """Save the fitted pipeline as model.skops."""
+        return write_model(self._prepare(MODEL), estimator)
+
+    def read_model(self) -> Any:
+        """Load model.skops (the types skops lists for it are trusted: this run wrote it)."""
+        return read_model(self._existing(MODEL))
+
+    def _prepare(self, entry: Artifact) -> Path:
+        target = self.path(entry)
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def _existing(self, name: str, producer: str) -> Path:
-        target = self.path(name)
+    def _existing(self, entry: Artifact) -> Path:
+        target = self.path(entry)
         if not target.is_file():
-            raise ArtifactError(str(target), producer)
+            raise ArtifactError(str(target), entry.stage)
         return target
+
+
+def _field(error: Mapping[str, Any]) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top)"
+
+
+def record_error(path: Path, stage: str, exc: ValidationError) -> RecordError:
+    """The first problem of a record as a RecordError: a missing field first (with any unknown ones beside it)."""
+    errors = exc.errors()
+    missing = [e for e in errors if e["type"] == "missing"]
+    unknown = [_field(e) for e in errors if e["type"] == "extra_forbidden"]
+    if missing:
+        besides = f" (the file has {', '.join(repr(u) for u in unknown)} instead)" if unknown else ""
+        return RecordError(str(path), stage, _field(missing[0]), f"is missing{besides}")
+    first = errors[0]
+    if first["type"] == "extra_forbidden":
+        return RecordError(str(path), stage, _field(first), "is not a field of the record")
+    return RecordError(str(path), stage, _field(first), f"is not valid: {first['msg']}")
+
+
+def parse_record(path: Path, kind: type[R], stage: str) -> R:
+    """A record file parsed into its model, every failure a RecordError naming the file, field and stage."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordError(str(path), stage, "(file)", f"is not valid JSON: {exc}") from None
+    try:
+        return kind.model_validate(content)
+    except ValidationError as exc:
+        raise record_error(path, stage, exc) from None
 
 
 def write_model(path: Path, estimator: Any) -> Path:
@@ -170,6 +217,6 @@ def read_model(path: Path, trusted: list[str] | None = None) -> Any:
     import skops.io as sio
 
     if not path.is_file():
-        raise ArtifactError(str(path), "train")
+        raise ArtifactError(str(path), MODEL.stage)
     types = sio.get_untrusted_types(file=path) if trusted is None else trusted
     return sio.load(path, trusted=types)

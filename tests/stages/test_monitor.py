@@ -18,18 +18,21 @@ from mlworkflow import io
 from mlworkflow.bundle.contract import Validator, learn_contract
 from mlworkflow.bundle.predlog import PredictionLog, read_window, sqlite_url
 from mlworkflow.bundle.registry import Registry
-from mlworkflow.core import families
-from mlworkflow.errors import ArtifactError, DataError, ParamsError
+from mlworkflow.core import families, scoring
+from mlworkflow.core.bootstrap import Interval
+from mlworkflow.core.scoring import Scored
+from mlworkflow.core.target import Target
+from mlworkflow.errors import DataError, ParamsError
 from mlworkflow.params import MonitorParams, PreprocessParams, load_params
 from mlworkflow.service.app import create_app
-from mlworkflow.stages import deploy, evaluate, monitor, preprocess
+from mlworkflow.stages import deploy, monitor, preprocess
 from mlworkflow.stages import monitor_sources as sources
 from mlworkflow.views import monitor as view
 from mlworkflow.workflow import cli
 from tests import servekit as kit
 
 ROOT = Path(__file__).resolve().parents[2]
-BINARY = evaluate.Target("y", "binary", ("no", "yes"), "yes")
+BINARY = Target("y", "binary", ("no", "yes"), "yes")
 
 
 # --- CBPE ------------------------------------------------------------------------------------------------
@@ -39,8 +42,8 @@ def test_cbpe_matches_realized_metrics_when_probabilities_are_calibrated() -> No
     rng = np.random.default_rng(0)
     p = rng.beta(2, 3, 40_000)
     truth = (rng.random(p.size) < p).astype(float)
-    scored = evaluate.Scored("binary", BINARY.labels, truth, p, (p >= 0.5).astype(float), True, 0.5)
-    real, guess = evaluate.point_metrics(scored), monitor.estimated(p, BINARY, 0.5)
+    scored = Scored("binary", BINARY.labels, truth, p, (p >= 0.5).astype(float), True, 0.5)
+    real, guess = scoring.point_metrics(scored), monitor.estimated(p, BINARY, 0.5)
     for name in ("accuracy", "roc_auc", "f1", "brier"):
         assert guess[name] == pytest.approx(real[name], abs=0.01), name
 
@@ -49,10 +52,10 @@ def test_cbpe_multiclass_expected_accuracy() -> None:
     rng = np.random.default_rng(1)
     proba = rng.dirichlet([1.0, 2.0, 3.0], 30_000)
     truth = np.array([rng.choice(3, p=row) for row in proba], dtype=float)
-    target = evaluate.Target("y", "multiclass", ("a", "b", "c"), None)
-    scored = evaluate.Scored("multiclass", target.labels, truth, proba, proba.argmax(axis=1).astype(float), True, None)
+    target = Target("y", "multiclass", ("a", "b", "c"), None)
+    scored = Scored("multiclass", target.labels, truth, proba, proba.argmax(axis=1).astype(float), True, None)
     guess = monitor.estimated(proba, target, None)
-    assert guess["accuracy"] == pytest.approx(evaluate.point_metrics(scored)["accuracy"], abs=0.01)
+    assert guess["accuracy"] == pytest.approx(scoring.point_metrics(scored)["accuracy"], abs=0.01)
     assert guess["accuracy"] == pytest.approx(proba.max(axis=1).mean())
 
 
@@ -68,7 +71,7 @@ def row(value: float, low: float, high: float, labelled: int = 1000) -> pd.Serie
     return pd.Series({"realized": value, "low": low, "high": high, "labelled": labelled})
 
 
-EXPECTED = evaluate.Interval(0.80, 0.78, 0.82)
+EXPECTED = Interval(0.80, 0.78, 0.82)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +91,7 @@ def test_realized_decay_needs_both_the_tolerance_and_the_intervals(
 
 
 def test_lower_is_better_metrics_decay_upwards() -> None:
-    found = monitor.realized_decay("rmse", row(12.0, 11.5, 12.5), evaluate.Interval(10.0, 9.5, 10.5), MonitorParams())
+    found = monitor.realized_decay("rmse", row(12.0, 11.5, 12.5), Interval(10.0, 9.5, 10.5), MonitorParams())
     assert found.status == "RETRAIN" and found.change == pytest.approx(-0.2)
 
 
@@ -100,7 +103,7 @@ def test_an_estimated_loss_only_warns() -> None:
 def test_decay_without_expected_value_or_labels_is_unknown_not_alarming() -> None:
     table = pd.DataFrame([{"realized": np.nan, "estimated": np.nan}], index=["all"])
     assert monitor.decay("rmse", table, None, MonitorParams()).basis == "none"
-    unknown = monitor.decay("rmse", table, evaluate.Interval(1, 1, 1), MonitorParams())
+    unknown = monitor.decay("rmse", table, Interval(1, 1, 1), MonitorParams())
     assert unknown.status == "OK" and "unknown" in unknown.reason
 
 
@@ -204,8 +207,8 @@ def register(root: Path, name: str, train: pd.DataFrame, holdout: pd.DataFrame, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pipeline.fit(train[list(spec.features)], train[spec.target])
-    target = evaluate.Target.from_json(meta)
-    expected = monitor.realized(evaluate.score(pipeline, holdout[list(spec.features)], holdout[spec.target], target),
+    target = Target.from_json(meta)
+    expected = monitor.realized(scoring.score(pipeline, holdout[list(spec.features)], holdout[spec.target], target),
                                 metric, MonitorParams(), 0)
     threshold = 0.5 if meta["task"] == "binary" else None
     metadata = {**meta, "name": name, "threshold": threshold, "metric": metric, "family": "hist_gradient_boosting",

@@ -1,0 +1,71 @@
+"""The typed records and the catalogue of artifact files: real records round-trip, names agree with the code."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from mlworkflow import io, records
+from mlworkflow.core.features import FeatureSpec
+from mlworkflow.params import STAGES
+
+FIXTURES = Path(__file__).parent / "fixtures" / "records"
+ROOT = Path(__file__).parents[1]
+RECORD_TYPES = [entry.model for entry in records.CATALOGUE if entry.model is not None]
+FILE_NAME = re.compile(r"""["']([\w.-]+\.(?:json|parquet|skops|sqlite))["']""")
+
+
+@pytest.mark.parametrize("kind", RECORD_TYPES, ids=lambda kind: kind.__name__)
+def test_a_record_written_by_the_stages_round_trips_unchanged(kind: type[BaseModel], tmp_path: Path) -> None:
+    name = records.artifact_of(kind).name
+    shutil.copy(FIXTURES / name, tmp_path / name)
+    store, copy = io.Artifacts(tmp_path), io.Artifacts(tmp_path / "copy")
+    record = store.read(kind)
+    assert isinstance(record, kind)
+    copy.write(record)
+    assert json.loads((tmp_path / "copy" / name).read_text(encoding="utf-8")) == json.loads(
+        (FIXTURES / name).read_text(encoding="utf-8")
+    )
+    assert copy.read(kind) == record
+
+
+def test_every_stage_writes_one_record_and_every_record_one_file() -> None:
+    for stage in (*STAGES, "retrain"):
+        entry = records.record_of(stage)
+        assert entry is not None and entry.name == f"{stage}.json" and entry.kind == "record"
+    names = [entry.name for entry in records.CATALOGUE]
+    assert len(names) == len(set(names))
+    assert {entry.stage for entry in records.CATALOGUE} <= {*STAGES, "retrain"}
+    assert records.record_of("nothing") is None
+    assert list(records.STAGE_RECORDS) == list(STAGES)
+    assert all(records.record_of(stage).model is kind for stage, kind in records.STAGE_RECORDS.items())  # type: ignore[union-attr]
+
+
+def test_the_preprocess_record_is_a_feature_spec_with_the_same_keys_at_the_top() -> None:
+    content = json.loads((FIXTURES / "preprocess.json").read_text(encoding="utf-8"))
+    record = records.PreprocessRecord.model_validate(content)
+    assert record.spec.features == record.features and record.spec.to_json().items() <= content.items()
+    assert type(record.spec) is FeatureSpec
+
+
+def code_cells(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+
+
+def test_the_catalogue_covers_every_artifact_file_the_notebooks_and_stages_name() -> None:
+    catalogued = {entry.name for entry in records.CATALOGUE}
+    texts = [code_cells(path) for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    texts += [path.read_text(encoding="utf-8") for path in sorted((ROOT / "lib" / "mlworkflow" / "stages").glob("*.py"))]
+    named = {name for text in texts for name in FILE_NAME.findall(text)}
+    assert named <= catalogued, named - catalogued
+
+
+def test_notebooks_name_no_artifact_file_but_through_the_catalogue() -> None:
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert not FILE_NAME.findall(code_cells(path)), path.name
