@@ -9,7 +9,7 @@ Needs ../shared/data. Usage: .venv/bin/python benchmarks/quality.py [adult,titan
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, roc_auc_score, root_mean_squared_error
 
+from mlworkflow import io
 from mlworkflow.config import PROJECT_ROOT
 from mlworkflow.core import families
-from mlworkflow.core.features import FeatureSpec
 from mlworkflow.params import load_params
+from mlworkflow.records import TEST_SPLIT, TRAIN_SPLIT, EvaluateRecord, PreprocessRecord
 from mlworkflow.workflow import runner
 
 HERE = Path(__file__).resolve().parent
@@ -52,8 +53,9 @@ CASES = (
 
 def baseline_score(artifacts: Path, metric: str, seed: int) -> float:
     """A default HistGradientBoosting on the run's own train/test split."""
-    spec = FeatureSpec.from_json(json.loads((artifacts / "preprocess.json").read_text(encoding="utf-8")))
-    train, test = pd.read_parquet(artifacts / "train.parquet"), pd.read_parquet(artifacts / "test.parquet")
+    store = io.Artifacts(artifacts)
+    spec = store.read(PreprocessRecord).spec
+    train, test = store.read_frame(TRAIN_SPLIT), store.read_frame(TEST_SPLIT)
     model = families.make_pipeline(spec, "hist_gradient_boosting", seed)
     model.fit(train.drop(columns=[spec.target]), train[spec.target])
     X, y = test.drop(columns=[spec.target]), test[spec.target]
@@ -75,14 +77,14 @@ def run_case(case: Case, root: Path) -> dict[str, object]:
     elapsed = time.perf_counter() - began
     if result.error:
         return {"dataset": case.name, "error": str(result.error)}
-    evaluate = json.loads((result.layout.artifacts / "evaluate.json").read_text(encoding="utf-8"))
-    score = float(evaluate["metrics"][case.metric]["value"])
+    evaluate = io.Artifacts(result.layout.artifacts).read(EvaluateRecord)
+    score = float(evaluate.metrics[case.metric].value or math.nan)
     hgb = baseline_score(result.layout.artifacts, case.metric, params.run.seed)
     lower = case.metric == "rmse"
     slowest = max(result.stages, key=lambda s: s.total_s)
     return {
         "dataset": case.name, "metric": case.metric, "workflow": score, "default HGB": hgb,
-        "model": evaluate.get("model", ""), "yardstick": case.yardstick, "target": case.target,
+        "model": evaluate.model, "yardstick": case.yardstick, "target": case.target,
         "meets target": score <= case.target if lower else score >= case.target,
         "not below HGB": score <= hgb + 1e-6 if lower else score >= hgb - 1e-6,  # evaluate.json rounds to 6 places
         "ratio to HGB": score / hgb, "run s": round(elapsed), "slowest stage": f"{slowest.stage} {slowest.total_s:.0f}s",

@@ -14,17 +14,18 @@ from tests.stages.test_select import FAST, run
 
 def test_tables_and_plots_for_the_notebook() -> None:
     summary = run("binary")
-    table = view.ranking_table(summary["ranking"], summary["metrics"])
+    ranking = summary.model_dump()["ranking"]
+    table = view.ranking_table(ranking, summary.metrics)
     assert list(table.columns[:3]) == ["status", "roc_auc", "average_precision"]
     assert table.iloc[0]["gap"] == "0.0000" and table.iloc[0]["significantly worse"] == "no"
-    assert list(view.cost_table(summary["ranking"]).columns) == [
+    assert list(view.cost_table(ranking).columns) == [
         "folds run",
         "fit s / fold",
         "predict s / fold",
         "peak MiB",
     ]
     folds = view.fold_frame(summary)
-    assert len(folds) == 6 * len(FAST) and folds["family"].iloc[0] == summary["ranking"][0]["family"]
+    assert len(folds) == 6 * len(FAST) and folds["family"].iloc[0] == summary.ranking[0].family
     for figure in (view.plot_scores(summary), view.plot_tradeoff(summary)):
         assert isinstance(figure, Figure) and figure.axes
 

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from mlworkflow.errors import MlwError
+from mlworkflow.records import EvaluateRecord
 from mlworkflow.workflow import compare
+from tests import recordkit
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
 
@@ -22,7 +24,7 @@ def make_run(root: Path, run_id: str, seed: int, auc: float, plot: bool = True) 
     (folder / "params.json").write_text(json.dumps(params), encoding="utf-8")
     (folder / "state.json").write_text(json.dumps({"status": "ok", "done": {}}), encoding="utf-8")
     metrics = {"roc_auc": {"value": auc, "low": auc - 0.01, "high": auc + 0.01}}
-    evaluate = {"model": "rf", "metric": "roc_auc", "metrics": metrics}
+    evaluate = {**recordkit.content(EvaluateRecord), "model": "rf", "metric": "roc_auc", "metrics": metrics}
     (folder / "artifacts" / "evaluate.json").write_text(json.dumps(evaluate), encoding="utf-8")
     cell: dict[str, Any] = {
         "cell_type": "code",

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from mlworkflow.records import (
+    DataRecord,
+    EvaluateRecord,
+    MonitorRecord,
+    RetrainRecord,
+    SelectRecord,
+    TrainRecord,
+)
 from mlworkflow.workflow import report
+from tests import recordkit
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", re.I)
 
@@ -65,39 +75,37 @@ def test_index_lists_stages_with_timings_and_failure(tmp_path: Path) -> None:
     assert not EXTERNAL.search(page)
 
 
+def ranked(family: str, status: str, **changes: Any) -> dict[str, Any]:
+    """A line of select.json's ranking: the fixture's first, renamed."""
+    return {**recordkit.content(SelectRecord)["ranking"][0], "family": family, "status": status, **changes}
+
+
 def test_summary_reads_the_stage_artifacts() -> None:
-    artifacts = {
-        "data": {
-            "source": "/x/adult.csv.gz",
-            "rows": 10,
-            "target": "y",
-            "task": "binary",
-            "positive_class": "1",
-        },
-        "train": {"family": "random_forest"},
-        "evaluate": {
-            "metric": "roc_auc",
-            "why": "ranking matters",
-            "threshold": 0.4,
-            "threshold_rule": "max_f1",
-            "metrics": {
+    artifacts = report.RunRecords(
+        data=recordkit.record(DataRecord, source="/x/adult.csv.gz", rows=10, target="y", task="binary", positive_class="1"),
+        train=recordkit.record(TrainRecord, family="random_forest"),
+        evaluate=recordkit.record(
+            EvaluateRecord,
+            metric="roc_auc",
+            why="ranking matters",
+            threshold=0.4,
+            threshold_rule="max_f1",
+            metrics={
                 "accuracy": {"value": 0.8, "low": 0.7, "high": 0.9},
                 "roc_auc": {"value": 0.9, "low": 0.85, "high": 0.95},
             },
-            "baseline": {"roc_auc": {"value": 0.5, "low": 0.5, "high": 0.5}},
-            "groups": [
+            baseline={"roc_auc": {"value": 0.5, "low": 0.5, "high": 0.5}},
+            groups=[
                 {"column": "sex", "group": "F", "n": 50, "flag": "recall -0.2"},
                 {"column": "race", "group": "O", "n": 5, "flag": "n < 30: too few rows to judge"},
                 {"column": "sex", "group": "M", "n": 50, "flag": ""},
             ],
-        },
-        "select": {
-            "ranking": [
-                {"family": "rf", "status": "ok", "score": 0.9, "score_std": 0.01, "significant": False},
-                {"family": "nb", "status": "failed"},
-            ]
-        },
-    }
+        ),
+        select=recordkit.record(
+            SelectRecord,
+            ranking=[ranked("rf", "ok", score=0.9, score_std=0.01, significant=False), ranked("nb", "failed")],
+        ),
+    )
     summary = report.summarize(artifacts)
     assert summary.data["source"] == "adult.csv.gz"
     assert summary.decision["model"] == "random_forest" and summary.decision["why"] == "ranking matters"
@@ -110,24 +118,27 @@ def test_summary_reads_the_stage_artifacts() -> None:
     assert summary.performance[1]["baseline"] == "–"
     assert [g["group"] for g in summary.groups] == ["F"]
     assert [r["family"] for r in summary.selection] == ["rf"]
-    assert report.summarize({}) == report.Summary()
-    watched = report.summarize({"monitor": {"verdict": "RETRAIN", "reasons": ["15 of 19 features drifted."]}})
+    assert report.summarize(report.RunRecords()) == report.Summary()
+    monitor = recordkit.record(MonitorRecord, verdict="RETRAIN", reasons=["15 of 19 features drifted."])
+    watched = report.summarize(report.RunRecords(monitor=monitor))
     assert watched.monitoring == {"verdict": "RETRAIN", "reasons": ["15 of 19 features drifted."]}
 
 
 def test_index_shows_the_monitoring_verdict(tmp_path: Path) -> None:
-    summary = report.summarize(
-        {"data": {"source": "x.csv", "rows": 3}, "monitor": {"verdict": "WARN", "reasons": ["a.", "b."]}}
-    )
+    summary = report.summarize(report.RunRecords(
+        data=recordkit.record(DataRecord, source="x.csv", rows=3),
+        monitor=recordkit.record(MonitorRecord, verdict="WARN", reasons=["a.", "b."]),
+    ))
     report.write_index(tmp_path / "index.html", info(), [], "", summary)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "Monitoring verdict: WARN" in page and "mlw-verdict-warn" in page and "<br>b." in page
 
 
 def test_index_links_the_retrain_gate(tmp_path: Path) -> None:
-    summary = report.summarize(
-        {"data": {"source": "x.csv"}, "retrain": {"passed": True, "decision": "Promoted."}}
-    )
+    summary = report.summarize(report.RunRecords(
+        data=recordkit.record(DataRecord, source="x.csv"),
+        retrain=recordkit.record(RetrainRecord, passed=True, decision="Promoted."),
+    ))
     assert summary.retrain == {"decision": "Promoted.", "passed": True}
     report.write_index(tmp_path / "index.html", info(), [], "", summary)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")

@@ -12,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from mlworkflow.errors import MlwError, ParamsError
 from mlworkflow.params import STAGES, Params, load_params
 from mlworkflow.workflow import runner
+from tests import recordkit
 
 
 def fixture_notebooks(folder: Path, broken: str | None = None, leak: bool = False) -> Path:
@@ -20,10 +21,12 @@ def fixture_notebooks(folder: Path, broken: str | None = None, leak: bool = Fals
     for number, stage in enumerate(STAGES, start=1):
         parameters = new_code_cell("seed = 0\nartifacts = '.'")
         parameters.metadata["tags"] = ["parameters"]
-        body = (
+        sha = "'sha256': 'feedbeef', " if stage == "data" else ""
+        body = (  # the record a real run wrote, with a headline that shows the params reached the kernel
             "import json, pathlib\n"
+            f"content = json.loads(pathlib.Path({str(recordkit.FIXTURES)!r}, '{stage}.json').read_text())\n"
             f"pathlib.Path(artifacts, '{stage}.json').write_text(json.dumps("
-            f"{{'headline': {{'stage': '{stage}', 'seed': seed}}, 'sha256': 'feedbeef'}}))"
+            f"{{**content, {sha}'headline': {{'stage': '{stage}', 'seed': seed}}}}))"
         )
         cells = [new_markdown_cell(f"# {stage}"), parameters, new_code_cell(body)]
         if leak:

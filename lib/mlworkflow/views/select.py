@@ -130,9 +130,9 @@ def plot_tradeoff(summary: SelectRecord) -> Figure:
     for index, row in enumerate(placed):
         shown = row.metrics[display_name(metric)]
         face = "none" if row.significant else "C0"
-        axes.errorbar(row.fit_s, shown.mean, yerr=shown.std, fmt="o", color="C0", mfc=face, capsize=3)
+        where = (row.fit_s or 0.0, shown.mean or 0.0)  # an "ok" candidate has both
+        axes.errorbar(*where, yerr=shown.std, fmt="o", color="C0", mfc=face, capsize=3)
         dx, dy, align = LABEL_OFFSETS[index % len(LABEL_OFFSETS)]  # rotate so neighbours rarely collide
-        where = (row.fit_s, shown.mean)
         axes.annotate(row.family, where, textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=9)
     axes.set_xscale("log")
     axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))

@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlworkflow import layout
+from mlworkflow import io, layout
 from mlworkflow.config import DEFAULT_PARAMS, NOTEBOOKS
 from mlworkflow.errors import MlwError, ParamsError
 from mlworkflow.params import STAGES, load_params
+from mlworkflow.records import MonitorRecord
 
 
 def _add_params_arguments(parser: argparse.ArgumentParser) -> None:
@@ -282,12 +283,12 @@ def command_monitor(args: argparse.Namespace) -> int:
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
         return 1
-    content = runner.read_artifact_json(result.layout, "monitor")
-    print(f"verdict: {content['verdict']}")
-    for reason in content["reasons"]:
+    content = io.Artifacts(result.layout.artifacts).read(MonitorRecord)
+    print(f"verdict: {content.verdict}")
+    for reason in content.reasons:
         print(f"  - {reason}")
     print(f"report: {result.index}")
-    return 3 if content["verdict"] == "RETRAIN" else 0
+    return 3 if content.verdict == "RETRAIN" else 0
 
 
 def command_retrain(args: argparse.Namespace) -> int:

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlworkflow import io
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import RunLayout, runs_dir
+from mlworkflow.records import EvaluateRecord, Interval
 from mlworkflow.workflow import report
 
 KEY_PLOT = "key-plot"
@@ -22,7 +24,7 @@ class RunRecord:
     run_id: str
     params: dict[str, Any]
     status: str
-    evaluate: dict[str, Any] = field(default_factory=dict)
+    evaluate: EvaluateRecord | None = None
     plots: dict[str, str] = field(default_factory=dict)  # title -> base64 PNG
 
 
@@ -43,17 +45,22 @@ def differing_params(records: Sequence[RunRecord]) -> list[tuple[str, list[str]]
     return [(key, values) for key, values in rows if len(set(values)) > 1 and key != "run.name"]
 
 
-def interval(entry: Mapping[str, Any] | None) -> str:
+def interval(entry: Interval | None) -> str:
     """`value [low, high]`, or a dash when the run has no such metric."""
-    if not entry:
+    if entry is None or entry.value is None or entry.low is None or entry.high is None:
         return "—"
-    return f"{entry['value']:.4f} [{entry['low']:.4f}, {entry['high']:.4f}]"
+    return f"{entry.value:.4f} [{entry.low:.4f}, {entry.high:.4f}]"
+
+
+def metrics_of(record: RunRecord) -> dict[str, Interval]:
+    """A run's test metrics (none when it has not been evaluated)."""
+    return record.evaluate.metrics if record.evaluate is not None else {}
 
 
 def metric_rows(records: Sequence[RunRecord]) -> list[tuple[str, list[str]]]:
     """Every test metric of any run, one row each, the runs side by side."""
-    names = sorted({m for r in records for m in r.evaluate.get("metrics", {})})
-    return [(m, [interval(r.evaluate.get("metrics", {}).get(m)) for r in records]) for m in names]
+    names = sorted({m for r in records for m in metrics_of(r)})
+    return [(m, [interval(metrics_of(r).get(m)) for r in records]) for m in names]
 
 
 def key_plots(notebook: Mapping[str, Any]) -> dict[str, str]:
@@ -75,8 +82,7 @@ def load_run(root: Path, run_id: str) -> RunRecord:
     if not run.params_file.is_file():
         raise MlwError(f"run '{run_id}' not found under {runs_dir(root)} (no {run.params_file.name})")
     state = json.loads(run.state_file.read_text(encoding="utf-8")) if run.state_file.is_file() else {}
-    evaluate_file = run.artifacts / "evaluate.json"
-    evaluate = json.loads(evaluate_file.read_text(encoding="utf-8")) if evaluate_file.is_file() else {}
+    evaluate = io.Artifacts(run.artifacts).find(EvaluateRecord)
     plots: dict[str, str] = {}
     for notebook in sorted(run.executed.glob("*.ipynb")):
         plots.update(key_plots(json.loads(notebook.read_text(encoding="utf-8"))))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,15 @@ from typing import Any
 import jinja2
 
 from mlworkflow.config import TEMPLATES
+from mlworkflow.records import (
+    DataRecord,
+    EvaluateRecord,
+    Interval,
+    MonitorRecord,
+    RetrainRecord,
+    SelectRecord,
+    TrainRecord,
+)
 
 PACKAGES = (
     "mlworkflow",
@@ -73,83 +81,82 @@ class Summary:
     retrain: dict[str, Any] = field(default_factory=dict)
 
 
-def _interval(entry: Mapping[str, Any] | None) -> str:
-    if not entry:
+@dataclass(frozen=True)
+class RunRecords:
+    """The records a run's stages have written so far (None for a stage that has not run)."""
+
+    data: DataRecord | None = None
+    select: SelectRecord | None = None
+    train: TrainRecord | None = None
+    evaluate: EvaluateRecord | None = None
+    monitor: MonitorRecord | None = None
+    retrain: RetrainRecord | None = None
+
+
+def _interval(entry: Interval | None) -> str:
+    if entry is None or entry.value is None or entry.low is None or entry.high is None:
         return "–"
-    return f"{entry['value']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+    return f"{entry.value:.3f} [{entry.low:.3f}, {entry.high:.3f}]"
 
 
-Artifact = Mapping[str, Any]
+def _data_facts(data: DataRecord | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    facts = {"source": data.source, "rows": data.rows, "target": data.target, "task": data.task,
+             "positive_class": data.positive_class}
+    if "://" not in data.source:  # a file: its name; a database URL stays
+        facts["source"] = Path(data.source).name
+    return {k: v for k, v in facts.items() if v is not None}
 
 
-def _data_facts(data: Artifact) -> dict[str, Any]:
-    facts = {
-        k: data[k] for k in ("source", "rows", "target", "task", "positive_class") if data.get(k) is not None
-    }
-    if "://" not in str(facts.get("source", "://")):  # a file: its name; a database URL stays
-        facts["source"] = Path(str(facts["source"])).name
-    return facts
-
-
-def _decision(train: Artifact, evaluate: Artifact) -> dict[str, Any]:
-    pairs = (
-        ("model", train.get("family")),
-        ("metric", evaluate.get("metric")),
-        ("why", evaluate.get("why")),
-        ("threshold", evaluate.get("threshold")),
-        ("threshold rule", evaluate.get("threshold_rule")),
-    )
+def _decision(train: TrainRecord | None, evaluate: EvaluateRecord | None) -> dict[str, Any]:
+    pairs: list[tuple[str, Any]] = [("model", train.family if train else None)]
+    if evaluate is not None:
+        pairs += [("metric", evaluate.metric), ("why", evaluate.why), ("threshold", evaluate.threshold),
+                  ("threshold rule", evaluate.threshold_rule)]
     return {k: v for k, v in pairs if v is not None}
 
 
-def _performance(evaluate: Artifact) -> list[dict[str, Any]]:
-    metrics, baseline, decided = (
-        evaluate.get("metrics", {}),
-        evaluate.get("baseline", {}),
-        evaluate.get("metric"),
-    )
-    order = [decided, *sorted(m for m in metrics if m != decided)] if decided else sorted(metrics)
+def _performance(evaluate: EvaluateRecord | None) -> list[dict[str, Any]]:
+    if evaluate is None:
+        return []
+    decided, metrics = evaluate.metric, evaluate.metrics
+    order = [decided, *sorted(m for m in metrics if m != decided)]
     return [
-        {
-            "metric": m,
-            "model": _interval(metrics.get(m)),
-            "baseline": _interval(baseline.get(m)),
-            "decides": m == decided,
-        }
+        {"metric": m, "model": _interval(metrics[m]), "baseline": _interval(evaluate.baseline.get(m)), "decides": m == decided}
         for m in order
         if m in metrics
     ]
 
 
-def _flagged_groups(evaluate: Artifact) -> list[dict[str, Any]]:
-    groups = [g for g in evaluate.get("groups", []) if g.get("flag") and g.get("group") != "(all)"]
-    return [g for g in groups if not str(g["flag"]).startswith("n <")]  # too few rows to judge
+def _flagged_groups(evaluate: EvaluateRecord | None) -> list[dict[str, Any]]:
+    groups = [g for g in (evaluate.groups if evaluate else []) if g.flag and g.group != "(all)"]
+    return [g.model_dump() for g in groups if not g.flag.startswith("n <")]  # too few rows to judge
 
 
-def _selection(select: Artifact) -> list[dict[str, Any]]:
-    ranking = [r for r in select.get("ranking", []) if r.get("status") == "ok"][:3]
+def _selection(select: SelectRecord | None) -> list[dict[str, Any]]:
+    ranking = [r for r in (select.ranking if select else []) if r.status == "ok"][:3]
     return [
         {
-            "family": r["family"],
-            "score": f"{r['score']:.4f} ± {r['score_std']:.4f}",
-            "significantly worse": "yes" if r.get("significant") else "no",
+            "family": r.family,
+            "score": f"{r.score:.4f} ± {r.score_std:.4f}",
+            "significantly worse": "yes" if r.significant else "no",
         }
         for r in ranking
     ]
 
 
-def summarize(artifacts: Mapping[str, Artifact]) -> Summary:
-    """Build the summary from the stages' JSON artifacts (any of them may be missing)."""
-    evaluate, monitor, gate = (artifacts.get(k, {}) for k in ("evaluate", "monitor", "retrain"))
-    verdict = monitor.get("verdict")
+def summarize(found: RunRecords) -> Summary:
+    """Build the summary from the stages' records (any of them may be missing)."""
+    monitor, gate = found.monitor, found.retrain
     return Summary(
-        data=_data_facts(artifacts.get("data", {})),
-        decision=_decision(artifacts.get("train", {}), evaluate),
-        performance=_performance(evaluate),
-        groups=_flagged_groups(evaluate),
-        selection=_selection(artifacts.get("select", {})),
-        monitoring={"verdict": verdict, "reasons": list(monitor.get("reasons", []))} if verdict else {},
-        retrain={"decision": gate.get("decision", ""), "passed": gate.get("passed")} if gate else {},
+        data=_data_facts(found.data),
+        decision=_decision(found.train, found.evaluate),
+        performance=_performance(found.evaluate),
+        groups=_flagged_groups(found.evaluate),
+        selection=_selection(found.select),
+        monitoring={"verdict": monitor.verdict, "reasons": list(monitor.reasons)} if monitor else {},
+        retrain={"decision": gate.decision, "passed": gate.passed} if gate else {},
     )
 
 

@@ -14,11 +14,20 @@ from typing import Any, TextIO
 
 import yaml
 
-from mlworkflow import provenance
+from mlworkflow import io, provenance
 from mlworkflow.config import NOTEBOOKS, PROJECT_ROOT
 from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, StageError, did_you_mean
 from mlworkflow.layout import RunLayout, new_run_id, runs_listing
 from mlworkflow.params import STAGES, Params, stage_parameters
+from mlworkflow.records import (
+    STAGE_RECORDS,
+    DataRecord,
+    EvaluateRecord,
+    MonitorRecord,
+    RetrainRecord,
+    SelectRecord,
+    TrainRecord,
+)
 from mlworkflow.workflow import report
 
 Echo = Callable[[str], None]
@@ -174,8 +183,8 @@ def resume_command(request: RunRequest, run_id: str) -> str:
 
 def run_info(request: RunRequest, layout: RunLayout) -> report.RunInfo:
     """What every page of the run states about it."""
-    data_json = layout.artifacts / "data.json"
-    sha = json.loads(data_json.read_text(encoding="utf-8")).get("sha256", "") if data_json.is_file() else ""
+    data = io.Artifacts(layout.artifacts).find(DataRecord)
+    sha = data.sha256 if data is not None else ""
     return report.RunInfo(
         run_id=layout.run_id,
         params_source=request.params_source,
@@ -246,19 +255,19 @@ class CellCounter:
         self.progress(f"cell {self.done}/{self.total} · {time.perf_counter() - self.began:.0f} s")
 
 
-def read_artifact_json(layout: RunLayout, stage: str) -> dict[str, Any]:
-    """The `<stage>.json` a stage wrote, or nothing when it has not run."""
-    path = layout.artifacts / f"{stage}.json"
-    if not path.is_file():
-        return {}
-    content = json.loads(path.read_text(encoding="utf-8"))
-    return content if isinstance(content, dict) else {}
+def read_records(layout: RunLayout) -> report.RunRecords:
+    """The records the run's stages (and a retrain) have written so far."""
+    store = io.Artifacts(layout.artifacts)
+    return report.RunRecords(
+        store.find(DataRecord), store.find(SelectRecord), store.find(TrainRecord), store.find(EvaluateRecord),
+        store.find(MonitorRecord), store.find(RetrainRecord),
+    )
 
 
 def read_headline(layout: RunLayout, stage: str) -> dict[str, Any]:
-    """The `headline` a stage wrote into `<stage>.json`, or nothing."""
-    headline = read_artifact_json(layout, stage).get("headline", {})
-    return headline if isinstance(headline, dict) else {}
+    """The `headline` of the record a stage wrote, or nothing when it has not run."""
+    found = io.Artifacts(layout.artifacts).find(STAGE_RECORDS[stage])
+    return dict(found.headline) if found is not None else {}
 
 
 def render(
@@ -363,7 +372,7 @@ def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -
             rows.append(report.StageReport(stage, status, link, read_headline(layout, stage), 0.0, 0.0, 0.0))
     rows.sort(key=lambda s: STAGES.index(s.stage))
     failure = str(result.error) if result.error else ""
-    summary = report.summarize({name: read_artifact_json(layout, name) for name in (*STAGES, "retrain")})
+    summary = report.summarize(read_records(layout))
     report.write_index(layout.index, run_info(request, layout), rows, failure, summary)
 
 
