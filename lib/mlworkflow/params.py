@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlworkflow.core import metrics
 from mlworkflow.core.families import FAMILIES
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 
@@ -150,11 +151,9 @@ class SelectParams(Section):
     @field_validator("metrics", "metric")
     @classmethod
     def _known_scorers(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
-        from sklearn.metrics import get_scorer_names
-
-        known = ["auto", *get_scorer_names()]
+        known = ["auto", *metrics.scorers()]
         for name in (value,) if isinstance(value, str) else value:
-            if name not in known:
+            if name not in known and metrics.find(name) is None:
                 raise ValueError(f"'auto' or scikit-learn scorer names ('{name}' is unknown.{did_you_mean(name, known)})")
         return value
 
@@ -335,9 +334,7 @@ class MonitorParams(Section):
     @field_validator("metric", "gate_min_gain", "gate_min_relative_gain", "gate_no_worse")
     @classmethod
     def _known_metrics(cls, value: Any) -> Any:
-        from mlworkflow.stages.evaluate import METRICS
-
-        known = ["auto", *sorted({name for names in METRICS.values() for name in names})]
+        known = ["auto", *sorted(metrics.evaluated())]
         for name in [value] if isinstance(value, str) else value:
             if name not in known:
                 raise ValueError(f"'auto' or a metric of the evaluate stage ('{name}' is unknown.{did_you_mean(name, known)})")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlworkflow.bundle.contract import Validator
-from mlworkflow.service.predictor import Predictor, Target, is_row_wise
+from mlworkflow.service.predictor import Labelling, Predictor, is_row_wise
 from tests import servekit as kit
 
 
@@ -59,9 +59,9 @@ def test_target_defaults() -> None:
         def predict_proba(self, X: Any) -> Any:
             return X
 
-    target = Target.of(Model(), {"task": "binary", "positive_class": "maybe"})
-    assert (target.positive, target.threshold, target.score_key) == ("yes", 0.5, "probabilities")
-    assert target.labels(np.array([[0.6, 0.4], [0.3, 0.7]])) == ["no", "yes"]
+    labelling = Labelling.of(Model(), {"task": "binary", "positive_class": "maybe"})
+    assert (labelling.target.positive, labelling.threshold, labelling.score_key) == ("yes", 0.5, "probabilities")
+    assert labelling.labels(np.array([[0.6, 0.4], [0.3, 0.7]])) == ["no", "yes"]
 
 
 def test_tree_models_share_calls_exactly(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy
 
 from mlworkflow import io
+from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError
 from mlworkflow.params import DataParams
 from mlworkflow.stages import data
@@ -45,7 +46,7 @@ def params(tmp_path: Path, frame: pd.DataFrame | None = None, **fields: object) 
     return DataParams(path=str(path), **{"target": "y", **fields})
 
 
-def target_of(frame: pd.DataFrame, tmp_path: Path, **fields: object) -> data.Target:
+def target_of(frame: pd.DataFrame, tmp_path: Path, **fields: object) -> Target:
     return data.check_target(frame, params(tmp_path, frame, **fields))[1]
 
 
@@ -176,8 +177,8 @@ def test_unknown_positive_class_names_column_classes_and_suggests() -> None:
 
 def test_check_target_describes_a_binary_target(tmp_path: Path) -> None:
     frame = frame_for("binary")
-    kept, target = data.check_target(frame, params(tmp_path, frame))
-    assert target == data.Target("y", "binary", ("no", "yes"), "yes", 0)
+    kept, target, dropped = data.check_target(frame, params(tmp_path, frame))
+    assert (target, dropped) == (Target("y", "binary", ("no", "yes"), "yes"), 0)
     assert kept.shape == frame.shape
     assert data.describe_target(target) == "y (binary)"
 
@@ -185,24 +186,24 @@ def test_check_target_describes_a_binary_target(tmp_path: Path) -> None:
 def test_check_target_drops_rows_without_target_and_counts_them(tmp_path: Path) -> None:
     frame = frame_for("multiclass").astype({"y": object})
     frame.loc[[3, 7, 9], "y"] = None
-    kept, target = data.check_target(frame, params(tmp_path, frame))
-    assert (target.task, target.classes, target.positive_class) == ("multiclass", ("a", "b", "c"), None)
-    assert target.dropped_rows == 3
+    kept, target, dropped = data.check_target(frame, params(tmp_path, frame))
+    assert (target.task, target.classes, target.positive) == ("multiclass", ("a", "b", "c"), None)
+    assert dropped == 3
     assert len(kept) == N - 3
     assert kept["y"].notna().all()
 
 
 def test_an_integer_target_with_gaps_keeps_integer_labels(tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": range(6), "y": [0.0, 1.0, None, 1.0, 0.0, 1.0]})
-    kept, target = data.check_target(frame, params(tmp_path, frame))
+    kept, target, _ = data.check_target(frame, params(tmp_path, frame))
     assert target.classes == ("0", "1")
-    assert target.positive_class == "0"
+    assert target.positive == "0"
     assert kept["y"].dtype == "int64"
 
 
 def test_check_target_regression(tmp_path: Path) -> None:
     target = target_of(frame_for("regression"), tmp_path)
-    assert target == data.Target("y", "regression", (), None, 0)
+    assert target == Target("y", "regression", (), None)
 
 
 def test_missing_target_names_column_source_and_suggests(tmp_path: Path) -> None:
@@ -235,7 +236,7 @@ def test_regression_on_text_is_an_error(tmp_path: Path) -> None:
 
 def test_positive_class_must_be_a_class_and_only_for_binary(tmp_path: Path) -> None:
     binary, multiclass = frame_for("binary"), frame_for("multiclass")
-    assert target_of(binary, tmp_path, positive_class="no").positive_class == "no"
+    assert target_of(binary, tmp_path, positive_class="no").positive == "no"
     with pytest.raises(DataError, match="column 'y': positive_class 'maybe' is not a class"):
         target_of(binary, tmp_path, positive_class="maybe")
     with pytest.raises(DataError, match="column 'y': positive_class 'a' is only used for a binary target"):
@@ -244,7 +245,7 @@ def test_positive_class_must_be_a_class_and_only_for_binary(tmp_path: Path) -> N
 
 def test_a_numeric_positive_class_from_yaml_or_papermill_is_a_label(tmp_path: Path) -> None:
     frame = pd.DataFrame({"x": range(6), "y": [0, 1, 0, 1, 0, 0]})
-    assert target_of(frame, tmp_path, positive_class=0).positive_class == "0"
+    assert target_of(frame, tmp_path, positive_class=0).positive == "0"
 
 
 # --- profile tables ------------------------------------------------------------------------------
@@ -265,39 +266,39 @@ def test_column_table_counts_missing_and_distinct() -> None:
 
 def test_balance_table_per_class_and_for_regression(tmp_path: Path) -> None:
     frame = pd.DataFrame({"y": ["a", "b", "b", "b"]})
-    target = data.Target("y", "binary", ("a", "b"), "a")
+    target = Target("y", "binary", ("a", "b"), "a")
     assert data.balance_table(frame, target).to_dict("index") == {"a": {"rows": 1, "share": 0.25},
                                                                  "b": {"rows": 3, "share": 0.75}}
     numbers = pd.DataFrame({"y": [1.0, 2.0, 3.0]})
-    table = data.balance_table(numbers, data.Target("y", "regression"))
+    table = data.balance_table(numbers, Target("y", "regression"))
     assert table.loc["mean", "y"] == 2.0
 
 
 def test_numeric_table_summarises_features_only() -> None:
     frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "y": [0.1, 0.2, 0.3]})
-    table = data.numeric_table(frame, data.Target("y", "regression"))
+    table = data.numeric_table(frame, Target("y", "regression"))
     assert list(table.index) == ["a"]
     assert table.loc["a", "mean"] == 2.0
-    assert data.numeric_table(frame[["b", "y"]], data.Target("y", "regression")).empty
+    assert data.numeric_table(frame[["b", "y"]], Target("y", "regression")).empty
 
 
 def test_category_table_keeps_the_top_levels_and_shows_missing() -> None:
     frame = pd.DataFrame({"c": ["a", "a", "b", None, "c", "a"], "y": [0, 1, 0, 1, 0, 1]})
-    table = data.category_table(frame, data.Target("y", "binary", ("0", "1"), "1"), top=2)
+    table = data.category_table(frame, Target("y", "binary", ("0", "1"), "1"), top=2)
     assert table[["level", "rows"]].values.tolist() == [["a", 3], ["b", 1]]
     assert set(table["levels"]) == {4}
-    full = data.category_table(frame, data.Target("y", "binary", ("0", "1"), "1"))
+    full = data.category_table(frame, Target("y", "binary", ("0", "1"), "1"))
     assert "(missing)" in set(full["level"])
 
 
 def test_correlations_include_a_binary_target_as_positive_indicator() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [4.0, 3.0, 2.0, 1.0], "y": ["n", "n", "p", "p"]})
-    target = data.Target("y", "binary", ("n", "p"), "p")
+    target = Target("y", "binary", ("n", "p"), "p")
     pearson = data.correlations(frame, target, "pearson")
     assert list(pearson.columns) == ["a", "b", "y"]
     assert pearson.loc["a", "b"] == -1.0
     assert pearson.loc["a", "y"] > 0.8
-    multiclass = data.Target("y", "multiclass", ("n", "p", "q"))
+    multiclass = Target("y", "multiclass", ("n", "p", "q"))
     assert list(data.correlations(frame, multiclass, "spearman").columns) == ["a", "b"]
 
 
@@ -435,9 +436,9 @@ def test_headline_per_task(tmp_path: Path, task: str, key: str) -> None:
 def test_summary_follows_the_artifact_contract(tmp_path: Path) -> None:
     frame = frame_for("binary")
     p = params(tmp_path, frame)
-    kept, target = data.check_target(frame, p)
+    kept, target, dropped = data.check_target(frame, p)
     result = data.profile(kept, target, p.leak_threshold, 0)
-    document = json.loads(json.dumps(data.summary(p, "ab" * 32, kept, target, result, 500), allow_nan=False))
+    document = json.loads(json.dumps(data.summary(p, "ab" * 32, kept, target, result, 500, dropped).model_dump(), allow_nan=False))
     assert document["source"] == p.path
     assert (document["sha256"], document["rows"], document["columns"], document["source_rows"]) == (
         "ab" * 32, N, 6, 500)
@@ -450,10 +451,10 @@ def test_summary_follows_the_artifact_contract(tmp_path: Path) -> None:
 def test_summary_of_a_sql_source_hides_the_password() -> None:
     p = DataParams(sql_url="postgresql://me:s3cret@host/db", sql_query="t", target="y")
     frame = frame_for("multiclass")
-    target = data.Target("y", "multiclass", ("a", "b", "c"))
-    document = data.summary(p, "0" * 64, frame, target, data.profile(frame, target, 0.98, 0), N)
-    assert document["source"] == "postgresql://me:***@host/db"
-    assert document["sql_query"] == "t"
+    target = Target("y", "multiclass", ("a", "b", "c"))
+    document = data.summary(p, "0" * 64, frame, target, data.profile(frame, target, 0.98, 0), N, 0)
+    assert document.source == "postgresql://me:***@host/db"
+    assert document.sql_query == "t"
 
 
 # --- the shared real datasets --------------------------------------------------------------------
@@ -462,7 +463,7 @@ def test_summary_of_a_sql_source_hides_the_password() -> None:
 def shared_profile(shared_data: Path, name: str, target: str, rows: int | None = None) -> data.Profile:
     p = DataParams(path=str(shared_data / name), target=target, sample_rows=rows)
     frame, _ = data.collect(p, seed=42)
-    frame, checked = data.check_target(frame, p)
+    frame, checked, _ = data.check_target(frame, p)
     return data.profile(frame, checked, p.leak_threshold, seed=42)
 
 
@@ -493,7 +494,7 @@ def test_adult_has_no_flags(shared_data: Path, rows: int | None) -> None:
 def test_adult_leak_scoring_is_fast_and_finds_a_relabelled_target(shared_data: Path) -> None:
     frame = io.read_file(shared_data / "adult_train.csv")
     frame["rich"] = frame["income"].map({"<=50K": "no", ">50K": "yes"})
-    target = data.Target("income", "binary", ("<=50K", ">50K"), ">50K")
+    target = Target("income", "binary", ("<=50K", ">50K"), ">50K")
     start = time.perf_counter()
     scores = data.leak_scores(frame, target, seed=42)
     assert time.perf_counter() - start < 2.0
@@ -503,7 +504,7 @@ def test_adult_leak_scoring_is_fast_and_finds_a_relabelled_target(shared_data: P
 @pytest.mark.shared
 def test_penguins_is_multiclass_without_flags(shared_data: Path) -> None:
     p = DataParams(path=str(shared_data / "penguins.csv"), target="species")
-    frame, target = data.check_target(data.collect(p, 42)[0], p)
+    frame, target, _ = data.check_target(data.collect(p, 42)[0], p)
     assert (target.task, target.classes) == ("multiclass", ("Adelie", "Chinstrap", "Gentoo"))
     result = data.profile(frame, target, p.leak_threshold, 42)
     assert (result.identifiers, result.leaks) == ({}, {})

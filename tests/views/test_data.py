@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from mlworkflow.core.target import Target
 from mlworkflow.stages import data
 from mlworkflow.views import data as view
 from tests.stages.test_data import frame_for, target_of
@@ -45,7 +46,7 @@ def test_plots_return_figures_for_every_task(tmp_path: Path, task: str) -> None:
 
 def test_plots_cope_with_nothing_to_show() -> None:
     frame = pd.DataFrame({"y": ["a", "b"] * 10})
-    target = data.Target("y", "binary", ("a", "b"), "b")
+    target = Target("y", "binary", ("a", "b"), "b")
     assert "no missing values" in view.plot_missing(data.column_table(frame)).axes[0].texts[0].get_text()
     assert "no numeric features" in view.plot_numeric(frame, target).axes[0].texts[0].get_text()
     empty = data.category_table(frame, target)

@@ -11,7 +11,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from mlworkflow.stages.evaluate import Scored, Target
+from mlworkflow.core.scoring import Scored
+from mlworkflow.core.target import Target
 from mlworkflow.views import widgets
 
 BINARY = Target("y", "binary", ("no", "yes"), "yes")

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from mlworkflow.bundle.registry import Registry
+from mlworkflow.core.scoring import Scored
 from mlworkflow.errors import DataError
 from mlworkflow.params import MonitorParams, PreprocessParams
-from mlworkflow.stages import evaluate
 from mlworkflow.workflow import cli, retrain
 from tests import servekit as kit
 from tests.stages.test_monitor import register
@@ -35,8 +35,8 @@ def test_new_rows_need_the_old_columns() -> None:
         retrain.combine(old, new.drop(columns="a"))
 
 
-def scored(values: np.ndarray, truth: np.ndarray) -> evaluate.Scored:
-    return evaluate.Scored("binary", ("no", "yes"), truth, values, (values >= 0.5).astype(float), True, 0.5)
+def scored(values: np.ndarray, truth: np.ndarray) -> Scored:
+    return Scored("binary", ("no", "yes"), truth, values, (values >= 0.5).astype(float), True, 0.5)
 
 
 def test_comparison_is_paired_and_gains_point_the_better_way() -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from mlworkflow.bundle.contract import MAX_ISSUES, Contract, ContractError, Issue, Policy, Validator
 from mlworkflow.errors import DataError, did_you_mean
-from mlworkflow.service.predictor import Outputs, Predictor, Target
+from mlworkflow.service.predictor import Labelling, Outputs, Predictor
 
 OnError = Literal["stop", "skip"]
 CHUNK_ROWS = 20_000  # rows scored per call, to bound memory
@@ -86,10 +86,10 @@ def check_header(header: Sequence[str], contract: Contract, passthrough: Sequenc
         raise ContractError(issues)
 
 
-def answers_frame(lines: Sequence[int], answers: Sequence[Mapping[str, Any]], target: Target) -> pd.DataFrame:
+def answers_frame(lines: Sequence[int], answers: Sequence[Mapping[str, Any]], labelling: Labelling) -> pd.DataFrame:
     """The service's CSV answer: line, id, prediction, per-class scores, flags."""
     table = pd.DataFrame({"line": list(lines), "id": [a["id"] for a in answers], "prediction": [a["prediction"] for a in answers]})
-    key = target.score_key
+    key = labelling.score_key
     for name in answers[0].get(key, {}) if answers else {}:
         table[f"{'proba' if key == 'probabilities' else 'score'}_{name}"] = [a[key][name] for a in answers]
     table["flags"] = ["; ".join(a["flags"]) for a in answers]

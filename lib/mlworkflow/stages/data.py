@@ -12,10 +12,10 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_numeric_dtype
 
 from mlworkflow import io
+from mlworkflow.core.target import Target, Task
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import DataParams
-
-TaskName = Literal["binary", "multiclass", "regression"]
+from mlworkflow.records import DataRecord
 
 MAX_CLASSES = 20  # an integer target with more distinct values than this is a regression target
 MIN_CLASS_ROWS = 2  # a stratified split and cross-validation need two rows of every class
@@ -27,17 +27,6 @@ LEAK_SAMPLE = 5000  # rows used to score single-column predictiveness (keeps it 
 LEAK_FOLDS = 5
 LEAK_BINS = 50
 TOP_LEVELS = 10
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to predict: the column, the task, the class labels and the positive class."""
-
-    name: str
-    task: TaskName
-    classes: tuple[str, ...] = ()
-    positive_class: str | None = None
-    dropped_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,7 +116,7 @@ def class_labels(y: pd.Series) -> tuple[str, ...]:
     return tuple(sorted({str(value) for value in y.dropna().unique()}))
 
 
-def detect_task(y: pd.Series, requested: str = "auto") -> TaskName:
+def detect_task(y: pd.Series, requested: str = "auto") -> Task:
     """The task for a target with no missing values: the requested one, checked, or inferred."""
     name, labels = str(y.name), class_labels(y)
     if len(labels) < 2:
@@ -186,8 +175,8 @@ def _target_column(frame: pd.DataFrame, name: str, source: str | None) -> pd.Ser
     return y
 
 
-def check_target(frame: pd.DataFrame, params: DataParams) -> tuple[pd.DataFrame, Target]:
-    """Check the target; drop rows where it is missing; return the frame and the target's description."""
+def check_target(frame: pd.DataFrame, params: DataParams) -> tuple[pd.DataFrame, Target, int]:
+    """Check the target; drop rows where it is missing; return the frame, the target's description, the rows dropped."""
     source = source_label(params)
     y = _target_column(frame, params.target, source)
     kept = frame.loc[y.notna()].reset_index(drop=True)
@@ -202,10 +191,10 @@ def check_target(frame: pd.DataFrame, params: DataParams) -> tuple[pd.DataFrame,
     except DataError as exc:
         raise DataError(exc.reason, exc.column, source) from None
     classes = () if task == "regression" else class_labels(y)
-    return kept, Target(params.target, task, classes, positive, len(frame) - len(kept))
+    return kept, Target(params.target, task, classes, positive), len(frame) - len(kept)
 
 
-def _positive(y: pd.Series, task: TaskName, requested: str | None) -> str | None:
+def _positive(y: pd.Series, task: Task, requested: str | None) -> str | None:
     if task == "binary":
         return positive_class(y, requested)
     if requested is not None:
@@ -286,7 +275,7 @@ def correlation_frame(frame: pd.DataFrame, target: Target) -> pd.DataFrame:
     """Numeric features plus the target when it is a number (binary: 1 for the positive class)."""
     numeric = frame[numeric_columns(frame, (target.name,))].astype(float)
     if target.task == "binary":
-        y = (frame[target.name].astype(str) == target.positive_class).astype(float)
+        y = (frame[target.name].astype(str) == target.positive).astype(float)
         return numeric.assign(**{target.name: y})
     if target.task == "regression":
         return numeric.assign(**{target.name: frame[target.name].astype(float)})
@@ -371,11 +360,11 @@ def _target_matrix(y: pd.Series, target: Target) -> np.ndarray:
     if target.task == "regression":
         return np.asarray(y.to_numpy(dtype=float)).reshape(-1, 1)
     labels = np.asarray(y.astype(str).to_numpy())
-    classes = [target.positive_class] if target.task == "binary" else list(target.classes)
+    classes = [target.positive] if target.task == "binary" else list(target.classes)
     return np.asarray(labels[:, None] == np.asarray(classes)[None, :], dtype=float)
 
 
-def _score(truth: np.ndarray, predicted: np.ndarray, task: TaskName) -> float:
+def _score(truth: np.ndarray, predicted: np.ndarray, task: Task) -> float:
     from sklearn.metrics import r2_score, roc_auc_score
 
     if task == "regression":
@@ -445,7 +434,7 @@ def headline(frame: pd.DataFrame, target: Target, result: Profile) -> dict[str, 
     line: dict[str, str | int] = {"rows": len(frame), "columns": frame.shape[1], "target": describe_target(target)}
     y = frame[target.name]
     if target.task == "binary":
-        line["positive rate"] = f"{(y.astype(str) == target.positive_class).mean():.1%}"
+        line["positive rate"] = f"{(y.astype(str) == target.positive).mean():.1%}"
     elif target.task == "multiclass":
         line["classes"] = len(target.classes)
     else:
@@ -455,24 +444,25 @@ def headline(frame: pd.DataFrame, target: Target, result: Profile) -> dict[str, 
 
 
 def summary(
-    params: DataParams, sha: str, frame: pd.DataFrame, target: Target, result: Profile, source_rows: int
-) -> dict[str, Any]:
+    params: DataParams, sha: str, frame: pd.DataFrame, target: Target, result: Profile, source_rows: int,
+    dropped_rows: int,
+) -> DataRecord:
     """The content of data.json (the contract read by later stages)."""
-    return {
-        "source": params.path if params.path is not None else source_label(params),
-        "sql_query": params.sql_query,
-        "sha256": sha,
-        "source_rows": source_rows,
-        "dropped_rows": target.dropped_rows,
-        "rows": len(frame),
-        "columns": frame.shape[1],
-        "column_names": [str(c) for c in frame.columns],
-        "target": target.name,
-        "task": target.task,
-        "classes": list(target.classes),
-        "positive_class": target.positive_class,
-        "identifiers": sorted(result.identifiers),
-        "leaks": sorted(result.leaks),
-        "profile": result.to_json(),
-        "headline": headline(frame, target, result),
-    }
+    return DataRecord(
+        source=params.path if params.path is not None else source_label(params),
+        sql_query=params.sql_query,
+        sha256=sha,
+        source_rows=source_rows,
+        dropped_rows=dropped_rows,
+        rows=len(frame),
+        columns=frame.shape[1],
+        column_names=[str(c) for c in frame.columns],
+        target=target.name,
+        task=target.task,
+        classes=list(target.classes),
+        positive_class=target.positive,
+        identifiers=sorted(result.identifiers),
+        leaks=sorted(result.leaks),
+        profile=result.to_json(),
+        headline=headline(frame, target, result),
+    )

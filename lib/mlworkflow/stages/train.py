@@ -23,7 +23,7 @@ from mlworkflow.core import crossval, families, metrics, searches
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.errors import DataError, ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import TrainParams
-from mlworkflow.records import TrainRecord
+from mlworkflow.records import SELECT, TRAIN_SPLIT, TrainRecord
 
 CURVE_POINTS = 6
 LEARNING_SIZES = (0.2, 0.4, 0.6, 0.8, 1.0)
@@ -38,7 +38,7 @@ def split_xy(frame: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.DataFrame, pd.S
     """The spec's feature columns and the target of a training frame."""
     missing = [c for c in (*spec.features, spec.target) if c not in frame.columns]
     if missing:
-        raise DataError("is missing from the training frame; re-run stage 'preprocess'", missing[0], "train.parquet")
+        raise DataError(f"is missing from the training frame; re-run stage '{TRAIN_SPLIT.stage}'", missing[0], TRAIN_SPLIT.name)
     return frame[list(spec.features)], frame[spec.target]
 
 
@@ -46,9 +46,9 @@ def families_to_tune(chosen: Sequence[str], top_k: int, task: str) -> tuple[str,
     """The first `top_k` families select chose (select.json's `chosen`), each checked to fit the task."""
     names = list(chosen)
     if not names:
-        raise DataError("has no 'chosen' model family; re-run stage 'select'", source="select.json")
+        raise DataError(f"has no 'chosen' model family; re-run stage '{SELECT.stage}'", source=SELECT.name)
     for name in names[:top_k]:
-        families.check_family(str(name), task, key="select.json: chosen")
+        families.check_family(str(name), task, key=f"{SELECT.name}: chosen")
     return tuple(str(name) for name in names[:top_k])
 
 

@@ -6,7 +6,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from mlworkflow.stages.data import Profile, Target, describe_target, numeric_columns
+from mlworkflow.core.target import Target
+from mlworkflow.stages.data import Profile, describe_target, numeric_columns
 from mlworkflow.views import plots
 
 MAX_PANELS = 12

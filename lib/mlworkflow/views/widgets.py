@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlworkflow.stages.evaluate import Scored, Target, format_value, metrics_at, predict_row, threshold_range
+from mlworkflow.core.metrics import format_value
+from mlworkflow.core.scoring import Scored
+from mlworkflow.core.target import Target
+from mlworkflow.stages.evaluate import metrics_at, predict_row, threshold_range
 
 MAX_DROPDOWN = 100  # categorical columns with more distinct values get a free-text box
 STYLE = {"description_width": "150px"}

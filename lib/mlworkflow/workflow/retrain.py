@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,16 @@ import pandas as pd
 from mlworkflow import io
 from mlworkflow.bundle.registry import LoadedModel, Registry, RegistryError
 from mlworkflow.config import TEMPLATES
+from mlworkflow.core import bootstrap, metrics, scoring
+from mlworkflow.core.bootstrap import Interval
+from mlworkflow.core.metrics import format_value
+from mlworkflow.core.scoring import Scored
+from mlworkflow.core.target import Target, threshold_or_default
 from mlworkflow.errors import DataError
 from mlworkflow.layout import RunLayout, retrain_run_id
 from mlworkflow.params import STAGES, MonitorParams, Params, load_params
-from mlworkflow.stages import evaluate, monitor
+from mlworkflow.records import HOLDOUT, RETRAIN_DATA, DeployRecord, RetrainRecord
+from mlworkflow.stages import monitor
 from mlworkflow.stages.data import read_source
 from mlworkflow.workflow import runner
 
@@ -72,7 +78,7 @@ def prepare(params: Params, new: pd.DataFrame, folder: Path) -> Prepared:
     combined = combine(old, train_new)
     store = io.Artifacts(folder)
     rows = {"old": len(old), "new, trained on": len(train_new), "new, held out": len(holdout)}
-    return Prepared(store.write_frame("data.parquet", combined), store.write_frame("holdout.parquet", holdout), rows)
+    return Prepared(store.write_frame(RETRAIN_DATA, combined), store.write_frame(HOLDOUT, holdout), rows)
 
 
 def run_overrides(prepared: Prepared, registry: Path | None) -> list[str]:
@@ -84,37 +90,31 @@ def run_overrides(prepared: Prepared, registry: Path | None) -> list[str]:
 # --- scoring both on the holdout -------------------------------------------------------------------------------
 
 
-def holdout_scored(model: LoadedModel, holdout: pd.DataFrame, markers: Sequence[str]) -> evaluate.Scored:
+def holdout_scored(model: LoadedModel, holdout: pd.DataFrame, markers: Sequence[str]) -> Scored:
     """A model's scores and labels on the labelled holdout rows (its own inputs, cleaned as monitoring does)."""
-    target = monitor.target_of(model)
+    target = Target.from_json(model.metadata)
     if target.name not in holdout.columns:
         raise DataError("the new data has no target column, so the gate cannot score", target.name, "retrain --with")
     labels = monitor.label_column(holdout, target.name, markers)
     known = labels.notna().to_numpy()
     frame = monitor.clean(holdout.reset_index(drop=True).loc[known], model.contract, markers)
     values, probabilistic = monitor.scores(model, frame)
-    threshold = monitor.threshold_of(model, probabilistic)
-    truth = evaluate.encode_target(labels[known], target)
-    predicted = evaluate.predict_labels(values, target.task, threshold)
-    return evaluate.Scored(target.task, target.labels, truth, values, predicted, probabilistic, threshold)
+    threshold = threshold_or_default(target.task, model.metadata.get("threshold"), probabilistic)
+    return scoring.from_scores(values, labels[known], target, probabilistic, threshold)
 
 
-def comparison(champion: evaluate.Scored, challenger: evaluate.Scored, params: MonitorParams, seed: int) -> pd.DataFrame:
+def comparison(champion: Scored, challenger: Scored, params: MonitorParams, seed: int) -> pd.DataFrame:
     """Every metric of both models with intervals, and the challenger's gain (paired bootstrap: same resamples)."""
-    a, b = evaluate.point_metrics(champion), evaluate.point_metrics(challenger)
-    draws_a = evaluate.bootstrap_draws(champion, params.bootstrap, seed)
-    draws_b = evaluate.bootstrap_draws(challenger, params.bootstrap, seed)
     rows = []
-    for name in [m for m in a if m in b]:
-        sign = -1.0 if name in evaluate.LOWER_IS_BETTER else 1.0
-        one, two = (evaluate.percentile_interval(v, d[name], params.confidence) for v, d in ((a[name], draws_a), (b[name], draws_b)))
-        gain = evaluate.percentile_interval(sign * (b[name] - a[name]), sign * (draws_b[name] - draws_a[name]), params.confidence)
+    pairs = bootstrap.compare(champion, challenger, params.bootstrap, params.confidence, seed, oriented=True)
+    for name, pair in pairs.items():
+        one, two, gain = pair.first, pair.second, pair.gain
         rows.append({
-            "metric": name, "better": "lower" if sign < 0 else "higher",
+            "metric": name, "better": metrics.better(name),
             "champion": one.value, "champion_low": one.low, "champion_high": one.high,
             "challenger": two.value, "challenger_low": two.low, "challenger_high": two.high,
             "gain": gain.value, "gain_low": gain.low, "gain_high": gain.high,
-            "relative_gain": gain.value / max(abs(a[name]), 1e-12),
+            "relative_gain": gain.value / max(abs(one.value), 1e-12),
         })
     return pd.DataFrame(rows).set_index("metric")
 
@@ -152,7 +152,7 @@ def check(rule: Rule, table: pd.DataFrame, significant: bool) -> tuple[bool, str
         return float(table[column].to_dict()[rule.metric])
 
     gain, low, relative = at("gain"), at("gain_low"), at("relative_gain")
-    said = f"{rule.metric} {evaluate.format_value(at('champion'))} → {evaluate.format_value(at('challenger'))}"
+    said = f"{rule.metric} {format_value(at('champion'))} → {format_value(at('challenger'))}"
     if rule.kind == "no worse":
         ok = gain >= -rule.tolerance
         return ok, f"{said}: {'no' if ok else 'too much'} worse than the champion (tolerance {rule.tolerance:g})."
@@ -242,9 +242,9 @@ def retrain(request: Request, echo: Echo) -> Outcome:
     if run.error:
         return Outcome(run, prepared.rows)
     registry = Registry(layout.registry(params.deploy.registry))
-    challenger = str(io.Artifacts(layout.artifacts).read_json("deploy.json", "deploy")["ref"])
+    challenger = io.Artifacts(layout.artifacts).read(DeployRecord).ref
     champion = champion_of(registry, params.deploy.name)
-    table, decision = challenge(registry, challenger, champion, pd.read_parquet(prepared.holdout), params)
+    table, decision = challenge(registry, challenger, champion, io.Artifacts(prepared.holdout.parent).read_frame(HOLDOUT), params)
     name, version = challenger.split("@")
     command = f"mlworkflow promote {name} {version} --alias champion --registry {registry.root}"
     promoted = decision.passed and params.monitor.auto_promote and challenger != champion
@@ -261,7 +261,7 @@ def retrain(request: Request, echo: Echo) -> Outcome:
 def display(table: pd.DataFrame) -> pd.DataFrame:
     """The comparison for people: 'value [low, high]' strings."""
     def interval(row: pd.Series, key: str) -> str:
-        return str(evaluate.Interval(float(row[key]), float(row[f"{key}_low"]), float(row[f"{key}_high"])))
+        return str(Interval(float(row[key]), float(row[f"{key}_low"]), float(row[f"{key}_high"])))
 
     return pd.DataFrame({
         "better": table["better"],
@@ -298,21 +298,21 @@ def page(outcome: Outcome, title: str) -> str:
     )
 
 
-def record(outcome: Outcome, params: Params) -> dict[str, Any]:
+def record(outcome: Outcome, params: Params) -> RetrainRecord:
     """retrain.json: both versions, the rows, the comparison, the gate and the decision."""
     table = None if outcome.table is None else monitor.json_records(outcome.table.reset_index().round(6))
-    return {
-        "champion": outcome.champion, "challenger": outcome.challenger, "rows": outcome.rows, "comparison": table,
-        "passed": None if outcome.gate is None else outcome.gate.passed,
-        "reasons": [] if outcome.gate is None else list(outcome.gate.reasons),
-        "promoted": outcome.promoted, "promote_command": outcome.promote_command,
-        "decision": decision_text(outcome), "gate_params": params.monitor.model_dump(mode="json"),
-    }
+    return RetrainRecord(
+        champion=outcome.champion, challenger=outcome.challenger, rows=outcome.rows, comparison=table,
+        passed=None if outcome.gate is None else outcome.gate.passed,
+        reasons=[] if outcome.gate is None else list(outcome.gate.reasons),
+        promoted=outcome.promoted, promote_command=outcome.promote_command,
+        decision=decision_text(outcome), gate_params=params.monitor.model_dump(mode="json"),
+    )
 
 
 def write_report(outcome: Outcome, layout: RunLayout, params: Params) -> Outcome:
     """Write retrain.json (artifacts) and retrain.html (the run's reports); return the outcome with its path."""
-    io.Artifacts(layout.artifacts).write_json("retrain.json", record(outcome, params))
+    io.Artifacts(layout.artifacts).write(record(outcome, params))
     target = layout.retrain_page
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page(outcome, f"Retrain {layout.run_id}: champion vs challenger"), encoding="utf-8")
