@@ -98,6 +98,17 @@ def test_bad_override_and_stage_names(tmp_path: Path, root: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_params_error_inside_a_stage_names_the_params_file_and_key(tmp_path: Path, root: Path) -> None:
+    # r2 is a valid scorer name, so `check` passes; only the select stage knows the task is binary.
+    smoke, wrong = "params/smoke.yaml", "select.metrics=[roc_auc, r2]"
+    assert mlworkflow("check", smoke, "--set", wrong, cwd=root).returncode == 0
+    done = mlworkflow("run", smoke, "--root", str(tmp_path), "--stages", "data,preprocess,select", "--set", wrong, cwd=root)
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: stage 'select' failed at cell ")
+    assert "ParamsError: params/smoke.yaml: key 'select.metrics': expected a scorer for a binary task, found 'r2'" in line
+
+
 def test_check_validates_only(tmp_path: Path, root: Path) -> None:
     done = mlworkflow("check", str(root / "params" / "default.yaml"), cwd=tmp_path)
     assert done.returncode == 0 and "ok" in done.stdout
