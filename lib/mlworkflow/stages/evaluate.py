@@ -72,12 +72,6 @@ class MetricDecision:
     why: str
 
 
-def deciding_metric(target: Target, requested: str | None) -> tuple[str, str]:
-    """Map train's scorer name to a metric evaluate computes: (metric, 'train' | 'auto' | 'fallback')."""
-    decision = metrics.deciding_metric(target.task, [requested], evaluated=True)
-    return decision.metric.name, {"given": "train"}.get(decision.source, decision.source)
-
-
 def _majority_clause(target: Target, y: pd.Series, metric: str) -> str:
     if target.task == "regression":
         return ""
@@ -90,7 +84,8 @@ def _majority_clause(target: Target, y: pd.Series, metric: str) -> str:
 
 def decide_metric(target: Target, requested: str | None, y: pd.Series) -> MetricDecision:
     """The deciding metric (train's, else the task default) and a one-sentence reason."""
-    metric, source = deciding_metric(target, requested)
+    decision = metrics.deciding_metric(target.task, [requested], evaluated=True)
+    metric, source = decision.metric.name, {"given": "train"}.get(decision.source, decision.source)
     origin = {
         "train": "select and train ranked and tuned the models on it",
         "auto": f"it is the default for a {target.task} task",
