@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import optuna
 
 HALVING_FACTOR = 3
+Kind = Literal["grid", "random", "halving", "optuna"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class SearchSettings:
     `space` holds the user's overrides per family and parameter (short names such as "C" allowed).
     """
 
-    search: str
+    search: Kind
     n_iter: int
     grid_points: int
     folds: int
