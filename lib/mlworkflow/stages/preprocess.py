@@ -1,4 +1,4 @@
-"""Stage `preprocess`: clean the raw frame, split train/test, declare the (unfitted) feature transformer."""
+"""Stage `preprocess`: clean the raw frame, split train/test, infer the feature spec (`core.features` builds its transformer)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from mlworkflow.core.features import FeatureSpec, TransformerSettings, as_text, build_preprocessor
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import PreprocessParams
-from mlworkflow.records import PreprocessRecord
+from mlworkflow.records import DATA, PreprocessRecord
 
 NUMERIC_SHARE = 0.95  # a text column becomes numeric when this share of its values parse as numbers
 
@@ -26,7 +26,7 @@ NUMERIC_SHARE = 0.95  # a text column becomes numeric when this share of its val
 def meta_value(meta: Mapping[str, Any], key: str) -> Any:
     """A key of data.json, or a DataError naming it."""
     if key not in meta:
-        raise DataError(f"has no '{key}' entry; re-run stage 'data'", source="data.json")
+        raise DataError(f"has no '{key}' entry; re-run stage '{DATA.stage}'", source=DATA.name)
     return meta[key]
 
 
