@@ -248,7 +248,8 @@ def problem(name: str, task: str) -> str | None:
 def issue(name: str, task: str, key: str) -> ParamsIssue | None:
     """A params issue for a scorer that is unknown or does not fit the task, or None."""
     if find(name) is None:
-        return ParamsIssue(key, f"a scorer for a {task} task", repr(name), did_you_mean(name, scorers(task)))
+        expected = f"a scorer for a {task} task ({', '.join(scorers(task))})"
+        return ParamsIssue(key, expected, repr(name), did_you_mean(name, scorers(task)))
     if (why := problem(name, task)) is not None:
         return ParamsIssue(key, f"a scorer for a {task} task", f"'{name}' ({why})")
     return None
