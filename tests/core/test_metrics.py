@@ -106,15 +106,15 @@ def test_deciding_scorer_auto_selected_and_errors() -> None:
 
 def test_deciding_metric_for_evaluate_maps_scorers_and_falls_back() -> None:
     decide = metrics.deciding_metric
-    assert (decide("binary", ["roc_auc"], evaluated=True).metric.name, decide("binary", ["roc_auc"]).source) == (
+    assert (decide("binary", ["roc_auc"], for_evaluate=True).metric.name, decide("binary", ["roc_auc"]).source) == (
         "roc_auc", "given")
-    assert decide("regression", ["neg_root_mean_squared_error"], evaluated=True).metric.name == "rmse"
-    assert decide("multiclass", ["f1"], evaluated=True).metric.name == "f1_macro"
-    assert decide("multiclass", ["average_precision"], evaluated=True).metric.name == "average_precision_macro"
-    assert decide("multiclass", [None, "", "auto"], evaluated=True).source == "auto"
-    fallback = decide("regression", ["neg_mean_squared_error"], evaluated=True)
+    assert decide("regression", ["neg_root_mean_squared_error"], for_evaluate=True).metric.name == "rmse"
+    assert decide("multiclass", ["f1"], for_evaluate=True).metric.name == "f1_macro"
+    assert decide("multiclass", ["average_precision"], for_evaluate=True).metric.name == "average_precision_macro"
+    assert decide("multiclass", [None, "", "auto"], for_evaluate=True).source == "auto"
+    fallback = decide("regression", ["neg_mean_squared_error"], for_evaluate=True)
     assert (fallback.metric.name, fallback.source, fallback.requested) == ("rmse", "fallback", "neg_mean_squared_error")
-    assert decide("binary", ["auto", "log_loss"], evaluated=True).metric.name == "log_loss", "the first set name"
+    assert decide("binary", ["auto", "log_loss"], for_evaluate=True).metric.name == "log_loss", "the first set name"
 
 
 # --- scikit-learn scorers --------------------------------------------------------------------------------

@@ -255,7 +255,7 @@ def issue(name: str, task: str, key: str) -> ParamsIssue | None:
     return None
 
 
-def fitting(name: str, task: str, evaluated: bool = False) -> Metric | None:
+def fitting(name: str, task: str, for_evaluate: bool = False) -> Metric | None:
     """The metric `name` stands for on this task: a fitting scorer, or what evaluate computes for it.
 
     For evaluate, a binary-style name stands for its macro average on a multiclass task
@@ -264,7 +264,7 @@ def fitting(name: str, task: str, evaluated: bool = False) -> Metric | None:
     metric = find(name)
     if metric is None:
         return None
-    if not evaluated:
+    if not for_evaluate:
         return metric if problem(name, task) is None else None
     if task in metric.evaluated:
         return metric
@@ -284,13 +284,13 @@ class Decision:
     requested: str | None = None
 
 
-def deciding_metric(task: str, requested: Sequence[str | None], evaluated: bool = False) -> Decision:
+def deciding_metric(task: str, requested: Sequence[str | None], for_evaluate: bool = False) -> Decision:
     """The metric that decides: the first name set in `requested` (None, '' and 'auto' are unset) if it fits the task,
-    else the task's default; `evaluated` asks for a metric evaluate and monitor compute, not a scorer."""
+    else the task's default; `for_evaluate` asks for a metric evaluate and monitor compute, not a scorer."""
     name = next((str(n) for n in requested if n not in UNSET), None)
     if name is None:
         return Decision(default(task), "auto")
-    metric = fitting(name, task, evaluated)
+    metric = fitting(name, task, for_evaluate)
     return Decision(default(task), "fallback", name) if metric is None else Decision(metric, "given", name)
 
 

@@ -84,7 +84,7 @@ def _majority_clause(target: Target, y: pd.Series, metric: str) -> str:
 
 def decide_metric(target: Target, requested: str | None, y: pd.Series) -> MetricDecision:
     """The deciding metric (train's, else the task default) and a one-sentence reason."""
-    decision = metrics.deciding_metric(target.task, [requested], evaluated=True)
+    decision = metrics.deciding_metric(target.task, [requested], for_evaluate=True)
     metric, source = decision.metric.name, {"given": "train"}.get(decision.source, decision.source)
     origin = {
         "train": "select and train ranked and tuned the models on it",

@@ -156,10 +156,10 @@ def prediction_output(values: FloatArray, model: LoadedModel, probabilistic: boo
 def deciding_metric(params: MonitorParams, model: LoadedModel) -> str:
     """The metric that decides: `metric`, else the evaluate stage's, else the task's default."""
     task = target_of(model).task
-    if metrics.deciding_metric(task, [params.metric], evaluated=True).source == "fallback":
+    if metrics.deciding_metric(task, [params.metric], for_evaluate=True).source == "fallback":
         raise DataError(f"metric '{params.metric}' does not apply to a {task} model", source="monitor.metric")
     recorded = str(model.metadata.get("metric") or "")
-    return metrics.deciding_metric(task, [params.metric, recorded], evaluated=True).metric.name
+    return metrics.deciding_metric(task, [params.metric, recorded], for_evaluate=True).metric.name
 
 
 def expected_metric(model: LoadedModel, metric: str) -> Interval | None:
