@@ -213,7 +213,7 @@ def test_no_completed_candidate_is_an_error_naming_each() -> None:
 def test_parallel_candidates_match_sequential_ones() -> None:
     sequential = run("binary", ("logistic", "naive_bayes"))
     parallel = run("binary", ("logistic", "naive_bayes"), n_jobs=2)
-    assert parallel["scores"] == sequential["scores"]
+    assert parallel.scores == sequential.scores
 
 
 
