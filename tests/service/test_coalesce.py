@@ -75,4 +75,5 @@ def test_coalesced_requests_get_their_own_numbers_and_a_bad_one_fails_alone(fore
     assert isinstance(bad, Problem) and bad.status == 422
     assert isinstance(first, Outputs) and isinstance(rest, Outputs)
     alone = predictor.predict(rows).scores
-    assert [*first.scores.tolist(), *rest.scores.tolist()] == alone.tolist()  # type: ignore[union-attr]
+    assert first.scores is not None and rest.scores is not None and alone is not None
+    assert [*first.scores.tolist(), *rest.scores.tolist()] == alone.tolist()
