@@ -1,4 +1,8 @@
-"""The typed records and the catalogue of artifact files: real records round-trip, names agree with the code."""
+"""The typed records and the catalogue of artifact files: real records round-trip, names agree with the code.
+
+The fixtures in tests/fixtures/records were written by a smoke run of the code before the records were
+typed (retrain.json by hand in its shape): reading them is what `--resume` of an older run does.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ FILE_NAME = re.compile(r"""["']([\w.-]+\.(?:json|parquet|skops|sqlite))["']""")
 
 
 @pytest.mark.parametrize("kind", RECORD_TYPES, ids=lambda kind: kind.__name__)
-def test_a_record_written_by_the_stages_round_trips_unchanged(kind: type[BaseModel], tmp_path: Path) -> None:
+def test_a_record_written_before_typing_reads_and_round_trips_unchanged(kind: type[BaseModel], tmp_path: Path) -> None:
     name = records.artifact_of(kind).name
     shutil.copy(FIXTURES / name, tmp_path / name)
     store, copy = io.Artifacts(tmp_path), io.Artifacts(tmp_path / "copy")
