@@ -121,9 +121,9 @@ def card_header(meta: Mapping[str, Any]) -> list[str]:
     """Title and one line on what the model does."""
     task = meta["task"]
     what = f"{task} classification of `{meta['target']}`" if task != "regression" else f"regression of `{meta['target']}`"
-    positive = f", positive class `{meta['positive_class']}`" if meta.get("positive_class") else ""
-    threshold = meta.get("threshold")
-    decision = f" Decision threshold {threshold:.3f} ({meta.get('threshold_rule')})." if isinstance(threshold, float) else ""
+    positive = f", positive class `{meta['positive_class']}`" if meta["positive_class"] else ""
+    threshold = meta["threshold"]
+    decision = f" Decision threshold {threshold:.3f} ({meta['threshold_rule']})." if isinstance(threshold, float) else ""
     return [f"# Model card: {meta['name']}", "", f"**What it does:** {what}{positive}, with a `{meta['family']}` "
             f"pipeline (preprocessing and model, fitted together).{decision}"]
 
@@ -144,7 +144,7 @@ def card_data(data: DataRecord, preprocessed: PreprocessRecord, contract: Contra
 def card_metrics(meta: Mapping[str, Any]) -> list[str]:
     """The test metrics with bootstrap intervals and the baseline."""
     rows = [
-        [f"**{name}**" if name == meta.get("metric") else name, number(m["value"]),
+        [f"**{name}**" if name == meta["metric"] else name, number(m["value"]),
          f"[{number(m['low'])}, {number(m['high'])}]", number(m["baseline"])]
         for name, m in list(meta["metrics"].items())[:SHOWN_METRICS]
     ]
@@ -153,19 +153,19 @@ def card_metrics(meta: Mapping[str, Any]) -> list[str]:
 
 def card_groups(meta: Mapping[str, Any]) -> list[str]:
     """Per-group results as evaluate reported them."""
-    groups = meta.get("groups") or []
+    groups = meta["groups"]
     if not groups:
         return ["## Results per group", "", "No group columns were evaluated (`evaluate.group_columns`)."]
     keys = [k for k in groups[0] if k not in ("column", "group", "n", "gap", "flag")][:4]
-    rows = [[g.get("column"), g.get("group"), g.get("n"), *[number(g.get(k)) for k in keys], g.get("flag") or ""] for g in groups]
+    rows = [[g["column"], g["group"], g["n"], *[number(g.get(k)) for k in keys], g["flag"]] for g in groups]
     return ["## Results per group", "", markdown_table(["column", "group", "n", *keys, "flag"], rows)]
 
 
 def computed_limitations(meta: Mapping[str, Any], preprocessed: PreprocessRecord) -> list[str]:
     """Limitations that follow from the evaluation: flagged groups, small groups, training size."""
-    groups = meta.get("groups") or []
-    flagged = [f"{g['column']}={g['group']}" for g in groups if g.get("flag") and "too few" not in str(g.get("flag"))]
-    small = [f"{g['column']}={g['group']}" for g in groups if "too few" in str(g.get("flag", ""))]
+    groups = meta["groups"]  # evaluate.json's group rows (GroupRow): column, group, n and flag always set
+    flagged = [f"{g['column']}={g['group']}" for g in groups if g["flag"] and "too few" not in g["flag"]]
+    small = [f"{g['column']}={g['group']}" for g in groups if "too few" in g["flag"]]
     notes = []
     if flagged:
         notes.append(f"Performance differs by group beyond the tolerance for: {', '.join(flagged)}.")
