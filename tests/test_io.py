@@ -25,6 +25,7 @@ from mlworkflow.records import (
     DeployRecord,
     EvaluateRecord,
     MonitorRecord,
+    PreprocessRecord,
     SelectRecord,
     TrainRecord,
 )
@@ -273,6 +274,12 @@ def test_an_unknown_field_or_a_wrong_value_is_a_record_error(tmp_path: Path) -> 
     (tmp_path / "data.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(RecordError, match=r"data\.json: field '\(file\)' is not valid JSON"):
         store.read(DataRecord)
+
+
+def test_a_preprocess_record_without_features_names_the_rule(tmp_path: Path) -> None:
+    store = damaged(tmp_path, "preprocess.json", lambda c: c.update(numeric=[], categorical=[]))
+    with pytest.raises(RecordError, match=r"preprocess\.json: .*at least one numeric or categorical feature; .*'preprocess'"):
+        store.read(PreprocessRecord)
 
 
 def test_a_record_error_survives_pickle(tmp_path: Path) -> None:
