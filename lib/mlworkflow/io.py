@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from mlworkflow import legacy
 from mlworkflow.errors import ArtifactError, DataError, RecordError
 from mlworkflow.records import MODEL, Artifact, artifact_of
 
@@ -218,5 +219,6 @@ def read_model(path: Path, trusted: list[str] | None = None) -> Any:
 
     if not path.is_file():
         raise ArtifactError(str(path), MODEL.stage)
-    types = sio.get_untrusted_types(file=path) if trusted is None else trusted
-    return sio.load(path, trusted=types)
+    data = legacy.modernize(path.read_bytes())  # a model an older version wrote records names since moved
+    types = sio.get_untrusted_types(data=data) if trusted is None else legacy.current_names(trusted)
+    return sio.loads(data, trusted=types)

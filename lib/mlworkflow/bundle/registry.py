@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from mlworkflow import provenance
-from mlworkflow.bundle import legacy
+from mlworkflow import legacy
 from mlworkflow.bundle.contract import Contract
 from mlworkflow.core import families, features
 from mlworkflow.errors import MlwError, did_you_mean

@@ -13,18 +13,21 @@ from typing import Any
 
 import httpx2
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 
-from mlworkflow.bundle import legacy
+from mlworkflow import io as io_
+from mlworkflow import legacy
 from mlworkflow.bundle import registry as reg
 from mlworkflow.bundle.contract import Validator, to_frame
 from mlworkflow.bundle.predlog import PredictionLog, sqlite_url
 from mlworkflow.params import DeployParams
+from mlworkflow.records import MODEL as MODEL_ARTIFACT
 from mlworkflow.service.app import create_app
 from tests import servekit as kit
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_registry"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "legacy_registry"
 OLD_NAME = "mlworkflow.preprocess.as_text"
 MODEL = FIXTURE / "legacy" / "1" / reg.MODEL_FILE
 
@@ -60,6 +63,14 @@ def test_an_old_bundle_loads_and_predicts_exactly_as_before(old_registry: reg.Re
     checked = Validator(model.contract, "flag").records(expected["rows"])
     probabilities = model.pipeline.predict_proba(to_frame(model.contract, checked.rows))
     assert probabilities.tolist() == expected["probabilities"]  # exact, not approximately
+
+
+def test_an_old_runs_model_file_reads_and_predicts_exactly_as_before(tmp_path: Path, expected: dict[str, Any]) -> None:
+    store = io_.Artifacts(tmp_path)  # an artifact folder of a run the flat-layout code made (--resume reads it)
+    shutil.copyfile(MODEL, store.path(MODEL_ARTIFACT))
+    pipeline = store.read_model()
+    rows = pd.DataFrame(expected["rows"]).astype({"native-country": object})
+    assert pipeline.predict_proba(rows).tolist() == expected["probabilities"]
 
 
 def test_an_old_bundle_is_served_over_http_with_the_same_probabilities(

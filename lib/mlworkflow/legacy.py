@@ -3,8 +3,8 @@
 skops records each function and class of a model by module and name (the `__module__` and `__class__`
 of every node in the file's `schema.json`) and imports them by those names when it loads; the
 registry's `trusted_types.json` lists such qualified names too. When a name recorded this way moves
-inside lib/, its old qualified name goes into RENAMED. The registry maps the names of a file and of
-its trusted list through RENAMED before skops sees them, so an old bundle loads and predicts exactly
+inside lib/, its old qualified name goes into RENAMED. The registry and `io.read_model` map the names of
+a file and of a trusted list through RENAMED before skops sees them, so an old bundle loads and predicts exactly
 as before and an old registry trusts the same things under their new names. Hashes stay those of
 the original bytes: the file on disk is never rewritten.
 """
