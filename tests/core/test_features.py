@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -100,6 +101,41 @@ def test_as_text_gives_python_strings_and_nan_for_missing() -> None:
     out = features.as_text(frame)
     assert out["c"].tolist()[0] == "a" and np.isnan(out["c"].tolist()[1]) and out["n"].tolist() == ["1", "2", "3"]
     assert all(isinstance(value, str) for value in out["n"])
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
+def test_is_text_for_every_text_dtype(dtype: Any) -> None:
+    assert features.is_text(pd.Series(["a", None], dtype=dtype))
+
+
+@pytest.mark.parametrize("values", [[1, 2], [1.5, np.nan], [True, False]])
+def test_is_text_false_for_numbers_and_booleans(values: list[Any]) -> None:
+    assert not features.is_text(pd.Series(values))
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
+def test_replace_markers_strips_and_blanks(dtype: Any) -> None:
+    frame = pd.DataFrame(
+        {"c": pd.Series([" a ", "?", "", " unknown", None], dtype=dtype), "n": [1, 2, 3, 4, 5]}
+    )
+    out = features.replace_markers(frame, ["?", "unknown"])
+    assert out["c"].tolist()[0] == "a"
+    assert out["c"].isna().tolist() == [False, True, True, True, True]
+    assert out["n"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_replace_markers_turns_mixed_values_into_strings_and_skips_excluded() -> None:
+    frame = pd.DataFrame({"c": pd.Series([1, "x", pd.NA], dtype=object), "y": ["?", "a", "b"]})
+    out = features.replace_markers(frame, ["?"], exclude=["y"])
+    assert out["c"].tolist()[:2] == ["1", "x"]
+    assert out["c"].isna().tolist() == [False, False, True]
+    assert out["y"].tolist() == ["?", "a", "b"]
+
+
+def test_short_list() -> None:
+    assert features.short_list([]) == "none"
+    assert features.short_list(["a", "b"]) == "a, b"
+    assert features.short_list(["a", "b", "c", "d", "e"]) == "a, b, c +2 more"
 
 
 def test_ordinal_preprocessor_codes_categories_and_passes_numbers() -> None:

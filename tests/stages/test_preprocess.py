@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from mlworkflow import io
+from mlworkflow.core import features
 from mlworkflow.core.features import FeatureSpec, build_preprocessor
 from mlworkflow.errors import DataError
 from mlworkflow.params import PreprocessParams
@@ -71,35 +72,6 @@ def test_meta_value_names_the_missing_entry() -> None:
         pp.meta_value({}, "target")
 
 
-@pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
-def test_is_text_for_every_text_dtype(dtype: Any) -> None:
-    assert pp.is_text(pd.Series(["a", None], dtype=dtype))
-
-
-@pytest.mark.parametrize("values", [[1, 2], [1.5, np.nan], [True, False]])
-def test_is_text_false_for_numbers_and_booleans(values: list[Any]) -> None:
-    assert not pp.is_text(pd.Series(values))
-
-
-@pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
-def test_replace_markers_strips_and_blanks(dtype: Any) -> None:
-    frame = pd.DataFrame(
-        {"c": pd.Series([" a ", "?", "", " unknown", None], dtype=dtype), "n": [1, 2, 3, 4, 5]}
-    )
-    out = pp.replace_markers(frame, ["?", "unknown"])
-    assert out["c"].tolist()[0] == "a"
-    assert out["c"].isna().tolist() == [False, True, True, True, True]
-    assert out["n"].tolist() == [1, 2, 3, 4, 5]
-
-
-def test_replace_markers_turns_mixed_values_into_strings_and_skips_excluded() -> None:
-    frame = pd.DataFrame({"c": pd.Series([1, "x", pd.NA], dtype=object), "y": ["?", "a", "b"]})
-    out = pp.replace_markers(frame, ["?"], exclude=["y"])
-    assert out["c"].tolist()[:2] == ["1", "x"]
-    assert out["c"].isna().tolist() == [False, False, True]
-    assert out["y"].tolist() == ["?", "a", "b"]
-
-
 def test_numeric_share() -> None:
     assert pp.numeric_share(pd.Series(["1", "2.5", "x", None])) == pytest.approx(2 / 3)
     assert pp.numeric_share(pd.Series([None, None], dtype=object)) == 0.0
@@ -111,7 +83,7 @@ def test_coerce_numbers_parses_text_numbers() -> None:
     out = pp.coerce_numbers(frame, exclude=["y"])
     assert out["t"].dtype == np.float64
     assert out["t"].tolist()[::2] == [1.5, 3.0]
-    assert pp.is_text(out["y"])
+    assert features.is_text(out["y"])
     assert out["b"].dtype == bool
 
 
@@ -119,7 +91,7 @@ def test_coerce_numbers_keeps_mostly_text_and_clears_infinity() -> None:
     text = [str(i) for i in range(18)] + ["a", "b"]  # 90% numbers: below the 95% threshold
     frame = pd.DataFrame({"t": text, "f": [np.inf, -np.inf, *range(18)]})
     out = pp.coerce_numbers(frame)
-    assert pp.is_text(out["t"])
+    assert features.is_text(out["t"])
     assert out["f"].isna().sum() == 2
 
 
@@ -391,12 +363,6 @@ def test_transformer_survives_parquet_and_skops(tmp_path: Path) -> None:
 # --- the artifact --------------------------------------------------------------------------------
 
 
-def test_short_list() -> None:
-    assert pp.short_list([]) == "none"
-    assert pp.short_list(["a", "b"]) == "a, b"
-    assert pp.short_list(["a", "b", "c", "d", "e"]) == "a, b, c +2 more"
-
-
 def test_record_meets_the_artifact_contract() -> None:
     train, test = clean_split()
     spec = spec_for(train)
@@ -455,7 +421,7 @@ def test_telco_total_charges_and_customer_id(shared_data: Path) -> None:
     }
     settings = params()
     cleaned, dropped = pp.clean(raw, meta, settings)
-    assert pp.is_text(raw["TotalCharges"]) and cleaned["TotalCharges"].dtype == np.float64
+    assert features.is_text(raw["TotalCharges"]) and cleaned["TotalCharges"].dtype == np.float64
     assert cleaned["TotalCharges"].isna().sum() == 11
     assert dropped == {"customerID": "identifier (flagged by stage 'data')"}
     train, test = pp.split(cleaned, "Churn", "binary", settings, seed=42)

@@ -1,13 +1,15 @@
 """The feature spec (what to predict, which columns are numeric or categorical) and the unfitted transformers it builds.
 
 `FeatureSpec` is what stage `preprocess` saves in preprocess.json; every later stage and every model
-family builds its preprocessing from it. `as_text` is recorded by name inside saved models (skops
-bundles), so its qualified name `mlworkflow.core.features.as_text` is part of the bundle format.
+family builds its preprocessing from it. The text helpers (`is_text`, `replace_markers`) clean the
+training data in stage `preprocess` and the current data in stage `monitor` alike. `as_text` is
+recorded by name inside saved models (skops bundles), so its qualified name
+`mlworkflow.core.features.as_text` is part of the bundle format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -82,6 +84,37 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     values = frame.astype(object)
     missing = values.isna()
     return values.where(missing, values.astype(str)).astype(object).where(~missing, np.nan)
+
+
+def is_text(series: pd.Series) -> bool:
+    """True for object, string (any storage) and categorical columns."""
+    dtype = series.dtype
+    return bool(
+        pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def replace_markers(frame: pd.DataFrame, markers: Sequence[str], exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """Strip text columns; blank strings and the given markers (e.g. '?', 'unknown') become NaN."""
+    out = frame.copy()
+    for column in frame.columns:
+        if column in exclude or not is_text(frame[column]):
+            continue
+        text = as_text(frame[[column]])[column]
+        stripped = text.where(text.isna(), text.astype(str).str.strip())
+        gone = stripped.isin(list(markers)) | stripped.eq("")
+        out[column] = pd.Series(stripped.where(~gone, np.nan).to_numpy(dtype=object), index=frame.index)
+    return out
+
+
+def short_list(names: Sequence[str], limit: int = 3) -> str:
+    """Names as 'a, b, c +2 more', or 'none' (record headlines and monitoring reasons)."""
+    if not names:
+        return "none"
+    extra = f" +{len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + extra
 
 
 # Types skops does not trust by default that the transformers built here hold (a saved model records them).

@@ -22,14 +22,13 @@ from mlworkflow.bundle.contract import Contract
 from mlworkflow.bundle.registry import LoadedModel
 from mlworkflow.core import bootstrap, drift, metrics, scoring
 from mlworkflow.core.bootstrap import Interval
-from mlworkflow.core.features import as_text
+from mlworkflow.core.features import as_text, replace_markers, short_list
 from mlworkflow.core.metrics import format_value
 from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target, threshold_or_default
 from mlworkflow.errors import DataError
 from mlworkflow.params import MonitorParams
 from mlworkflow.records import MonitorRecord
-from mlworkflow.stages import preprocess
 
 FloatArray = npt.NDArray[np.float64]
 Status = Literal["OK", "WARN", "RETRAIN"]
@@ -59,7 +58,7 @@ def clean(frame: pd.DataFrame, contract: Contract, markers: Sequence[str], keep:
         more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
         raise DataError(f"is an input of the model but not a column of the current data{more}", absent[0])
     kept = [name for name in keep if name in frame.columns and name not in names]
-    out = preprocess.replace_markers(frame[names + kept], markers, kept)
+    out = replace_markers(frame[names + kept], markers, kept)
     numeric, categorical = features(contract)
     for name in numeric:
         out[name] = pd.to_numeric(out[name], errors="coerce").astype(np.float64)
@@ -104,7 +103,7 @@ def label_column(frame: pd.DataFrame, target: str, markers: Sequence[str] = ()) 
     """The target column (missing markers as missing, indexes reset), or all-missing when there is none."""
     if target not in frame.columns:
         return pd.Series([None] * len(frame), dtype=object)
-    labels = preprocess.replace_markers(frame[[target]], markers)[target].reset_index(drop=True)
+    labels = replace_markers(frame[[target]], markers)[target].reset_index(drop=True)
     present = labels.dropna()
     if pd.api.types.is_float_dtype(labels.dtype) and bool((present == present.round()).all()):
         labels = labels.astype("Int64").astype(object)  # 0/1 read as 0.0/1.0 (a gap in the column) are classes '0'/'1'
@@ -127,12 +126,12 @@ class Inputs:
 
 def target_of(model: LoadedModel) -> Target:
     """What the model predicts (task, classes, positive class), from its metadata."""
-    return Target.from_json(model.metadata)
+    return model.metadata.predicted_target
 
 
 def threshold_of(model: LoadedModel, probabilistic: bool) -> float | None:
     """The binary decision threshold the service uses (0.5 for probabilities, 0 for margins, when unset)."""
-    return threshold_or_default(str(model.metadata.get("task")), model.metadata.get("threshold"), probabilistic)
+    return threshold_or_default(model.metadata.task, model.metadata.threshold, probabilistic)
 
 
 def scores(model: LoadedModel, frame: pd.DataFrame) -> tuple[FloatArray, bool]:
@@ -158,18 +157,16 @@ def deciding_metric(params: MonitorParams, model: LoadedModel) -> str:
     task = target_of(model).task
     if metrics.deciding_metric(task, [params.metric], for_evaluate=True).source == "fallback":
         raise DataError(f"metric '{params.metric}' does not apply to a {task} model", source="monitor.metric")
-    recorded = str(model.metadata.get("metric") or "")
-    return metrics.deciding_metric(task, [params.metric, recorded], for_evaluate=True).metric.name
+    return metrics.deciding_metric(task, [params.metric, model.metadata.metric], for_evaluate=True).metric.name
 
 
 def expected_metric(model: LoadedModel, metric: str) -> Interval | None:
     """The metric on the held-out test split when the model was evaluated, with its interval."""
-    entry = (model.metadata.get("metrics") or {}).get(metric)
-    if not entry or entry.get("value") is None:
+    entry = model.metadata.metrics.get(metric)  # None: the model was not evaluated on this metric
+    if entry is None or entry.value is None:
         return None
-    value = float(entry["value"])
-    low, high = entry.get("low"), entry.get("high")
-    return Interval(value, value if low is None else float(low), value if high is None else float(high))
+    value, low, high = entry.value, entry.low, entry.high
+    return Interval(value, value if low is None else low, value if high is None else high)
 
 
 def labelled(values: FloatArray, labels: pd.Series, target: Target, probabilistic: bool,
@@ -334,7 +331,7 @@ class Verdict:
 
 def names(columns: Sequence[str]) -> str:
     """'a, b, c +2 more'."""
-    return preprocess.short_list(list(columns), SHOWN_NAMES)
+    return short_list(list(columns), SHOWN_NAMES)
 
 
 def drift_reason(dataset: drift.DatasetDrift) -> tuple[Status, str]:

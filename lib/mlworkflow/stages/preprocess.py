@@ -12,7 +12,14 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 
-from mlworkflow.core.features import FeatureSpec, TransformerSettings, as_text, build_preprocessor
+from mlworkflow.core.features import (
+    FeatureSpec,
+    TransformerSettings,
+    build_preprocessor,
+    is_text,
+    replace_markers,
+    short_list,
+)
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import PreprocessParams
 from mlworkflow.records import DATA, PreprocessRecord
@@ -30,16 +37,6 @@ def meta_value(meta: Mapping[str, Any], key: str) -> Any:
     return meta[key]
 
 
-def is_text(series: pd.Series) -> bool:
-    """True for object, string (any storage) and categorical columns."""
-    dtype = series.dtype
-    return bool(
-        pd.api.types.is_object_dtype(dtype)
-        or pd.api.types.is_string_dtype(dtype)
-        or isinstance(dtype, pd.CategoricalDtype)
-    )
-
-
 def check_columns(frame: pd.DataFrame, target: str, params: PreprocessParams) -> None:
     """Every column named in params exists, and the target and time column are not dropped."""
     columns = [str(c) for c in frame.columns]
@@ -52,19 +49,6 @@ def check_columns(frame: pd.DataFrame, target: str, params: PreprocessParams) ->
     for kept, role in [(target, "target"), (params.time_column, "time column")]:
         if kept is not None and kept in params.drop:
             raise DataError(f"is the {role}, so it cannot be dropped", kept, "preprocess.drop")
-
-
-def replace_markers(frame: pd.DataFrame, markers: Sequence[str], exclude: Sequence[str] = ()) -> pd.DataFrame:
-    """Strip text columns; blank strings and the given markers (e.g. '?', 'unknown') become NaN."""
-    out = frame.copy()
-    for column in frame.columns:
-        if column in exclude or not is_text(frame[column]):
-            continue
-        text = as_text(frame[[column]])[column]
-        stripped = text.where(text.isna(), text.astype(str).str.strip())
-        gone = stripped.isin(list(markers)) | stripped.eq("")
-        out[column] = pd.Series(stripped.where(~gone, np.nan).to_numpy(dtype=object), index=frame.index)
-    return out
 
 
 def numeric_share(series: pd.Series) -> float:
@@ -289,14 +273,6 @@ def fit_preview(spec: FeatureSpec, train: pd.DataFrame) -> ColumnTransformer:
 
 
 # --- the artifact --------------------------------------------------------------------------------
-
-
-def short_list(names: Sequence[str], limit: int = 3) -> str:
-    """'a, b, c +2 more', or 'none'."""
-    if not names:
-        return "none"
-    extra = f" +{len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + extra
 
 
 def record(

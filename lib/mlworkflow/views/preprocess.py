@@ -10,8 +10,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from mlworkflow.core.features import FeatureSpec, as_text
-from mlworkflow.stages.preprocess import is_text
+from mlworkflow.core.features import FeatureSpec, as_text, is_text
 
 
 def clean_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, dropped: Mapping[str, str]) -> pd.DataFrame:
