@@ -81,6 +81,11 @@ def test_unknown_task_is_refused() -> None:
         families.available("ranking")
 
 
+def test_unknown_task_names_the_key_path_the_caller_gives() -> None:
+    with pytest.raises(ParamsError, match=r"^families: key 'data\.task': expected one of binary, multiclass, regression, found 'ranking'"):
+        families.check_task("ranking", key="data.task")
+
+
 @pytest.mark.parametrize(("task", "family"), SUPPORTED)
 def test_family_fits_and_predicts_with_missing_and_unseen_categories(task: str, family: str) -> None:
     frame, y, spec = tiny(task)

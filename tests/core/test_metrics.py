@@ -65,6 +65,12 @@ def test_a_metric_is_found_by_name_scorer_or_display_name() -> None:
         metrics.get("roc_acu")
 
 
+def test_an_unknown_metric_names_the_key_path_the_caller_gives() -> None:
+    with pytest.raises(ParamsError, match=r"^metrics: key 'select\.metric': expected a metric name, found 'roc_acu'"):
+        metrics.get("roc_acu", key="select.metric")
+    assert metrics.get("roc_auc", key="select.metric").name == "roc_auc"
+
+
 def test_direction_sign_and_display() -> None:
     assert metrics.better("neg_log_loss") == "lower" and metrics.better("roc_auc") == "higher"
     assert metrics.lower_is_better("rmse") and not metrics.lower_is_better("r2")
@@ -133,6 +139,13 @@ def test_binary_scorers_use_the_positive_class_with_text_labels() -> None:
 def test_a_metric_without_a_scorer_cannot_be_made_one() -> None:
     with pytest.raises(ParamsError, match="evaluate only"):
         metrics.make_scorer("average_precision_weighted", "multiclass", None)
+
+
+def test_a_scorer_error_names_the_key_path_the_caller_gives() -> None:
+    with pytest.raises(ParamsError, match=r"key 'train\.metric': expected a scorer for a multiclass task"):
+        metrics.make_scorer("average_precision_weighted", "multiclass", None, key="train.metric")
+    with pytest.raises(ParamsError, match=r"key 'select\.metrics': expected a metric name, found 'roc_acu'"):
+        metrics.make_scorers(("accuracy", "roc_acu"), "multiclass", None, key="select.metrics")
 
 
 def test_scorer_values_in_display_units_are_positive_errors() -> None:

@@ -67,6 +67,13 @@ def test_classification_metric_for_regression_names_key_and_reason() -> None:
     assert "'roc_auc' (a classification scorer)" in str(caught.value)
 
 
+def test_an_unknown_task_names_the_params_key_that_sets_it() -> None:
+    with pytest.raises(ParamsError) as caught:
+        select.resolve_metrics(("auto",), "auto", "ranking")
+    moved = str(caught.value.with_source("params/smoke.yaml"))
+    assert moved.startswith("params/smoke.yaml: key 'data.task': expected one of binary, multiclass, regression")
+
+
 def test_binary_metric_for_multiclass_suggests_an_alternative() -> None:
     with pytest.raises(ParamsError, match="try 'f1_macro'") as caught:
         select.resolve_metrics(("f1",), "auto", "multiclass")

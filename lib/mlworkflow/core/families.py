@@ -198,10 +198,10 @@ CLASSIFICATION_ONLY: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.regr
 REFERENCE = "hist_gradient_boosting"  # the default model every tuned model must beat in CV
 
 
-def check_task(task: str) -> None:
-    """Raise ParamsError unless task is binary, multiclass or regression."""
+def check_task(task: str, key: str = "task") -> None:
+    """Raise ParamsError at the params `key` that set the task unless it is binary, multiclass or regression."""
     if task not in TASKS:
-        raise ParamsError("families", [ParamsIssue("task", f"one of {', '.join(TASKS)}", repr(task))])
+        raise ParamsError("families", [ParamsIssue(key, f"one of {', '.join(TASKS)}", repr(task))])
 
 
 def available(task: str) -> tuple[str, ...]:

@@ -157,11 +157,11 @@ def find(name: str) -> Metric | None:
     return BY_NAME.get(name)
 
 
-def get(name: str) -> Metric:
-    """The metric a name stands for; an unknown name raises ParamsError with a hint."""
+def get(name: str, key: str = "metric") -> Metric:
+    """The metric a name stands for; an unknown name raises ParamsError at the params `key` that named it."""
     metric = find(name)
     if metric is None:
-        raise ParamsError("metrics", [ParamsIssue("metric", "a metric name", repr(name), did_you_mean(name, list(BY_NAME)))])
+        raise ParamsError("metrics", [ParamsIssue(key, "a metric name", repr(name), did_you_mean(name, list(BY_NAME)))])
     return metric
 
 
@@ -307,13 +307,15 @@ def deciding_scorer(task: str, requested: Sequence[str | None], section: str) ->
 # --- scikit-learn scorers --------------------------------------------------------------------------------
 
 
-def make_scorer(name: str, task: str, pos_label: Any) -> Any:
-    """A scikit-learn scorer; for a binary task, metrics that depend on the positive class are given it."""
+def make_scorer(name: str, task: str, pos_label: Any, key: str = "metric") -> Any:
+    """A scikit-learn scorer; for a binary task, metrics that depend on the positive class are given it.
+
+    A ParamsError names the params `key` that named the metric (e.g. 'select.metrics')."""
     import sklearn.metrics
 
-    metric = get(name)
+    metric = get(name, key)
     if metric.scorer is None:
-        raise ParamsError("metrics", [ParamsIssue("metric", f"a scorer for a {task} task", f"'{name}' (evaluate only)")])
+        raise ParamsError("metrics", [ParamsIssue(key, f"a scorer for a {task} task", f"'{name}' (evaluate only)")])
     if task == "binary" and metric.positive is not None:
         return sklearn.metrics.make_scorer(
             getattr(sklearn.metrics, metric.positive), response_method=RESPONSE[metric.needs],
@@ -322,6 +324,6 @@ def make_scorer(name: str, task: str, pos_label: Any) -> Any:
     return sklearn.metrics.get_scorer(metric.scorer)
 
 
-def make_scorers(names: Sequence[str], task: str, pos_label: Any) -> dict[str, Any]:
-    """{name: scorer} for several metrics, keyed by the names as given."""
-    return {name: make_scorer(name, task, pos_label) for name in names}
+def make_scorers(names: Sequence[str], task: str, pos_label: Any, key: str = "metrics") -> dict[str, Any]:
+    """{name: scorer} for several metrics, keyed by the names as given (`key`: the params key that named them)."""
+    return {name: make_scorer(name, task, pos_label, key) for name in names}

@@ -57,9 +57,10 @@ class SearchSettings:
     space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-def scorer(metric: str, y: pd.Series, spec: FeatureSpec) -> Any:
-    """The scorer of a metric for the spec's task (binary scorers that depend on it get the positive class)."""
-    return metrics.make_scorer(metric, spec.task, positive_label(y, spec.task, spec.positive_class))
+def scorer(metric: str, y: pd.Series, spec: FeatureSpec, key: str = "metric") -> Any:
+    """The scorer of a metric for the spec's task (binary scorers that depend on it get the positive class);
+    `key` is the params key that named the metric."""
+    return metrics.make_scorer(metric, spec.task, positive_label(y, spec.task, spec.positive_class), key)
 
 
 # --- search spaces -------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class Plan:
 
 def resolve_metrics(metrics: Sequence[str], metric: str, task: str) -> tuple[str, ...]:
     """Expand "auto", check each scorer against the task; the deciding metric comes first (scorer names)."""
-    families.check_task(task)
+    families.check_task(task, key="data.task")
     deciding = deciding_scorer(task, [metric], "select")
     expanded = [m for name in metrics for m in (compared(task) if name == "auto" else (name,))]
     issues = [found for name in expanded if (found := issue(name, task, "select.metrics")) is not None]

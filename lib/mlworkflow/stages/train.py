@@ -159,7 +159,7 @@ def learning_curve_frame(
         sizes, train, valid = learning_curve(
             searches.tuned_pipeline(spec, result, seed), X, y, train_sizes=np.array(LEARNING_SIZES),
             cv=crossval.make_cv(spec.task, params.folds, seed),
-            scoring=searches.scorer(result.metric, y, spec),
+            scoring=searches.scorer(result.metric, y, spec, key="train.metric"),
             n_jobs=params.n_jobs, shuffle=True, random_state=seed, error_score=np.nan,
         )
     return curve_frame("training rows", [int(s) for s in sizes], train, valid, result.metric)
@@ -196,7 +196,7 @@ def validation_curve_frame(
         train, valid = validation_curve(
             searches.tuned_pipeline(spec, result, seed), X, y, param_name=name, param_range=values,
             cv=crossval.make_cv(spec.task, params.folds, seed),
-            scoring=searches.scorer(result.metric, y, spec),
+            scoring=searches.scorer(result.metric, y, spec, key="train.metric"),
             n_jobs=params.n_jobs, error_score=np.nan,
         )
     return curve_frame(searches.short_name(name), values, train, valid, result.metric)
