@@ -6,20 +6,22 @@ import pandas as pd
 import pytest
 
 from mlworkflow.core import metrics
+from mlworkflow.core.features import FeatureSpec
 from mlworkflow.core.target import (
     MARGIN_THRESHOLD,
     PROBABILITY_THRESHOLD,
     Target,
-    as_task,
     positive_label,
     threshold_or_default,
 )
 from mlworkflow.errors import DataError
 
 
-def test_target_from_preprocess_json() -> None:
-    target = Target.from_json({"target": "income", "task": "binary", "classes": ["<=50K", ">50K"],
-                               "positive_class": ">50K"})
+def test_target_from_the_feature_spec() -> None:
+    spec = FeatureSpec.from_json({"target": "income", "task": "binary", "classes": ["<=50K", ">50K"],
+                                  "positive_class": ">50K", "numeric": ["age"]})
+    target = Target.from_spec(spec)
+    assert target == Target("income", "binary", ("<=50K", ">50K"), ">50K")
     assert target.labels == ("<=50K", ">50K") and target.metrics == metrics.evaluated("binary")
 
 
@@ -31,9 +33,9 @@ def test_binary_target_without_positive_class_uses_the_last_class() -> None:
 
 
 def test_an_unknown_task_is_a_data_error() -> None:
-    assert as_task("regression") == "regression"
-    with pytest.raises(DataError, match="task 'ranking' is not one of binary, multiclass, regression"):
-        Target.from_json({"target": "y", "task": "ranking"})
+    """A Target comes from a validated feature spec, whose task is one of the three."""
+    with pytest.raises(DataError, match=r"preprocess.json: not a valid feature spec: task: Input should be 'binary', 'multiclass' or 'regression'"):
+        FeatureSpec.from_json({"target": "y", "task": "ranking", "numeric": ["x"]})
 
 
 def test_one_threshold_default_for_probabilities_and_margins() -> None:

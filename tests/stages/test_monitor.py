@@ -207,7 +207,7 @@ def register(root: Path, name: str, train: pd.DataFrame, holdout: pd.DataFrame, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pipeline.fit(train[list(spec.features)], train[spec.target])
-    target = Target.from_json(meta)
+    target = Target.from_spec(spec)
     expected = monitor.realized(scoring.score(pipeline, holdout[list(spec.features)], holdout[spec.target], target),
                                 metric, MonitorParams(), 0)
     threshold = 0.5 if meta["task"] == "binary" else None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import pandas as pd
 
 from mlworkflow.core import metrics
+from mlworkflow.core.features import FeatureSpec
 from mlworkflow.errors import DataError
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -27,11 +27,9 @@ class Target:
     positive: str | None = None
 
     @classmethod
-    def from_json(cls, info: Mapping[str, Any]) -> Target:
-        """Build from an artifact (keys target, task, classes, positive_class)."""
-        classes = tuple(str(label) for label in info.get("classes") or ())
-        positive = info.get("positive_class")
-        return cls(str(info["target"]), as_task(info["task"]), classes, None if positive is None else str(positive))
+    def from_spec(cls, spec: FeatureSpec) -> Target:
+        """What the feature spec (preprocess.json's record is one) says the model predicts."""
+        return cls(spec.target, spec.task, spec.classes, spec.positive_class)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -45,13 +43,6 @@ class Target:
     def metrics(self) -> tuple[str, ...]:
         """The metric names evaluate reports for this task."""
         return metrics.evaluated(self.task)
-
-
-def as_task(value: Any) -> Task:
-    """A task name as the Task type; anything else raises DataError."""
-    if value not in TASKS:
-        raise DataError(f"task {value!r} is not one of {', '.join(TASKS)}")
-    return cast(Task, value)
 
 
 def threshold_or_default(task: str, chosen: float | None, probabilistic: bool) -> float | None:
