@@ -16,9 +16,12 @@ from pydantic import BaseModel
 
 from mlworkflow import io, records
 from mlworkflow.core.features import FeatureSpec
+from mlworkflow.core.target import Target
+from mlworkflow.errors import RecordError
 from mlworkflow.params import STAGES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
+LEGACY_METADATA = Path(__file__).parent / "fixtures" / "legacy_registry" / "legacy" / "1" / "metadata.json"
 ROOT = Path(__file__).parents[1]
 RECORD_TYPES = [entry.model for entry in records.CATALOGUE if entry.model is not None]
 FILE_NAME = re.compile(r"""["']([\w.-]+\.(?:json|parquet|skops|sqlite))["']""")
@@ -73,3 +76,23 @@ def test_the_catalogue_covers_every_artifact_file_the_notebooks_and_stages_name(
 def test_notebooks_name_no_artifact_file_but_through_the_catalogue() -> None:
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert not FILE_NAME.findall(code_cells(path)), path.name
+
+
+def test_the_metadata_of_a_bundle_registered_before_typing_reads_and_round_trips_unchanged() -> None:
+    content = json.loads(LEGACY_METADATA.read_text(encoding="utf-8"))
+    meta = io.parse_record(LEGACY_METADATA, records.BundleMetadata, records.BundleMetadata.written_by)
+    assert meta.model_dump() == content
+    assert meta.predicted_target == Target("income", "binary", ("<=50K", ">50K"), ">50K")
+    assert (meta.threshold_rule, meta.metrics["roc_auc"].baseline, meta.groups[1].group) == ("max_f1", 0.5, "Female")
+
+
+def test_bundle_metadata_with_a_renamed_field_names_the_file_the_field_and_the_deploy_stage(tmp_path: Path) -> None:
+    content = json.loads(LEGACY_METADATA.read_text(encoding="utf-8"))
+    content["decision_threshold"] = content.pop("threshold")
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps(content), encoding="utf-8")
+    with pytest.raises(RecordError) as caught:
+        io.parse_record(path, records.BundleMetadata, records.BundleMetadata.written_by)
+    assert (caught.value.path, caught.value.field, caught.value.producer) == (str(path), "threshold", "deploy")
+    assert str(caught.value) == (f"artifact {path}: field 'threshold' is missing (the file has 'decision_threshold' "
+                                 "instead); it is written by stage 'deploy': re-run it.")

@@ -194,8 +194,13 @@ def record_error(path: Path, stage: str, exc: ValidationError) -> RecordError:
 
 def parse_record(path: Path, kind: type[R], stage: str) -> R:
     """A record file parsed into its model, every failure a RecordError naming the file, field and stage."""
+    return record_from(path.read_bytes(), path, kind, stage)
+
+
+def record_from(data: bytes, path: Path, kind: type[R], stage: str) -> R:
+    """A record's bytes, read from `path`, parsed into its model; every failure a RecordError as parse_record's."""
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
+        content = json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RecordError(str(path), stage, "(file)", f"is not valid JSON: {exc}") from None
     try:

@@ -8,11 +8,12 @@ stage that writes it; `mlworkflow.io.Artifacts` reads and writes them only throu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from mlworkflow.core.features import FeatureSpec
+from mlworkflow.core.target import Target
 
 Task = Literal["binary", "multiclass", "regression"]
 Headline = dict[str, str | int | float]
@@ -307,6 +308,43 @@ class RetrainRecord(Part):
     promote_command: str
     decision: str
     gate_params: dict[str, Any]
+
+
+# --- a model bundle's metadata.json -------------------------------------------------------------------------
+
+
+class BundleMetric(Interval):
+    """A test metric of the bundled model: its value and bootstrap interval, and the baseline's value."""
+
+    baseline: float | None
+
+
+class BundleMetadata(Part):
+    """A bundle's metadata.json: what the model predicts, how it decides, how well it did (in the registry).
+
+    Its fields are the ones every bundle has had since the deploy stage first wrote them (the bundle in
+    tests/fixtures/legacy_registry has each), so none needs a default for older bundles.
+    """
+
+    written_by: ClassVar[str] = "deploy"
+
+    name: str
+    target: str
+    task: Task
+    classes: list[str]
+    positive_class: str | None
+    threshold: float | None
+    threshold_rule: str
+    family: str
+    best_params: dict[str, Any]
+    metric: str
+    metrics: dict[str, BundleMetric]
+    groups: list[GroupRow]
+
+    @property
+    def predicted_target(self) -> Target:
+        """What the model predicts: the target column, the task, the classes, the positive class."""
+        return Target(self.target, self.task, tuple(self.classes), self.positive_class)
 
 
 # --- the catalogue ---------------------------------------------------------------------------------------------
