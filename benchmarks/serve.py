@@ -35,6 +35,7 @@ from mlworkflow.bundle.predlog import PredictionLog, sqlite_url
 from mlworkflow.bundle.registry import Registry
 from mlworkflow.core import families
 from mlworkflow.params import PreprocessParams
+from mlworkflow.records import BundleMetadata
 from mlworkflow.service.predictor import Predictor
 from mlworkflow.stages import deploy, preprocess
 
@@ -56,14 +57,20 @@ def train(family: str) -> tuple[Any, pd.DataFrame, Any]:
     return pipeline, cleaned, spec
 
 
+def metadata(spec: Any, family: str) -> BundleMetadata:
+    """The bundle metadata of the benchmark model (threshold 0.5, no evaluation)."""
+    return BundleMetadata(
+        name="bench", target="income", task="binary", classes=list(spec.classes), positive_class=">50K", threshold=0.5,
+        threshold_rule="max_f1", family=family, best_params={}, metric="roc_auc", metrics={}, groups=[],
+    )
+
+
 def register(pipeline: Any, cleaned: pd.DataFrame, spec: Any, root: Path) -> str:
     """Register the pipeline as bench@1 in a registry at root."""
     import skops.io as sio
 
     contract = learn_contract(cleaned, spec.numeric, spec.categorical)
-    meta = {"name": "bench", "target": "income", "task": "binary", "classes": list(spec.classes),
-            "positive_class": ">50K", "threshold": 0.5, "family": type(pipeline[-1]).__name__, "metrics": {}}
-    files = deploy.bundle_files(sio.dumps(pipeline), meta, contract, "# bench\n")
+    files = deploy.bundle_files(sio.dumps(pipeline), metadata(spec, type(pipeline[-1]).__name__), contract, "# bench\n")
     return Registry(root).register("bench", files).ref
 
 
@@ -78,7 +85,7 @@ def in_process(pipeline: Any, cleaned: pd.DataFrame, spec: Any, repeats: int = 3
     row = cleaned[list(spec.features)].iloc[[7]]
     naive = timings(lambda: pipeline.predict_proba(row), repeats)
     contract = learn_contract(cleaned, spec.numeric, spec.categorical)
-    predictor = Predictor(pipeline, {"task": "binary", "positive_class": ">50K", "threshold": 0.5}, contract, 32)
+    predictor = Predictor(pipeline, metadata(spec, type(pipeline[-1]).__name__), contract, 32)
     checked = predictor_rows(contract, records(cleaned, spec, 1))
     fast = timings(lambda: predictor.predict(checked), repeats)
     return naive, fast

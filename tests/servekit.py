@@ -20,6 +20,7 @@ from mlworkflow.bundle.registry import LoadedModel, Registry, Version
 from mlworkflow.core import families
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.params import DeployParams, PreprocessParams
+from mlworkflow.records import BundleMetadata
 from mlworkflow.stages import deploy, preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,9 +70,11 @@ def bundle(pipeline: Any, train: pd.DataFrame, spec: FeatureSpec, name: str = "t
     import skops.io as sio
 
     contract = learn_contract(train, spec.numeric, spec.categorical)
-    meta = {**META, "name": name, "threshold": 0.4, "threshold_rule": "max_f1", "family": "logistic",
-            "metric": "roc_auc", "metrics": {"roc_auc": {"value": 0.9, "low": 0.85, "high": 0.95, "baseline": 0.5}},
-            "groups": []}
+    meta = BundleMetadata.model_validate({
+        **META, "name": name, "threshold": 0.4, "threshold_rule": "max_f1", "family": "logistic", "best_params": {},
+        "metric": "roc_auc", "metrics": {"roc_auc": {"value": 0.9, "low": 0.85, "high": 0.95, "baseline": 0.5}},
+        "groups": [],
+    })
     return deploy.bundle_files(sio.dumps(pipeline), meta, contract, "# Model card: tiny\n")
 
 

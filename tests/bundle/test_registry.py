@@ -17,6 +17,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from mlworkflow import provenance
 from mlworkflow.bundle import registry as reg
+from mlworkflow.errors import RecordError
+from mlworkflow.records import BundleMetadata
 from mlworkflow.workflow import cli
 from tests import servekit as kit
 
@@ -136,6 +138,19 @@ def untrusted_bundle(fitted: tuple[Any, Any, Any]) -> dict[str, bytes]:
     return files
 
 
+def test_metadata_with_a_missing_field_is_refused_at_load_naming_the_file_and_field(
+    tmp_path: Path, files: dict[str, bytes]
+) -> None:
+    content = json.loads(files[reg.METADATA_FILE])
+    del content["threshold_rule"]
+    registry = reg.Registry(tmp_path)
+    entry = registry.register("tiny", {**files, reg.METADATA_FILE: json.dumps(content).encode()})
+    with pytest.raises(RecordError) as caught:
+        registry.load(entry.ref)
+    path = tmp_path / "tiny" / "1" / reg.METADATA_FILE
+    assert (caught.value.path, caught.value.field, caught.value.producer) == (str(path), "threshold_rule", "deploy")
+
+
 def test_an_untrusted_type_is_refused_at_registration(tmp_path: Path, fitted: tuple[Any, Any, Any]) -> None:
     with pytest.raises(reg.RegistryError, match=r"holds types the registry does not trust: .*math.sqrt.*trusted_types\.json"):
         reg.Registry(tmp_path).register("odd", untrusted_bundle(fitted))
@@ -175,7 +190,7 @@ def test_another_scikit_learn_version_is_refused_unless_allowed(tmp_path: Path, 
                                                 r"--allow-version-mismatch"):
         registry.load(entry.ref)
     loaded = registry.load(entry.ref, allow_version_mismatch=True)
-    assert loaded.contract.names and loaded.metadata["task"] == "binary"
+    assert loaded.contract.names and isinstance(loaded.metadata, BundleMetadata) and loaded.metadata.task == "binary"
 
 
 def test_a_loaded_bundle_predicts(tmp_path: Path, files: dict[str, bytes], fitted: tuple[Any, Any, Any]) -> None:

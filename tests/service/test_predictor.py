@@ -37,8 +37,8 @@ def test_fast_path_off_when_asked(tiny: kit.Tiny) -> None:
 
 
 def test_labels_follow_the_threshold(tiny: kit.Tiny) -> None:
-    low = Predictor(tiny.model.pipeline, {**tiny.model.metadata, "threshold": 0.0}, tiny.contract, 8)
-    high = Predictor(tiny.model.pipeline, {**tiny.model.metadata, "threshold": 1.01}, tiny.contract, 8)
+    low = Predictor(tiny.model.pipeline, tiny.model.metadata.model_copy(update={"threshold": 0.0}), tiny.contract, 8)
+    high = Predictor(tiny.model.pipeline, tiny.model.metadata.model_copy(update={"threshold": 1.01}), tiny.contract, 8)
     assert set(low.predict(rows(tiny, 8)).predictions) == {">50K"}
     assert set(high.predict(rows(tiny, 8)).predictions) == {"<=50K"}
 
@@ -52,14 +52,15 @@ def test_records_and_frame_carry_every_class_probability(tiny: kit.Tiny) -> None
     assert list(predictor.frame(outputs).columns) == ["prediction", "proba_<=50K", "proba_>50K"]
 
 
-def test_target_defaults() -> None:
+def test_target_defaults(tiny: kit.Tiny) -> None:
     class Model:
         classes_ = np.array(["no", "yes"])
 
         def predict_proba(self, X: Any) -> Any:
             return X
 
-    labelling = Labelling.of(Model(), {"task": "binary", "positive_class": "maybe"})
+    unset = tiny.model.metadata.model_copy(update={"positive_class": "maybe", "threshold": None})
+    labelling = Labelling.of(Model(), unset)
     assert (labelling.target.positive, labelling.threshold, labelling.score_key) == ("yes", 0.5, "probabilities")
     assert labelling.labels(np.array([[0.6, 0.4], [0.3, 0.7]])) == ["no", "yes"]
 

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 
 from mlworkflow import io
-from mlworkflow.bundle.registry import Registry
+from mlworkflow.bundle.contract import Contract
+from mlworkflow.bundle.registry import CONTRACT_FILE, METADATA_FILE, Registry
 from mlworkflow.errors import ArtifactError
 from mlworkflow.params import DeployParams
-from mlworkflow.records import DataRecord, EvaluateRecord, PreprocessRecord, TrainRecord
+from mlworkflow.records import BundleMetadata, DataRecord, EvaluateRecord, PreprocessRecord, TrainRecord
 from mlworkflow.stages import deploy
 from mlworkflow.views import deploy as view
 from tests import recordkit
@@ -34,6 +35,7 @@ PREPROCESSED = recordkit.record(
 )
 DATA = recordkit.record(DataRecord, source="/somewhere/adult_train.csv.gz", sha256="ab" * 32, rows=2000, source_rows=32561)
 TRAINED = recordkit.record(TrainRecord, family="logistic", best_params={"model__C": 1.0})
+LEGACY_BUNDLE = Path(__file__).parents[1] / "fixtures" / "legacy_registry" / "legacy" / "1"
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +54,17 @@ def test_contract_is_learned_from_the_training_split() -> None:
 
 def test_metadata_carries_threshold_metrics_and_groups() -> None:
     meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION)
-    assert (meta["threshold"], meta["task"], meta["positive_class"], meta["family"]) == (0.41, "binary", ">50K", "logistic")
-    assert list(meta["metrics"]) == ["roc_auc", "accuracy"]  # the deciding metric first
-    assert meta["metrics"]["roc_auc"] == {"value": 0.9, "low": 0.87, "high": 0.93, "baseline": 0.5}
-    assert len(meta["groups"]) == 3
+    assert (meta.threshold, meta.task, meta.positive_class, meta.family) == (0.41, "binary", ">50K", "logistic")
+    assert list(meta.metrics) == ["roc_auc", "accuracy"]  # the deciding metric first
+    assert meta.metrics["roc_auc"].model_dump() == {"value": 0.9, "low": 0.87, "high": 0.93, "baseline": 0.5}
+    assert meta.groups == EVALUATION.groups and meta.best_params == {"model__C": 1.0}
+
+
+def test_metadata_json_is_written_byte_for_byte_as_by_the_code_before_typing() -> None:
+    written = (LEGACY_BUNDLE / METADATA_FILE).read_bytes()
+    meta = BundleMetadata.model_validate_json(written)
+    contract = Contract.model_validate_json((LEGACY_BUNDLE / CONTRACT_FILE).read_bytes())
+    assert deploy.bundle_files(b"", meta, contract, "")[METADATA_FILE] == written
 
 
 def test_model_card_has_every_section() -> None:

@@ -24,6 +24,7 @@ from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError, ParamsError
 from mlworkflow.params import MonitorParams, PreprocessParams, load_params
+from mlworkflow.records import BundleMetadata
 from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy, monitor, preprocess
 from mlworkflow.stages import monitor_sources as sources
@@ -211,8 +212,11 @@ def register(root: Path, name: str, train: pd.DataFrame, holdout: pd.DataFrame, 
     expected = monitor.realized(scoring.score(pipeline, holdout[list(spec.features)], holdout[spec.target], target),
                                 metric, MonitorParams(), 0)
     threshold = 0.5 if meta["task"] == "binary" else None
-    metadata = {**meta, "name": name, "threshold": threshold, "metric": metric, "family": "hist_gradient_boosting",
-                "metrics": {metric: vars(expected)}, "groups": []}
+    metadata = BundleMetadata.model_validate({
+        **meta, "name": name, "threshold": threshold, "threshold_rule": "max_f1", "metric": metric,
+        "family": "hist_gradient_boosting", "best_params": {}, "metrics": {metric: {**vars(expected), "baseline": None}},
+        "groups": [],
+    })
     files = deploy.bundle_files(sio.dumps(pipeline), metadata, learn_contract(train, spec.numeric, spec.categorical), "#\n")
     registry = Registry(root)
     registry.promote(name, registry.register(name, files).version, "champion")

@@ -26,11 +26,11 @@ from typing import Any
 
 import pandas as pd
 
-from mlworkflow import provenance
-from mlworkflow import legacy
+from mlworkflow import io, legacy, provenance
 from mlworkflow.bundle.contract import Contract
 from mlworkflow.core import families, features
 from mlworkflow.errors import MlwError, did_you_mean
+from mlworkflow.records import BundleMetadata
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
@@ -77,7 +77,7 @@ class LoadedModel:
 
     entry: Version
     pipeline: Any
-    metadata: dict[str, Any]
+    metadata: BundleMetadata
     contract: Contract
     card: str
 
@@ -279,10 +279,15 @@ class Registry:
         return LoadedModel(
             entry=entry,
             pipeline=pipeline,
-            metadata=json.loads(contents[METADATA_FILE]),
+            metadata=self.metadata(entry, contents[METADATA_FILE]),
             contract=Contract.model_validate_json(contents[CONTRACT_FILE]),
             card=contents[CARD_FILE].decode("utf-8"),
         )
+
+    def metadata(self, entry: Version, data: bytes) -> BundleMetadata:
+        """The bundle's metadata.json as its record; a missing or renamed field is a RecordError naming it."""
+        path = self.folder(entry.name) / entry.version / METADATA_FILE
+        return io.record_from(data, path, BundleMetadata, BundleMetadata.written_by)
 
     def load_model(self, data: bytes, entry: Version) -> Any:
         """Load the skops bytes trusting only the registry's list."""

@@ -10,7 +10,7 @@ take the most probable class, regressors return the predicted value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -20,7 +20,8 @@ import pandas as pd
 
 from mlworkflow.bundle.contract import Contract, Validator, example_records, to_frame
 from mlworkflow.core import families
-from mlworkflow.core.target import PROBABILITY_THRESHOLD, Target, as_task, threshold_or_default
+from mlworkflow.core.target import PROBABILITY_THRESHOLD, Target, threshold_or_default
+from mlworkflow.records import BundleMetadata
 from mlworkflow.service import fastpath
 
 Array = npt.NDArray[Any]
@@ -49,16 +50,15 @@ class Labelling:
     probabilistic: bool
 
     @classmethod
-    def of(cls, pipeline: Any, metadata: Mapping[str, Any]) -> Labelling:
+    def of(cls, pipeline: Any, metadata: BundleMetadata) -> Labelling:
         """From the fitted pipeline (classes, predict_proba) and the bundle's metadata (task, threshold)."""
-        task = as_task(metadata["task"])
-        classes = tuple(str(c) for c in getattr(pipeline, "classes_", ()))
+        task = metadata.task
+        classes = tuple(str(c) for c in getattr(pipeline, "classes_", ()))  # the score columns' order
         probabilistic = task != "regression" and hasattr(pipeline, "predict_proba")
-        positive = metadata.get("positive_class")
-        target = Target(str(metadata.get("target", "")), task, classes, None if positive is None else str(positive))
+        target = replace(metadata.predicted_target, classes=classes)
         if task == "binary":
             target = replace(target, positive=target.labels[1])
-        return cls(target, threshold_or_default(task, metadata.get("threshold"), probabilistic), probabilistic)
+        return cls(target, threshold_or_default(task, metadata.threshold, probabilistic), probabilistic)
 
     @property
     def score_key(self) -> str:
@@ -80,7 +80,7 @@ class Labelling:
 class Predictor:
     """Scores checked rows with a fitted pipeline, taking the fast path for small batches."""
 
-    def __init__(self, pipeline: Any, metadata: Mapping[str, Any], contract: Contract, fast_path_rows: int) -> None:
+    def __init__(self, pipeline: Any, metadata: BundleMetadata, contract: Contract, fast_path_rows: int) -> None:
         self.pipeline, self.contract = pipeline, contract
         self.labelling = Labelling.of(pipeline, metadata)
         self.target = self.labelling.target

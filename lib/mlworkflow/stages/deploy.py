@@ -34,6 +34,8 @@ from mlworkflow.params import DeployParams
 from mlworkflow.records import (
     DEMO_LOG,
     MODEL,
+    BundleMetadata,
+    BundleMetric,
     DataRecord,
     DeployRecord,
     EvaluateRecord,
@@ -59,22 +61,16 @@ def metric_rows(evaluation: EvaluateRecord) -> list[dict[str, Any]]:
     return [{"metric": name, **evaluation.metrics[name].model_dump(), "baseline": baseline.get(name)} for name in names]
 
 
-def metadata(name: str, preprocessed: PreprocessRecord, trained: TrainRecord, evaluation: EvaluateRecord) -> dict[str, Any]:
+def metadata(name: str, preprocessed: PreprocessRecord, trained: TrainRecord, evaluation: EvaluateRecord) -> BundleMetadata:
     """metadata.json: what the model predicts, how it decides, how well it did."""
-    return {
-        "name": name,
-        "target": preprocessed.target,
-        "task": preprocessed.task,
-        "classes": list(preprocessed.classes),
-        "positive_class": preprocessed.positive_class,
-        "threshold": evaluation.threshold,
-        "threshold_rule": evaluation.threshold_rule,
-        "family": trained.family,
-        "best_params": trained.best_params,
-        "metric": evaluation.metric,
-        "metrics": {row["metric"]: {k: row[k] for k in ("value", "low", "high", "baseline")} for row in metric_rows(evaluation)},
-        "groups": [group.model_dump() for group in evaluation.groups],
-    }
+    return BundleMetadata(
+        name=name, target=preprocessed.target, task=preprocessed.task, classes=list(preprocessed.classes),
+        positive_class=preprocessed.positive_class, threshold=evaluation.threshold,
+        threshold_rule=evaluation.threshold_rule, family=trained.family, best_params=trained.best_params,
+        metric=evaluation.metric, groups=list(evaluation.groups),
+        metrics={row["metric"]: BundleMetric(value=row["value"], low=row["low"], high=row["high"], baseline=row["baseline"])
+                 for row in metric_rows(evaluation)},
+    )
 
 
 def read_model(store: io.Artifacts) -> bytes:
@@ -85,11 +81,11 @@ def read_model(store: io.Artifacts) -> bytes:
     return path.read_bytes()
 
 
-def bundle_files(model: bytes, meta: Mapping[str, Any], contract: Contract, card: str) -> dict[str, bytes]:
+def bundle_files(model: bytes, meta: BundleMetadata, contract: Contract, card: str) -> dict[str, bytes]:
     """The bundle's files as bytes."""
     return {
         MODEL_FILE: model,
-        METADATA_FILE: (json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n").encode(),
+        METADATA_FILE: (json.dumps(meta.model_dump(), indent=2, sort_keys=True, default=str) + "\n").encode(),
         CONTRACT_FILE: (contract.model_dump_json(indent=2) + "\n").encode(),
         CARD_FILE: card.encode(),
     }
@@ -117,14 +113,14 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def card_header(meta: Mapping[str, Any]) -> list[str]:
+def card_header(meta: BundleMetadata) -> list[str]:
     """Title and one line on what the model does."""
-    task = meta["task"]
-    what = f"{task} classification of `{meta['target']}`" if task != "regression" else f"regression of `{meta['target']}`"
-    positive = f", positive class `{meta['positive_class']}`" if meta["positive_class"] else ""
-    threshold = meta["threshold"]
-    decision = f" Decision threshold {threshold:.3f} ({meta['threshold_rule']})." if isinstance(threshold, float) else ""
-    return [f"# Model card: {meta['name']}", "", f"**What it does:** {what}{positive}, with a `{meta['family']}` "
+    task, target = meta.task, meta.target
+    what = f"{task} classification of `{target}`" if task != "regression" else f"regression of `{target}`"
+    positive = f", positive class `{meta.positive_class}`" if meta.positive_class else ""
+    threshold = meta.threshold
+    decision = f" Decision threshold {threshold:.3f} ({meta.threshold_rule})." if threshold is not None else ""
+    return [f"# Model card: {meta.name}", "", f"**What it does:** {what}{positive}, with a `{meta.family}` "
             f"pipeline (preprocessing and model, fitted together).{decision}"]
 
 
@@ -141,31 +137,31 @@ def card_data(data: DataRecord, preprocessed: PreprocessRecord, contract: Contra
     ]
 
 
-def card_metrics(meta: Mapping[str, Any]) -> list[str]:
+def card_metrics(meta: BundleMetadata) -> list[str]:
     """The test metrics with bootstrap intervals and the baseline."""
     rows = [
-        [f"**{name}**" if name == meta["metric"] else name, number(m["value"]),
-         f"[{number(m['low'])}, {number(m['high'])}]", number(m["baseline"])]
-        for name, m in list(meta["metrics"].items())[:SHOWN_METRICS]
+        [f"**{name}**" if name == meta.metric else name, number(m.value), f"[{number(m.low)}, {number(m.high)}]",
+         number(m.baseline)]
+        for name, m in list(meta.metrics.items())[:SHOWN_METRICS]
     ]
     return ["## Metrics (test split, bootstrap intervals)", "", markdown_table(["metric", "value", "interval", "baseline"], rows)]
 
 
-def card_groups(meta: Mapping[str, Any]) -> list[str]:
+def card_groups(meta: BundleMetadata) -> list[str]:
     """Per-group results as evaluate reported them."""
-    groups = meta["groups"]
+    groups = meta.groups
     if not groups:
         return ["## Results per group", "", "No group columns were evaluated (`evaluate.group_columns`)."]
-    keys = [k for k in groups[0] if k not in ("column", "group", "n", "gap", "flag")][:4]
-    rows = [[g["column"], g["group"], g["n"], *[number(g.get(k)) for k in keys], g["flag"]] for g in groups]
+    # the metric columns vary with the task: the first group row's, in its order
+    keys = [k for k in (groups[0].model_extra or {}) if k != "gap"][:4]
+    rows = [[g.column, g.group, g.n, *[number((g.model_extra or {}).get(k)) for k in keys], g.flag] for g in groups]
     return ["## Results per group", "", markdown_table(["column", "group", "n", *keys, "flag"], rows)]
 
 
-def computed_limitations(meta: Mapping[str, Any], preprocessed: PreprocessRecord) -> list[str]:
+def computed_limitations(meta: BundleMetadata, preprocessed: PreprocessRecord) -> list[str]:
     """Limitations that follow from the evaluation: flagged groups, small groups, training size."""
-    groups = meta["groups"]  # evaluate.json's group rows (GroupRow): column, group, n and flag always set
-    flagged = [f"{g['column']}={g['group']}" for g in groups if g["flag"] and "too few" not in g["flag"]]
-    small = [f"{g['column']}={g['group']}" for g in groups if "too few" in g["flag"]]
+    flagged = [f"{g.column}={g.group}" for g in meta.groups if g.flag and "too few" not in g.flag]
+    small = [f"{g.column}={g.group}" for g in meta.groups if "too few" in g.flag]
     notes = []
     if flagged:
         notes.append(f"Performance differs by group beyond the tolerance for: {', '.join(flagged)}.")
@@ -177,7 +173,7 @@ def computed_limitations(meta: Mapping[str, Any], preprocessed: PreprocessRecord
 
 
 def model_card(
-    meta: Mapping[str, Any], data: DataRecord, preprocessed: PreprocessRecord, contract: Contract, params: DeployParams
+    meta: BundleMetadata, data: DataRecord, preprocessed: PreprocessRecord, contract: Contract, params: DeployParams
 ) -> str:
     """The model card (Markdown): what, data, intended use, metrics, groups, limitations."""
     limitations = [*params.limitations, *computed_limitations(meta, preprocessed)]

@@ -49,7 +49,7 @@ def load_model(params: MonitorParams, store: io.Artifacts) -> tuple[LoadedModel,
 def current_from_file(path: str, model: LoadedModel, params: MonitorParams) -> Current:
     """A batch file: its inputs, its target column when present, its `time_column` when set."""
     raw = io.read_file(path)
-    target, time_column = str(model.metadata["target"]), params.time_column
+    target, time_column = model.metadata.target, params.time_column
     if time_column is not None and time_column not in raw.columns:
         raise DataError("is not a column of the current data", time_column, "monitor.time_column")
     times = pd.to_datetime(raw[time_column], format="mixed") if time_column else None
@@ -60,7 +60,7 @@ def current_from_file(path: str, model: LoadedModel, params: MonitorParams) -> C
 def current_from_split(runs: io.Artifacts, model: LoadedModel) -> Current:
     """The held-out test split of the model's run (labelled): a sanity check, no shift expected."""
     test = run_split(runs, TEST_SPLIT, model)
-    labels = label_column(runs.read_frame(TEST_SPLIT), str(model.metadata["target"]))
+    labels = label_column(runs.read_frame(TEST_SPLIT), model.metadata.target)
     return in_time_order(test, labels, None, "the run's test split")
 
 

@@ -28,7 +28,7 @@ from mlworkflow.core import bootstrap, metrics, scoring
 from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.metrics import format_value
 from mlworkflow.core.scoring import Scored
-from mlworkflow.core.target import Target, threshold_or_default
+from mlworkflow.core.target import threshold_or_default
 from mlworkflow.errors import DataError
 from mlworkflow.layout import RunLayout, retrain_run_id
 from mlworkflow.params import STAGES, MonitorParams, Params, load_params
@@ -92,14 +92,14 @@ def run_overrides(prepared: Prepared, registry: Path | None) -> list[str]:
 
 def holdout_scored(model: LoadedModel, holdout: pd.DataFrame, markers: Sequence[str]) -> Scored:
     """A model's scores and labels on the labelled holdout rows (its own inputs, cleaned as monitoring does)."""
-    target = Target.from_json(model.metadata)
+    target = model.metadata.predicted_target
     if target.name not in holdout.columns:
         raise DataError("the new data has no target column, so the gate cannot score", target.name, "retrain --with")
     labels = monitor.label_column(holdout, target.name, markers)
     known = labels.notna().to_numpy()
     frame = monitor.clean(holdout.reset_index(drop=True).loc[known], model.contract, markers)
     values, probabilistic = monitor.scores(model, frame)
-    threshold = threshold_or_default(target.task, model.metadata.get("threshold"), probabilistic)
+    threshold = threshold_or_default(target.task, model.metadata.threshold, probabilistic)
     return scoring.from_scores(values, labels[known], target, probabilistic, threshold)
 
 

@@ -23,6 +23,6 @@ async def model_info(request: Request) -> Response:
         "packages": entry.packages, "task": target.task, "classes": list(target.classes),
         "positive_class": target.positive, "threshold": service.predictor.labelling.threshold,
         "unseen_categories": service.params.unseen_categories, "fast_path": service.predictor.fast_note,
-        "metrics": service.model.metadata.get("metrics", {}),
+        "metrics": service.model.metadata.model_dump()["metrics"],
         "contract": service.model.contract.model_dump(mode="json"), "card": service.model.card,
     })
