@@ -111,9 +111,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright; skip where either is missing (a fresh clone)."""
+    """Debian's Chromium, headless, driven by Playwright; skip where either is missing (a fresh clone).
+
+    One per test module, not per session: while Playwright's sync API is open it keeps an asyncio loop
+    running in this thread, and later tests in the same worker call asyncio.run (tests/service).
+    """
     if reason := browser_missing():
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
