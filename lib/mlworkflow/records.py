@@ -12,10 +12,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mlworkflow.core.features import FeatureSpec
+from mlworkflow.core.features import FeatureSpec, Task
 from mlworkflow.core.target import Target
 
-Task = Literal["binary", "multiclass", "regression"]
 Headline = dict[str, str | int | float]
 Rows = list[dict[str, Any]]
 

@@ -22,6 +22,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 from mlworkflow.errors import DataError
 
+Task = Literal["binary", "multiclass", "regression"]
+
 MISSING_CATEGORY = "missing"
 INDICATOR_PREFIX = "missingindicator"
 
@@ -43,7 +45,7 @@ class FeatureSpec(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     target: str
-    task: Literal["binary", "multiclass", "regression"]
+    task: Task
     classes: tuple[str, ...] = ()
     positive_class: str | None = None
     numeric: tuple[str, ...] = ()

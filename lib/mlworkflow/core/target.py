@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from mlworkflow.core import metrics
-from mlworkflow.core.features import FeatureSpec
+from mlworkflow.core.features import FeatureSpec, Task
 from mlworkflow.errors import DataError
 
-Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
 PROBABILITY_THRESHOLD = 0.5  # binary: call the positive class when its probability reaches this, unless chosen
 MARGIN_THRESHOLD = 0.0  # binary: the same for margins (decision_function), which are centred on zero

@@ -12,7 +12,8 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_numeric_dtype
 
 from mlworkflow import io
-from mlworkflow.core.target import Target, Task
+from mlworkflow.core.features import Task
+from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import DataParams
 from mlworkflow.records import DataRecord
