@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sklearn.metrics import get_scorer
+from sklearn.metrics import check_scoring, get_scorer
 
 from mlworkflow.core import families, metrics
 from mlworkflow.core.metrics import CATALOGUE, RESPONSE, Metric
 from mlworkflow.errors import ParamsError
 from tests.core.test_families import tiny
+from tests.metrickit import LABEL_SETS, direct, relabel
 
 # --- the catalogue against scikit-learn ------------------------------------------------------------------
 
@@ -134,6 +137,26 @@ def test_binary_scorers_use_the_positive_class_with_text_labels() -> None:
     assert all(0.5 < value <= 1.0 for value in scores.values())
     flipped = metrics.make_scorer("f1", "binary", "no")(model, frame, y)
     assert flipped != pytest.approx(scores["f1"])
+
+
+@pytest.mark.parametrize(("labels", "positive"), LABEL_SETS, ids=lambda v: str(v))
+def test_every_binary_scorer_at_once_matches_sklearn_with_the_positive_class_named(labels: Any, positive: Any) -> None:
+    # One multi-metric call shares scikit-learn's cache of one response per method across all scorers: each must
+    # still read the positive class's scores (average precision read the other class's when it sorted first).
+    frame, yes_no, spec = tiny("binary")
+    y = relabel(yes_no, labels, positive)
+    model = families.make_pipeline(spec, "logistic", 0).fit(frame, y)
+    names = metrics.scorers("binary")
+    together = check_scoring(model, scoring=metrics.make_scorers(names, "binary", positive))(model, frame, y)
+    expected = direct(model, frame, y, positive, names)
+    assert together == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert 0.5 < together["average_precision"] < 1.0
+
+
+def test_every_binary_scorer_that_reads_scores_is_given_the_positive_class() -> None:
+    # The invariant that keeps the multi-metric cache right: no binary scorer falls back to the last-sorted label.
+    unnamed = [m.name for m in CATALOGUE if "binary" in m.tasks and m.needs != "labels" and m.positive is None]
+    assert unnamed == []
 
 
 def test_a_metric_without_a_scorer_cannot_be_made_one() -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from mlworkflow.core import scoring
+from mlworkflow.core import metrics, scoring
 from mlworkflow.core.scoring import Scored
+from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError
 from mlworkflow.params import EvaluateParams, load_params
 from mlworkflow.stages import evaluate
@@ -25,6 +27,7 @@ from tests.core.test_scoring import (
     pipeline,
     regression_scored,
 )
+from tests.metrickit import LABEL_SETS, direct, relabel
 
 # ---------------------------------------------------------------- bootstrap
 
@@ -218,3 +221,27 @@ def test_group_labels_bin_many_valued_numbers() -> None:
     assert list(evaluate.group_labels(pd.Series([1, 2, 2]))) == ["1", "2", "2"]
 
 
+
+
+# ---------------------------------------------------------------- the positive class, whatever its sort order
+
+# evaluate's metric name -> the scorer whose direct computation it must equal (losses as positive numbers)
+AS_SCORER = {"log_loss": "neg_log_loss", "brier": "neg_brier_score"}
+
+
+@pytest.mark.parametrize(("labels", "positive"), LABEL_SETS, ids=lambda v: str(v))
+def test_test_metrics_match_sklearn_whatever_the_positive_class(labels: Any, positive: Any) -> None:
+    X, yes_no = classifier_frame()
+    y = relabel(yes_no, labels, positive)
+    target = Target("y", "binary", tuple(sorted(map(str, labels))), str(positive))
+    fit, held = slice(0, 160), slice(160, None)
+    model = pipeline(LogisticRegression()).fit(X.iloc[fit], y.iloc[fit])
+    scored = scoring.score(model, X.iloc[held], y.iloc[held], target, threshold=0.5)
+    names = metrics.evaluated("binary")
+    expected = direct(model, X.iloc[held], y.iloc[held], positive, [AS_SCORER.get(n, n) for n in names])
+    shown = {name: metrics.sign(AS_SCORER.get(name, name)) * expected[AS_SCORER.get(name, name)] for name in names}
+    assert scoring.point_metrics(scored) == pytest.approx(shown, rel=1e-9)
+    table = evaluate.metric_table(scored, scoring.score(scoring.fit_baseline(X, y, target), X.iloc[held],
+                                                        y.iloc[held], target), 50, 0.9, seed=0)
+    assert table["value"].to_dict() == pytest.approx(shown, rel=1e-9)
+    assert (table["low"] <= table["value"]).all() and (table["value"] <= table["high"]).all()

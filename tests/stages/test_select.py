@@ -20,6 +20,7 @@ from mlworkflow.records import Ranked, SelectRecord
 from mlworkflow.stages import select
 from mlworkflow.views import select as view
 from tests.core.test_families import tiny
+from tests.metrickit import LABEL_SETS, direct, relabel
 
 FAST = ("logistic", "decision_tree", "naive_bayes")
 
@@ -253,3 +254,22 @@ def test_penguins_multiclass_selection(shared_data: Path) -> None:
     assert all(row.status == "ok" for row in summary.ranking)
     assert summary.ranking[0].metrics["balanced_accuracy"].mean > 0.95  # type: ignore[operator]
     assert summary.metric == "balanced_accuracy" and len(summary.chosen) == 2
+
+
+# --- the positive class, whatever its sort order ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("labels", "positive"), LABEL_SETS, ids=lambda v: str(v))
+def test_cv_scores_of_every_metric_match_sklearn_whatever_the_positive_class(labels: Any, positive: Any) -> None:
+    frame, yes_no, spec = tiny("binary")
+    y = relabel(yes_no, labels, positive)
+    spec = spec.model_copy(update={"classes": tuple(sorted(map(str, labels))), "positive_class": str(positive)})
+    names = metrics.scorers("binary")
+    scorers = metrics.make_scorers(names, "binary", positive_label(y, spec.task, spec.positive_class))
+    splits = crossval.make_splits(y, "binary", 3, 1, seed=0)
+    pipeline = families.make_pipeline(spec, "logistic", 0)
+    outcome = select.compare({"logistic": pipeline}, frame, y, splits, scorers, None)[0]
+    assert outcome.status == "ok"
+    for fold, (train, test) in zip(outcome.folds, splits, strict=True):
+        model = families.make_pipeline(spec, "logistic", 0).fit(frame.iloc[train], y.iloc[train])
+        assert fold.scores == pytest.approx(direct(model, frame.iloc[test], y.iloc[test], positive, names), abs=1e-12)

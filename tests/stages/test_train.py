@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,12 +12,13 @@ import pytest
 from matplotlib.figure import Figure
 
 from mlworkflow import io
-from mlworkflow.core import metrics, searches
+from mlworkflow.core import crossval, families, metrics, searches
 from mlworkflow.errors import DataError, ParamsError
 from mlworkflow.params import TrainParams
 from mlworkflow.stages import train
 from mlworkflow.views import train as view
 from tests.core.test_searches import TASKS, run, standard, tiny
+from tests.metrickit import LABEL_SETS, direct, relabel
 
 FAST = {"folds": 2, "n_iter": 4, "grid_points": 2, "n_jobs": 1, "time_budget_s": None}
 
@@ -270,3 +272,26 @@ def test_search_settings_carry_the_train_params() -> None:
     settings = train.search_settings(params)
     assert (settings.search, settings.n_iter, settings.grid_points, settings.folds, settings.n_jobs) == ("halving", 4, 2, 2, 1)
     assert settings.time_budget_s is None and settings.space == {"svm": {"C": [1.0]}}
+
+
+# --- the positive class, whatever its sort order ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("labels", "positive"), LABEL_SETS, ids=lambda v: str(v))
+@pytest.mark.parametrize("metric", ["average_precision", "roc_auc", "neg_log_loss", "neg_brier_score", "f1"])
+def test_cv_score_of_the_tuning_metric_matches_sklearn_whatever_the_positive_class(
+    labels: Any, positive: Any, metric: str
+) -> None:
+    X, yes_no, spec = tiny("binary")
+    y = relabel(yes_no, labels, positive)
+    spec = spec.model_copy(update={"classes": tuple(sorted(map(str, labels))), "positive_class": str(positive)})
+    settings = searches.SearchSettings("random", n_iter=1, grid_points=2, folds=3, n_jobs=1)
+    defaults = searches.tune(spec, "logistic", X, y, settings, seed=0, metric=metric).trials[-1]
+    folds = crossval.make_cv("binary", 3, 0).split(X, y)
+    expected = [
+        direct(families.make_pipeline(spec, "logistic", 0).fit(X.iloc[fit], y.iloc[fit]), X.iloc[held], y.iloc[held],
+               positive, [metric])[metric]
+        for fit, held in folds
+    ]
+    assert defaults.params == {}
+    assert defaults.score == pytest.approx(float(np.mean(expected)), abs=1e-12)

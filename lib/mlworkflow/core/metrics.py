@@ -19,6 +19,9 @@ from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 Better = Literal["higher", "lower"]
 Needs = Literal["labels", "scores", "probabilities"]
 Source = Literal["given", "auto", "fallback"]
+# How a binary metric is given the positive class: as its function's pos_label, or as the indicator y == positive
+# (for functions without a pos_label, which would otherwise take the label that sorts last as positive).
+Passes = Literal["pos_label", "indicator"]
 
 BINARY = frozenset({"binary"})
 MULTICLASS = frozenset({"multiclass"})
@@ -43,6 +46,7 @@ class Metric:
     tasks: frozenset[str]  # the tasks select and train can tune on the scorer for
     evaluated: frozenset[str] = NONE  # the tasks evaluate and monitor compute it for, with intervals
     positive: str | None = None  # binary: the sklearn.metrics function that is given the positive class
+    passes: Passes = "pos_label"  # how that function is given it
     instead: str | None = None  # binary-only: the scorer to use for a multiclass task
     reason: str = ""  # why it would decide, for evaluate's one-sentence explanation
 
@@ -59,6 +63,11 @@ class Metric:
 
 def _label(name: str, tasks: frozenset[str], evaluated: frozenset[str] = NONE, **extra: Any) -> Metric:
     return Metric(name, name, "higher", "labels", tasks, evaluated, **extra)
+
+
+def _indicated(name: str, scorer: str, needs: Needs, tasks: frozenset[str], function: str, **extra: Any) -> Metric:
+    better: Better = "lower" if scorer.startswith("neg_") else "higher"
+    return Metric(name, scorer, better, needs, tasks, positive=function, passes="indicator", **extra)
 
 
 def _error(name: str, evaluated: frozenset[str] = NONE, short: str | None = None, reason: str = "") -> Metric:
@@ -83,33 +92,36 @@ CATALOGUE: tuple[Metric, ...] = (
     _label("f1_macro", CLASSIFICATION, MULTICLASS),
     _label("f1_weighted", CLASSIFICATION, MULTICLASS),
     _label("f1_micro", CLASSIFICATION),
-    Metric("roc_auc", "roc_auc", "higher", "scores", BINARY, BINARY, instead="roc_auc_ovr",
-           reason="it scores how well {positive} is ranked above the rest over every threshold, "
-           "so the operating threshold can be chosen separately"),
-    Metric("roc_auc_ovr", "roc_auc_ovr", "higher", "probabilities", CLASSIFICATION, MULTICLASS),
-    Metric("roc_auc_ovr_weighted", "roc_auc_ovr_weighted", "higher", "probabilities", CLASSIFICATION, MULTICLASS),
-    Metric("roc_auc_ovo", "roc_auc_ovo", "higher", "probabilities", CLASSIFICATION),
-    Metric("roc_auc_ovo_weighted", "roc_auc_ovo_weighted", "higher", "probabilities", CLASSIFICATION),
+    _indicated("roc_auc", "roc_auc", "scores", BINARY, "roc_auc_score", evaluated=BINARY, instead="roc_auc_ovr",
+               reason="it scores how well {positive} is ranked above the rest over every threshold, "
+               "so the operating threshold can be chosen separately"),
+    _indicated("roc_auc_ovr", "roc_auc_ovr", "probabilities", CLASSIFICATION, "roc_auc_score", evaluated=MULTICLASS),
+    _indicated("roc_auc_ovr_weighted", "roc_auc_ovr_weighted", "probabilities", CLASSIFICATION, "roc_auc_score",
+               evaluated=MULTICLASS),
+    _indicated("roc_auc_ovo", "roc_auc_ovo", "probabilities", CLASSIFICATION, "roc_auc_score"),
+    _indicated("roc_auc_ovo_weighted", "roc_auc_ovo_weighted", "probabilities", CLASSIFICATION, "roc_auc_score"),
     Metric("average_precision", "average_precision", "higher", "scores", CLASSIFICATION, BINARY,
            positive="average_precision_score",
            reason="it measures how precisely the positive class {positive} is found, "
            "which matters when positives are the minority"),
     Metric("average_precision_macro", None, "higher", "scores", NONE, MULTICLASS),
     Metric("average_precision_weighted", None, "higher", "scores", NONE, MULTICLASS),
-    Metric("log_loss", "neg_log_loss", "lower", "probabilities", CLASSIFICATION, CLASSIFICATION, reason=CALIBRATED),
+    _indicated("log_loss", "neg_log_loss", "probabilities", CLASSIFICATION, "log_loss", evaluated=CLASSIFICATION,
+               reason=CALIBRATED),
     Metric("brier", "neg_brier_score", "lower", "probabilities", CLASSIFICATION, CLASSIFICATION,
            positive="brier_score_loss", reason=CALIBRATED),
     Metric("d2_brier_score", "d2_brier_score", "higher", "probabilities", CLASSIFICATION, positive="d2_brier_score"),
-    Metric("d2_log_loss_score", "d2_log_loss_score", "higher", "probabilities", CLASSIFICATION),
-    Metric("top_k_accuracy", "top_k_accuracy", "higher", "scores", CLASSIFICATION),
+    _indicated("d2_log_loss_score", "d2_log_loss_score", "probabilities", CLASSIFICATION, "d2_log_loss_score"),
+    _indicated("top_k_accuracy", "top_k_accuracy", "scores", CLASSIFICATION, "top_k_accuracy_score"),
     _label("matthews_corrcoef", CLASSIFICATION),
     _label("jaccard", BINARY, positive="jaccard_score", instead="jaccard_macro"),
     _label("jaccard_macro", CLASSIFICATION),
     _label("jaccard_weighted", CLASSIFICATION),
     _label("jaccard_micro", CLASSIFICATION),
-    _label("positive_likelihood_ratio", BINARY, instead="balanced_accuracy"),
-    Metric("negative_likelihood_ratio", "neg_negative_likelihood_ratio", "lower", "labels", BINARY,
-           instead="balanced_accuracy"),
+    _indicated("positive_likelihood_ratio", "positive_likelihood_ratio", "labels", BINARY,
+               "positive_likelihood_ratio", instead="balanced_accuracy"),
+    _indicated("negative_likelihood_ratio", "neg_negative_likelihood_ratio", "labels", BINARY,
+               "negative_likelihood_ratio", instead="balanced_accuracy"),
     _error("mean_absolute_error", REGRESSION, "mae",
            "it is the typical error in the target's units and is robust to outliers"),
     _error("root_mean_squared_error", REGRESSION, "rmse",
@@ -307,21 +319,60 @@ def deciding_scorer(task: str, requested: Sequence[str | None], section: str) ->
 # --- scikit-learn scorers --------------------------------------------------------------------------------
 
 
-def make_scorer(name: str, task: str, pos_label: Any, key: str = "metric") -> Any:
-    """A scikit-learn scorer; for a binary task, metrics that depend on the positive class are given it.
+def positive_likelihood_ratio(y_true: Any, y_pred: Any) -> float:
+    """LR+ of the positive class True (indicators), undefined ratios as 1 the way scikit-learn's scorer does."""
+    from sklearn.metrics import class_likelihood_ratios
 
-    A ParamsError names the params `key` that named the metric (e.g. 'select.metrics')."""
+    return float(class_likelihood_ratios(y_true, y_pred, labels=[False, True], replace_undefined_by=1.0)[0])
+
+
+def negative_likelihood_ratio(y_true: Any, y_pred: Any) -> float:
+    """LR− of the positive class True (indicators), undefined ratios as 1 the way scikit-learn's scorer does."""
+    from sklearn.metrics import class_likelihood_ratios
+
+    return float(class_likelihood_ratios(y_true, y_pred, labels=[False, True], replace_undefined_by=1.0)[1])
+
+
+def binary_function(name: str) -> Any:
+    """The function a binary metric record names: this module's likelihood ratios, else sklearn.metrics'."""
+    import sklearn.metrics
+
+    own = {"positive_likelihood_ratio": positive_likelihood_ratio, "negative_likelihood_ratio": negative_likelihood_ratio}
+    return own.get(name) or getattr(sklearn.metrics, name)
+
+
+def indicator_score(y_true: Any, y_pred: Any, *, pos_label: Any, function: str, needs: Needs) -> float:
+    """A binary metric computed on the indicator of the positive class: truth == pos_label against the positive
+    class's score (scikit-learn's scorer picks its column), or against predicted == pos_label for labels."""
+    truth = np.asarray(y_true) == pos_label
+    response = np.asarray(y_pred) == pos_label if needs == "labels" else y_pred
+    return float(binary_function(function)(truth, response))
+
+
+def make_scorer(name: str, task: str, pos_label: Any, key: str = "metric") -> Any:
+    """A scikit-learn scorer; on a binary task every metric that depends on the positive class is given it.
+
+    Every binary scorer that reads scores or probabilities asks for the positive class's (scikit-learn picks that
+    column, or flips a margin's sign, by the scorer's pos_label), so scorers that share scikit-learn's cache of one
+    response per method in a multi-metric call all read the same thing. A ParamsError names the params `key`
+    that named the metric (e.g. 'select.metrics')."""
     import sklearn.metrics
 
     metric = get(name, key)
     if metric.scorer is None:
         raise ParamsError("metrics", [ParamsIssue(key, f"a scorer for a {task} task", f"'{name}' (evaluate only)")])
-    if task == "binary" and metric.positive is not None:
+    if task != "binary" or metric.positive is None:
+        return sklearn.metrics.get_scorer(metric.scorer)
+    greater, response = metric.better == "higher", RESPONSE[metric.needs]
+    if metric.passes == "indicator":
         return sklearn.metrics.make_scorer(
-            getattr(sklearn.metrics, metric.positive), response_method=RESPONSE[metric.needs],
-            greater_is_better=metric.better == "higher", pos_label=pos_label,
+            indicator_score, response_method=response, greater_is_better=greater, pos_label=pos_label,
+            function=metric.positive, needs=metric.needs,
         )
-    return sklearn.metrics.get_scorer(metric.scorer)
+    return sklearn.metrics.make_scorer(
+        getattr(sklearn.metrics, metric.positive), response_method=response, greater_is_better=greater,
+        pos_label=pos_label,
+    )
 
 
 def make_scorers(names: Sequence[str], task: str, pos_label: Any, key: str = "metrics") -> dict[str, Any]:
