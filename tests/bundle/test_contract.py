@@ -89,7 +89,8 @@ def test_a_valid_record_passes_with_values_in_contract_order(contract: ct.Contra
         (good(age="forty"), "type", "age"),
         (good(age=True), "type", "age"),
         (good(age=30.5), "integer", "age"),
-        (good(income=math.nan), "finite", "income"),
+        (good(age=math.nan), "nullable", "age"),
+        (good(plan=math.nan), "nullable", "plan"),
         (good(income=math.inf), "finite", "income"),
         (good(income=10**400), "finite", "income"),
         (good(age=None), "nullable", "age"),
@@ -108,6 +109,25 @@ def test_each_broken_rule_names_the_field_and_the_rule(
     assert issues[0].message.startswith(f"row 0, field '{field}': ")
 
 
+def test_nan_means_missing_where_the_contract_allows_it(contract: ct.Contract) -> None:
+    checked = ct.Validator(contract, "reject").records([good(income=math.nan, city=math.nan), good(city=float("nan"))])
+    assert not checked.issues
+    assert checked.rows == [[30.0, None, 1.0, None, "a"], [30.0, 2.0, 1.0, None, "a"]]
+
+
+def test_nan_where_never_missing_is_refused_naming_the_field(contract: ct.Contract) -> None:
+    (issue,) = issues_of(contract, good(plan=math.nan))
+    assert (issue.rule, issue.field) == ("nullable", "plan")
+    assert issue.message == "row 0, field 'plan': is required: it was never missing in training (NaN means missing)"
+    (infinite,) = issues_of(contract, good(income=-math.inf))
+    assert (infinite.rule, infinite.field) == ("finite", "income")
+
+
+def test_the_text_nan_in_json_is_a_string_not_a_missing_value(contract: ct.Contract) -> None:
+    (issue,) = issues_of(contract, good(city="NaN"))
+    assert (issue.rule, issue.field) == ("category", "city")
+
+
 def test_a_misspelt_field_is_missing_and_unknown_with_a_hint(contract: ct.Contract) -> None:
     record = {**{k: v for k, v in good().items() if k != "plan"}, "plann": "a"}
     required, unknown = issues_of(contract, record)
@@ -117,7 +137,7 @@ def test_a_misspelt_field_is_missing_and_unknown_with_a_hint(contract: ct.Contra
 
 
 def test_every_problem_of_a_record_is_reported(contract: ct.Contract) -> None:
-    issues = issues_of(contract, good(age="x", income=math.nan, city="west"))
+    issues = issues_of(contract, good(age="x", income=math.inf, city="west"))
     assert {(i.field, i.rule) for i in issues} == {("age", "type"), ("income", "finite"), ("city", "category")}
 
 
@@ -168,6 +188,21 @@ def test_csv_text_is_cleaned_like_training_data(contract: ct.Contract) -> None:
     assert checked.rows == [[30.0, None, 1.0, "north", "a"], [40.0, 2.5, 0.0, None, "b"]]
 
 
+def test_csv_nan_and_null_mean_missing_where_allowed(contract: ct.Contract) -> None:
+    rows = [["30", text, "true", text, "a"] for text in ("NaN", "nan", " null ", "NULL", "Null")]
+    checked = csv_check(contract, [*rows, ["30", "-nan", "true", "north", "a"]])
+    assert not checked.issues
+    assert checked.rows == [[30.0, None, 1.0, None, "a"]] * 5 + [[30.0, None, 1.0, "north", "a"]]
+
+
+def test_csv_null_stays_a_category_that_training_saw() -> None:
+    frame = train_frame().assign(plan=["null", "b", "null", None])
+    contract = ct.learn_contract(frame, ["age"], ["plan"])
+    checked = ct.Validator(contract, "reject").text_rows(["age", "plan"], [["30", "null"], ["31", "NaN"]], [2, 3])
+    assert not checked.issues
+    assert checked.rows == [[30.0, "null"], [31.0, None]]
+
+
 def test_csv_columns_may_come_in_any_order_with_extra_columns(contract: ct.Contract) -> None:
     header = ["id", "plan", "city", "member", "income", "age"]
     checked = csv_check(contract, [["7", "a", "east", "true", "1", "25"]], header)
@@ -178,7 +213,8 @@ def test_csv_columns_may_come_in_any_order_with_extra_columns(contract: ct.Contr
     ("cells", "rule", "field"),
     [
         (["abc", "1", "true", "north", "a"], "type", "age"),
-        (["30", "nan", "true", "north", "a"], "finite", "income"),
+        (["nan", "1", "true", "north", "a"], "nullable", "age"),
+        (["30", "1", "true", "north", "NULL"], "nullable", "plan"),
         (["30", "inf", "true", "north", "a"], "finite", "income"),
         (["30", "1", "maybe", "north", "a"], "type", "member"),
         (["", "1", "true", "north", "a"], "nullable", "age"),

@@ -3,9 +3,11 @@
 A contract lists each input column with its kind (integer, number, boolean, string), whether it
 may be missing (it was missing somewhere in training), the categories seen (string columns) and
 the range seen (numeric columns). Records are checked against it; every problem becomes an
-`Issue` naming the row, the field and the rule broken. JSON records are taken as they are (null
-means missing; NaN and infinities are never accepted); CSV text is cleaned like the training file
-was: surrounding spaces stripped, empty fields and the missing markers mean missing.
+`Issue` naming the row, the field and the rule broken. In JSON records null and NaN mean missing
+(pandas and MLflow's client send a DataFrame's gaps as the bare token NaN), which is accepted only
+where the contract lets the field be missing; infinities are never accepted. CSV text is cleaned like
+the training file was: surrounding spaces stripped, empty fields, the missing markers and the text
+NaN or null (any case, unless it is a category training saw) mean missing.
 
 Unseen categories follow a policy: "reject" makes them issues, "flag" accepts the row and flags
 it. Numbers outside the training range are always accepted and flagged.
@@ -28,6 +30,7 @@ Kind = Literal["integer", "number", "boolean", "string"]
 Policy = Literal["reject", "flag"]
 MAX_ISSUES = 50  # a response lists at most this many problems
 SHOWN_CATEGORIES = 8
+MISSING_TEXT = frozenset({"nan", "null"})  # compared lower case: NaN, nan, NULL, null, …
 TRUE_TEXT = frozenset({"true", "1", "yes"})
 FALSE_TEXT = frozenset({"false", "0", "no"})
 
@@ -174,10 +177,16 @@ def type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def check_missing(column: Column) -> None:
+def is_missing(value: Any) -> bool:
+    """None or a float NaN: a missing JSON value."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def check_missing(column: Column, value: Any) -> None:
     """A missing value is fine only where training had missing values."""
     if not column.nullable:
-        raise Invalid("nullable", "is required: it was never missing in training")
+        found = "" if value is None else " (NaN means missing)"
+        raise Invalid("nullable", f"is required: it was never missing in training{found}")
 
 
 def check_number(column: Column, value: Any) -> tuple[float, str | None]:
@@ -237,7 +246,7 @@ def value_check(column: Column, policy: Policy) -> ValueCheck:
 def parse_text(column: Column, text: str, markers: frozenset[str]) -> Any:
     """CSV text as a JSON-like value: None when missing, a float, a bool or the stripped string."""
     stripped = text.strip()
-    if stripped == "" or (column.kind == "string" and stripped in markers):
+    if stripped == "" or (column.kind == "string" and stripped in markers) or missing_text(column, stripped):
         return None
     if column.kind == "string":
         return stripped
@@ -247,6 +256,11 @@ def parse_text(column: Column, text: str, markers: frozenset[str]) -> Any:
         return float(stripped)
     except ValueError:
         raise Invalid("type", f"expected a number, found {stripped!r:.40}") from None
+
+
+def missing_text(column: Column, text: str) -> bool:
+    """NaN or null in any case, unless training saw it as a category of this column."""
+    return text.lower() in MISSING_TEXT and text not in column.categories
 
 
 def boolean_text(text: str) -> bool:
@@ -324,8 +338,8 @@ class Validator:
         for column, check in self.checks:
             value = record[column.name]
             try:
-                if value is None:
-                    check_missing(column)
+                if is_missing(value):
+                    check_missing(column, value)
                     values.append(None)
                     continue
                 value, flag = check(value)

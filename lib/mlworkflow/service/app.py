@@ -2,15 +2,16 @@
 
 Routes: `GET /health`, `GET /model` (card, contract, version), `POST /predict` (one JSON record
 or a list of them), `POST /predict/csv` (a CSV file, multipart upload or a text/csv body),
-`POST /feedback` (the true label of an earlier prediction id), and MLflow's `POST /invocations`
-(`dataframe_split`, `dataframe_records` or text/csv), so MLflow clients work unchanged. Every
-prediction and feedback label is committed to the prediction log before the response is sent.
+`POST /feedback` (the true label of an earlier prediction id), and MLflow's `GET /ping`, `GET /version`
+and `POST /invocations` (`dataframe_split`, `dataframe_records`, `inputs`, `instances` or text/csv), so
+MLflow's own scoring client works unchanged. Every prediction and feedback label is committed to the
+prediction log before the response is sent.
 
 Bad input always gets a 4xx whose JSON body lists the problems, each naming the field and the rule:
 `{"detail": [{"row": 0, "field": "age", "rule": "type", "message": "..."}]}`. Bodies above
 `max_body_bytes` get 413, other content types 415, malformed JSON 400, and records breaking the
 contract (or more than `max_rows` of them) 422. When the environment variable MLW_API_TOKEN is set, every route
-but `/health` and the docs needs `Authorization: Bearer <token>`.
+but `/health`, `/ping` and the docs needs `Authorization: Bearer <token>`.
 
 This module wires the parts: routes (`service.routes`), refusals and the guard (`problems`), the OpenAPI
 schemas (`schemas`), the per-app state (`state`); requests are scored in `scoring` and `coalesce`.
@@ -27,6 +28,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
 
 from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import LoadedModel
@@ -36,7 +38,7 @@ from mlworkflow.service import state
 from mlworkflow.service.problems import OPEN_PATHS, Guard, handlers
 from mlworkflow.service.routes.feedback import feedback
 from mlworkflow.service.routes.info import health, model_info
-from mlworkflow.service.routes.invocations import invocations
+from mlworkflow.service.routes.invocations import invocations, ping, version
 from mlworkflow.service.routes.predict import predict, predict_csv
 from mlworkflow.service.schemas import (
     FeedbackOut,
@@ -52,6 +54,7 @@ from mlworkflow.service.state import Service
 
 TOKEN_ENV = "MLW_API_TOKEN"
 Route = tuple[str, str, Any, dict[int | str, dict[str, Any]], dict[str, Any] | None]
+BARE_TEXT = frozenset({"/ping", "/version"})  # MLflow's answers: typed JSON but bare text, so no JSON body documented
 
 
 def routes(token: bool) -> list[Route]:
@@ -70,6 +73,9 @@ def routes(token: bool) -> list[Route]:
          body(("text/csv", csv_schema), ("multipart/form-data", upload))),
         ("POST", "/feedback", feedback, {201: {"model": FeedbackOut}, **errors(*auth, 400, 404, 409, 413, 415, 422, 503)},
          body(("application/json", ref("FeedbackRequest")))),
+        ("GET", "/ping", ping, {200: {"description": "a newline, as MLflow's scoring server answers"}}, None),
+        ("GET", "/version", version, {200: {"description": "the serving software's version as bare text"},
+                                      **errors(*auth)}, None),
         ("POST", "/invocations", invocations, {200: {"model": InvocationsOut}, **errors(*auth, 400, 413, 415, 422, 503)},
          body(("application/json", ref("InvocationsRequest")), ("text/csv", csv_schema))),
     ]
@@ -79,6 +85,7 @@ def add_routes(app: FastAPI, token: bool) -> None:
     """Register the routes with their OpenAPI descriptions."""
     for method, path, endpoint, responses, extra in routes(token):
         app.add_api_route(path, endpoint, methods=[method], responses=responses, openapi_extra=extra,
+                          response_class=Response if path in BARE_TEXT else JSONResponse,
                           summary=(endpoint.__doc__ or "").strip().split("\n")[0])
 
 

@@ -18,7 +18,7 @@ from mlworkflow.bundle.contract import ContractError, Issue
 from mlworkflow.bundle.predlog import DuplicateFeedback, LogError, UnknownPrediction
 from mlworkflow.errors import MlwError
 
-OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+OPEN_PATHS = frozenset({"/health", "/ping", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
 class Problem(MlwError):

@@ -99,7 +99,7 @@ def request_schemas(service: Service) -> dict[str, Any]:
 
 
 def invocations_schema(service: Service, properties: dict[str, Any], batch_schema: dict[str, Any]) -> dict[str, Any]:
-    """MLflow's body: `dataframe_split` (columns in the contract's order) or `dataframe_records`."""
+    """MLflow's body: `dataframe_split` (columns in the contract's order), `dataframe_records`, `inputs` or `instances`."""
     names = list(service.model.contract.names)
     split = {
         "type": "object", "additionalProperties": False, "required": ["columns", "data"],
@@ -111,10 +111,13 @@ def invocations_schema(service: Service, properties: dict[str, Any], batch_schem
                 "minItems": len(names), "maxItems": len(names)}},
         },
     }
+    columnar = {"type": "object", "additionalProperties": False, "required": names,
+                "properties": {n: {"type": "array", "items": properties[n]} for n in names}}
+    tensor = {"oneOf": [batch_schema, columnar], "description": "records, or an object of column: list of values"}
+    formats = {"dataframe_split": split, "dataframe_records": batch_schema, "inputs": tensor, "instances": tensor}
     return {"title": "InvocationsRequest", "oneOf": [
-        {"type": "object", "properties": {"dataframe_split": split}, "required": ["dataframe_split"], "additionalProperties": False},
-        {"type": "object", "properties": {"dataframe_records": batch_schema}, "required": ["dataframe_records"],
-         "additionalProperties": False},
+        {"type": "object", "properties": {key: schema}, "required": [key], "additionalProperties": False}
+        for key, schema in formats.items()
     ]}
 
 

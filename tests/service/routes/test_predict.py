@@ -59,7 +59,8 @@ def bad_requests(tiny: kit.Tiny) -> list[tuple[str, dict[str, Any], int, str, st
         ("wrong type", {"json": kit.record_with(tiny, age="forty")}, 422, "type", "age"),
         ("boolean for a number", {"json": kit.record_with(tiny, age=True)}, 422, "type", "age"),
         ("not an integer", {"json": kit.record_with(tiny, age=30.5)}, 422, "integer", "age"),
-        ("NaN", {"content": json.dumps({**good, "fnlwgt": float("nan")}).encode(), "headers": raw}, 422, "finite", "fnlwgt"),
+        ("NaN where never missing", {"content": json.dumps({**good, "fnlwgt": float("nan")}).encode(), "headers": raw},
+         422, "nullable", "fnlwgt"),
         ("Infinity", {"content": json.dumps({**good, "age": float("inf")}).encode(), "headers": raw}, 422, "finite", "age"),
         ("huge integer", {"content": json.dumps({**good, "age": 0}).replace('"age": 0', '"age": 1' + "0" * 400).encode(),
                           "headers": raw}, 422, "finite", "age"),
@@ -85,6 +86,23 @@ def test_every_bad_request_is_a_4xx_naming_field_and_rule(client: httpx2.Client,
         first = kit.detail(response)
         assert (first["rule"], first.get("field")) == (rule, field), name
         assert first["message"], name
+
+
+def test_nan_means_missing_where_the_contract_allows(client: httpx2.Client, tiny: kit.Tiny) -> None:
+    gaps = {"workclass": None, "native-country": None}
+    with_null = client.post("/predict", json=kit.record_with(tiny, **gaps)).json()["predictions"][0]
+    body = json.dumps(kit.record_with(tiny, **dict.fromkeys(gaps, float("nan")))).encode()  # bare NaN tokens
+    with_nan = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert with_nan.status_code == 200
+    assert with_nan.json()["predictions"][0]["probabilities"] == with_null["probabilities"]
+    text = kit.csv_text([kit.record_with(tiny, **gaps)], tiny)
+    for marker in ("NaN", "null"):
+        cells = text.splitlines()[1].split(",")
+        positions = [list(tiny.contract.names).index(name) for name in gaps]
+        marked = ",".join(marker if i in positions else c for i, c in enumerate(cells))
+        scored = client.post("/predict/csv", content=f"{text.splitlines()[0]}\n{marked}\n".encode(),
+                             headers={"content-type": "text/csv"})
+        assert scored.status_code == 200 and scored.text.splitlines()[1].split(",")[2] == with_null["prediction"], marker
 
 
 def test_flag_policy_and_out_of_range_values_are_flagged(tiny: kit.Tiny, tmp_path: Path) -> None:
