@@ -79,3 +79,52 @@ def test_parsing_is_the_same_for_object_and_string_dtypes() -> None:
     as_string = timestamps.parse_timestamps(pd.Series(values, dtype="string"))
     pd.testing.assert_series_equal(as_object, as_string)
     assert np.isnat(as_object.to_numpy()[1])
+
+
+# --- the pipeline step ------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def trips() -> pd.DataFrame:
+    """Four trips over two days: pickup and dropoff as text, one dropoff missing."""
+    return pd.DataFrame({
+        "pickup": ["2019-03-23 20:21:09", "2019-03-24 16:11:55", "2019-03-24 23:50:00", "2019-03-23 01:00:00"],
+        "dropoff": ["2019-03-23 20:27:24", "2019-03-24 16:19:00", None, "2019-03-23 01:30:00"],
+    })
+
+
+def test_parts_that_vary_are_kept_with_sin_and_cos(trips: pd.DataFrame) -> None:
+    step = timestamps.TimestampFeatures().fit(trips)
+    assert step.parts_ == {"pickup": ["day", "weekday", "hour"], "dropoff": ["day", "weekday", "hour"]}
+    out = step.transform(trips)
+    assert list(out.columns) == list(step.get_feature_names_out())
+    assert out["pickup_hour"].tolist() == [20.0, 16.0, 23.0, 1.0]
+    assert out["pickup_weekday"].tolist() == [5.0, 6.0, 6.0, 5.0]  # Saturday, Sunday
+    assert out["pickup_hour_sin"].iloc[0] == pytest.approx(np.sin(2 * np.pi * 20 / 24))
+    assert out["pickup_hour_cos"].iloc[3] == pytest.approx(np.cos(2 * np.pi / 24))
+
+
+def test_the_duration_is_the_later_listed_minus_the_earlier_in_minutes(trips: pd.DataFrame) -> None:
+    out = timestamps.TimestampFeatures().fit(trips).transform(trips)
+    minutes = out["dropoff_minus_pickup_minutes"]
+    assert minutes.iloc[[0, 3]].tolist() == pytest.approx([6.25, 30.0])
+    assert np.isnan(minutes.iloc[2])
+
+
+def test_without_cyclical_or_durations_only_the_parts_remain(trips: pd.DataFrame) -> None:
+    step = timestamps.TimestampFeatures(cyclical=False, durations=False).fit(trips)
+    assert list(step.get_feature_names_out()) == [
+        "pickup_day", "pickup_weekday", "pickup_hour", "dropoff_day", "dropoff_weekday", "dropoff_hour",
+    ]
+
+
+def test_a_row_unseen_in_fit_gets_the_same_columns_and_survives_skops(trips: pd.DataFrame) -> None:
+    import skops.io as sio
+
+    step = timestamps.TimestampFeatures().fit(trips)
+    loaded = sio.loads(sio.dumps(step), trusted=[*timestamps.TRUSTED_TYPES])
+    row = pd.DataFrame({"pickup": ["2020-07-01T08:00:00Z"], "dropoff": [None]})
+    out = loaded.transform(row)
+    assert list(out.columns) == list(step.get_feature_names_out())
+    assert out["pickup_hour"].iloc[0] == 8.0
+    assert out["dropoff_hour"].isna().all()
