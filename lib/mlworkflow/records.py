@@ -52,6 +52,7 @@ class DataRecord(Record):
     identifiers: list[str]
     leaks: list[str]
     profile: dict[str, Any]
+    roles: dict[str, str] = {}  # column: role (core.roles); absent in records written before roles
 
 
 # --- preprocess.json -------------------------------------------------------------------------------------

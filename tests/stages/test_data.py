@@ -310,11 +310,11 @@ def test_correlations_include_a_binary_target_as_positive_indicator() -> None:
     [
         ("id", "unique per row (200 distinct values in 200 rows)"),
         ("note", "unique per row (200 distinct values in 200 rows)"),
-        ("ticket", "free text (150 distinct values in 200 rows)"),
+        ("ticket", "nearly unique codes (150 distinct values in 200 rows, 1.0 words per value)"),
     ],
 )
 def test_identifiers_are_flagged_with_a_reason(column: str, reason: str) -> None:
-    frame = frame_for("binary").assign(ticket=[f"T-{i % 150}" for i in range(N)])
+    frame = frame_for("binary").assign(ticket=[f"TK-{i % 150}" for i in range(N)])
     assert data.find_identifiers(frame, "y")[column] == reason
 
 
@@ -468,10 +468,24 @@ def shared_profile(shared_data: Path, name: str, target: str, rows: int | None =
 
 
 @pytest.mark.shared
-def test_titanic_identifiers_are_flagged(shared_data: Path) -> None:
+def test_titanic_identifiers_are_flagged_and_names_are_text(shared_data: Path) -> None:
     result = shared_profile(shared_data, "titanic.csv", "Survived")
-    assert set(result.identifiers) == {"PassengerId", "Name", "Ticket"}
+    assert set(result.identifiers) == {"PassengerId", "Ticket"}
+    assert result.roles["Name"].role == "text"  # free text is a feature, not an identifier
     assert result.leaks == {}
+
+
+def test_profile_records_every_column_role_with_its_reason() -> None:
+    templates = ["call now to win a cash prize", "see you at lunch tomorrow", "free entry in our weekly draw"]
+    messages = [f"{templates[i % 3]} {i}" for i in range(N)]  # unique per row, but words repeat: free text
+    frame = frame_for("binary").assign(message=messages)
+    result = data.profile(frame, Target("y", "binary", ("no", "yes"), "yes"), 0.98, seed=0)
+    assert {c: r.role for c, r in result.roles.items()} == {
+        "id": "identifier", "x": "numeric", "k": "numeric", "colour": "categorical", "note": "identifier",
+        "message": "text",
+    }
+    assert "message" not in result.identifiers
+    assert result.to_json()["roles"]["colour"] == {"role": "categorical", "reason": "categories (3 levels)"}
 
 
 @pytest.mark.shared

@@ -12,7 +12,9 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_numeric_dtype
 
 from mlworkflow import io
+from mlworkflow.core import roles
 from mlworkflow.core.features import Task
+from mlworkflow.core.roles import ColumnRole
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import DataParams
@@ -20,10 +22,6 @@ from mlworkflow.records import DataRecord
 
 MAX_CLASSES = 20  # an integer target with more distinct values than this is a regression target
 MIN_CLASS_ROWS = 2  # a stratified split and cross-validation need two rows of every class
-MIN_ROWS_IDENTIFIER = 20  # below this, every column looks unique
-UNIQUE_COVERAGE = 0.9  # an identifier is filled in (almost) every row
-FREE_TEXT_RATIO = 0.5  # a text column with this many distinct values per row is free text
-NUMERIC_TEXT_SHARE = 0.95  # a text column this often parseable as numbers is a number, not free text
 LEAK_SAMPLE = 5000  # rows used to score single-column predictiveness (keeps it well under 2 s)
 LEAK_FOLDS = 5
 LEAK_BINS = 50
@@ -43,6 +41,7 @@ class Profile:
     leak_scores: pd.DataFrame
     identifiers: dict[str, str] = field(default_factory=dict)
     leaks: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, ColumnRole] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON values (NaN becomes null)."""
@@ -56,6 +55,7 @@ class Profile:
             "leak_scores": _json(self.leak_scores, "index"),
             "identifiers": dict(self.identifiers),
             "leaks": dict(self.leaks),
+            "roles": {name: {"role": found.role, "reason": found.reason} for name, found in self.roles.items()},
         }
 
 
@@ -291,39 +291,16 @@ def correlations(frame: pd.DataFrame, target: Target, method: Literal["pearson",
 # --- identifiers ---------------------------------------------------------------------------------
 
 
-def _mostly_numbers(values: pd.Series) -> bool:
-    present = values.dropna().astype(str).str.strip()
-    present = present[present != ""]
-    parsed = pd.to_numeric(present, errors="coerce")
-    return bool(len(present)) and float(parsed.notna().mean()) >= NUMERIC_TEXT_SHARE
-
-
-def _as_numbers(values: pd.Series) -> pd.Series:
-    """Numbers stored as text become numbers (blanks become missing); anything else is unchanged."""
-    if _is_number(values) or not _mostly_numbers(values):
-        return values
-    return pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
-
-
 def identifier_reason(values: pd.Series) -> str | None:
-    """Why a column looks like an identifier or free text, or None (floats are measurements)."""
-    values = _as_numbers(values)
-    rows, filled, distinct = len(values), int(values.count()), int(values.nunique())
-    if rows < MIN_ROWS_IDENTIFIER or is_float_dtype(values) or is_bool_dtype(values):
-        return None
-    if is_datetime64_any_dtype(values):
-        return None
-    if distinct == filled and filled >= UNIQUE_COVERAGE * rows:
-        return f"unique per row ({distinct} distinct values in {rows} rows)"
-    if _is_number(values) or distinct < FREE_TEXT_RATIO * rows:
-        return None
-    return f"free text ({distinct} distinct values in {rows} rows)"
+    """Why a column looks like an identifier (unique per row, no words shared between rows), or None."""
+    found = roles.detect(values)
+    return found.reason if found.role == "identifier" else None
 
 
 def find_identifiers(frame: pd.DataFrame, target: str) -> dict[str, str]:
-    """Columns that identify rows (unique per row) or hold free text: {column: reason}."""
-    reasons = {str(c): identifier_reason(frame[c]) for c in frame.columns if c != target}
-    return {column: reason for column, reason in reasons.items() if reason is not None}
+    """Columns that identify rows: {column: reason} (free text is a feature, not an identifier)."""
+    found = roles.detect_all(frame, target)
+    return {column: role.reason for column, role in found.items() if role.role == "identifier"}
 
 
 # --- leaks ---------------------------------------------------------------------------------------
@@ -382,7 +359,7 @@ LEAK_METRICS: dict[str, str] = {"binary": "ROC AUC", "multiclass": "macro ROC AU
 
 def column_score(values: pd.Series, y: pd.Series, target: Target, folds: np.ndarray) -> float:
     """How well one column alone predicts the target, out of fold (a grouped-target purity score)."""
-    values = _as_numbers(values)
+    values = roles.as_numbers(values)
     truth = _target_matrix(y, target)
     score = _score(truth, out_of_fold_means(group_codes(values), folds, truth), target.task)
     if target.task == "regression" and _is_number(values):
@@ -417,6 +394,8 @@ def find_leaks(scores: pd.DataFrame, threshold: float) -> dict[str, str]:
 def profile(frame: pd.DataFrame, target: Target, leak_threshold: float, seed: int) -> Profile:
     """Every profile table, the suspected identifiers and the suspected leaks."""
     scores = leak_scores(frame, target, seed)
+    leaks = find_leaks(scores, leak_threshold)
+    found = roles.detect_all(frame, target.name, leaks)
     return Profile(
         columns=column_table(frame),
         balance=balance_table(frame, target),
@@ -425,8 +404,9 @@ def profile(frame: pd.DataFrame, target: Target, leak_threshold: float, seed: in
         pearson=correlations(frame, target, "pearson"),
         spearman=correlations(frame, target, "spearman"),
         leak_scores=scores,
-        identifiers=find_identifiers(frame, target.name),
-        leaks=find_leaks(scores, leak_threshold),
+        identifiers={column: role.reason for column, role in found.items() if role.role == "identifier"},
+        leaks=leaks,
+        roles=found,
     )
 
 
@@ -464,6 +444,7 @@ def summary(
         positive_class=target.positive,
         identifiers=sorted(result.identifiers),
         leaks=sorted(result.leaks),
+        roles={column: found.role for column, found in result.roles.items()},
         profile=result.to_json(),
         headline=headline(frame, target, result),
     )

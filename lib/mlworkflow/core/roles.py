@@ -1,0 +1,224 @@
+"""Column roles: what each column of a table is (numeric, categorical, text, identifier, ...) and why.
+
+Stage `data` detects a role per column and reports it with its reason; stage `preprocess` builds the
+feature spec from the roles (and `preprocess.roles` overrides them). Free text is a feature, not an
+identifier: an identifier is unique per row and shares no words between rows, while text repeats
+words across rows, which TF-IDF turns into features. Timestamps are recognised by
+`timestamps.looks_like_datetime`, the one parser of the project.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+from pandas.api.types import (
+    is_bool_dtype,
+    is_datetime64_any_dtype,
+    is_float_dtype,
+    is_numeric_dtype,
+    is_timedelta64_dtype,
+)
+
+from mlworkflow.core.timestamps import looks_like_datetime
+from mlworkflow.errors import DataError, did_you_mean
+
+Role = Literal["numeric", "categorical", "boolean", "datetime", "text", "identifier", "constant", "leak"]
+FEATURE_ROLES: frozenset[str] = frozenset({"numeric", "categorical", "boolean", "datetime", "text"})
+
+MIN_ROWS_IDENTIFIER = 20  # below this, every column looks unique
+UNIQUE_COVERAGE = 0.9  # an identifier is filled in (almost) every row
+DISTINCT_RATIO = 0.5  # a text column with this many distinct values per filled row is text or codes, not levels
+NUMERIC_TEXT_SHARE = 0.95  # a text column this often parseable as numbers is a number
+TEXT_MIN_WORDS = 2.0  # free text has at least this many words per value on average,
+TEXT_MIN_SHARED = 10  # at least this many distinct words that occur in two rows or more,
+TEXT_SHARED_SHARE = 0.5  # and most of its words are such shared words (codes' random parts are not)
+TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern, so the words are TF-IDF's terms
+LETTER = re.compile(r"[^\W\d_]")  # a word has a letter: the digits of codes and amounts are not words
+SAMPLE_ROWS = 5000  # rows tokenised to tell text from codes (enough to decide, cheap on a large table)
+
+
+@dataclass(frozen=True)
+class ColumnRole:
+    """A column's role and the reason it was given."""
+
+    role: Role
+    reason: str
+
+    @property
+    def is_feature(self) -> bool:
+        """Whether a model may learn from the column."""
+        return self.role in FEATURE_ROLES
+
+
+# --- numbers stored as text ------------------------------------------------------------------------
+
+
+def is_number(values: pd.Series) -> bool:
+    """A numeric dtype that is not boolean."""
+    return is_numeric_dtype(values.dtype) and not is_bool_dtype(values.dtype)
+
+
+def number_share(values: pd.Series) -> float:
+    """Share of the non-blank values that parse as numbers (0.0 when there are none)."""
+    present = values.dropna().astype(str).str.strip()
+    present = present[present != ""]
+    if present.empty:
+        return 0.0
+    return float(pd.to_numeric(present, errors="coerce").notna().mean())
+
+
+def as_numbers(values: pd.Series) -> pd.Series:
+    """Numbers stored as text become numbers (blanks become missing); anything else is unchanged."""
+    if is_number(values) or is_bool_dtype(values.dtype) or number_share(values) < NUMERIC_TEXT_SHARE:
+        return values
+    return pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+
+
+# --- words ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the values of a text column say: words per value, words shared between rows, their share of all words."""
+
+    per_value: float
+    shared: int
+    shared_share: float
+
+    @property
+    def is_text(self) -> bool:
+        """Several words per value, most of them shared with other rows: free text, not codes."""
+        return (
+            self.per_value >= TEXT_MIN_WORDS and self.shared >= TEXT_MIN_SHARED
+            and self.shared_share >= TEXT_SHARED_SHARE
+        )
+
+
+def words(values: pd.Series) -> Words:
+    """Tokenise (a seeded sample of) the values the way TF-IDF will."""
+    present = values.dropna()
+    if len(present) > SAMPLE_ROWS:
+        present = present.sample(SAMPLE_ROWS, random_state=0)
+    tokens = [{w for w in TOKEN.findall(str(value).lower()) if LETTER.search(w)} for value in present]
+    counts = Counter(word for row in tokens for word in row)
+    total = sum(counts.values())
+    if not total:
+        return Words(0.0, 0, 0.0)
+    shared = [count for count in counts.values() if count >= 2]
+    return Words(total / len(tokens), len(shared), sum(shared) / total)
+
+
+# --- detection -------------------------------------------------------------------------------------
+
+
+def constant_role(values: pd.Series) -> ColumnRole | None:
+    """Constant when no value or one value and no gaps (one value with gaps is kept: missingness informs)."""
+    present = values.dropna().unique()
+    if len(present) == 0:
+        return ColumnRole("constant", "empty: every value is missing")
+    if len(present) == 1 and not values.isna().any():
+        return ColumnRole("constant", f"constant: the only value is {present[0]!r}")
+    return None
+
+
+def unique_per_row(values: pd.Series) -> bool:
+    """Every filled value distinct, in (almost) every row of a frame large enough to tell."""
+    rows, filled = len(values), int(values.count())
+    return rows >= MIN_ROWS_IDENTIFIER and filled >= UNIQUE_COVERAGE * rows and int(values.nunique()) == filled
+
+
+def number_role(values: pd.Series) -> ColumnRole:
+    """Integers unique per row are identifiers; other numbers are numeric (floats are measurements)."""
+    if not is_float_dtype(values.dtype) and unique_per_row(values):
+        return ColumnRole("identifier", f"unique per row ({int(values.nunique())} distinct values in {len(values)} rows)")
+    return ColumnRole("numeric", f"numbers ({values.dtype})")
+
+
+def string_role(values: pd.Series) -> ColumnRole:
+    """Text, identifier or categorical for a column of strings (not numbers, not timestamps)."""
+    rows, filled, distinct = len(values), int(values.count()), int(values.nunique())
+    counts = f"{distinct} distinct values in {rows} rows"
+    if filled == 0 or distinct < DISTINCT_RATIO * rows:
+        return ColumnRole("categorical", f"categories ({distinct} levels)")
+    said = words(values)
+    if said.is_text:
+        return ColumnRole("text", f"free text ({counts}, {said.per_value:.1f} words per value, "
+                                  f"{said.shared_share:.0%} of them shared between rows)")
+    if rows < MIN_ROWS_IDENTIFIER:
+        return ColumnRole("categorical", f"categories ({distinct} levels)")
+    if unique_per_row(values):
+        return ColumnRole("identifier", f"unique per row ({counts})")
+    return ColumnRole("identifier", f"nearly unique codes ({counts}, {said.per_value:.1f} words per value)")
+
+
+def detect(values: pd.Series) -> ColumnRole:
+    """The role of one column, with the reason."""
+    if (constant := constant_role(values)) is not None:
+        return constant
+    values = as_numbers(values)
+    if is_bool_dtype(values.dtype) or values.dropna().nunique() == 2:
+        return ColumnRole("boolean", "two values")
+    if is_datetime64_any_dtype(values.dtype) or is_timedelta64_dtype(values.dtype):
+        return ColumnRole("datetime", f"date/time values ({values.dtype})")
+    if is_number(values):
+        return number_role(values)
+    if looks_like_datetime(values):
+        return ColumnRole("datetime", f"timestamps stored as text (e.g. {str(values.dropna().iloc[0])!r})")
+    return string_role(values)
+
+
+def detect_all(frame: pd.DataFrame, target: str, leaks: Mapping[str, str] | None = None) -> dict[str, ColumnRole]:
+    """Every column's role but the target's; a flagged leak is a leak unless it is constant or an identifier."""
+    roles = {str(c): detect(frame[c]) for c in frame.columns if c != target}
+    for column, reason in (leaks or {}).items():
+        if column in roles and roles[column].is_feature:
+            roles[column] = ColumnRole("leak", reason)
+    return roles
+
+
+# --- overrides -----------------------------------------------------------------------------------
+
+
+def example(values: pd.Series) -> str:
+    """A value of the column, quoted (what an error shows)."""
+    present = values.dropna()
+    if not len(present):
+        return "(every value missing)"
+    value = present.iloc[0]
+    return repr(value.item() if hasattr(value, "item") else value)  # 0.5, not np.float64(0.5)
+
+
+def misfit(values: pd.Series, role: str) -> str | None:
+    """Why a role does not fit the column's values (with an example value), or None."""
+    present = values.dropna()
+    if role == "numeric" and not is_number(values) and not is_bool_dtype(values.dtype):
+        parsed = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+        bad = present[parsed.isna().to_numpy()]
+        if len(bad):
+            return f"role 'numeric' needs numbers, found {example(bad)}"
+    if role == "datetime" and len(present) and not looks_like_datetime(values):
+        return f"role 'datetime' needs dates or times, found {example(present)}"
+    if role == "text" and len(present) and not present.astype(str).str.contains(r"[^\W\d_]", regex=True).any():
+        return f"role 'text' needs words, found {example(present)}"
+    return None
+
+
+def check_overrides(frame: pd.DataFrame, overrides: Mapping[str, str], key: str = "preprocess.roles") -> None:
+    """Each overridden column exists and its values fit the role given; a DataError names the column."""
+    columns = [str(c) for c in frame.columns]
+    for column, role in overrides.items():
+        if column not in columns:
+            raise DataError(f"is not a column of the data.{did_you_mean(column, columns)}", column, key)
+        if (problem := misfit(frame[column], role)) is not None:
+            raise DataError(problem, column, key)
+
+
+def role_table(roles: Mapping[str, ColumnRole]) -> pd.DataFrame:
+    """One row per column: its role and why (the data report's table)."""
+    rows = [{"column": name, "role": found.role, "reason": found.reason} for name, found in roles.items()]
+    return pd.DataFrame(rows, columns=["column", "role", "reason"]).set_index("column")
