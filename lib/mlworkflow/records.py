@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlworkflow.core.features import FeatureSpec, Task
 from mlworkflow.core.target import Target
@@ -52,7 +52,7 @@ class DataRecord(Record):
     identifiers: list[str]
     leaks: list[str]
     profile: dict[str, Any]
-    roles: dict[str, str] = {}  # column: role (core.roles); absent in records written before roles
+    roles: dict[str, str] = Field(default_factory=dict, exclude_if=lambda value: not value)  # column: role (core.roles)
 
 
 # --- preprocess.json -------------------------------------------------------------------------------------
@@ -132,6 +132,29 @@ class CrossValidation(Part):
     n_test: int
 
 
+class StepEffect(Part):
+    """What feature selection and imbalance handling did to the best family: CV scores with and without them."""
+
+    family: str
+    feature_selection: str
+    imbalance: str
+    families: dict[str, str]  # what the steps do to each candidate
+    metrics: list[str]
+    scores: dict[str, dict[str, MeanStd]]  # "with steps" / "without": {metric display name: mean, std}
+    status: dict[str, str]
+    p_value: float | None  # corrected t-test that the steps raise the deciding metric
+    calibration: Rows  # reliability points per variant (classification with imbalance handling)
+    distortion: str
+    sentence: str
+
+
+class PriorCheck(Part):
+    """Select's check of the candidates' probabilities: out-of-fold log-loss against the class prior's."""
+
+    prior_log_loss: float
+    untrusted: dict[str, str]  # family: why it was not chosen (its log-loss is worse than the prior's)
+
+
 class SelectRecord(Record):
     """select.json: the deciding metric, the ranking, the chosen families, the fold scores."""
 
@@ -145,6 +168,8 @@ class SelectRecord(Record):
     ranking: list[Ranked]
     chosen: list[str]
     scores: dict[str, list[float]]
+    steps: StepEffect | None = Field(None, exclude_if=lambda value: value is None)  # absent without the steps
+    probabilities: PriorCheck | None = Field(None, exclude_if=lambda value: value is None)  # absent: regression
 
 
 # --- train.json ----------------------------------------------------------------------------------------------
@@ -165,6 +190,37 @@ class Diagnosis(Part):
     sentence: str
 
 
+class StepChoice(Part):
+    """What the optional steps did to the final model: the transformed features kept and dropped, the imbalance handling."""
+
+    feature_selection: str
+    imbalance: str
+    cost: str
+    kept: list[str]
+    dropped: list[str]
+    imbalance_note: str
+
+
+class Losses(Part):
+    """Out-of-fold log-loss and Brier score of a model's probabilities."""
+
+    log_loss: float
+    brier: float
+
+
+class Calibration(Part):
+    """Train's check of the kept model's probabilities (core.calibration.Check) and the families passed over."""
+
+    family: str
+    method: str  # the calibration kept: "sigmoid", "isotonic" or "none"
+    trusted: bool
+    prior: Losses
+    uncalibrated: Losses
+    tried: dict[str, Losses]
+    sentence: str
+    passed_over: dict[str, str] = {}  # better-scoring families whose probabilities stayed worse than the prior's
+
+
 class TrainRecord(Record):
     """train.json: the chosen family, its best parameters and CV score, the search and its trials."""
 
@@ -180,6 +236,8 @@ class TrainRecord(Record):
     trials: Rows
     searches: Rows
     diagnosis: dict[str, Diagnosis]
+    steps: StepChoice | None = Field(None, exclude_if=lambda value: value is None)  # absent without the steps
+    calibration: Calibration | None = Field(None, exclude_if=lambda value: value is None)  # absent: regression
 
 
 # --- evaluate.json ---------------------------------------------------------------------------------------------

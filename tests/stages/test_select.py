@@ -6,8 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import make_classification
+from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from mlworkflow import io
@@ -44,7 +48,8 @@ def run(task: str, candidates: tuple[str, ...] = FAST, **changes: Any) -> dict[s
     pipelines = select.build_candidates(spec, plan.candidates, seed=0)
     outcomes = select.compare(pipelines, frame, y, splits, scorers, params.time_budget_s, params.n_jobs)
     ranking = select.rank(outcomes, plan.metrics, splits, params.alpha)
-    return select.record(plan, ranking, outcomes, splits, params, len(frame), seed=0)
+    prior = select.prior_outcome(y, splits, scorers)
+    return select.record(plan, ranking, outcomes, splits, params, len(frame), seed=0, prior=prior)
 
 
 # --- plan ------------------------------------------------------------------------------------------
@@ -58,7 +63,8 @@ def test_auto_metrics_put_the_deciding_metric_first(task: str) -> None:
 
 
 def test_explicit_deciding_metric_is_added_once_and_first() -> None:
-    assert select.resolve_metrics(("accuracy", "f1"), "f1", "binary") == ("f1", "accuracy")
+    # log-loss is always scored for classification: select checks it against the class prior's
+    assert select.resolve_metrics(("accuracy", "f1"), "f1", "binary") == ("f1", "accuracy", "neg_log_loss")
 
 
 def test_classification_metric_for_regression_names_key_and_reason() -> None:
@@ -273,3 +279,58 @@ def test_cv_scores_of_every_metric_match_sklearn_whatever_the_positive_class(lab
     for fold, (train, test) in zip(outcome.folds, splits, strict=True):
         model = families.make_pipeline(spec, "logistic", 0).fit(frame.iloc[train], y.iloc[train])
         assert fold.scores == pytest.approx(direct(model, frame.iloc[test], y.iloc[test], positive, names), abs=1e-12)
+
+
+# --- probabilities no worse than the class prior's --------------------------------------------------------
+
+
+def few_rows_five_classes() -> tuple[pd.DataFrame, pd.Series, FeatureSpec]:
+    """303 rows, 5 imbalanced classes, label noise: where a deep tree wins on balanced accuracy with wild log-loss."""
+    X, codes = make_classification(n_samples=303, n_features=13, n_informative=5, n_redundant=3, n_classes=5,
+                                   weights=[0.54, 0.18, 0.12, 0.12, 0.04], class_sep=0.6, flip_y=0.15, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(13)])
+    y = pd.Series(np.array(["c0", "c1", "c2", "c3", "c4"])[codes], name="t")
+    spec = FeatureSpec(target="t", task="multiclass", classes=tuple(sorted(set(y))), numeric=tuple(frame.columns))
+    return frame, y, spec
+
+
+def test_a_family_whose_log_loss_is_worse_than_the_prior_is_not_chosen() -> None:
+    frame, y, spec = few_rows_five_classes()
+    params = SelectParams.model_validate({"candidates": ("decision_tree", "logistic", "naive_bayes"), "folds": 5,
+                                          "repeats": 1, "top_k": 2})
+    plan = select.plan(params, "multiclass")
+    splits = crossval.make_splits(y, "multiclass", params.folds, params.repeats, seed=0)
+    scorers = metrics.make_scorers(plan.metrics, "multiclass", None)
+    outcomes = select.compare(select.build_candidates(spec, plan.candidates, 0), frame, y, splits, scorers, None)
+    ranking = select.rank(outcomes, plan.metrics, splits, params.alpha)
+    prior = select.prior_outcome(y, splits, scorers)
+    summary = select.record(plan, ranking, outcomes, splits, params, len(frame), seed=0, prior=prior)
+    assert ranking[0]["family"] == "decision_tree", "the tree wins on balanced accuracy"
+    assert summary.probabilities is not None
+    assert summary.probabilities.prior_log_loss == pytest.approx(1.328, abs=0.01)  # −Σ p log p of the classes, about
+    assert "decision_tree" in summary.probabilities.untrusted
+    assert "worse than the class prior's 1.32" in summary.probabilities.untrusted["decision_tree"]
+    assert "decision_tree" not in summary.chosen and summary.chosen[0] == "logistic"
+    assert summary.headline["worse than the class prior"].startswith("decision_tree")
+    assert "not chosen: out-of-fold log-loss" in view.notes_table(summary).loc["decision_tree", "note"]
+
+
+def test_the_prior_scores_the_same_folds_and_regression_has_no_check() -> None:
+    _, y, _ = tiny("binary")
+    splits = crossval.make_splits(y, "binary", 3, 2, seed=0)
+    scorers = metrics.make_scorers(("roc_auc", "neg_log_loss"), "binary", "yes")
+    prior = select.prior_outcome(y, splits, scorers)
+    assert prior is not None and len(prior.folds) == 6
+    train, test = splits[0]
+    share = (y.iloc[train] == "yes").mean()
+    expected = log_loss(y.iloc[test] == "yes", np.full(len(test), share), labels=[False, True])
+    assert -prior.folds[0].scores["neg_log_loss"] == pytest.approx(expected)
+    assert select.prior_outcome(y, splits, {"r2": None}) is None
+    assert "neg_log_loss" in select.resolve_metrics(("accuracy",), "auto", "multiclass")
+    assert select.resolve_metrics(("r2",), "auto", "regression") == ("neg_root_mean_squared_error", "r2")
+
+
+def test_no_candidate_with_trusted_probabilities_is_an_error() -> None:
+    ranking = [{"family": "knn", "status": "ok", "message": ""}]
+    with pytest.raises(DataError, match="no candidate's probabilities beat the class prior's — knn: worse"):
+        select.choose(ranking, 1, {"knn": "worse"})

@@ -9,21 +9,35 @@ thread), and peak memory of one fit (`core.crossval` runs each candidate's folds
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from mlworkflow.core import crossval, families
+from mlworkflow.core import crossval, families, imbalance, steps
 from mlworkflow.core.features import FeatureSpec
-from mlworkflow.core.metrics import compared, deciding_scorer, display_name, get, issue, to_display
+from mlworkflow.core.metrics import (
+    compared,
+    deciding_scorer,
+    display_name,
+    get,
+    issue,
+    make_scorers,
+    to_display,
+)
+from mlworkflow.core.target import positive_label
 from mlworkflow.errors import DataError, ParamsError, ParamsIssue
 from mlworkflow.params import SelectParams
 from mlworkflow.records import SelectRecord
 
 STATUS_ORDER = {"ok": 0, "over budget": 1, "failed": 2}
+PRIOR_METRIC = "neg_log_loss"  # a classifier worse than the class prior on it is never chosen
+CALIBRATION_METRICS = ("neg_brier_score", "neg_log_loss")  # what resampling and class weights distort
+CALIBRATION_BINS = 10
 
 
 # --- the plan: candidates and metrics for this task ----------------------------------------------
@@ -52,7 +66,8 @@ def resolve_metrics(metrics: Sequence[str], metric: str, task: str) -> tuple[str
     issues = [found for name in expanded if (found := issue(name, task, "select.metrics")) is not None]
     if issues:
         raise ParamsError("select", issues)
-    return tuple(dict.fromkeys([deciding, *(str(get(name).scorer) for name in expanded)]))
+    prior = [PRIOR_METRIC] if task != "regression" else []  # the check against the class prior reads it
+    return tuple(dict.fromkeys([deciding, *(str(get(name).scorer) for name in expanded), *prior]))
 
 
 def resolve_candidates(candidates: Sequence[str], task: str) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -178,13 +193,53 @@ def rank(
     return [ranking_row(o, metrics, best, sizes, alpha) for o in [*ok, *rest]]
 
 
-def choose(ranking: Sequence[Mapping[str, Any]], top_k: int) -> list[str]:
-    """The top_k families that completed cross-validation, best first; none at all is an error."""
+def choose(ranking: Sequence[Mapping[str, Any]], top_k: int, untrusted: Mapping[str, str] | None = None) -> list[str]:
+    """The top_k families that completed cross-validation, best first, leaving out those whose probabilities are
+    `untrusted` (family: reason); none left is an error."""
     ok = [str(row["family"]) for row in ranking if row["status"] == "ok"]
     if not ok:
         reasons = "; ".join(f"{row['family']}: {row['status']} ({row['message']})" for row in ranking)
         raise DataError(f"no candidate completed cross-validation — {reasons}", source="select")
-    return ok[:top_k]
+    kept = [family for family in ok if family not in (untrusted or {})]
+    if not kept:
+        reasons = "; ".join(f"{family}: {why}" for family, why in (untrusted or {}).items())
+        raise DataError(f"no candidate's probabilities beat the class prior's — {reasons}", source="select")
+    return kept[:top_k]
+
+
+# --- probabilities no worse than the class prior's ------------------------------------------------
+
+
+def prior_outcome(y: pd.Series, splits: Sequence[crossval.Split], scorers: Mapping[str, Any]) -> crossval.Outcome | None:
+    """The class prior (the dummy baseline) cross-validated on the candidates' folds; None for regression."""
+    if PRIOR_METRIC not in scorers:
+        return None
+    from sklearn.dummy import DummyClassifier
+
+    X = pd.DataFrame({"constant": np.zeros(len(y))}, index=y.index)
+    scorer = {PRIOR_METRIC: scorers[PRIOR_METRIC]}
+    return crossval.cross_validate("class prior", DummyClassifier(strategy="prior"), X, y, splits, scorer, None)
+
+
+def untrusted(outcomes: Sequence[crossval.Outcome], prior: crossval.Outcome | None) -> dict[str, str]:
+    """{family: reason} for the completed candidates whose mean out-of-fold log-loss is worse than the prior's."""
+    if prior is None or not prior.folds:
+        return {}
+    bar = -float(np.mean(prior.scores(PRIOR_METRIC)))
+    losses = {o.family: -float(np.mean(o.scores(PRIOR_METRIC))) for o in outcomes if o.status == "ok"}
+    return {
+        family: f"out-of-fold log-loss {loss:.4f} is worse than the class prior's {bar:.4f}: its probabilities "
+        "would mislead, whatever the deciding metric says"
+        for family, loss in losses.items() if loss > bar
+    }
+
+
+def prior_check(outcomes: Sequence[crossval.Outcome], prior: crossval.Outcome | None) -> dict[str, Any] | None:
+    """select.json's record of the check (None for regression)."""
+    if prior is None or not prior.folds:
+        return None
+    return {"prior_log_loss": round(-float(np.mean(prior.scores(PRIOR_METRIC))), 6),
+            "untrusted": untrusted(outcomes, prior)}
 
 
 # --- the artifact --------------------------------------------------------------------------------
@@ -206,6 +261,12 @@ def headline(ranking: Sequence[Mapping[str, Any]], metric: str, chosen: Sequence
     }
 
 
+def untrusted_headline(checked: Mapping[str, Any] | None) -> dict[str, str]:
+    """The headline's line naming the families left out for probabilities worse than the prior's (none: no line)."""
+    names = list(checked["untrusted"]) if checked else []
+    return {"worse than the class prior": ", ".join(names)} if names else {}
+
+
 def record(
     chosen_plan: Plan,
     ranking: list[dict[str, Any]],
@@ -214,9 +275,14 @@ def record(
     params: SelectParams,
     rows: int,
     seed: int,
+    effect: Mapping[str, Any] | None = None,
+    prior: crossval.Outcome | None = None,
 ) -> SelectRecord:
-    """The content of select.json."""
-    chosen = choose(ranking, params.top_k)
+    """The content of select.json; `effect` is what the optional steps did (`step_effect`), `prior` the class prior
+    cross-validated on the same folds (`prior_outcome`; None for regression): worse families are not chosen."""
+    checked = prior_check(outcomes, prior)
+    chosen = choose(ranking, params.top_k, checked["untrusted"] if checked else None)
+    shown = {} if effect is None else effect_headline(effect, chosen_plan.metric)
     return SelectRecord.model_validate({
         "task": chosen_plan.task,
         "metric": chosen_plan.metric,
@@ -237,7 +303,9 @@ def record(
         "scores": {
             o.family: [round(s, 6) for s in o.scores(chosen_plan.metric)] for o in outcomes if o.folds
         },
-        "headline": headline(ranking, chosen_plan.metric, chosen),
+        "steps": effect,
+        "probabilities": checked,
+        "headline": {**headline(ranking, chosen_plan.metric, chosen), **shown, **untrusted_headline(checked)},
     })
 
 
@@ -261,3 +329,125 @@ def mean_pm_std(stats: Mapping[str, float | None] | None) -> str:
 def build_candidates(spec: FeatureSpec, candidates: Sequence[str], seed: int) -> dict[str, Any]:
     """{family: unfitted Pipeline} for the candidates."""
     return {name: families.make_pipeline(spec, name, seed) for name in candidates}
+
+
+# --- what the optional steps did: the chosen family with and without them, on the same folds -------
+
+
+def without_steps(spec: FeatureSpec) -> FeatureSpec:
+    """The spec with no feature selection and no imbalance handling (the comparison's baseline)."""
+    settings = spec.transformer.model_copy(update={"feature_selection": "none", "imbalance": "none"})
+    return spec.model_copy(update={"transformer": settings})
+
+
+def has_steps(spec: FeatureSpec) -> bool:
+    """Whether preprocess asked for feature selection or imbalance handling."""
+    return spec.transformer.feature_selection != "none" or spec.transformer.imbalance != "none"
+
+
+def step_notes(spec: FeatureSpec, candidates: Sequence[str]) -> dict[str, str]:
+    """What the optional steps do to each candidate family, in one sentence each."""
+    settings, notes = spec.transformer, {}
+    for name in candidates:
+        parts = [steps.selection_cost(settings.feature_selection)]
+        parts.append(imbalance.family_note(settings.imbalance, name, families.BY_NAME[name].class_weight))
+        if families.BY_NAME[name].native is not None and settings.imbalance == "smote":
+            parts.append("SMOTE needs complete numbers: it takes the imputed one-hot encoding")
+        elif families.BY_NAME[name].native is not None and settings.feature_selection != "none":
+            parts.append("its category codes are split as numbers (selection may drop named categories)")
+        notes[name] = "; ".join(parts)
+    return notes
+
+
+def out_of_fold(pipeline: Any, X: pd.DataFrame, y: pd.Series, splits: Sequence[crossval.Split]) -> Any:
+    """Out-of-fold class probabilities over the first repeat's folds (each row predicted once)."""
+    from sklearn.model_selection import cross_val_predict
+
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cross_val_predict(pipeline, X, y, cv=list(splits), method="predict_proba")
+
+
+def calibration_rows(y: pd.Series, proba: Any, classes: Any, positive: Any, variant: str) -> list[dict[str, Any]]:
+    """Reliability points: mean predicted probability and observed frequency per quantile bin.
+
+    Binary: of the positive class; multiclass: of the predicted class being right.
+    """
+    from sklearn.calibration import calibration_curve
+
+    truth, labels = np.asarray(y), np.asarray(classes)
+    if positive is not None:
+        hit, score = truth == positive, proba[:, list(labels).index(positive)]
+    else:
+        hit, score = labels[proba.argmax(axis=1)] == truth, proba.max(axis=1)
+    observed, predicted = calibration_curve(hit, score, n_bins=CALIBRATION_BINS, strategy="quantile")
+    return [{"variant": variant, "predicted": round(float(p), 6), "observed": round(float(o), 6)}
+            for p, o in zip(predicted, observed, strict=True)]
+
+
+def effect_scorers(chosen_plan: Plan, positive: Any) -> dict[str, Any]:
+    """The plan's metrics plus Brier score and log-loss for classification (what resampling distorts)."""
+    extra = () if chosen_plan.task == "regression" else CALIBRATION_METRICS
+    names = tuple(dict.fromkeys([*chosen_plan.metrics, *extra]))
+    return make_scorers(names, chosen_plan.task, positive, key="select.metrics")
+
+
+def effect_sentence(
+    family: str, spec: FeatureSpec, rows: Mapping[str, Mapping[str, Any]], metric: str, p_value: float | None
+) -> str:
+    """The effect of the steps on the deciding metric in one sentence (display units)."""
+    name, settings = display_name(metric), spec.transformer
+    with_, without = rows["with steps"][name], rows["without"][name]
+    steps_set = f"feature_selection={settings.feature_selection}, imbalance={settings.imbalance}"
+    tested = "" if p_value is None else f" (corrected t-test that they help: p = {p_value:.3g})"
+    return (f"{family} with {steps_set}: cross-validated {name} {mean_pm_std(with_)} against "
+            f"{mean_pm_std(without)} without them, on the same folds{tested}.")
+
+
+def effect_headline(effect: Mapping[str, Any], metric: str) -> dict[str, str]:
+    """The deciding metric with and without the steps, for the run's index page."""
+    name = display_name(metric)
+    scores = [mean_pm_std(effect["scores"][label][name]) for label in ("with steps", "without")]
+    return {f"{name} with / without steps": " / ".join(scores)}
+
+
+def step_effect(
+    spec: FeatureSpec, ranking: Sequence[Mapping[str, Any]], X: pd.DataFrame, y: pd.Series,
+    splits: Sequence[crossval.Split], chosen_plan: Plan, params: SelectParams, seed: int,
+) -> dict[str, Any] | None:
+    """The best family cross-validated with and without the optional steps on the same folds (None without steps)."""
+    if not has_steps(spec):
+        return None
+    family = choose(ranking, 1)[0]
+    positive = positive_label(y, spec.task, spec.positive_class)
+    scorers = effect_scorers(chosen_plan, positive)
+    variants = {"with steps": spec, "without": without_steps(spec)}
+    pipelines = {label: families.make_pipeline(s, family, seed) for label, s in variants.items()}
+    outcomes = {label: crossval.cross_validate(family, p, X, y, splits, scorers, params.time_budget_s)
+                for label, p in pipelines.items()}
+    shown = {label: {display_name(m): _mean_std([to_display(m, v) for v in o.scores(m)]) for m in scorers}
+             for label, o in outcomes.items()}
+    paired = [o for o in outcomes.values() if o.status == "ok"]
+    p_value = None
+    if len(paired) == 2:
+        gains = np.asarray(paired[0].scores(chosen_plan.metric)) - np.asarray(paired[1].scores(chosen_plan.metric))
+        p_value = round(crossval.corrected_ttest(gains, len(splits[0][0]), len(splits[0][1]))[1], 6)
+    curve: list[dict[str, Any]] = []
+    if spec.task != "regression" and spec.transformer.imbalance != "none":
+        first = splits[: params.folds]
+        for label, pipeline in pipelines.items():
+            classes = np.unique(np.asarray(y))  # the order of predict_proba's columns
+            curve += calibration_rows(y, out_of_fold(pipeline, X, y, first), classes, positive, label)
+    return {
+        "family": family,
+        "feature_selection": spec.transformer.feature_selection,
+        "imbalance": spec.transformer.imbalance,
+        "families": step_notes(spec, [str(row["family"]) for row in ranking]),
+        "metrics": list(scorers),
+        "scores": shown,
+        "status": {label: o.status if o.status == "ok" else f"{o.status}: {o.message}" for label, o in outcomes.items()},
+        "p_value": p_value,
+        "calibration": curve,
+        "distortion": imbalance.DISTORTION if spec.transformer.imbalance != "none" else "",
+        "sentence": effect_sentence(family, spec, shown, chosen_plan.metric, p_value),
+    }

@@ -44,7 +44,9 @@ def describe(pipeline: Any) -> dict[str, str]:
     model = pipeline.named_steps["model"]
     base = families.unwrap(model)
     label = type(model).__name__ if base is model else f"{type(model).__name__}({type(base).__name__})"
-    return {"model": label, "preprocessing": "; ".join(blocks)}
+    between = [f"{name}: {type(step).__name__}" for name, step in pipeline.steps[1:-1]]
+    shown = {"steps": "; ".join(between)} if between else {}  # feature selection, resampling
+    return {"model": label, "preprocessing": "; ".join(blocks), **shown}
 
 
 def pipeline_table(pipelines: Mapping[str, Any]) -> pd.DataFrame:
@@ -87,10 +89,13 @@ def cost_table(ranking: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def notes_table(summary: SelectRecord) -> pd.DataFrame:
-    """What went wrong or was noisy, per family: failures, budget stops, warnings, skipped families."""
+    """What went wrong or was noisy, per family: failures, budget stops, warnings, skipped families, and those not
+    chosen for probabilities worse than the class prior's."""
     rows = [{"family": name, "note": f"skipped: {why}"} for name, why in summary.skipped.items()]
     for row in summary.ranking:
         rows += [{"family": row.family, "note": note} for note in [row.message, *row.notes] if note]
+    untrusted = summary.probabilities.untrusted if summary.probabilities else {}
+    rows += [{"family": name, "note": f"not chosen: {why}"} for name, why in untrusted.items()]
     return pd.DataFrame(rows, columns=["family", "note"]).set_index("family")
 
 
@@ -148,3 +153,41 @@ def plot_tradeoff(summary: SelectRecord) -> Figure:
     figure.tight_layout()
     return figure
 
+
+# --- feature selection and class imbalance --------------------------------------------------------
+
+
+def effect_table(summary: SelectRecord) -> pd.DataFrame:
+    """The best family's cross-validated scores with and without the optional steps, per metric (same folds)."""
+    effect = summary.steps
+    if effect is None:
+        return pd.DataFrame(columns=["with steps", "without"]).rename_axis("metric")
+    rows = {}
+    for name in effect.metrics:
+        shown = display_name(name)
+        cells = {label: mean_pm_std(scores[shown].model_dump()) for label, scores in effect.scores.items()}
+        rows[f"{shown} ({better(name)} is better)"] = cells
+    return pd.DataFrame(rows).T.rename_axis(f"{effect.family}, metric")
+
+
+def steps_table(summary: SelectRecord) -> pd.DataFrame:
+    """What feature selection and imbalance handling do to each candidate family (empty without them)."""
+    notes = {} if summary.steps is None else summary.steps.families
+    return pd.DataFrame({"what the steps do": notes}).rename_axis("family")
+
+
+def plot_calibration(summary: SelectRecord) -> Figure | None:
+    """Reliability curves of the best family's out-of-fold probabilities, with and without imbalance handling."""
+    points = pd.DataFrame(summary.steps.calibration if summary.steps is not None else [])
+    if points.empty:
+        return None
+    figure = Figure(figsize=(5.0, 4.5))
+    axes = figure.subplots()
+    axes.plot([0, 1], [0, 1], linestyle=":", color="0.5", label="perfectly calibrated")
+    for variant, part in points.groupby("variant", sort=False):
+        axes.plot(part["predicted"], part["observed"], marker="o", label=str(variant))
+    what = "positive class" if summary.task == "binary" else "predicted class"
+    axes.set(xlabel=f"mean predicted probability ({what})", ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1))
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    return figure
