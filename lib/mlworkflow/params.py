@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,12 +18,26 @@ from pydantic import (
     model_validator,
 )
 
-from mlworkflow.core import metrics
+from mlworkflow.core import expressions, metrics, yamlfile
 from mlworkflow.core.families import FAMILIES
+from mlworkflow.core.steps import Imbalance, Selection
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
+Role = Literal["numeric", "categorical", "text", "datetime", "identifier", "ignore"]  # preprocess.roles
 RUN_NAMES = ("seed", "artifacts", "params_file")  # injected into every notebook besides its section
+
+
+def _formula(text: str) -> str:
+    """A formula of the grammar in core.expressions (checked without data; its columns are checked on the data)."""
+    try:
+        expressions.parse(text)
+    except expressions.ExpressionError as exc:
+        raise ValueError(f"a formula of the grammar ({exc.problem} at position {exc.position})") from None
+    return text
+
+
+Formula = Annotated[str, AfterValidator(_formula)]
 
 
 class Section(BaseModel):
@@ -70,6 +85,7 @@ class DataParams(Section):
     positive_class: str | None = None
     sample_rows: int | None = Field(None, ge=20)
     leak_threshold: float = Field(0.98, gt=0.5, le=1.0)
+    target_expression: Formula | None = None  # derives `target` from other columns, e.g. "num > 0"
 
     @field_validator("path")
     @classmethod
@@ -114,6 +130,21 @@ class PreprocessParams(Section):
     scale: bool = True
     min_frequency: float = Field(0.01, ge=0.0, lt=1.0)
     max_categories: int | None = Field(30, ge=2)
+    feature_selection: Selection = "none"  # a pipeline step after the transformer, fitted in every fold
+    imbalance: Imbalance = "none"  # class weights, or resampling in fit only (classification)
+    roles: dict[str, Role] = Field(default_factory=dict)  # {column: role}: overrides the detected role
+    features: dict[Annotated[str, Field(min_length=1)], Formula] = Field(default_factory=dict)  # {name: formula}
+    text_ngrams: tuple[int, int] = (1, 2)  # word n-grams of a text column's TF-IDF
+    text_char_ngrams: tuple[int, int] | None = (2, 5)  # character n-grams within words (sparse TF-IDF only), or null
+    text_max_features: int = Field(20_000, ge=10)  # TF-IDF terms kept per text column and analyzer
+    text_components: int = Field(100, ge=2)  # SVD components of a text column for models that need dense input
+
+    @field_validator("text_ngrams", "text_char_ngrams")
+    @classmethod
+    def _ngram_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1 <= value[0] <= value[1] <= 10:
+            raise ValueError(f"an n-gram range [low, high] with 1 ≤ low ≤ high ≤ 10, not {list(value)}")
+        return value
 
 
 class SelectParams(Section):
@@ -398,9 +429,13 @@ def _issue(error: Mapping[str, Any], overridden: Iterable[str]) -> ParamsIssue:
     return ParamsIssue(key, message, f"{found}{origin}")
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(text: str, key: str, source: str) -> Any:
+    """An override's value read as YAML (text that is not YAML stays text); a duplicate key is an error."""
     try:
-        return yaml.safe_load(text)
+        return yamlfile.loads(text)
+    except yamlfile.DuplicateKeyError as exc:
+        issue = ParamsIssue(f"{key}.{exc.path}", "each key once (set by --set)", f"'{exc.path}' twice in {text!r}")
+        raise ParamsError(source, [issue]) from None
     except yaml.YAMLError:
         return text
 
@@ -419,25 +454,51 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str) 
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise ParamsError(source, [ParamsIssue(key, "a section", repr(target))])
-        target[parts[-1]] = _parse_value(value)
+        target[parts[-1]] = _parse_value(value, key.strip(), source)
         keys.append(".".join(parts))
     return keys
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read a params file into a dict, with errors that name the file."""
+    """Read a params file into a dict, with one-line errors that name the file (and the line, key or byte)."""
     if not path.is_file():
         raise ParamsError(str(path), [ParamsIssue("(file)", "an existing params file", "no file")])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.loads(_decoded(path))
+    except yamlfile.DuplicateKeyError as exc:
+        lines = f"lines {exc.first_line} and {exc.second_line}"
+        raise ParamsError(str(path), [ParamsIssue(exc.path, "each key once", f"it twice ({lines})")]) from None
     except yaml.YAMLError as exc:
-        raise ParamsError(str(path), [ParamsIssue("(file)", "valid YAML", str(exc))]) from exc
+        raise ParamsError(str(path), [ParamsIssue("(file)", "valid YAML", _yaml_problem(exc))]) from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         found = f"a {type(raw).__name__}"
         raise ParamsError(str(path), [ParamsIssue("(file)", "a mapping of sections", found)])
     return raw
+
+
+def _decoded(path: Path) -> str:
+    """A params file's text: UTF-8 (a byte-order mark allowed), else an error naming the first bad byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        found = f"byte 0x{data[exc.start]:02x} at offset {exc.start}, which is not UTF-8"
+        raise ParamsError(str(path), [ParamsIssue("(file)", "UTF-8 text", found)]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: the problem and where it is."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return _first_line(str(exc))
+    mark = exc.problem_mark
+    return f"{exc.problem} at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _first_line(text: str) -> str:
+    """The first non-empty line of a message."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)
 
 
 def validate(raw: Mapping[str, Any], source: str, base: Path, overridden: Sequence[str] = ()) -> Params:

@@ -185,9 +185,49 @@ def test_the_reference_family_learns_every_task() -> None:
 
 
 def test_trusted_types_are_the_union_of_the_records() -> None:
+    from mlworkflow.core import derived, imbalance, selection, timestamps
+
     listed = families.trusted_types()
     assert len(listed) == len(set(listed))
-    assert set(listed) == {name for family in families.CATALOGUE for name in family.trusted_types}
+    steps = {*selection.TRUSTED_TYPES, *imbalance.TRUSTED_TYPES, *derived.TRUSTED_TYPES, *timestamps.TRUSTED_TYPES}
+    assert set(listed) == {name for family in families.CATALOGUE for name in family.trusted_types} | steps
+
+
+@pytest.mark.parametrize(
+    ("selection", "imbalance", "names", "resampling"),
+    [
+        ("none", "none", ["preprocess", "model"], False),
+        ("none", "class_weight", ["preprocess", "model"], False),
+        ("model", "none", ["preprocess", "select", "model"], False),
+        ("permutation", "undersample", ["preprocess", "resample", "select", "model"], True),
+        ("rfecv", "smote", ["preprocess", "resample", "select", "model"], True),
+    ],
+)
+def test_the_optional_steps_sit_between_the_transformer_and_the_model(
+    selection: str, imbalance: str, names: list[str], resampling: bool
+) -> None:
+    from imblearn.pipeline import Pipeline as ResamplingPipeline
+
+    from mlworkflow.core.features import TransformerSettings
+
+    _, _, spec = tiny("binary")
+    spec = spec.model_copy(update={"transformer": TransformerSettings(feature_selection=selection, imbalance=imbalance)})
+    for family in families.available("binary"):
+        pipeline = families.make_pipeline(spec, family, seed=0)
+        assert [name for name, _ in pipeline.steps] == names
+        assert isinstance(pipeline, ResamplingPipeline) is resampling
+
+
+def test_class_weights_only_for_classification_and_the_families_that_take_them() -> None:
+    from mlworkflow.core.features import TransformerSettings
+
+    weighted = TransformerSettings(imbalance="class_weight")
+    for task in families.TASKS:
+        _, _, spec = tiny(task)
+        spec = spec.model_copy(update={"transformer": weighted})
+        expected = {"class_weight": "balanced"} if task != "regression" else {}
+        assert families.class_weights(spec, "random_forest") == expected
+        assert families.class_weights(spec, "knn") == {}
 
 
 def test_row_wise_models_are_the_tree_families_models() -> None:

@@ -112,3 +112,33 @@ def test_as_text_matches_preprocess() -> None:
     ours = fastpath.as_text(values)
     theirs = features.as_text(pd.DataFrame(values)).to_numpy()
     assert [[str(v) for v in row] for row in ours] == [[str(v) for v in row] for row in theirs]
+
+
+@pytest.mark.parametrize(
+    ("family", "selection", "imbalance"),
+    [("logistic", "model", "smote"), ("hist_gradient_boosting", "permutation", "undersample"),
+     ("random_forest", "none", "class_weight")],
+)
+def test_identical_with_feature_selection_and_resampling(
+    adult: pd.DataFrame, family: str, selection: str, imbalance: str
+) -> None:
+    settings = PreprocessParams.model_validate({"feature_selection": selection, "imbalance": imbalance})
+    spec = preprocess.infer_spec(adult.iloc[:800], kit.META, settings)
+    pipeline = families.make_pipeline(spec, family, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(adult.iloc[:800][list(spec.features)], adult.iloc[:800][spec.target])
+    assert_identical(pipeline, adult.iloc[2000:2400][list(spec.features)])
+
+
+@pytest.mark.parametrize(("family", "step"), [("logistic", "sparse output"), ("hist_gradient_boosting", "StringEncoder")])
+def test_text_blocks_are_refused_so_the_service_keeps_the_pipeline(family: str, step: str) -> None:
+    frame = pd.DataFrame({"message": [f"free prize {i}" if i % 2 else f"see you at {i}" for i in range(60)],
+                          "y": ["spam", "ham"] * 30})
+    spec = features.FeatureSpec(target="y", task="binary", classes=("ham", "spam"), text=("message",),
+                                transformer={"text_components": 5})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline = families.make_pipeline(spec, family, seed=0).fit(frame[["message"]], frame["y"])
+    with pytest.raises(fastpath.Unsupported, match=step):
+        fastpath.compile_pipeline(pipeline)

@@ -79,3 +79,53 @@ def test_tree_models_share_calls_exactly(tmp_path: Path) -> None:
 
 def test_linear_models_do_not_share_calls(tiny: kit.Tiny) -> None:
     assert not Predictor(tiny.model.pipeline, tiny.model.metadata, tiny.contract, 32).row_wise
+
+
+
+@pytest.fixture(scope="module")
+def resampled(tmp_path_factory: pytest.TempPathFactory) -> kit.Tiny:
+    """A logistic model with feature selection and SMOTE (an imbalanced-learn Pipeline), registered and loaded."""
+    import warnings
+
+    from mlworkflow.bundle.registry import Registry
+    from mlworkflow.core import families
+    from mlworkflow.params import PreprocessParams
+    from mlworkflow.stages import preprocess
+
+    train = kit.adult(600)
+    spec = preprocess.infer_spec(train, kit.META, PreprocessParams(feature_selection="model", imbalance="smote"))
+    pipeline = families.make_pipeline(spec, "logistic", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(train[list(spec.features)], train[spec.target])
+    registry = Registry(tmp_path_factory.mktemp("resampled"))
+    entry = registry.register("tiny", kit.bundle(pipeline, train, spec))
+    return kit.Tiny(registry, entry, registry.load(entry.ref), train, kit.adult(400, skip=600))
+
+
+def test_a_resampling_pipeline_is_served_on_the_fast_path(resampled: kit.Tiny) -> None:
+    pipeline = resampled.model.pipeline
+    assert [name for name, _ in pipeline.steps] == ["preprocess", "resample", "select", "model"]
+    predictor = Predictor(pipeline, resampled.model.metadata, resampled.contract, fast_path_rows=8)
+    assert predictor.fast_note == "on for up to 8 rows"
+    fast = predictor.predict(rows(resampled, 8))
+    assert fast.path == "fast" and len(fast.predictions) == 8
+    assert np.array_equal(fast.scores, predictor.predict(rows(resampled, 8), "sklearn").scores)
+
+
+def test_without_the_fast_path_the_pipeline_serves_it(resampled: kit.Tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlworkflow.service import fastpath
+
+    def refuse(pipeline: Any) -> Any:
+        raise fastpath.Unsupported("step FunctionSampler")
+
+    monkeypatch.setattr(fastpath, "compile_pipeline", refuse)
+    predictor = Predictor(resampled.model.pipeline, resampled.model.metadata, resampled.contract, fast_path_rows=8)
+    assert predictor.fast is None and predictor.fast_note == "off: step FunctionSampler"
+    from mlworkflow.service.predictor import to_frame
+
+    checked = rows(resampled, 5)
+    served = predictor.predict(checked)
+    assert served.path == "sklearn" and len(served.predictions) == 5
+    expected = resampled.model.pipeline.predict_proba(to_frame(resampled.contract, checked))
+    assert served.scores is not None and np.array_equal(served.scores, expected)

@@ -1,7 +1,8 @@
 """The catalogue of model families that `select` compares and `train` tunes: one record per family.
 
-Every family builds a scikit-learn Pipeline with two steps: ("preprocess", ColumnTransformer) and
-("model", estimator). Families and what they map to, per task:
+Every family builds a Pipeline: ("preprocess", ColumnTransformer), the optional resampling and feature
+selection steps `preprocess` asks for (`core.steps`), and ("model", estimator). Families and what they
+map to, per task:
 
 | family                   | classification (binary, multiclass)        | regression                          |
 |--------------------------|--------------------------------------------|-------------------------------------|
@@ -90,7 +91,9 @@ class Family:
     `trusted_types` are the types skops does not trust by default that a fitted model of this
     family contains (the registry trusts them, see `bundle.registry.DEFAULT_TRUSTED`). `row_wise`:
     the model's output for a row does not depend on the other rows of the call (trees, summed in a
-    fixed order), so the service may score concurrent requests in one call.
+    fixed order), so the service may score concurrent requests in one call. `class_weight`: its
+    classifier takes `class_weight="balanced"` (`preprocess.imbalance: class_weight`). `sparse_text`:
+    it takes text columns as sparse TF-IDF terms; the others get them as dense SVD components.
     """
 
     name: str
@@ -99,6 +102,8 @@ class Family:
     native: Native | None = None
     trusted_types: tuple[str, ...] = ()
     row_wise: bool = False
+    class_weight: bool = False
+    sparse_text: bool = False
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -140,6 +145,8 @@ CATALOGUE: tuple[Family, ...] = (
         "logistic",
         Estimator("sklearn.linear_model.LogisticRegression", {"C": _range(1e-3, 1e2)}, "C", {"max_iter": 2000}),
         Estimator("sklearn.linear_model.Ridge", {"alpha": _range(1e-3, 1e3)}, "alpha", {"alpha": 1.0}, seeded=False),
+        class_weight=True,
+        sparse_text=True,
     ),
     Family(
         "decision_tree",
@@ -147,6 +154,7 @@ CATALOGUE: tuple[Family, ...] = (
         Estimator("sklearn.tree.DecisionTreeRegressor", TREE_SPACE, "max_depth", {"min_samples_leaf": 5}),
         trusted_types=TREE_TYPES,
         row_wise=True,
+        class_weight=True,
     ),
     Family(
         "random_forest",
@@ -154,6 +162,7 @@ CATALOGUE: tuple[Family, ...] = (
         Estimator("sklearn.ensemble.RandomForestRegressor", FOREST_SPACE, "min_samples_leaf", FOREST_DEFAULTS),
         trusted_types=TREE_TYPES,
         row_wise=True,
+        class_weight=True,
     ),
     Family(
         "hist_gradient_boosting",
@@ -165,6 +174,7 @@ CATALOGUE: tuple[Family, ...] = (
             "sklearn.utils.validation.check_array",  # its own input step: FunctionTransformer(partial(check_array))
         ),
         row_wise=True,
+        class_weight=True,  # scikit-learn ≥ 1.2
     ),
     Family(
         "svm",
@@ -172,6 +182,8 @@ CATALOGUE: tuple[Family, ...] = (
         Estimator("sklearn.svm.SVR", {**SVM_SPACE, "epsilon": _range(1e-3, 1.0)}, "C", {"kernel": "rbf"},
                   seeded=False, wrapper="scale_target"),
         trusted_types=("sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"),
+        class_weight=True,
+        sparse_text=True,
     ),
     Family(
         "knn",
@@ -233,8 +245,11 @@ def row_wise_models() -> frozenset[str]:
 
 
 def trusted_types() -> tuple[str, ...]:
-    """Every type a fitted model of the catalogue holds that skops does not trust by default."""
-    return tuple(dict.fromkeys(name for family in CATALOGUE for name in family.trusted_types))
+    """Every type a fitted model of the catalogue holds that skops does not trust by default, steps included."""
+    from mlworkflow.core import derived, imbalance, selection, timestamps
+
+    steps = (*selection.TRUSTED_TYPES, *imbalance.TRUSTED_TYPES, *derived.TRUSTED_TYPES, *timestamps.TRUSTED_TYPES)
+    return tuple(dict.fromkeys([*(name for family in CATALOGUE for name in family.trusted_types), *steps]))
 
 
 # --- estimators --------------------------------------------------------------------------------
@@ -279,18 +294,50 @@ def make_estimator(family: str, task: str, seed: int, **model_params: Any) -> An
     return wrap(record.wrapper, base)
 
 
-def make_pipeline(spec: FeatureSpec, family: str, seed: int, **model_params: Any) -> Any:
-    """Unfitted Pipeline [("preprocess", ColumnTransformer), ("model", estimator)] for spec.task."""
-    from sklearn.pipeline import Pipeline
+def class_weights(spec: FeatureSpec, family: str) -> dict[str, Any]:
+    """{"class_weight": "balanced"} when the spec asks for class weights and the family's classifier takes them."""
+    wanted = spec.transformer.imbalance == "class_weight" and spec.task != "regression"
+    return {"class_weight": "balanced"} if wanted and BY_NAME[family].class_weight else {}
 
+
+def preprocessor(spec: FeatureSpec, family: str, model: Any) -> Any:
+    """The family's ColumnTransformer; a native family is told which of its inputs are categories.
+
+    SMOTE needs complete numeric inputs, so with `imbalance: smote` a native family takes the imputed
+    one-hot encoding too; with feature selection its ordinal codes are split as numbers, since the
+    categorical columns it would be told of may be selected away.
+    """
     from mlworkflow.core import features
 
-    model = make_estimator(family, spec.task, seed, **model_params)
-    native = BY_NAME[family].native
-    if native is None:
-        return Pipeline([("preprocess", features.build_preprocessor(spec)), ("model", model)])
-    model.set_params(**{native.param: list(spec.categorical) or None})
-    return Pipeline([("preprocess", features.ordinal_preprocessor(spec, native.max_categories)), ("model", model)])
+    native, settings = BY_NAME[family].native, spec.transformer
+    if native is None or settings.imbalance == "smote":
+        return features.build_preprocessor(spec, sparse_text=BY_NAME[family].sparse_text)
+    categorical = list(spec.categorical) if settings.feature_selection == "none" else []
+    model.set_params(**{native.param: categorical or None})
+    return features.ordinal_preprocessor(spec, native.max_categories)
+
+
+def make_pipeline(spec: FeatureSpec, family: str, seed: int, **model_params: Any) -> Any:
+    """Unfitted Pipeline: ("derive", …)?, ("preprocess", ColumnTransformer), ("resample", …)?, ("select", …)?, ("model", estimator).
+
+    Without a sampler it is a scikit-learn Pipeline; with one an imbalanced-learn Pipeline, which
+    resamples in fit only. Both steps are fitted inside every cross-validation fold.
+    """
+    from sklearn.pipeline import Pipeline
+
+    from mlworkflow.core import features, imbalance, selection
+
+    model = make_estimator(family, spec.task, seed, **class_weights(spec, family), **model_params)
+    sampler = imbalance.make_sampler(spec.transformer.imbalance, seed)
+    selector = selection.make_selector(spec.transformer.feature_selection, spec.task, seed)
+    optional = [("resample", sampler), ("select", selector)]
+    steps = [*features.derive_steps(spec), ("preprocess", preprocessor(spec, family, model))]
+    steps += [s for s in optional if s[1] is not None]
+    if sampler is None:
+        return Pipeline([*steps, ("model", model)])
+    from imblearn.pipeline import Pipeline as ResamplingPipeline
+
+    return ResamplingPipeline([*steps, ("model", model)])
 
 
 # --- search spaces -------------------------------------------------------------------------------

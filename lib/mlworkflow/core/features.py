@@ -20,6 +20,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
+from mlworkflow.core import derived, expressions, text, timestamps
+from mlworkflow.core.steps import Imbalance, Selection
 from mlworkflow.errors import DataError
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -29,7 +31,7 @@ INDICATOR_PREFIX = "missingindicator"
 
 
 class TransformerSettings(BaseModel):
-    """The settings that rebuild the ColumnTransformer."""
+    """The settings that rebuild the ColumnTransformer and the optional steps after it (`core.steps`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,6 +39,14 @@ class TransformerSettings(BaseModel):
     scale: bool = True
     min_frequency: float = Field(0.01, ge=0.0, lt=1.0)
     max_categories: int | None = Field(30, ge=2)
+    # left out of preprocess.json when "none", so records written before these steps read and write unchanged
+    feature_selection: Selection = Field("none", exclude_if=lambda value: value == "none")
+    imbalance: Imbalance = Field("none", exclude_if=lambda value: value == "none")
+    # the text settings too when they are the defaults: records of tables without text stay as they were
+    text_ngrams: tuple[int, int] = Field((1, 2), exclude_if=lambda value: value == (1, 2))
+    text_char_ngrams: tuple[int, int] | None = Field((2, 5), exclude_if=lambda value: value == (2, 5))
+    text_max_features: int = Field(20_000, ge=10, exclude_if=lambda value: value == 20_000)
+    text_components: int = Field(100, ge=2, exclude_if=lambda value: value == 100)
 
 
 class FeatureSpec(BaseModel):
@@ -50,20 +60,25 @@ class FeatureSpec(BaseModel):
     positive_class: str | None = None
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+    text: tuple[str, ...] = Field((), exclude_if=lambda value: not value)
+    datetime: tuple[str, ...] = ()
+    derived: dict[str, str] = Field(default_factory=dict)  # {name: formula}, computed from the features
     transformer: TransformerSettings = TransformerSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureSpec:
         if not self.features:
-            raise ValueError("at least one numeric or categorical feature")
-        if set(self.numeric) & set(self.categorical) or self.target in self.features:
-            raise ValueError("numeric, categorical and target to be disjoint")
+            raise ValueError("at least one numeric, categorical or text feature")
+        if len(set(self.features)) != len(self.features) or self.target in self.features:
+            raise ValueError("numeric, categorical, text and target to be disjoint")
+        if problem := derived_problem(self):
+            raise ValueError(problem)
         return self
 
     @property
     def features(self) -> tuple[str, ...]:
-        """All input feature names: numeric first, then categorical."""
-        return self.numeric + self.categorical
+        """All input feature names: numeric first, then categorical, then text."""
+        return self.numeric + self.categorical + self.text + self.datetime
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the preprocess.json keys the spec owns)."""
@@ -120,7 +135,32 @@ def short_list(names: Sequence[str], limit: int = 3) -> str:
 
 
 # Types skops does not trust by default that the transformers built here hold (a saved model records them).
-TRUSTED_TYPES: tuple[str, ...] = (f"{as_text.__module__}.{as_text.__qualname__}", "numpy.dtype")
+TRUSTED_TYPES: tuple[str, ...] = (f"{as_text.__module__}.{as_text.__qualname__}", "numpy.dtype", *text.TRUSTED_TYPES)
+
+
+def derived_problem(spec: FeatureSpec) -> str | None:
+    """Why the derived features do not fit the spec (a name taken, a formula reading a non-feature), or None."""
+    taken = {*spec.features, spec.target}
+    for name, formula in spec.derived.items():
+        if name in taken:
+            return f"derived feature names distinct from the columns ('{name}' is a column)"
+        try:
+            read = expressions.parse(formula).columns
+        except expressions.ExpressionError as exc:
+            return f"derived features in the formula grammar ('{name}': {exc})"
+        if missing := [column for column in read if column not in spec.features]:
+            return f"derived features reading feature columns only ('{name}' reads '{missing[0]}')"
+    return None
+
+
+def derive_steps(spec: FeatureSpec) -> list[tuple[str, Any]]:
+    """The pipeline's first step when the spec derives features: ("derive", DerivedFeatures); else none."""
+    return [("derive", derived.DerivedFeatures(dict(spec.derived)))] if spec.derived else []
+
+
+def datetime_pipeline(settings: TransformerSettings) -> Pipeline:
+    """Timestamp parts with sin/cos and durations, then imputed and scaled like numbers."""
+    return Pipeline([("parts", timestamps.TimestampFeatures(cyclical=True)), *numeric_pipeline(settings).steps])
 
 
 def text_step() -> FunctionTransformer:
@@ -129,9 +169,11 @@ def text_step() -> FunctionTransformer:
 
 
 def names_stay_unique(spec: FeatureSpec) -> bool:
-    """Whether short output names (no 'num__' prefixes) cannot collide, whatever the categories."""
-    features = spec.features
-    prefixed = any(a != b and a.startswith(f"{b}_") for a in features for b in spec.categorical)
+    """Whether short output names (no 'num__' prefixes) cannot collide, whatever the categories (or words)."""
+    if spec.text:
+        return False
+    features = (*spec.features, *spec.derived)
+    prefixed = any(a != b and a.startswith(f"{b}_") for a in features for b in spec.categorical + spec.datetime)
     return not prefixed and not any(name.startswith(INDICATOR_PREFIX) for name in features)
 
 
@@ -162,19 +204,34 @@ def categorical_pipeline(settings: TransformerSettings) -> Pipeline:
     )
 
 
-def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:
-    """The UNFITTED ColumnTransformer for the spec's features; dense pandas output."""
+def text_blocks(spec: FeatureSpec, sparse: bool) -> list[tuple[str, Any, str]]:
+    """The text columns' blocks: sparse TF-IDF, or its truncated SVD (dense) for models that need dense input."""
+    settings = spec.transformer
+    components = None if sparse else settings.text_components
+    return text.blocks(
+        spec.text, settings.text_ngrams, settings.text_char_ngrams, settings.text_max_features, components
+    )
+
+
+def build_preprocessor(spec: FeatureSpec, sparse_text: bool = False) -> ColumnTransformer:
+    """The UNFITTED ColumnTransformer for the spec's features; dense pandas output.
+
+    With text columns and `sparse_text`, the output is a sparse matrix holding the TF-IDF terms
+    themselves (for the models that take sparse input); otherwise text becomes dense SVD components.
+    """
     blocks = [
-        ("numeric", numeric_pipeline(spec.transformer), list(spec.numeric)),
+        ("numeric", numeric_pipeline(spec.transformer), [*spec.numeric, *spec.derived]),
         ("categorical", categorical_pipeline(spec.transformer), list(spec.categorical)),
+        ("datetime", datetime_pipeline(spec.transformer), list(spec.datetime)),
     ]
+    sparse = sparse_text and bool(spec.text)
     transformer = ColumnTransformer(
-        [block for block in blocks if block[2]],
+        [block for block in blocks if block[2]] + text_blocks(spec, sparse),
         remainder="drop",
-        sparse_threshold=0.0,
+        sparse_threshold=1.0 if sparse else 0.0,
         verbose_feature_names_out=not names_stay_unique(spec),
     )
-    return transformer.set_output(transform="pandas")
+    return transformer if sparse else transformer.set_output(transform="pandas")
 
 
 def ordinal_preprocessor(spec: FeatureSpec, max_categories: int) -> ColumnTransformer:
@@ -187,7 +244,10 @@ def ordinal_preprocessor(spec: FeatureSpec, max_categories: int) -> ColumnTransf
     )
     blocks = [
         ("categorical", Pipeline([("text", text_step()), ("encode", encoder)]), list(spec.categorical)),
-        ("numeric", "passthrough", list(spec.numeric)),
+        ("numeric", "passthrough", [*spec.numeric, *spec.derived]),
+        ("datetime", timestamps.TimestampFeatures(cyclical=False), list(spec.datetime)),
     ]
-    transformer = ColumnTransformer([b for b in blocks if b[2]], verbose_feature_names_out=False)
+    transformer = ColumnTransformer(
+        [b for b in blocks if b[2]] + text_blocks(spec, sparse=False), verbose_feature_names_out=False
+    )
     return transformer.set_output(transform="pandas")

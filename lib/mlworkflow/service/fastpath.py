@@ -9,8 +9,9 @@ pipeline, so its output is identical; `tests/service/test_fastpath.py` checks th
 of real rows, and `FastPipeline.agrees` lets a service check it again on start-up.
 
 Supported steps: Pipeline, ColumnTransformer (dense), SimpleImputer, StandardScaler, OneHotEncoder,
-OrdinalEncoder, FunctionTransformer (identity, `features.as_text`, `check_array`), "passthrough".
-Anything else raises `Unsupported`, and the caller keeps the scikit-learn path.
+OrdinalEncoder, FunctionTransformer (identity, `features.as_text`, `check_array`), "passthrough",
+feature selectors (their fitted column mask) and imbalanced-learn samplers (skipped: a pipeline
+resamples in fit only). Anything else raises `Unsupported`, and the caller keeps the scikit-learn path.
 """
 
 from __future__ import annotations
@@ -221,15 +222,25 @@ def chain(X: Array, blocks: Sequence[Block]) -> Array:
     return X
 
 
+def keep_columns(X: Array, mask: Array) -> Array:
+    """A fitted selector's columns."""
+    return X[:, mask]
+
+
 def compile_step(step: Any) -> Block:
     """Compile one fitted transformer, or raise Unsupported."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.feature_selection import SelectorMixin
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
     if isinstance(step, Pipeline):
         return compile_chain([s for _, s in step.steps])
+    if hasattr(step, "fit_resample"):  # a sampler: the pipeline skips it at predict
+        return identity
+    if isinstance(step, SelectorMixin):
+        return functools.partial(keep_columns, mask=step.get_support())
     compilers: list[tuple[type, Callable[[Any], Block]]] = [
         (ColumnTransformer, compile_columns),
         (SimpleImputer, compile_imputer),

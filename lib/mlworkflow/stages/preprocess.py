@@ -11,20 +11,25 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
+from mlworkflow.core import derived, expressions, imbalance, roles
 from mlworkflow.core.features import (
     FeatureSpec,
     TransformerSettings,
     build_preprocessor,
+    derive_steps,
     is_text,
     replace_markers,
     short_list,
 )
+from mlworkflow.core.timestamps import parse_timestamps
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import PreprocessParams
 from mlworkflow.records import DATA, PreprocessRecord
 
 NUMERIC_SHARE = 0.95  # a text column becomes numeric when this share of its values parse as numbers
+NOT_FEATURES = ("identifier", "ignore")  # the roles in preprocess.roles that drop a column
 
 
 # --- clean -------------------------------------------------------------------------------------
@@ -49,6 +54,8 @@ def check_columns(frame: pd.DataFrame, target: str, params: PreprocessParams) ->
     for kept, role in [(target, "target"), (params.time_column, "time column")]:
         if kept is not None and kept in params.drop:
             raise DataError(f"is the {role}, so it cannot be dropped", kept, "preprocess.drop")
+    if target in params.roles:
+        raise DataError("is the target, so it takes no role", target, "preprocess.roles")
 
 
 def numeric_share(series: pd.Series) -> float:
@@ -91,21 +98,21 @@ def drop_reasons(frame: pd.DataFrame, meta: Mapping[str, Any], params: Preproces
     """Columns to drop and why: params.drop, flagged identifiers and leaks, dates, constants."""
     keep = {meta_value(meta, "target"), params.time_column}
     reasons = {name: "listed in preprocess.drop" for name in params.drop}
+    given = {n: f"role '{r}' in preprocess.roles" for n, r in params.roles.items() if r in NOT_FEATURES}
+    reasons.update({n: why for n, why in given.items() if n not in reasons})
     flagged = [
         ("identifiers", params.drop_identifiers, "identifier"),
         ("leaks", params.drop_leaks, "label leak"),
     ]
     for key, wanted, label in flagged:
-        names = meta.get(key, []) if wanted else []
+        names = [n for n in meta.get(key, []) if n not in params.roles] if wanted else []
         reasons.update({n: f"{label} (flagged by stage 'data')" for n in names if n not in reasons})
     for column in frame.columns:
         if column in reasons or column in keep:
             continue
         series = frame[column]
-        if pd.api.types.is_datetime64_any_dtype(series.dtype) or pd.api.types.is_timedelta64_dtype(
-            series.dtype
-        ):
-            reasons[column] = "date/time values: not a feature as they are"
+        if pd.api.types.is_timedelta64_dtype(series.dtype):  # timestamps are features (parts, durations)
+            reasons[column] = "time spans: not a feature as they are"
         elif (reason := constant_reason(series)) is not None:
             reasons[column] = reason
     return {name: reason for name, reason in reasons.items() if name in frame.columns and name not in keep}
@@ -128,7 +135,10 @@ def clean(
     """
     target = str(meta_value(meta, "target"))
     check_columns(frame, target, params)
-    out = coerce_numbers(replace_markers(frame, params.missing_markers, [target]), [target])
+    out = replace_markers(frame, params.missing_markers, [target])
+    roles.check_overrides(out, params.roles)
+    as_given = [name for name, role in params.roles.items() if role != "numeric"]  # '007' stays a code
+    out = coerce_numbers(out, [target, *as_given])
     out = out[out[target].notna()]
     if out.empty:
         raise DataError("no rows left: every row lacks a target value", target, "preprocess")
@@ -142,7 +152,24 @@ def clean(
         )
     if params.time_column:
         dropped[params.time_column] = "time column: orders the split, not a feature"
+    check_derived(out, dropped, params)
     return out, dropped
+
+
+def check_derived(frame: pd.DataFrame, dropped: Mapping[str, str], params: PreprocessParams) -> None:
+    """Each `preprocess.features` formula reads kept columns and gives numbers on the cleaned frame."""
+    for name, formula in params.features.items():
+        key = f"preprocess.features.{name}"
+        parsed = expressions.parse(formula)
+        gone = [column for column in parsed.columns if column in dropped]
+        if gone:
+            position = parsed.column_position(gone[0])
+            reason = f"reads '{gone[0]}' (position {position}), which is not a feature: {dropped[gone[0]]}"
+            raise DataError(reason + "; give it a role in preprocess.roles or leave it out", source=key)
+        try:
+            derived.numbers(parsed, frame)
+        except expressions.ExpressionError as exc:
+            raise DataError(str(exc), source=key) from None
 
 
 # --- split -------------------------------------------------------------------------------------
@@ -166,12 +193,19 @@ def time_order(frame: pd.DataFrame, time_column: str | None) -> np.ndarray[Any, 
     values = frame[time_column]
     if values.isna().any():
         raise DataError(f"{int(values.isna().sum())} rows have no time value", time_column, "preprocess")
-    if is_text(values):
-        try:
-            values = pd.to_datetime(values.astype(str), format="mixed")
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"cannot be read as dates: {exc}", time_column, "preprocess") from None
+    if is_text(values) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = parsed_times(values, time_column)
     return np.argsort(values.to_numpy(), kind="stable").astype(np.intp)
+
+
+def parsed_times(values: pd.Series, time_column: str) -> pd.Series:
+    """A time column parsed by the one timestamp rule (text order is not time order: '9:00' > '10:00')."""
+    parsed = parse_timestamps(values)
+    failed = values[parsed.isna()]
+    if len(failed):
+        reason = f"cannot be read as dates: {len(failed)} values do not parse, e.g. {failed.iloc[0]!r}"
+        raise DataError(reason, time_column, "preprocess")
+    return parsed
 
 
 def split_labels(frame: pd.DataFrame, target: str, task: str, params: PreprocessParams) -> pd.Series | None:
@@ -233,33 +267,53 @@ def split(
 # --- features ----------------------------------------------------------------------------------
 
 
+def column_roles(meta: Mapping[str, Any], params: PreprocessParams) -> dict[str, str]:
+    """Each column's role: the one stage `data` detected (data.json), or the one `preprocess.roles` gives."""
+    return {**dict(meta.get("roles") or {}), **params.roles}
+
+
+def feature_groups(train: pd.DataFrame, features: Sequence[str], found: Mapping[str, str]) -> dict[str, list[str]]:
+    """Numeric, categorical and text features: text by role, numbers (and booleans) by dtype unless made categorical."""
+    text = [c for c in features if found.get(c) == "text"]
+    datetime = [
+        c for c in features if found.get(c) == "datetime" or pd.api.types.is_datetime64_any_dtype(train[c].dtype)
+    ]
+    numeric = [
+        c for c in features
+        if c not in text and c not in datetime and found.get(c) != "categorical"
+        and pd.api.types.is_numeric_dtype(train[c].dtype)
+    ]
+    categorical = [c for c in features if c not in numeric and c not in text and c not in datetime]
+    return {"numeric": numeric, "categorical": categorical, "text": text, "datetime": datetime}
+
+
 def infer_spec(train: pd.DataFrame, meta: Mapping[str, Any], params: PreprocessParams) -> FeatureSpec:
-    """Numeric vs categorical by dtype; numbers and booleans are numeric, everything else categorical.
+    """Numeric, categorical or text: free text by its role, then numbers and booleans numeric, everything else categorical.
 
     Integers stay numeric even with few levels: they are already a valid encoding (0/1 flags,
-    ordinal codes) and one-hot encoding would throw their order away.
+    ordinal codes) and one-hot encoding would throw their order away. `preprocess.roles` overrides.
     """
     target = str(meta_value(meta, "target"))
     features = feature_columns(train, target, params.time_column)
     if not features:
         raise DataError("no feature columns left to learn from", source="preprocess")
-    numeric = [c for c in features if pd.api.types.is_numeric_dtype(train[c].dtype)]
     spec = {
         "target": target,
         "task": meta_value(meta, "task"),
         "classes": [str(c) for c in meta.get("classes") or ()],
         "positive_class": meta.get("positive_class"),
-        "numeric": numeric,
-        "categorical": [c for c in features if c not in numeric],
+        **feature_groups(train, features, column_roles(meta, params)),
+        "derived": dict(params.features),
         "transformer": params.model_dump(include=set(TransformerSettings.model_fields)),
     }
+    imbalance.check_task(params.imbalance, str(spec["task"]))
     return FeatureSpec.from_json(spec, source="data.json + preprocess params")
 
 
 # --- a look at what the transformer produces ---------------------------------------------------
 
 
-def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> pd.DataFrame:
+def transform(preprocessor: ColumnTransformer | Pipeline, frame: pd.DataFrame) -> pd.DataFrame:
     """Transform, without the expected warning about categories unseen in training."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
@@ -267,9 +321,15 @@ def transform(preprocessor: ColumnTransformer, frame: pd.DataFrame) -> pd.DataFr
     return result
 
 
-def fit_preview(spec: FeatureSpec, train: pd.DataFrame) -> ColumnTransformer:
-    """A preprocessor fitted on train, only to show what it produces (later stages refit it in CV)."""
-    return build_preprocessor(spec).fit(train[list(spec.features)], train[spec.target])
+def fit_preview(spec: FeatureSpec, train: pd.DataFrame) -> ColumnTransformer | Pipeline:
+    """A preprocessor fitted on train, only to show what it produces (later stages refit it in CV).
+
+    With derived features it is a Pipeline whose "derive" step computes them before the ColumnTransformer.
+    """
+    steps = derive_steps(spec)
+    columns = build_preprocessor(spec)
+    preprocessor = Pipeline([*steps, ("columns", columns)]) if steps else columns
+    return preprocessor.fit(train[list(spec.features)], train[spec.target])
 
 
 # --- the artifact --------------------------------------------------------------------------------

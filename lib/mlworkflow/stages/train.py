@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import learning_curve, validation_curve
 
-from mlworkflow.core import crossval, families, metrics, searches
+from mlworkflow.core import crossval, families, imbalance, metrics, searches, selection, steps
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.errors import DataError, ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import TrainParams
@@ -268,6 +268,25 @@ def validation_diagnosis(curve: pd.DataFrame, metric: str) -> Diagnosis:
     return Diagnosis("peak at edge" if edge else "peak inside range", " ".join(parts))
 
 
+# --- what the optional steps did to the final model ------------------------------------------------
+
+
+def step_choice(spec: FeatureSpec, family: str, model: Any) -> dict[str, Any] | None:
+    """The final model's kept and dropped features and its imbalance handling (None without either step)."""
+    settings = spec.transformer
+    if settings.feature_selection == "none" and settings.imbalance == "none":
+        return None
+    kept, dropped = selection.chosen_features(model) or ([], [])
+    return {
+        "feature_selection": settings.feature_selection,
+        "imbalance": settings.imbalance,
+        "cost": steps.selection_cost(settings.feature_selection),
+        "kept": kept,
+        "dropped": dropped,
+        "imbalance_note": imbalance.family_note(settings.imbalance, family, families.BY_NAME[family].class_weight),
+    }
+
+
 # --- the artifact --------------------------------------------------------------------------------
 
 
@@ -282,9 +301,10 @@ def json_ready(value: Any) -> Any:
 
 
 def record(
-    result: searches.SearchResult, results: Sequence[searches.SearchResult], diagnoses: Mapping[str, Diagnosis], top: int = 10
+    result: searches.SearchResult, results: Sequence[searches.SearchResult], diagnoses: Mapping[str, Diagnosis], top: int = 10,
+    steps: Mapping[str, Any] | None = None,
 ) -> TrainRecord:
-    """The content of train.json: the chosen family, its best parameters and CV score, the trials."""
+    """The content of train.json: the chosen family, its best parameters and CV score, the trials; `steps`: `step_choice`."""
     best, name, sign = searches.best_trial(result), metrics.display_name(result.metric), metrics.sign(result.metric)
     mean = sign * best.score
     fit = diagnoses["learning"].verdict if "learning" in diagnoses else "not checked"
@@ -307,5 +327,6 @@ def record(
         "trials": trials_table(result, top).reset_index().to_dict(orient="records"),
         "searches": search_table(results).reset_index().to_dict(orient="records"),
         "diagnosis": {key: {"verdict": d.verdict, "sentence": d.sentence} for key, d in diagnoses.items()},
-        "headline": headline,
+        "steps": steps,
+        "headline": headline if steps is None or not steps["kept"] else {**headline, "features kept": len(steps["kept"])},
     }))

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from mlworkflow.core import metrics
 from mlworkflow.core.searches import SearchResult, best_trial, short_name
 from mlworkflow.params import TrainParams
+from mlworkflow.records import TrainRecord
 from mlworkflow.stages.train import is_number, same_predictions, value_label
 
 SEARCH_LABELS = {
@@ -111,3 +112,18 @@ def plot_search(result: SearchResult) -> Figure:
     ax.set(xlabel="trial", ylabel=metrics.display_name(result.metric), title=f"{result.family}: {result.search} search")
     return fig
 
+
+def steps_table(record: TrainRecord) -> pd.DataFrame:
+    """The final model's feature selection (features kept and dropped, cost) and imbalance handling."""
+    steps = record.steps
+    if steps is None:
+        return pd.Series({"steps": "no feature selection, no imbalance handling"}, name="final model").to_frame()
+    kept = ", ".join(steps.kept) if steps.kept else "all (no selection)"
+    values = {
+        "feature selection": steps.feature_selection,
+        "its cost per fit": steps.cost,
+        f"features kept ({len(steps.kept)})": kept,
+        f"features dropped ({len(steps.dropped)})": ", ".join(steps.dropped) or "none",
+        "class imbalance": f"{steps.imbalance}: {steps.imbalance_note}",
+    }
+    return pd.Series(values, name="final model").to_frame()
