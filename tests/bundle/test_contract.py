@@ -279,3 +279,16 @@ def test_pydantic_model_and_validator_agree(contract: ct.Contract) -> None:
         except ValidationError:
             valid = False
         assert accepted == valid, record
+
+
+def test_a_free_text_column_takes_any_string_and_is_not_a_category() -> None:
+    train = pd.DataFrame({"x": [1.0, 2.0, 3.0], "message": ["win a prize", None, "see you at lunch"]})
+    contract = ct.learn_contract(train, ["x"], [], text=["message"])
+    column = contract.columns[1]
+    assert (column.kind, column.free_text, column.categories, column.nullable) == ("string", True, (), True)
+    assert ct.seen_text(column) == "free text"
+    assert ct.value_check(column, "reject")("a message never seen") == ("a message never seen", None)
+    with pytest.raises(ct.Invalid, match="expected a string, found a number 3"):
+        ct.value_check(column, "reject")(3)
+    assert "free_text" not in contract.columns[0].model_dump(mode="json")  # other columns' JSON as before
+    assert ct.Contract.model_validate(contract.model_dump(mode="json")) == contract

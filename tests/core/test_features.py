@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -33,7 +34,11 @@ def test_spec_round_trips_through_json_and_ignores_extra_keys() -> None:
         "scale": True,
         "min_frequency": 0.01,
         "max_categories": 30,
-    }
+    }  # the text settings are left out while they are the defaults
+    assert "text" not in data
+    with_text = features.FeatureSpec(target="y", task="binary", text=("t",), transformer={"text_components": 8})
+    assert features.FeatureSpec.from_json(with_text.to_json()) == with_text
+    assert with_text.to_json()["text"] == ["t"] and with_text.to_json()["transformer"]["text_components"] == 8
     assert spec.features == ("x", "c")
 
 
@@ -149,3 +154,164 @@ def test_ordinal_preprocessor_codes_categories_and_passes_numbers() -> None:
 
 def test_trusted_types_name_as_text_where_it_lives() -> None:
     assert "mlworkflow.core.features.as_text" in features.TRUSTED_TYPES
+
+
+# --- text columns ----------------------------------------------------------------------------------
+
+MESSAGES = ["win a free prize now", "lunch tomorrow at noon", "free entry win cash", "see you at lunch", None]
+
+
+def text_frame(rows: int = 40) -> pd.DataFrame:
+    """A numeric, a categorical and a text column (one message missing), and a target the words decide."""
+    messages = [MESSAGES[i % len(MESSAGES)] for i in range(rows)]
+    return pd.DataFrame({
+        "x": np.arange(rows, dtype=float), "c": ["a", "b"] * (rows // 2), "message": messages,
+        "y": ["spam" if m and ("free" in m or "win" in m) else "ham" for m in messages],
+    })
+
+
+def text_spec(**settings: Any) -> features.FeatureSpec:
+    return features.FeatureSpec(target="y", task="binary", classes=("ham", "spam"), numeric=("x",),
+                                categorical=("c",), text=("message",), transformer=settings)
+
+
+def test_text_is_a_feature_group_of_the_spec() -> None:
+    spec = text_spec()
+    assert spec.features == ("x", "c", "message")
+    with pytest.raises(DataError, match="disjoint"):
+        features.FeatureSpec.from_json({"target": "y", "task": "binary", "categorical": ["t"], "text": ["t"]})
+    only_text = features.FeatureSpec(target="y", task="binary", text=("message",))
+    assert only_text.features == ("message",)
+
+
+def test_sparse_text_keeps_the_terms_bounded_in_number() -> None:
+    frame = text_frame()
+    fitted = features.build_preprocessor(text_spec(text_max_features=10), sparse_text=True).fit(frame, frame["y"])
+    out = fitted.transform(frame)
+    names = list(fitted.get_feature_names_out())
+    assert sp.issparse(out) and out.shape[1] == len(names)
+    words = [n for n in names if n.startswith("text_words_message__")]
+    chars = [n for n in names if n.startswith("text_chars_message__")]
+    assert len(words) == 10 and len(chars) == 10  # max_features per analyzer
+    assert "text_words_message__free" in words
+    assert names[:3] == ["numeric__x", "categorical__c_a", "categorical__c_b"]  # the other blocks as before
+
+
+def test_dense_text_is_reduced_to_components_for_every_other_family() -> None:
+    frame = text_frame()
+    fitted = features.build_preprocessor(text_spec(text_components=3)).fit(frame, frame["y"])
+    out = fitted.transform(frame)
+    assert isinstance(out, pd.DataFrame) and not out.isna().any().any()
+    assert [c for c in out.columns if c.startswith("text_")] == [f"text_words_message__message_{i}" for i in range(3)]
+    ordinal = features.ordinal_preprocessor(text_spec(text_components=3), max_categories=255).fit(frame)
+    assert list(ordinal.transform(frame).columns) == ["c", "x", "message_0", "message_1", "message_2"]
+
+
+def test_text_without_chars_and_with_a_vocabulary_smaller_than_the_components() -> None:
+    frame = text_frame(10)
+    fitted = features.build_preprocessor(text_spec(text_char_ngrams=None), sparse_text=True).fit(frame)
+    assert not any("chars" in n for n in fitted.get_feature_names_out())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skrub says it keeps the first columns instead of an SVD
+        dense = features.build_preprocessor(text_spec(text_components=50)).fit(frame).transform(frame)
+    assert dense.shape[0] == 10 and np.isfinite(dense.to_numpy(dtype=float)).all()
+
+
+def test_without_text_the_transformer_is_unchanged() -> None:
+    spec = features.FeatureSpec(target="y", task="binary", numeric=("x",), categorical=("c",))
+    built = features.build_preprocessor(spec, sparse_text=True)
+    assert [name for name, _, _ in built.transformers] == ["numeric", "categorical"]
+    assert built.sparse_threshold == 0.0 and built.verbose_feature_names_out is False
+
+
+# --- timestamps and derived features ---------------------------------------------------------------
+
+
+def trips_frame(rows: int = 60) -> pd.DataFrame:
+    """Trips over a week: pickup/dropoff timestamps as text, a distance, a colour and a fare."""
+    rng = np.random.default_rng(0)
+    pickup = pd.Timestamp("2019-03-04") + pd.to_timedelta(rng.integers(0, 7 * 24 * 60, rows), unit="min")
+    minutes = rng.uniform(2, 40, rows)
+    dropoff = pickup + pd.to_timedelta(minutes, unit="min")
+    return pd.DataFrame({
+        "pickup": pickup.strftime("%Y-%m-%d %H:%M:%S"),
+        "dropoff": dropoff.strftime("%Y-%m-%d %H:%M:%S"),
+        "distance": rng.uniform(0.5, 10, rows),
+        "color": rng.choice(["yellow", "green"], rows),
+        "fare": 2.5 + 0.5 * minutes,
+    })
+
+
+def trips_spec(**changes: Any) -> features.FeatureSpec:
+    """A regression spec with two timestamp columns and two derived features."""
+    fields: dict[str, Any] = {
+        "target": "fare", "task": "regression", "numeric": ("distance",), "categorical": ("color",),
+        "datetime": ("pickup", "dropoff"),
+        "derived": {"trip_minutes": "minutes(dropoff - pickup)", "hour": "hour(pickup)"},
+    }
+    return features.FeatureSpec(**{**fields, **changes})
+
+
+def test_timestamps_and_derived_features_are_groups_of_the_spec() -> None:
+    spec = trips_spec()
+    assert spec.features == ("distance", "color", "pickup", "dropoff")  # raw inputs only: the contract's columns
+    assert features.FeatureSpec.from_json(spec.to_json()) == spec
+    assert features.FeatureSpec(target="y", task="binary", numeric=("x",)).to_json()["derived"] == {}
+
+
+@pytest.mark.parametrize(
+    ("derived", "problem"),
+    [
+        ({"distance": "distance * 2"}, "'distance' is a column"),
+        ({"fare2": "fare * 2"}, "'fare2' reads 'fare'"),
+        ({"bad": "distance.real"}, "'bad': attribute access is not allowed"),
+    ],
+)
+def test_derived_features_must_be_new_names_of_formulas_of_the_features(derived: dict[str, str], problem: str) -> None:
+    with pytest.raises(DataError, match=problem):
+        features.FeatureSpec.from_json(trips_spec().to_json() | {"derived": derived})
+
+
+def test_the_datetime_block_gives_parts_and_durations_imputed_and_scaled() -> None:
+    frame = trips_frame()
+    fitted = features.build_preprocessor(trips_spec(derived={})).fit(frame)
+    out = transform(fitted, frame)
+    names = list(out.columns)
+    assert {"pickup_hour", "pickup_hour_sin", "pickup_weekday_cos", "dropoff_minus_pickup_minutes"} <= set(names)
+    assert out.filter(like="pickup_").notna().all().all()
+    assert abs(float(out["pickup_hour"].mean())) < 1e-9  # scaled like the numeric block
+
+
+def test_the_derive_step_comes_first_and_the_pipeline_takes_raw_columns_only() -> None:
+    from mlworkflow.core import families
+
+    frame = trips_frame()
+    spec = trips_spec()
+    for family in ("logistic", "hist_gradient_boosting"):
+        pipeline = families.make_pipeline(spec, family, 0).fit(frame[list(spec.features)], frame["fare"])
+        assert pipeline.steps[0][0] == "derive"
+        assert list(pipeline.feature_names_in_) == list(spec.features)
+        one_row = frame[list(spec.features)].head(1)
+        assert pipeline.predict(one_row)[0] == pytest.approx(pipeline.predict(frame[list(spec.features)])[0])
+    assert features.derive_steps(trips_spec(derived={})) == []
+
+
+def test_a_fitted_pipeline_with_timestamps_and_formulas_loads_with_the_registry_trust() -> None:
+    import skops.io as sio
+
+    from mlworkflow.bundle import registry
+    from mlworkflow.core import families
+
+    frame = trips_frame()
+    spec = trips_spec()
+    pipeline = families.make_pipeline(spec, "hist_gradient_boosting", 0).fit(frame[list(spec.features)], frame["fare"])
+    data = sio.dumps(pipeline)
+    assert set(sio.get_untrusted_types(data=data)) <= set(registry.DEFAULT_TRUSTED)
+    loaded = sio.loads(data, trusted=list(registry.DEFAULT_TRUSTED))
+    X = frame[list(spec.features)]
+    assert np.array_equal(loaded.predict(X), pipeline.predict(X))
+
+
+def test_output_names_get_prefixes_when_a_timestamp_part_could_collide() -> None:
+    assert features.names_stay_unique(trips_spec(numeric=(), categorical=(), derived={}))
+    assert not features.names_stay_unique(trips_spec(numeric=("pickup_hour",), categorical=(), derived={}))

@@ -134,10 +134,12 @@ def test_constant_reason_keeps_one_value_with_gaps() -> None:
     assert pp.constant_reason(pd.Series([1, 2])) is None
 
 
-def test_clean_drops_date_columns() -> None:
-    frame = make_frame().assign(day=pd.date_range("2020-01-01", periods=40))
-    _, dropped = pp.clean(frame, META, params())
-    assert dropped["day"].startswith("date/time")
+def test_clean_keeps_date_columns_as_features_and_drops_time_spans() -> None:
+    days = pd.date_range("2020-01-01", periods=40)
+    frame = make_frame().assign(day=days, span=days - days[0])
+    cleaned, dropped = pp.clean(frame, META, params())
+    assert "day" in cleaned.columns and "day" not in dropped
+    assert dropped["span"].startswith("time spans")
 
 
 def with_duplicates() -> pd.DataFrame:
@@ -478,3 +480,71 @@ def test_stratify_column_without_bins_and_unknown_column() -> None:
     assert test["flag"].mean() == pytest.approx(frame["flag"].mean(), abs=0.07)
     with pytest.raises(DataError, match=r"column 'flagg'.*Did you mean 'flag'"):
         pp.split(frame, "y", "binary", params(stratify_column="flagg"), seed=0)
+
+
+# --- roles and text ------------------------------------------------------------------------------
+
+
+def with_messages(n: int = 40) -> pd.DataFrame:
+    """make_frame plus a free-text column (words shared between rows, a distinct value per row)."""
+    frame = make_frame(n)
+    words = ["free prize", "call now", "see you", "at lunch", "win cash"]
+    return frame.assign(message=[f"{words[i % 5]} {words[(i * 3) % 5]} {i}" for i in range(n)])
+
+
+def test_text_roles_from_stage_data_make_the_text_group() -> None:
+    meta = {**META, "roles": {"message": "text", "city": "categorical", "id": "identifier"}}
+    cleaned, dropped = pp.clean(with_messages(), meta, params())
+    spec = pp.infer_spec(cleaned, meta, params())
+    assert spec.text == ("message",) and "message" not in spec.categorical
+    assert spec.categorical == ("city",) and "message" not in dropped
+    fitted = pp.fit_preview(spec, cleaned)
+    assert any(name.startswith("text_words_message__") for name in fitted.get_feature_names_out())
+
+
+def test_roles_override_the_detected_ones_and_the_flags() -> None:
+    roles = {"id": "categorical", "outcome": "ignore", "age": "categorical", "charges": "identifier", "city": "text"}
+    settings = params(roles=roles)
+    cleaned, dropped = pp.clean(make_frame(), META, settings)
+    assert dropped["outcome"] == "role 'ignore' in preprocess.roles"
+    assert dropped["charges"] == "role 'identifier' in preprocess.roles"
+    assert "id" not in dropped  # flagged by stage data, but the params say it is a category
+    spec = pp.infer_spec(cleaned, META, settings)
+    assert spec.categorical == ("id", "age") and spec.text == ("city",) and spec.numeric == ("flag",)
+
+
+def test_roles_keep_codes_as_text_and_make_numbers_of_numeric_text() -> None:
+    frame = make_frame().assign(zip=[f"{i:05d}" for i in range(40)], count=[str(i) for i in range(40)])
+    cleaned, _ = pp.clean(frame, META, params(roles={"zip": "categorical", "count": "numeric"}))
+    assert cleaned["zip"].iloc[1] == "00001" and cleaned["count"].dtype.kind in "if"
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        ({"city": "numeric"}, r"preprocess.roles: column 'city': role 'numeric' needs numbers, found '(north|south|east)'"),
+        ({"age": "datetime"}, r"preprocess.roles: column 'age': role 'datetime' needs dates or times, found \d+"),
+        ({"cty": "text"}, r"preprocess.roles: column 'cty': is not a column of the data. Did you mean 'city'\?"),
+        ({"y": "numeric"}, r"preprocess.roles: column 'y': is the target, so it takes no role"),
+    ],
+)
+def test_a_role_that_does_not_fit_stops_the_stage_naming_the_column(roles: dict[str, str], message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        pp.clean(make_frame(), META, params(roles=roles))
+
+
+def test_a_table_of_text_alone_is_learned_from() -> None:
+    frame = with_messages(60)[["message", "y"]]
+    meta = {**META, "identifiers": [], "leaks": [], "roles": {"message": "text"}}
+    cleaned, dropped = pp.clean(frame, meta, params())
+    assert dropped == {}
+    train, test = pp.split(cleaned, "y", "binary", params(), seed=0)
+    spec = pp.infer_spec(train, meta, params())
+    assert spec.features == ("message",)
+    out = pp.transform(pp.fit_preview(spec, train), test)
+    assert len(out) == len(test) and np.isfinite(out.to_numpy(dtype=float)).all()
+
+
+def test_an_old_data_record_without_roles_keeps_the_dtype_rule() -> None:
+    cleaned, _ = pp.clean(with_messages(), META, params())
+    assert pp.infer_spec(cleaned, META, params()).categorical == ("city", "message")

@@ -15,6 +15,7 @@ it. Numbers outside the training range are always accepted and flagged.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +25,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from mlworkflow.core.timestamps import parse_timestamps
 from mlworkflow.errors import MlwError, did_you_mean
 
 Kind = Literal["integer", "number", "boolean", "string"]
 Policy = Literal["reject", "flag"]
 MAX_ISSUES = 50  # a response lists at most this many problems
+SHOWN_NAME = 60  # characters of a field name a message repeats
 SHOWN_CATEGORIES = 8
 MISSING_TEXT = frozenset({"nan", "null"})  # compared lower case: NaN, nan, NULL, null, …
 TRUE_TEXT = frozenset({"true", "1", "yes"})
@@ -46,6 +49,8 @@ class Column(BaseModel):
     categories: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    free_text: bool = Field(False, exclude_if=lambda value: not value)  # any string: a text feature, not a category
+    timestamp: bool = Field(False, exclude_if=lambda value: not value)  # a string that parses as a date or time
 
 
 class Contract(BaseModel):
@@ -129,15 +134,31 @@ def learn_categorical(series: pd.Series, name: str) -> Column:
     return Column(name=name, kind="string", nullable=bool(series.isna().any()), categories=tuple(categories))
 
 
+def learn_text(series: pd.Series, name: str) -> Column:
+    """A free-text column: any string, nullable when training had gaps (no categories: every message is new)."""
+    return Column(name=name, kind="string", nullable=bool(series.isna().any()), free_text=True)
+
+
+def learn_timestamp(series: pd.Series, name: str) -> Column:
+    """A timestamp column (sent as a string): nullable, and the range seen in POSIX seconds (UTC)."""
+    parsed = parse_timestamps(series).dropna()
+    seconds = parsed.astype("datetime64[ns]").astype("int64") / 1e9
+    low, high = (float(seconds.min()), float(seconds.max())) if len(seconds) else (None, None)
+    return Column(name=name, kind="string", nullable=bool(series.isna().any()), minimum=low, maximum=high, timestamp=True)
+
+
 def learn_contract(
-    train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], markers: Sequence[str] = ()
+    train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], markers: Sequence[str] = (),
+    text: Sequence[str] = (), datetime: Sequence[str] = (),
 ) -> Contract:
-    """Learn the contract from the training frame; columns in the pipeline's order (numeric first)."""
-    missing = [name for name in (*numeric, *categorical) if name not in train.columns]
+    """Learn the contract from the training frame; columns in the pipeline's order (numeric first, text, timestamps last)."""
+    missing = [name for name in (*numeric, *categorical, *text, *datetime) if name not in train.columns]
     if missing:
         raise MlwError(f"column '{missing[0]}' of the feature spec is not in the training frame")
     columns = [learn_numeric(train[name], name) for name in numeric]
     columns += [learn_categorical(train[name], name) for name in categorical]
+    columns += [learn_text(train[name], name) for name in text]
+    columns += [learn_timestamp(train[name], name) for name in datetime]
     return Contract(columns=tuple(columns), missing_markers=tuple(markers))
 
 
@@ -157,8 +178,17 @@ def number_text(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
 
 
+def time_text(seconds: float | None) -> str:
+    """POSIX seconds as an ISO time (UTC), or '?'."""
+    return "?" if seconds is None else pd.Timestamp(seconds, unit="s").isoformat(sep=" ")
+
+
 def seen_text(column: Column) -> str:
     """What training saw in a column, as short text."""
+    if column.free_text:
+        return "free text"
+    if column.timestamp:
+        return f"dates or times, {time_text(column.minimum)} to {time_text(column.maximum)}"
     if column.kind == "string":
         shown = ", ".join(column.categories[:SHOWN_CATEGORIES])
         more = f", … ({len(column.categories)} in all)" if len(column.categories) > SHOWN_CATEGORIES else ""
@@ -230,11 +260,31 @@ def check_string(column: Column, value: Any, policy: Policy, seen: frozenset[str
     return value, None if value in seen else category_rule(column, value, policy)
 
 
+def check_text(value: Any) -> tuple[str, str | None]:
+    """Any string (a free-text column has no categories to check)."""
+    if not isinstance(value, str):
+        raise Invalid("type", f"expected a string, found {type_name(value)} {value!r:.40}")
+    return value, None
+
+
+def check_timestamp(value: Any) -> tuple[str, str | None]:
+    """A string that parses as a date or time by the rule training used (timestamps.parse_timestamps)."""
+    if not isinstance(value, str):
+        raise Invalid("type", f"expected a date or time as a string, found {type_name(value)} {value!r:.40}")
+    if parse_timestamps(pd.Series([value], dtype=object)).isna().iloc[0]:
+        raise Invalid("datetime", f"expected a date or time (e.g. 2019-03-23 20:21:09), found {value!r:.40}")
+    return value, None
+
+
 ValueCheck = Callable[[Any], tuple[Any, str | None]]
 
 
 def value_check(column: Column, policy: Policy) -> ValueCheck:
     """The check of one column's non-missing JSON values."""
+    if column.free_text:
+        return check_text
+    if column.timestamp:
+        return check_timestamp
     if column.kind == "string":
         seen = frozenset(column.categories)
         return lambda value: check_string(column, value, policy, seen)
@@ -289,6 +339,34 @@ class Checked:
             raise ContractError(self.issues[:MAX_ISSUES])
 
 
+def max_fields(inputs: int, allowed: int = 0) -> int:
+    """The widest record or CSV header read: the model's inputs, the columns allowed besides, MAX_ISSUES others."""
+    return inputs + allowed + MAX_ISSUES
+
+
+def width_issue(found: int, inputs: int, allowed: int = 0, row: int | None = None, line: int | None = None) -> Issue | None:
+    """A record or header wider than max_fields, checked before any name is compared (so in linear time)."""
+    limit = max_fields(inputs, allowed)
+    if found <= limit:
+        return None
+    what = "the header names" if line is not None else "the record has"
+    besides = f", {allowed} passed through" if allowed else ""
+    reason = f"{what} {found} fields, over the limit of {limit} (the model's {inputs} inputs{besides} and {MAX_ISSUES} others)"
+    return Issue("max_fields", reason, None, row, line)
+
+
+def short_name(name: str) -> str:
+    """A field name as a message repeats it: at most SHOWN_NAME characters."""
+    return name if len(name) <= SHOWN_NAME else f"{name[:SHOWN_NAME]}…"
+
+
+def unknown_issues(names: Iterable[str], known: Sequence[str], reason: str, row: int | None = None,
+                   line: int | None = None) -> list[Issue]:
+    """One unknown_field issue (with a did-you-mean hint) for each of the first MAX_ISSUES names."""
+    shown = [short_name(name) for name in itertools.islice(names, MAX_ISSUES)]
+    return [Issue("unknown_field", f"{reason}{did_you_mean(name, known)}", name, row, line) for name in shown]
+
+
 class Validator:
     """Checks records or CSV rows against a contract, with an unseen-category policy."""
 
@@ -323,12 +401,13 @@ class Validator:
             return [Issue("type", f"a record is an object of column: value, found {type_name(record)}", None, row)]
         if record.keys() == self.expected:
             return []
+        too_wide = width_issue(len(record), len(self.names), row=row)
+        if too_wide is not None:
+            return [too_wide]
         missing = [n for n in self.names if n not in record]
         issues = [Issue("required", "is missing", n, row) for n in missing]
-        for name in (str(key) for key in record if key not in self.expected):
-            hint = did_you_mean(name, self.names)
-            issues.append(Issue("unknown_field", f"is not an input of the model.{hint}", name, row))
-        return issues
+        unknown = [str(key) for key in record if key not in self.expected]
+        return issues + unknown_issues(unknown, self.names, "is not an input of the model.", row)
 
     def values(self, record: Mapping[str, Any], row: int) -> list[Issue] | tuple[list[Any], list[str]]:
         """Check every field of a well-shaped record: its values and flags, or its issues."""
@@ -354,7 +433,10 @@ class Validator:
     def text_rows(self, header: Sequence[str], rows: Iterable[Sequence[str]], lines: Sequence[int]) -> Checked:
         """Check CSV rows (text, cleaned like training data); issues carry the CSV line number."""
         self.check_header(header)
-        positions = [list(header).index(name) for name in self.names]
+        first: dict[str, int] = {}
+        for position, name in enumerate(header):
+            first.setdefault(name, position)
+        positions = [first[name] for name in self.names]
         checked = Checked()
         for row, (cells, line) in enumerate(zip(rows, lines, strict=True)):
             outcome = self.text_values(cells, positions, row, len(header))
@@ -363,7 +445,8 @@ class Validator:
 
     def check_header(self, header: Sequence[str]) -> None:
         """The CSV header must name every contract column (extra columns are for the caller to allow)."""
-        missing = [name for name in self.names if name not in header]
+        present = frozenset(header)
+        missing = [name for name in self.names if name not in present]
         issues = [Issue("required", "is missing from the header", n, None, 1) for n in missing]
         if issues:
             raise ContractError(issues)
@@ -436,6 +519,11 @@ def example_value(column: Column, i: int) -> Any:
     """A valid value for row i: categories in turn, numbers across the range, some missing."""
     if column.nullable and i % 5 == 4:
         return None
+    if column.free_text:
+        return f"an example message, number {i}"
+    if column.timestamp:
+        start, end = column.minimum or 0.0, column.maximum if column.maximum is not None else 86_400.0
+        return time_text(float(np.floor(start + (end - start) * ((i * 0.37) % 1.0))))
     if column.kind == "string":
         return column.categories[(i * 7) % len(column.categories)] if column.categories else "?"
     if column.kind == "boolean":

@@ -50,8 +50,9 @@ SHOWN_METRICS = 9
 
 
 def learn(train: pd.DataFrame, preprocessed: PreprocessRecord) -> Contract:
-    """The input contract from the training split and preprocess.json (numeric, categorical, markers)."""
-    return learn_contract(train, list(preprocessed.numeric), list(preprocessed.categorical), preprocessed.missing_markers)
+    """The input contract from the training split and preprocess.json (numeric, categorical, markers, text, timestamps)."""
+    return learn_contract(train, list(preprocessed.numeric), list(preprocessed.categorical), preprocessed.missing_markers,
+                          text=list(preprocessed.text), datetime=list(preprocessed.datetime))
 
 
 def metric_rows(evaluation: EvaluateRecord) -> list[dict[str, Any]]:
