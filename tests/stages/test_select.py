@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.datasets import make_classification
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
@@ -23,6 +21,7 @@ from mlworkflow.params import SelectParams
 from mlworkflow.records import Ranked, SelectRecord
 from mlworkflow.stages import select
 from mlworkflow.views import select as view
+from tests.core.test_calibration import few_rows_five_classes
 from tests.core.test_families import tiny
 from tests.metrickit import LABEL_SETS, direct, relabel
 
@@ -284,16 +283,6 @@ def test_cv_scores_of_every_metric_match_sklearn_whatever_the_positive_class(lab
 # --- probabilities no worse than the class prior's --------------------------------------------------------
 
 
-def few_rows_five_classes() -> tuple[pd.DataFrame, pd.Series, FeatureSpec]:
-    """303 rows, 5 imbalanced classes, label noise: where a deep tree wins on balanced accuracy with wild log-loss."""
-    X, codes = make_classification(n_samples=303, n_features=13, n_informative=5, n_redundant=3, n_classes=5,
-                                   weights=[0.54, 0.18, 0.12, 0.12, 0.04], class_sep=0.6, flip_y=0.15, random_state=3)
-    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(13)])
-    y = pd.Series(np.array(["c0", "c1", "c2", "c3", "c4"])[codes], name="t")
-    spec = FeatureSpec(target="t", task="multiclass", classes=tuple(sorted(set(y))), numeric=tuple(frame.columns))
-    return frame, y, spec
-
-
 def test_a_family_whose_log_loss_is_worse_than_the_prior_is_not_chosen() -> None:
     frame, y, spec = few_rows_five_classes()
     params = SelectParams.model_validate({"candidates": ("decision_tree", "logistic", "naive_bayes"), "folds": 5,
@@ -334,3 +323,57 @@ def test_no_candidate_with_trusted_probabilities_is_an_error() -> None:
     ranking = [{"family": "knn", "status": "ok", "message": ""}]
     with pytest.raises(DataError, match="no candidate's probabilities beat the class prior's — knn: worse"):
         select.choose(ranking, 1, {"knn": "worse"})
+
+
+# --- feature selection and class imbalance: the best family with and without them ------------------
+
+
+def run_with_steps(selection: str, imbalance: str, task: str = "binary") -> SelectRecord:
+    """The stage on a tiny frame whose spec asks for the optional steps, effect included."""
+    from mlworkflow.core.features import TransformerSettings
+
+    frame, y, spec = tiny(task)
+    spec = spec.model_copy(update={"transformer": TransformerSettings(feature_selection=selection, imbalance=imbalance)})
+    params = SelectParams(candidates=("logistic", "knn"), folds=3, repeats=2, top_k=1)
+    plan = select.plan(params, task)
+    splits = crossval.make_splits(y, task, params.folds, params.repeats, seed=0)
+    scorers = metrics.make_scorers(plan.metrics, task, positive_label(y, spec.task, spec.positive_class))
+    outcomes = select.compare(select.build_candidates(spec, plan.candidates, 0), frame, y, splits, scorers, None)
+    ranking = select.rank(outcomes, plan.metrics, splits, params.alpha)
+    effect = select.step_effect(spec, ranking, frame, y, splits, plan, params, seed=0)
+    return select.record(plan, ranking, outcomes, splits, params, len(frame), 0, effect)
+
+
+def test_without_the_steps_select_json_is_as_before() -> None:
+    summary = run("binary")
+    assert summary.steps is None and "steps" not in summary.model_dump()
+    assert not any("with / without steps" in key for key in summary.headline)
+
+
+def test_the_steps_effect_compares_the_best_family_with_and_without_them_on_the_same_folds() -> None:
+    summary = run_with_steps("model", "undersample")
+    effect = summary.steps
+    assert effect is not None and effect.family == summary.ranking[0].family
+    assert set(effect.scores) == {"with steps", "without"} and set(effect.status.values()) == {"ok"}
+    assert {"brier_score", "log_loss", "roc_auc"} <= set(effect.scores["with steps"])
+    assert effect.scores["with steps"]["roc_auc"] == summary.ranking[0].metrics["roc_auc"]  # same folds, same pipeline
+    assert effect.p_value is not None and 0.0 <= effect.p_value <= 1.0
+    assert {row["variant"] for row in effect.calibration} == {"with steps", "without"}
+    assert all(0.0 <= row["predicted"] <= 1.0 for row in effect.calibration)
+    assert "probabilities" in effect.distortion
+    assert "above the mean importance" in effect.families["knn"]
+    assert "roc_auc with / without steps" in summary.headline
+    assert SelectRecord.model_validate_json(summary.model_dump_json()) == summary
+
+
+def test_class_weights_are_documented_where_a_family_takes_none() -> None:
+    effect = run_with_steps("none", "class_weight").steps
+    assert effect is not None
+    assert effect.families["knn"].startswith("no feature selection; unaffected: knn takes no class weights")
+    assert "class_weight='balanced'" in effect.families["logistic"]
+
+
+def test_feature_selection_alone_draws_no_calibration_curve_for_regression() -> None:
+    effect = run_with_steps("permutation", "none", task="regression").steps
+    assert effect is not None and effect.calibration == [] and effect.distortion == ""
+    assert "brier_score" not in effect.scores["without"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from sklearn.calibration import CalibratedClassifierCV
 
 from mlworkflow import io
-from mlworkflow.core import crossval, families, metrics, searches
+from mlworkflow.core import calibration, crossval, families, metrics, searches
 from mlworkflow.errors import DataError, ParamsError
 from mlworkflow.params import TrainParams
 from mlworkflow.stages import train
 from mlworkflow.views import train as view
+from tests.core.test_calibration import few_rows_five_classes
 from tests.core.test_searches import TASKS, run, standard, tiny
 from tests.metrickit import LABEL_SETS, direct, relabel
 
@@ -295,3 +298,90 @@ def test_cv_score_of_the_tuning_metric_matches_sklearn_whatever_the_positive_cla
     ]
     assert defaults.params == {}
     assert defaults.score == pytest.approx(float(np.mean(expected)), abs=1e-12)
+
+
+# --- probabilities no worse than the class prior's --------------------------------------------------------
+
+
+def few_rows_tuned(*names: str) -> tuple[pd.DataFrame, pd.Series, Any, tuple[searches.SearchResult, ...]]:
+    """The 303-row five-class problem, each family searched briefly on the deciding metric (balanced accuracy)."""
+    X, y, spec = few_rows_five_classes()
+    settings = searches.SearchSettings("random", n_iter=2, grid_points=2, folds=5, n_jobs=1)
+    return X, y, spec, tuple(searches.tune(spec, name, X, y, settings, 0, "balanced_accuracy") for name in names)
+
+
+def test_the_kept_model_is_calibrated_when_its_probabilities_are_worse_than_the_prior() -> None:
+    X, y, spec, results = few_rows_tuned("decision_tree")
+    params = TrainParams.model_validate({"folds": 5})
+    kept = train.keep(spec, results, X, y, params, 0)
+    assert kept.result is results[0] and kept.check is not None and kept.passed_over == {}
+    assert kept.check.raw.log_loss > kept.check.prior.log_loss > kept.check.chosen.log_loss
+    model = train.fit_final(spec, kept.result, X, y, 0, kept.check)
+    assert isinstance(model.named_steps["model"], CalibratedClassifierCV)
+    content = train.record(kept.result, results, {}, kept=kept).model_dump()
+    assert content["calibration"]["method"] == "sigmoid" and content["calibration"]["trusted"] is True
+    assert content["headline"]["probabilities"].startswith("sigmoid calibration, out-of-fold log-loss")
+
+
+def test_a_family_that_stays_worse_than_the_prior_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y, spec, results = few_rows_tuned("decision_tree", "logistic")
+    real = calibration.check
+
+    def tree_untrusted(family: str, *args: Any, **kwargs: Any) -> calibration.Check:
+        found = real(family, *args, **kwargs)
+        return found if family != "decision_tree" else dataclasses.replace(found, method=calibration.UNCALIBRATED)
+
+    monkeypatch.setattr(calibration, "check", tree_untrusted)
+    best = searches.best_of(results)
+    assert best.family == "decision_tree"
+    kept = train.keep(spec, results, X, y, TrainParams.model_validate({"folds": 5}), 0)
+    assert kept.result.family == "logistic" and list(kept.passed_over) == ["decision_tree"]
+    assert "worse than the class prior's" in kept.passed_over["decision_tree"]
+    assert "Passed over: `decision_tree`" in kept.sentence
+    monkeypatch.setattr(calibration, "check", lambda family, *a, **k: dataclasses.replace(
+        real(family, *a, **k), method=calibration.UNCALIBRATED, raw=calibration.Losses(9.0, 1.0)))
+    with pytest.raises(DataError, match="no tuned family's probabilities beat the class prior's"):
+        train.keep(spec, results, X, y, TrainParams.model_validate({"folds": 5}), 0)
+
+
+def test_regression_keeps_the_best_search_without_a_check() -> None:
+    result = standard("regression", "optuna")
+    X, y, spec = tiny("regression")
+    kept = train.keep(spec, [result], X, y, TrainParams.model_validate(FAST), 0)
+    assert kept.result is result and kept.check is None and kept.as_record() is None
+    assert "calibration" not in train.record(result, [result], {}, kept=kept).model_dump()
+
+
+# --- what the optional steps did to the final model -------------------------------------------------
+
+
+def final_with_steps(selection: str, imbalance: str) -> tuple[Any, Any, searches.SearchResult]:
+    """A tuned logistic model with the optional steps, fitted on all rows; (spec, model, result)."""
+    from mlworkflow.core.features import TransformerSettings
+
+    X, y, spec = tiny("binary")
+    spec = spec.model_copy(update={"transformer": TransformerSettings(feature_selection=selection, imbalance=imbalance)})
+    result = searches.tune(spec, "logistic", X, y, searches.SearchSettings("random", 2, 2, 2, 1, None, {}), 0,
+                           "roc_auc")
+    return spec, train.fit_final(spec, result, X, y, 0), result
+
+
+def test_step_choice_lists_the_kept_features_and_the_balancing() -> None:
+    spec, model, result = final_with_steps("model", "smote")
+    steps = train.step_choice(spec, "logistic", model)
+    assert steps is not None and steps["kept"] and "a" in steps["kept"]
+    assert sorted(steps["kept"] + steps["dropped"]) == sorted(model.named_steps["preprocess"].get_feature_names_out())
+    assert "SMOTE" in steps["imbalance_note"] and "extremely randomized trees" in steps["cost"]
+    content = train.record(result, [result], {}, steps=steps).model_dump()
+    assert content["steps"]["kept"] == steps["kept"]
+    assert content["headline"]["features kept"] == len(steps["kept"])
+
+
+def test_without_the_steps_train_json_is_as_before() -> None:
+    spec, model, result = final_with_steps("none", "none")
+    assert train.step_choice(spec, "logistic", model) is None
+    content = train.record(result, [result], {}).model_dump()
+    assert "steps" not in content and "features kept" not in content["headline"]
+    weighted, model, _ = final_with_steps("none", "class_weight")
+    steps = train.step_choice(weighted, "logistic", model)
+    assert steps is not None and steps["kept"] == [] and steps["imbalance"] == "class_weight"

@@ -47,3 +47,17 @@ def test_notes_table_lists_skipped_families_then_each_failure_and_warning() -> N
     summary = SelectRecord.model_construct(skipped={"naive_bayes": "classification only"}, ranking=[failed])
     assert view.notes_table(summary)["note"].tolist() == [
         "skipped: classification only", "ValueError on fold 1: bad", "a warning"]
+
+
+def test_the_steps_tables_and_the_calibration_plot() -> None:
+    from tests.stages.test_select import run_with_steps
+
+    summary = run_with_steps("model", "smote")
+    effect = view.effect_table(summary)
+    assert list(effect.columns) == ["with steps", "without"]
+    assert "brier_score (lower is better)" in effect.index and "±" in effect.iloc[0, 0]
+    assert set(view.steps_table(summary).index) == {"logistic", "knn"}
+    figure = view.plot_calibration(summary)
+    assert isinstance(figure, Figure) and len(figure.axes[0].lines) == 3
+    plain = run("binary")
+    assert view.effect_table(plain).empty and view.steps_table(plain).empty and view.plot_calibration(plain) is None

@@ -38,3 +38,16 @@ def test_final_summary_describes_the_saved_pipeline() -> None:
     summary = view.final_summary(result, model, model, X)["final model"]
     assert summary["estimator"] == "LogisticRegression" and summary["fitted on rows"] == len(X)
     assert summary["reloaded model predicts identically"] is True and "C" in summary
+
+
+def test_steps_table_names_the_kept_features() -> None:
+    from tests.stages.test_train import final_with_steps
+
+    spec, model, result = final_with_steps("permutation", "undersample")
+    record = train.record(result, [result], {}, steps=train.step_choice(spec, "logistic", model))
+    table = view.steps_table(record)["final model"]
+    assert record.steps is not None
+    assert table[f"features kept ({len(record.steps.kept)})"] == ", ".join(record.steps.kept)
+    assert table["class imbalance"].startswith("undersample: the larger classes")
+    plain = train.record(result, [result], {})
+    assert view.steps_table(plain)["final model"].tolist() == ["no feature selection, no imbalance handling"]
