@@ -50,6 +50,21 @@ def _read_file(path: Path) -> pd.DataFrame:
     raise DataError(f"unknown file type; expected one of {CSV_SUFFIXES + PARQUET_SUFFIXES}", source=str(path))
 
 
+def read_header(path: Path | str) -> list[str]:
+    """A CSV or Parquet file's column names, read without its rows (params name columns: a cheap check)."""
+    path = Path(path)
+    name = path.name.lower()
+    try:
+        if name.endswith(PARQUET_SUFFIXES):
+            import pyarrow.parquet as pq
+
+            return [str(column) for column in pq.read_schema(path).names]
+        sep = "\t" if name.endswith(".tsv") else ","
+        return [str(column) for column in pd.read_csv(path, sep=sep, skipinitialspace=True, nrows=0).columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise DataError(f"cannot read the header: {type(exc).__name__}: {str(exc).strip()}", source=str(path)) from exc
+
+
 def read_file(path: Path | str) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning every failure into a DataError naming the file."""
     path = Path(path)

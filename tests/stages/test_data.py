@@ -522,3 +522,23 @@ def test_penguins_is_multiclass_without_flags(shared_data: Path) -> None:
     assert (target.task, target.classes) == ("multiclass", ("Adelie", "Chinstrap", "Gentoo"))
     result = data.profile(frame, target, p.leak_threshold, 42)
     assert (result.identifiers, result.leaks) == ({}, {})
+
+
+# --- a derived target ----------------------------------------------------------------------------------
+
+
+def test_target_expression_derives_the_target_and_removes_what_it_reads(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"num": [0, 1, 2, 0, 3, 0, None, 4], "x": range(8)})
+    fields = {"target": "disease", "target_expression": "num > 0"}
+    kept, target, dropped = data.check_target(frame, params(tmp_path, frame, **fields))
+    assert list(kept.columns) == ["x", "disease"]  # `num` holds the target by construction: a perfect leak
+    assert kept["disease"].tolist() == [0, 1, 1, 0, 1, 0, 1]
+    assert (target.task, target.classes, dropped) == ("binary", ("0", "1"), 1)  # the row without `num`
+
+
+def test_a_target_expression_the_data_cannot_compute_names_the_key_and_position(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"num": [0, 1, 2, 3], "kind": ["a", "b", "a", "b"]})
+    with pytest.raises(DataError, match=r"data.target_expression: column 'y': column 'kind' holds text .* position 7"):
+        data.check_target(frame, params(tmp_path, frame, target_expression="num + kind"))
+    with pytest.raises(DataError, match=r"unknown column 'nm' at position 1"):
+        data.check_target(frame, params(tmp_path, frame, target_expression="nm > 0"))

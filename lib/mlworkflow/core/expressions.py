@@ -62,6 +62,14 @@ class Expression:
         """An error at a node's position."""
         return ExpressionError(self.text, self.position(node), problem)
 
+    def column_position(self, column: str) -> int:
+        """Where the formula first names a column (1 if it does not)."""
+        named = [
+            self.position(node) for node in ast.walk(self.tree)
+            if (isinstance(node, ast.Name) and node.id == column) or (isinstance(node, ast.Constant) and node.value == column)
+        ]
+        return min(named, default=1)
+
 
 # --- parsing ---------------------------------------------------------------------------------------
 

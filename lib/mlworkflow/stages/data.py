@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_numeric_dtype
 
 from mlworkflow import io
-from mlworkflow.core import roles
+from mlworkflow.core import derived, expressions, roles
 from mlworkflow.core.features import Task
 from mlworkflow.core.roles import ColumnRole
 from mlworkflow.core.target import Target
@@ -176,9 +176,29 @@ def _target_column(frame: pd.DataFrame, name: str, source: str | None) -> pd.Ser
     return y
 
 
+def derive_target(frame: pd.DataFrame, params: DataParams) -> pd.DataFrame:
+    """The frame with the target computed by `data.target_expression` (if set) in place of the columns it reads.
+
+    The columns the formula reads are removed: they hold the target by construction (`num` in "num > 0").
+    A comparison gives 1 or 0, missing where an input is (such rows are then dropped like unlabelled ones).
+    """
+    if params.target_expression is None:
+        return frame
+    try:
+        parsed = expressions.parse(params.target_expression)
+        values = derived.numbers(parsed, frame)
+    except expressions.ExpressionError as exc:
+        raise DataError(str(exc), params.target, "data.target_expression") from None
+    return frame.drop(columns=list(parsed.columns)).assign(**{params.target: values})
+
+
 def check_target(frame: pd.DataFrame, params: DataParams) -> tuple[pd.DataFrame, Target, int]:
-    """Check the target; drop rows where it is missing; return the frame, the target's description, the rows dropped."""
+    """Check the target (derived first by `data.target_expression`); drop rows where it is missing.
+
+    Returns the frame, the target's description and the rows dropped.
+    """
     source = source_label(params)
+    frame = derive_target(frame, params)
     y = _target_column(frame, params.target, source)
     kept = frame.loc[y.notna()].reset_index(drop=True)
     try:

@@ -45,9 +45,9 @@ SHOWN_NAMES = 4
 
 
 def features(contract: Contract) -> tuple[list[str], list[str]]:
-    """The model's numeric and categorical inputs, from its contract."""
+    """The model's numeric and categorical inputs, from its contract (timestamps are neither: no drift test)."""
     numeric = [c.name for c in contract.columns if c.kind != "string"]
-    return numeric, [c.name for c in contract.columns if c.kind == "string"]
+    return numeric, [c.name for c in contract.columns if c.kind == "string" and not c.timestamp]
 
 
 def clean(frame: pd.DataFrame, contract: Contract, markers: Sequence[str], keep: Sequence[str] = ()) -> pd.DataFrame:

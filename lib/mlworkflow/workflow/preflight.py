@@ -1,0 +1,59 @@
+"""Checks of params against the data that are cheap enough to run before any kernel starts.
+
+The formulas of `preprocess.features` and `data.target_expression` must name columns of the data: when
+the source is a file, its header is read (no rows) and every unknown column is a ParamsError naming the
+key and the position in the formula. A SQL source is checked when stage `data` or `preprocess` starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlworkflow import io
+from mlworkflow.core import expressions
+from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
+from mlworkflow.params import Params
+
+
+def column_issues(params: Params, header: Sequence[str]) -> list[ParamsIssue]:
+    """Each formula's columns against the header: unknown ones, the target, and the target formula's inputs."""
+    data, issues = params.data, []
+    target_reads: tuple[str, ...] = ()
+    if data.target_expression is not None:
+        parsed = expressions.parse(data.target_expression)
+        target_reads = parsed.columns
+        issues += unknown(parsed, "data.target_expression", header)
+    for name, formula in params.preprocess.features.items():
+        parsed = expressions.parse(formula)
+        key = f"preprocess.features.{name}"
+        for column in parsed.columns:
+            if column == data.target or column in target_reads:
+                why = "the target" if column == data.target else "an input of data.target_expression"
+                found = f"'{column}' at position {parsed.column_position(column)}, {why}"
+                issues.append(ParamsIssue(key, "a formula of feature columns (a model never sees the target)", found))
+        issues += unknown(parsed, key, header)
+        if name in header:
+            issues.append(ParamsIssue(key, "a name that is not a column of the data", f"'{name}', a column"))
+    return issues
+
+
+def unknown(parsed: expressions.Expression, key: str, header: Sequence[str]) -> list[ParamsIssue]:
+    """Issues for the columns a formula reads that the data does not have."""
+    columns = list(header)
+    return [
+        ParamsIssue(
+            key, "columns of the data", f"'{column}' at position {parsed.column_position(column)} of {parsed.text!r}",
+            did_you_mean(column, columns),
+        )
+        for column in parsed.columns if column not in columns
+    ]
+
+
+def check_columns(params: Params, source: str) -> None:
+    """Raise one ParamsError for every formula column the data's file lacks (nothing to read for SQL sources)."""
+    if params.data.path is None or not (params.preprocess.features or params.data.target_expression):
+        return
+    issues = column_issues(params, io.read_header(Path(params.data.path)))
+    if issues:
+        raise ParamsError(source, issues)

@@ -1,0 +1,55 @@
+"""Formulas in params are checked against the data file's header before any kernel starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mlworkflow.errors import ParamsError
+from mlworkflow.params import validate
+from mlworkflow.workflow import preflight
+
+
+def checked(tmp_path: Path, data: dict[str, Any], features: dict[str, str]) -> None:
+    """Write a small CSV, validate params naming it, and run the header check."""
+    path = tmp_path / "trips.csv"
+    pd.DataFrame({"pickup": ["2019-03-01 10:00"], "dropoff": ["2019-03-01 10:20"], "fare": [7.0], "num": [1]}).to_csv(
+        path, index=False
+    )
+    raw = {"run": {"name": "t"}, "data": {"path": str(path), "target": "fare", **data}, "preprocess": {"features": features}}
+    preflight.check_columns(validate(raw, "p.yaml", tmp_path), "p.yaml")
+
+
+def test_formulas_of_known_columns_pass(tmp_path: Path) -> None:
+    checked(tmp_path, {}, {"trip_minutes": "minutes(dropoff - pickup)", "busy": "`num` > 0"})
+
+
+def test_an_unknown_column_names_the_key_the_position_and_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError) as caught:
+        checked(tmp_path, {}, {"trip_minutes": "minutes(dropof - pickup)"})
+    assert str(caught.value) == (
+        "p.yaml: key 'preprocess.features.trip_minutes': expected columns of the data, found 'dropof' at "
+        "position 9 of 'minutes(dropof - pickup)'. Did you mean 'dropoff'?"
+    )
+
+
+def test_features_may_not_read_the_target_or_the_target_formula_inputs(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError) as caught:
+        checked(tmp_path, {"target": "sick", "target_expression": "num > 0"}, {"a": "num * 2", "fare": "1"})
+    message = str(caught.value)
+    assert "key 'preprocess.features.a'" in message and "'num' at position 1, an input of data.target_expression" in message
+    assert "key 'preprocess.features.fare': expected a name that is not a column of the data" in message
+
+
+def test_an_unknown_column_in_the_target_formula(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match=r"key 'data.target_expression': expected columns of the data, found 'nmu'"):
+        checked(tmp_path, {"target": "sick", "target_expression": "nmu > 0"}, {})
+
+
+def test_a_sql_source_is_left_to_the_stages(tmp_path: Path) -> None:
+    raw = {"run": {"name": "t"}, "data": {"sql_url": "sqlite://", "sql_query": "select 1", "target": "y"},
+           "preprocess": {"features": {"a": "nope * 2"}}}
+    preflight.check_columns(validate(raw, "p.yaml", tmp_path), "p.yaml")
