@@ -245,3 +245,22 @@ def test_test_metrics_match_sklearn_whatever_the_positive_class(labels: Any, pos
                                                         y.iloc[held], target), 50, 0.9, seed=0)
     assert table["value"].to_dict() == pytest.approx(shown, rel=1e-9)
     assert (table["low"] <= table["value"]).all() and (table["value"] <= table["high"]).all()
+
+
+def test_telling_terms_of_a_linear_model_on_text_per_class_and_for_regression() -> None:
+    from mlworkflow.core import families
+    from mlworkflow.core.features import FeatureSpec
+
+    words = ["win free cash", "free prize now", "see you at lunch", "meeting at noon"]
+    frame = pd.DataFrame({"message": [f"{words[i % 4]} {i}" for i in range(80)], "y": [0.0, 1.0, 5.0, 6.0] * 20})
+    frame["label"] = np.where(frame["y"] < 3, "spam", "ham")
+    binary = FeatureSpec(target="label", task="binary", classes=("ham", "spam"), text=("message",))
+    model = families.make_pipeline(binary, "logistic", 0).fit(frame[["message"]], frame["label"])
+    terms = evaluate.telling_terms(model, Target("label", "binary", ("ham", "spam"), "spam"), top=2)
+    assert set(terms["class"]) == {"ham", "spam"}
+    assert terms[terms["class"] == "spam"]["term"].str.contains("free|win|cash|prize").all()
+    regression = FeatureSpec(target="y", task="regression", text=("message",))
+    ridge = families.make_pipeline(regression, "logistic", 0).fit(frame[["message"]], frame["y"])
+    raising = evaluate.telling_terms(ridge, Target("y", "regression"), top=2)
+    assert set(raising["class"]) == {"higher y"}
+    assert raising["term"].str.contains("lunch|see|you|meeting|noon|at").all()

@@ -51,3 +51,11 @@ def test_plots_cope_with_nothing_to_show() -> None:
     assert "no numeric features" in view.plot_numeric(frame, target).axes[0].texts[0].get_text()
     empty = data.category_table(frame, target)
     assert "no categorical features" in view.plot_categories(empty).axes[0].texts[0].get_text()
+
+
+def test_role_table_lists_every_column_with_its_reason(tmp_path: Path) -> None:
+    frame = frame_for("binary")
+    result = data.profile(frame, target_of(frame, tmp_path), 0.98, seed=0)
+    table = view.role_table(result)
+    assert list(table.index) == ["id", "x", "k", "colour", "note"]
+    assert table.loc["id", "role"] == "identifier" and table.loc["colour", "reason"] == "categories (3 levels)"

@@ -42,3 +42,14 @@ def test_plots_return_figures(make: Callable[..., Scored]) -> None:
         assert isinstance(figure, Figure) and figure.axes
     table = pd.DataFrame({"feature": ["a", "b"], "importance": [0.2, 0.1], "std": [0.01, 0.02]})
     assert isinstance(view.plot_importance(table), Figure)
+
+
+def test_terms_table_puts_each_class_in_a_column() -> None:
+    terms = pd.DataFrame({"class": ["ham", "ham", "spam", "spam"], "term": ["lunch", "see", "free", "win"],
+                          "column": "message", "weight": [1.5, 0.25, 2.0, 1.0]})
+    table = view.terms_table(terms)
+    assert isinstance(table, pd.DataFrame)
+    assert table.to_dict("list") == {"ham": ["lunch (+1.50)", "see (+0.25)"], "spam": ["free (+2.00)", "win (+1.00)"]}
+    assert list(table.index) == [1, 2]
+    empty = view.terms_table(pd.DataFrame(columns=["class", "term", "column", "weight"]))
+    assert isinstance(empty, str) and empty.startswith("No term weights")

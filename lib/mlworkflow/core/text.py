@@ -88,7 +88,8 @@ def telling_terms(pipeline: Any, classes: Sequence[str], top: int = 10) -> pd.Da
     its most negative terms speak for the first. Empty when the model has no text terms or no `coef_`.
     """
     columns = ["class", "term", "column", "weight"]
-    names = term_names(pipeline.steps[0][1])
+    steps = dict(pipeline.steps)
+    names = term_names(steps.get("preprocess"))
     coef = getattr(pipeline.steps[-1][1], "coef_", None)
     if names is None or coef is None:
         return pd.DataFrame(columns=columns)

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlworkflow.core import bootstrap, metrics
+from mlworkflow.core import bootstrap, metrics, text
 from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.scoring import (
     FloatArray,
@@ -229,6 +229,16 @@ def permutation_table(estimator: Any, X: pd.DataFrame, y: pd.Series, scorer: Met
         "std": result.importances_std,
     })
     return table.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True).round(4)
+
+
+def telling_terms(estimator: Any, target: Target, top: int = 10) -> pd.DataFrame:
+    """The text terms a linear model weighs most towards each class (regression: towards a higher target).
+
+    Empty unless the model is linear on sparse TF-IDF terms (`core.text`): other families see text
+    through SVD components, whose weights name no word.
+    """
+    classes = list(target.classes) if target.task != "regression" else [f"higher {target.name}"]
+    return text.telling_terms(estimator, classes, top)
 
 
 def group_labels(values: pd.Series, bins: int = 4) -> npt.NDArray[np.str_]:

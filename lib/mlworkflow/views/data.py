@@ -6,11 +6,17 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from mlworkflow.core import roles
 from mlworkflow.core.target import Target
 from mlworkflow.stages.data import Profile, describe_target, numeric_columns
 from mlworkflow.views import plots
 
 MAX_PANELS = 12
+
+
+def role_table(result: Profile) -> pd.DataFrame:
+    """One row per column: the role it was given (numeric, categorical, text, identifier, ...) and why."""
+    return roles.role_table(result.roles)
 
 
 def flag_table(result: Profile) -> pd.DataFrame:

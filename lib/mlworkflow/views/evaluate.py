@@ -200,6 +200,15 @@ def plot_importance(table: pd.DataFrame, top: int = 15) -> Figure:
     return figure
 
 
+def terms_table(terms: pd.DataFrame) -> pd.DataFrame | str:
+    """The telling terms side by side, one column per class ('term (weight)'), or a sentence when there are none."""
+    if terms.empty:
+        return "No term weights to show: the model is not linear on TF-IDF terms, or the data has no text column."
+    cells = terms.assign(cell=[f"{t} ({w:+.2f})" for t, w in zip(terms["term"], terms["weight"], strict=True)])
+    cells["rank"] = cells.groupby("class").cumcount() + 1
+    return cells.pivot(index="rank", columns="class", values="cell").fillna("").rename_axis(columns=None)
+
+
 def example_row(X: pd.DataFrame) -> pd.DataFrame:
     """The first row without missing values (else the first row), as a one-row frame."""
     complete = X.notna().all(axis=1).to_numpy()

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from mlworkflow.core.features import FeatureSpec, as_text, is_text
@@ -78,15 +79,25 @@ def describe_step(step: Any) -> str:
         return f"one-hot (min_frequency={step.min_frequency}, max_categories={step.max_categories})"
     if isinstance(step, FunctionTransformer):
         return "values as text"
+    if hasattr(step, "ngram_range") and hasattr(step, "analyzer"):  # TF-IDF, or skrub's StringEncoder (TF-IDF + SVD)
+        low, high = step.ngram_range
+        reduced = f", reduced to {step.n_components} SVD components" if hasattr(step, "n_components") else ""
+        bound = f", the {step.max_features:,} most frequent" if getattr(step, "max_features", None) else ""
+        return f"TF-IDF of {step.analyzer} {low}–{high}-grams{bound}{reduced}"
     return "scale to mean 0, sd 1" if isinstance(step, StandardScaler) else type(step).__name__
+
+
+def column_count(columns: Any) -> int:
+    """How many input columns a block takes (a text block takes one, named as a string)."""
+    return 1 if isinstance(columns, str) else len(columns)
 
 
 def preprocessor_steps(preprocessor: ColumnTransformer) -> pd.DataFrame:
     """One row per step of each block of the transformer, in order, with the block's input count."""
     rows = [
-        {"block": name, "step": number, "features in": len(columns), "does": describe_step(step)}
+        {"block": name, "step": number, "features in": column_count(columns), "does": describe_step(step)}
         for name, pipe, columns in preprocessor.transformers
-        for number, (_, step) in enumerate(pipe.steps, start=1)
+        for number, (_, step) in enumerate(getattr(pipe, "steps", [("", pipe)]), start=1)
     ]
     return pd.DataFrame(rows).set_index(["block", "step"])
 
@@ -96,7 +107,7 @@ def feature_table(train: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     rows = [
         {
             "feature": name,
-            "kind": "numeric" if name in spec.numeric else "categorical",
+            "kind": "numeric" if name in spec.numeric else "text" if name in spec.text else "categorical",
             "dtype": str(train[name].dtype),
             "distinct": int(train[name].nunique()),
             "missing share": round(float(train[name].isna().mean()), 3),
@@ -106,13 +117,14 @@ def feature_table(train: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("feature")
 
 
-def output_summary(fitted: ColumnTransformer) -> pd.DataFrame:
-    """Features in and columns out per block of a fitted preprocessor, with a total."""
+def output_summary(fitted: ColumnTransformer | Pipeline) -> pd.DataFrame:
+    """Features in and columns out per block of a fitted preprocessor (after its derive step, if any), with a total."""
+    fitted = fitted[-1] if isinstance(fitted, Pipeline) else fitted
     rows = []
     for name, _, columns in fitted.transformers_:
         out = fitted.output_indices_[name]
         if name != "remainder":
-            rows.append({"block": name, "features in": len(columns), "columns out": out.stop - out.start})
+            rows.append({"block": name, "features in": column_count(columns), "columns out": out.stop - out.start})
     table = pd.DataFrame(rows).set_index("block")
     table.loc["total"] = table.sum()
     return table

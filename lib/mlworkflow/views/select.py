@@ -40,7 +40,7 @@ def describe(pipeline: Any) -> dict[str, str]:
     for name, transformer, columns in pipeline.named_steps["preprocess"].transformers:
         steps = getattr(transformer, "steps", None)
         kind = " → ".join(type(s).__name__ for _, s in steps) if steps else str(transformer)
-        blocks.append(f"{name} ({len(columns)}): {kind}")
+        blocks.append(f"{name} ({1 if isinstance(columns, str) else len(columns)}): {kind}")  # a text block: one column
     model = pipeline.named_steps["model"]
     base = families.unwrap(model)
     label = type(model).__name__ if base is model else f"{type(model).__name__}({type(base).__name__})"
