@@ -8,10 +8,13 @@ lies in the registry, next to the model's versions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from mlworkflow.errors import ParamsError, ParamsIssue
 
 RUNS = "runs"
 REPORTS = "reports"
@@ -23,6 +26,10 @@ INDEX_PAGE = "index.html"
 PREDICTION_LOG = "predictions.sqlite"
 MONITOR = "monitor"
 RETRAIN = "retrain"
+# The run-name rule (params run.name) with room for the `-monitor-<timestamp>-<n>` a generated id appends:
+# a run id is one folder name, never a path (no separator, no leading dot, so no `..`).
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+RUN_ID_RULE = "a run id: a letter or digit, then letters, digits and _.- (at most 128 characters)"
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,19 @@ def export_file(root: Path, run_id: str) -> Path:
 def compare_file(root: Path, run_ids: Sequence[str]) -> Path:
     """The default comparison page of runs: reports/compare-<a>-vs-<b>….html (name capped for file systems)."""
     return reports_dir(root) / f"compare-{'-vs-'.join(run_ids)[:180]}.html"
+
+
+def check_run_id(run_id: str, key: str = "--run-id") -> str:
+    """A run id that is one folder name (the run-name rule), else a ParamsError naming the argument."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ParamsError("command line", [ParamsIssue(key, RUN_ID_RULE, repr(run_id))])
+    return run_id
+
+
+def is_taken(root: Path, run_id: str) -> bool:
+    """Whether a run already uses this id: its state, params or reports exist (a retrain's inputs alone do not)."""
+    run = RunLayout(root, run_id)
+    return run.state_file.exists() or run.params_file.exists() or run.reports.exists()
 
 
 def new_run_id(name: str, root: Path) -> str:

@@ -175,7 +175,7 @@ def test_the_trusted_list_comes_from_the_registry_with_defaults(tmp_path: Path) 
     assert registry.trusted_types() == list(reg.DEFAULT_TRUSTED)
     assert (tmp_path / reg.TRUSTED_FILE).is_file()
     (tmp_path / reg.TRUSTED_FILE).write_text("[]")
-    with pytest.raises(reg.RegistryError, match="not a JSON object with a 'trusted' list"):
+    with pytest.raises(reg.RegistryError, match=r"trusted_types.json: expected a JSON object with a 'trusted' list of type names, found \[\]"):
         registry.trusted_types()
 
 

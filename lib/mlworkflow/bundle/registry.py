@@ -22,9 +22,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlworkflow import io, legacy, provenance
 from mlworkflow.bundle.contract import Contract
@@ -51,6 +52,74 @@ DEFAULT_TRUSTED = tuple(sorted({*features.TRUSTED_TYPES, *families.trusted_types
 
 class RegistryError(MlwError):
     """The registry cannot register, find, check or load a bundle; the message says what to do."""
+
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+BundleFile = Literal["model.skops", "metadata.json", "contract.json", "card.md"]
+
+
+class IndexedVersion(BaseModel):
+    """One version as registry.json records it (file names are the bundle's, so none points elsewhere)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sha256: Sha256
+    files: dict[BundleFile, Sha256]
+    packages: dict[str, str]
+    created: str
+    source: dict[str, Any] = {}
+
+
+class IndexFile(BaseModel):
+    """registry.json: the name, its versions by number, and the aliases pointing at them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    versions: dict[str, IndexedVersion]
+    aliases: dict[str, str]
+
+
+INDEX_SHAPE = (
+    "a registry index: a JSON object with 'name' (the folder's name), 'versions' (an object of version numbers, "
+    "each with sha256, files, packages, created) and 'aliases' (an object of alias → version)"
+)
+
+
+def read_json(path: Path, expected: str) -> Any:
+    """A registry file's JSON, or a RegistryError naming the file, what was expected and what was found."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{path}: expected {expected}, found a byte at offset {exc.start} that is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        found = f"invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        raise RegistryError(f"{path}: expected {expected}, found {found}") from None
+
+
+def checked_index(data: Any, path: Path, name: str) -> dict[str, Any]:
+    """An index read from `path`, checked against its shape and its folder's name (a RegistryError if not)."""
+    try:
+        index = IndexFile.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        raise RegistryError(f"{path}: expected {INDEX_SHAPE}; found at '{where}': {error['msg']}") from None
+    problem = index_problem(index, name)
+    if problem:
+        raise RegistryError(f"{path}: expected {INDEX_SHAPE}; found {problem}")
+    return dict(data)
+
+
+def index_problem(index: IndexFile, name: str) -> str:
+    """What makes a well-shaped index inconsistent: another name, a version that is not a number, a dangling alias."""
+    if index.name != name:
+        return f"the name {index.name!r} in the folder of {name!r}"
+    bad = [v for v in index.versions if not v.isdigit() or v != str(int(v))]
+    if bad:
+        return f"the version {bad[0]!r}, which is not a number"
+    dangling = [a for a, v in index.aliases.items() if v not in index.versions]
+    return f"the alias {dangling[0]!r} pointing at no version" if dangling else ""
 
 
 @dataclass(frozen=True)
@@ -127,11 +196,12 @@ class Registry:
         if not path.is_file():
             self.root.mkdir(parents=True, exist_ok=True)
             write_atomic(path, json.dumps({"trusted": list(DEFAULT_TRUSTED)}, indent=2) + "\n")
-        try:
-            trusted = json.loads(path.read_text(encoding="utf-8"))["trusted"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise RegistryError(f"{path} is not a JSON object with a 'trusted' list: {exc}") from None
-        return legacy.current_names(str(name) for name in trusted)
+        expected = "a JSON object with a 'trusted' list of type names"
+        content = read_json(path, expected)
+        trusted = content.get("trusted") if isinstance(content, dict) else None
+        if not isinstance(trusted, list) or not all(isinstance(name, str) for name in trusted):
+            raise RegistryError(f"{path}: expected {expected}, found {json.dumps(content)[:80]}")
+        return legacy.current_names(trusted)
 
     def check_trusted(self, model: bytes, where: str) -> None:
         """Refuse a skops file holding a type the registry does not trust."""
@@ -167,8 +237,7 @@ class Registry:
         path = self.folder(name) / INDEX_FILE
         if not path.is_file():
             return {"name": name, "versions": {}, "aliases": {}}
-        index: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return index
+        return checked_index(read_json(path, INDEX_SHAPE), path, name)
 
     def names(self) -> list[str]:
         """Registered model names."""

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from mlworkflow import io, layout
+from mlworkflow import config, io, layout
 from mlworkflow.config import DEFAULT_PARAMS, NOTEBOOKS
-from mlworkflow.errors import MlwError, ParamsError
+from mlworkflow.errors import MlwError, ParamsError, ParamsIssue
 from mlworkflow.params import STAGES, load_params
 from mlworkflow.records import MonitorRecord
+from mlworkflow.workflow import preflight
 
 
 def _add_params_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params_arguments(run)
     run.add_argument("--stages", default="", help=f"comma-separated subset of {','.join(STAGES)}")
     run.add_argument("--root", type=Path, default=Path.cwd(), help="folder holding runs/ and reports/")
-    run.add_argument("--run-id", default=None, help="name of the run folder (default: <name>-<timestamp>)")
-    run.add_argument("--resume", metavar="RUN_ID", default=None, help="continue a run, skipping done stages")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--run-id", default=None, help="name of a new run folder (default: <name>-<timestamp>)")
+    which.add_argument("--resume", metavar="RUN_ID", default=None, help="continue a run, skipping done stages")
     run.add_argument("--show-code", action="store_true", help="show code cells in the reports by default")
     run.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)
     check = commands.add_parser("check", help="validate a params file without running anything")
@@ -124,15 +129,44 @@ def shown_path(path: str) -> str:
 def command_check(args: argparse.Namespace) -> int:
     """Validate params and say so."""
     params = load_params(args.params, args.overrides)
+    preflight.check_columns(params, str(args.params))
     print(f"{args.params}: ok (run '{params.run.name}', stages {', '.join(STAGES)})")
     return 0
+
+
+def checked_run_ids(args: argparse.Namespace) -> None:
+    """Every run id the command line names is one folder name (the run-name rule), before anything runs."""
+    positional = args.command in ("export", "compare")
+    for option in ("run_id", "resume"):
+        if getattr(args, option, None) is not None:
+            layout.check_run_id(getattr(args, option), "RUN" if positional else f"--{option.replace('_', '-')}")
+    for run_id in getattr(args, "run_ids", None) or ():
+        layout.check_run_id(run_id, "RUN")
+
+
+def new_run_id_free(args: argparse.Namespace) -> None:
+    """A `--run-id` for a new run must not be an existing run's (only `--resume` continues one)."""
+    if args.run_id is not None and layout.is_taken(args.root.resolve(), args.run_id):
+        issue = ParamsIssue("--run-id", f"an id no run under {args.root} has", f"'{args.run_id}', an existing run's id")
+        raise ParamsError("command line", [issue])
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so a run stopped by `kill` still stops its kernel and records its state."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def command_run(args: argparse.Namespace) -> int:
     """Run the workflow; one line on failure."""
     from mlworkflow.workflow import runner
 
+    new_run_id_free(args)
     params = load_params(args.params, args.overrides)
+    preflight.check_columns(params, str(args.params))
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     request = runner.RunRequest(
         params=params,
@@ -274,6 +308,7 @@ def command_monitor(args: argparse.Namespace) -> int:
     """Run the monitor stage in a run of its own; print the verdict; exit 3 on RETRAIN."""
     from mlworkflow.workflow import runner
 
+    new_run_id_free(args)
     overrides = [*args.overrides, *_monitor_overrides(args)]
     params = load_params(args.params, overrides)
     root = args.root.resolve()
@@ -295,6 +330,7 @@ def command_retrain(args: argparse.Namespace) -> int:
     """Retrain on old + new data, gate the challenger, report; exit 3 when it fails the gate."""
     from mlworkflow.workflow import retrain
 
+    new_run_id_free(args)
     request = retrain.Request(args.params, args.new_data, args.overrides, args.root, args.run_id, args.registry)
     outcome = retrain.retrain(request, echo=print)
     if outcome.run.error:
@@ -316,12 +352,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     challenger fails the gate (0 when it passed, promoted or not).
     """
     args = build_parser().parse_args(argv)
+    user_environment = dict(os.environ)
+    os.environ.update(config.thread_caps(user_environment))  # kernels, workers and libraries loaded later
+    config.cap_loaded_pools(user_environment)  # libraries this process has loaded already
+    if args.command in ("run", "monitor", "retrain"):
+        stop_on_sigterm()
     handlers = {
         "run": command_run, "check": command_check, "export": command_export, "compare": command_compare,
         "serve": command_serve, "predict": command_predict, "promote": command_promote,
         "monitor": command_monitor, "retrain": command_retrain,
     }
     try:
+        checked_run_ids(args)
         return handlers[args.command](args)
     except ParamsError as exc:
         print(f"error: {exc}", file=sys.stderr)

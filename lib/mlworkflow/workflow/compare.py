@@ -12,7 +12,7 @@ from mlworkflow import io
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import RunLayout, runs_dir
 from mlworkflow.records import EvaluateRecord, Interval
-from mlworkflow.workflow import report
+from mlworkflow.workflow import report, runstate
 
 KEY_PLOT = "key-plot"
 
@@ -26,6 +26,8 @@ class RunRecord:
     status: str
     evaluate: EvaluateRecord | None = None
     plots: dict[str, str] = field(default_factory=dict)  # title -> base64 PNG
+    resume: str = ""  # the command that resumes the run (state.json)
+    note: str = ""  # why the listing cannot show the run
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -81,13 +83,14 @@ def load_run(root: Path, run_id: str) -> RunRecord:
     run = RunLayout(root, run_id)
     if not run.params_file.is_file():
         raise MlwError(f"run '{run_id}' not found under {runs_dir(root)} (no {run.params_file.name})")
-    state = json.loads(run.state_file.read_text(encoding="utf-8")) if run.state_file.is_file() else {}
+    state = runstate.read(run.state_file) if run.state_file.is_file() else None
+    params = runstate.read_object(run.params_file, "the run's validated params (a JSON object)")
     evaluate = io.Artifacts(run.artifacts).find(EvaluateRecord)
     plots: dict[str, str] = {}
     for notebook in sorted(run.executed.glob("*.ipynb")):
-        plots.update(key_plots(json.loads(notebook.read_text(encoding="utf-8"))))
-    status = state.get("status", "unknown")
-    return RunRecord(run_id, json.loads(run.params_file.read_text(encoding="utf-8")), status, evaluate, plots)
+        plots.update(key_plots(runstate.read_object(notebook, "an executed notebook (a JSON object)")))
+    status = runstate.status_of(state) if state is not None else "unknown"
+    return RunRecord(run_id, params, status, evaluate, plots, state.resume if state is not None else "")
 
 
 def list_runs(root: Path) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from mlworkflow.records import (
     TrainRecord,
 )
 
+NOTICE = re.compile(r'<p class="mlw-notice[^"]*" id="mlw-notice">.*?</p>', re.S)
 PACKAGES = (
     "mlworkflow",
     "numpy",
@@ -66,6 +69,20 @@ class StageReport:
     def total_s(self) -> float:
         """Wall time of the stage."""
         return self.kernel_s + self.execute_s + self.render_s
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the index says of a run that has not finished: running, interrupted or stopped, and how to resume."""
+
+    kind: str
+    text: str
+    resume: str
+
+    def html(self) -> str:
+        """The notice's paragraph (the element `mark_notice` replaces)."""
+        text, resume = html.escape(self.text), html.escape(self.resume)
+        return f'<p class="mlw-notice mlw-notice-{self.kind}" id="mlw-notice">{text} <code>{resume}</code></p>'
 
 
 @dataclass(frozen=True)
@@ -192,11 +209,26 @@ def render_stage(notebook: Path, target: Path, header: str, show_code: bool) -> 
 
 
 def write_index(
-    target: Path, info: RunInfo, stages: list[StageReport], failure: str, summary: Summary | None = None
+    target: Path, info: RunInfo, stages: list[StageReport], failure: str, summary: Summary | None = None,
+    notice: Notice | None = None,
 ) -> None:
     """Write the run's index page: the summary, then headline figures, timings and a link per stage."""
     template = templates().get_template("run_index.html.j2")
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    page = template.render(info=info, stages=stages, failure=failure, css=css, summary=summary or Summary())
+    page = template.render(
+        info=info, stages=stages, failure=failure, css=css, summary=summary or Summary(),
+        notice=notice.html() if notice else "",
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
+
+
+def mark_notice(index: Path, notice: Notice) -> bool:
+    """Replace the notice of a run's index page (a run found interrupted later); False when it has none."""
+    if not index.is_file():
+        return False
+    page = index.read_text(encoding="utf-8")
+    marked = NOTICE.sub(lambda _match: notice.html(), page, count=1)
+    if marked != page:
+        index.write_text(marked, encoding="utf-8")
+    return marked != page

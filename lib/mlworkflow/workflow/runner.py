@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -14,10 +16,10 @@ from typing import Any, TextIO
 
 import yaml
 
-from mlworkflow import io, provenance
+from mlworkflow import config, io, provenance
 from mlworkflow.config import NOTEBOOKS, PROJECT_ROOT
 from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, StageError, did_you_mean
-from mlworkflow.layout import RunLayout, new_run_id, runs_listing
+from mlworkflow.layout import RunLayout, check_run_id, is_taken, new_run_id, runs_listing
 from mlworkflow.params import STAGES, Params, stage_parameters
 from mlworkflow.records import (
     STAGE_RECORDS,
@@ -28,10 +30,12 @@ from mlworkflow.records import (
     SelectRecord,
     TrainRecord,
 )
-from mlworkflow.workflow import report
+from mlworkflow.workflow import report, runstate
 
 Echo = Callable[[str], None]
 KERNEL = "python3"
+SOCKETS_PREFIX = "mlw-kernel-"  # + the runner's pid: a folder left by a killed run can be told from a live one
+CLAIM_ATTEMPTS = 100  # generated ids: another run may take the same second's id first
 RESET_CODE = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
 
 
@@ -92,17 +96,20 @@ class KernelSession:
         self.cwd = cwd
         self.km: Any = None
         self.kc: Any = None
+        self.sockets: Path | None = None
 
     def start(self) -> float:
-        """Start the kernel; return the seconds it took."""
+        """Start the kernel (native thread pools capped, see config.thread_caps); return the seconds it took."""
         from jupyter_client import AsyncKernelManager, BlockingKernelClient
         from jupyter_client.utils import run_sync
 
         began = time.perf_counter()
-        sockets = Path(tempfile.mkdtemp(prefix="mlw-kernel-")) / "kernel"
-        self.km = AsyncKernelManager(kernel_name=KERNEL, transport="ipc", ip=str(sockets))
-        run_sync(self.km.start_kernel)(cwd=str(self.cwd))
-        self.kc = BlockingKernelClient()
+        remove_stale_sockets(Path(tempfile.gettempdir()))
+        self.sockets = Path(tempfile.mkdtemp(prefix=f"{SOCKETS_PREFIX}{os.getpid()}-"))
+        self.km = AsyncKernelManager(kernel_name=KERNEL, transport="ipc", ip=str(self.sockets / "kernel"))
+        env = {**os.environ, **config.thread_caps(os.environ)}
+        run_sync(self.km.start_kernel)(cwd=str(self.cwd), env=env)
+        self.kc = BlockingKernelClient(parent=self.km)  # "alive" asks the process: a slow start is no heartbeat miss
         self.kc.load_connection_info(self.km.get_connection_info())
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=120)
@@ -115,13 +122,32 @@ class KernelSession:
         return time.perf_counter() - began
 
     def stop(self) -> None:
-        """Shut the kernel down."""
+        """Shut the kernel down and remove its sockets' folder."""
         from jupyter_client.utils import run_sync
 
-        if self.kc is not None:
-            self.kc.stop_channels()
-        if self.km is not None and self.km.has_kernel:
-            run_sync(self.km.shutdown_kernel)(now=True)
+        try:
+            if self.kc is not None:
+                self.kc.stop_channels()
+            if self.km is not None and self.km.has_kernel:
+                run_sync(self.km.shutdown_kernel)(now=True)
+        finally:
+            if self.sockets is not None:
+                shutil.rmtree(self.sockets, ignore_errors=True)
+                self.sockets = None
+
+
+def remove_stale_sockets(folder: Path) -> list[Path]:
+    """Remove kernel socket folders of this user left by runners that no longer exist (killed with -9)."""
+    import psutil
+
+    removed = []
+    for path in folder.glob(f"{SOCKETS_PREFIX}*-*"):
+        pid = path.name.removeprefix(SOCKETS_PREFIX).split("-")[0]
+        mine = path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid()
+        if mine and pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def plan_stages(request: RunRequest, layout: RunLayout) -> list[str]:
@@ -129,7 +155,7 @@ def plan_stages(request: RunRequest, layout: RunLayout) -> list[str]:
     chosen = select_stages(request.stages)
     if not request.resume:
         return chosen
-    done = load_state(layout).get("done", {})
+    done = load_state(layout).done
     hashes = section_hashes(request.params)
     first_stale = next((s for s in STAGES if done.get(s) != hashes[s]), None)
     if first_stale is None:
@@ -148,30 +174,65 @@ def section_hashes(params: Params) -> dict[str, str]:
     return {stage: digest(stage) for stage in STAGES}
 
 
-def load_state(layout: RunLayout) -> dict[str, Any]:
+def load_state(layout: RunLayout) -> runstate.RunState:
     """The run's state file: which stages completed with which params."""
     path = layout.state_file
     if not path.is_file():
         raise MlwError(f"cannot resume run '{layout.run_id}': {path} not found")
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return state
+    return runstate.read(path)
 
 
 def done_stages(layout: RunLayout) -> dict[str, str]:
     """Stages this run completed so far (empty for a fresh run)."""
-    return load_state(layout).get("done", {}) if layout.state_file.is_file() else {}
+    return dict(load_state(layout).done) if layout.state_file.is_file() else {}
 
 
-def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest, status: str = "running") -> None:
+def state_of(layout: RunLayout, done: dict[str, str], request: RunRequest, status: runstate.Status) -> runstate.RunState:
+    """The run's state: done stages, status, how it was asked for, its process, the command that resumes it."""
+    return runstate.RunState(
+        done=dict(done), status=status, params_source=request.params_source, overrides=list(request.overrides),
+        owner=runstate.this_process(), resume=resume_command(request, layout.run_id),
+    )
+
+
+def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest, status: runstate.Status = "running") -> None:
     """Record completed stages (so `--resume` can skip them) and the run's status."""
-    state = {
-        "done": done,
-        "status": status,
-        "params_source": request.params_source,
-        "overrides": list(request.overrides),
-    }
-    layout.run_dir.mkdir(parents=True, exist_ok=True)
-    layout.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    runstate.write(layout.state_file, state_of(layout, done, request, status))
+
+
+def open_run(request: RunRequest, root: Path) -> RunLayout:
+    """The run's layout, its state claimed: a fresh id is taken by no other run; a resumed run is not running."""
+    if request.resume:
+        layout = RunLayout(root, check_run_id(str(request.run_id), "--resume"))
+        state = load_state(layout)
+        if runstate.status_of(state) == "running" and state.owner is not None:
+            owner = state.owner
+            raise MlwError(f"run '{layout.run_id}' is still running (process {owner.pid} on {owner.host}): wait for it")
+        return layout
+    for stage in select_stages(request.stages):
+        notebook_for(stage, request.notebooks)  # fail before claiming an id or creating anything
+    if request.run_id is not None:
+        return claimed(request, RunLayout(root, check_run_id(request.run_id)))
+    for _attempt in range(CLAIM_ATTEMPTS):
+        candidate = RunLayout(root, new_run_id(request.params.run.name, root))
+        if not is_taken(root, candidate.run_id) and claim(request, candidate):
+            return candidate
+    raise MlwError(f"no free run id for '{request.params.run.name}' under {root} after {CLAIM_ATTEMPTS} attempts")
+
+
+def claimed(request: RunRequest, layout: RunLayout) -> RunLayout:
+    """The layout of an id the user chose, refused when a run already has it."""
+    if is_taken(layout.root, layout.run_id) or not claim(request, layout):
+        raise ParamsError("command line", [ParamsIssue(
+            "--run-id", f"an id no run under {layout.root} has (or --resume {layout.run_id} to continue it)",
+            f"'{layout.run_id}', the id of an existing run",
+        )])
+    return layout
+
+
+def claim(request: RunRequest, layout: RunLayout) -> bool:
+    """Create the run's state file atomically; False when another run created it first."""
+    return runstate.claim(layout.state_file, state_of(layout, {}, request, "running"))
 
 
 def resume_command(request: RunRequest, run_id: str) -> str:
@@ -324,18 +385,22 @@ def run(
     `echo` gets a line per stage, `progress` the cell count and elapsed time, `stream` the kernel's stderr.
     """
     root = request.root.resolve()
-    layout = RunLayout(root, request.run_id or new_run_id(request.params.run.name, root))
+    layout = open_run(request, root)
     planned = plan_stages(request, layout)
     for stage in planned:
-        notebook_for(stage, request.notebooks)  # fail before creating anything
+        notebook_for(stage, request.notebooks)
     done = done_stages(layout) if request.resume else {}
     hashes = section_hashes(request.params)
     layout.artifacts.mkdir(parents=True, exist_ok=True)
     params_json = json.dumps(request.params.model_dump(mode="json"), indent=2, allow_nan=True)
     layout.params_file.write_text(params_json + "\n", encoding="utf-8")
+    save_state(layout, done, request)
     result = RunResult(layout, [])
+    write_run_index(request, layout, result)  # a run killed mid-stage still has its page and a listing row
+    write_runs_listing(root)
     session = KernelSession(request.notebooks)
     echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
+    status: runstate.Status = "failed"  # unless every stage ran: also on Ctrl-C and SIGTERM (cli)
     try:
         for position, stage in enumerate(planned, start=1):
             echo(f"[{position}/{len(planned)}] {stage} …")
@@ -350,13 +415,12 @@ def run(
                 break
             done[stage] = hashes[stage]
             save_state(layout, done, request)
+        status = "failed" if result.error else "ok"
     finally:
         session.stop()
-        save_state(
-            layout, done, request, "failed" if result.error or len(result.stages) < len(planned) else "ok"
-        )
-    write_run_index(request, layout, result)
-    write_runs_listing(root)
+        save_state(layout, done, request, status)
+        write_run_index(request, layout, result)
+        write_runs_listing(root)
     return result
 
 
@@ -373,15 +437,46 @@ def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -
     rows.sort(key=lambda s: STAGES.index(s.stage))
     failure = str(result.error) if result.error else ""
     summary = report.summarize(read_records(layout))
-    report.write_index(layout.index, run_info(request, layout), rows, failure, summary)
+    notice = run_notice(load_state(layout)) if layout.state_file.is_file() and not failure else None
+    report.write_index(layout.index, run_info(request, layout), rows, failure, summary, notice)
+
+
+def run_notice(state: runstate.RunState) -> report.Notice | None:
+    """What the index says of a run that has not finished: in progress, interrupted, or stopped."""
+    status = runstate.status_of(state)
+    if status == "running" and state.owner is not None:
+        owner, began = state.owner, datetime.fromtimestamp(state.owner.started, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        text = (f"In progress: process {owner.pid} on {owner.host}, started {began}. If that process is gone, "
+                "the run was interrupted; resume it with:")
+        return report.Notice("running", text, state.resume)
+    if status == runstate.INTERRUPTED:
+        return interrupted_notice(state.resume)
+    if status == "failed" and len(state.done) < len(STAGES):
+        return report.Notice("stopped", "Stopped before its stages finished; resume it with:", state.resume)
+    return None
+
+
+def interrupted_notice(resume: str) -> report.Notice:
+    """The notice of a run whose process is gone while its state still said running (killed mid-stage)."""
+    text = "Interrupted: the process running this run is gone (killed mid-stage). Resume it with:"
+    return report.Notice(runstate.INTERRUPTED, text, resume)
 
 
 def write_runs_listing(root: Path) -> Path:
-    """reports/index.html: every run under root, newest first."""
+    """reports/index.html: every run under root, newest first; an interrupted run's index says so."""
     from mlworkflow.workflow import compare
 
     target = runs_listing(root)
-    records = [compare.load_run(root, run_id) for run_id in compare.list_runs(root)]
+    records = []
+    for run_id in compare.list_runs(root):
+        try:
+            record = compare.load_run(root, run_id)
+        except MlwError as exc:  # one unreadable run must not hide the others
+            record = compare.RunRecord(run_id, {}, "unreadable", note=str(exc))
+        if record.status == runstate.INTERRUPTED:
+            report.mark_notice(RunLayout(root, run_id).index, interrupted_notice(record.resume))
+        records.append(record)
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(compare.listing_page(records), encoding="utf-8")
     return target
 
