@@ -377,3 +377,15 @@ def test_feature_selection_alone_draws_no_calibration_curve_for_regression() -> 
     effect = run_with_steps("permutation", "none", task="regression").steps
     assert effect is not None and effect.calibration == [] and effect.distortion == ""
     assert "brier_score" not in effect.scores["without"]
+
+
+def test_with_imbalance_handling_the_raw_probabilities_are_not_held_to_the_class_prior() -> None:
+    from mlworkflow.core.features import TransformerSettings
+
+    _, y, spec = tiny("binary")
+    splits = crossval.make_splits(y, "binary", 3, 1, seed=0)
+    scorers = metrics.make_scorers(("roc_auc", "neg_log_loss"), "binary", "yes")
+    prior = select.prior_gate(spec, y, splits, scorers)
+    assert prior is not None and prior.status == "ok"
+    resampled = spec.model_copy(update={"transformer": TransformerSettings(imbalance="smote")})
+    assert select.prior_gate(resampled, y, splits, scorers) is None

@@ -340,6 +340,18 @@ def without_steps(spec: FeatureSpec) -> FeatureSpec:
     return spec.model_copy(update={"transformer": settings})
 
 
+def prior_gate(
+    spec: FeatureSpec, y: pd.Series, splits: Sequence[crossval.Split], scorers: Mapping[str, Any]
+) -> crossval.Outcome | None:
+    """The class prior to hold candidates' raw probabilities to (`prior_outcome`), or None with imbalance handling.
+
+    Resampling and class weights distort probabilities by design (bank marketing with SMOTE: every family's
+    out-of-fold log-loss above the prior's), so select then compares on the deciding metric alone and
+    `train` checks the tuned model against the prior after calibrating it.
+    """
+    return None if spec.transformer.imbalance != "none" else prior_outcome(y, splits, scorers)
+
+
 def has_steps(spec: FeatureSpec) -> bool:
     """Whether preprocess asked for feature selection or imbalance handling."""
     return spec.transformer.feature_selection != "none" or spec.transformer.imbalance != "none"
