@@ -548,3 +548,62 @@ def test_a_table_of_text_alone_is_learned_from() -> None:
 def test_an_old_data_record_without_roles_keeps_the_dtype_rule() -> None:
     cleaned, _ = pp.clean(with_messages(), META, params())
     assert pp.infer_spec(cleaned, META, params()).categorical == ("city", "message")
+
+
+# --- timestamps and derived features ----------------------------------------------------------------
+
+
+def with_trips(n: int = 40) -> pd.DataFrame:
+    """The standard frame plus pickup and dropoff timestamps as text."""
+    pickup = pd.Timestamp("2019-03-01 08:00") + pd.to_timedelta(np.arange(n) * 97, unit="min")
+    dropoff = pickup + pd.to_timedelta(5 + np.arange(n) % 30, unit="min")
+    return make_frame(n).assign(
+        pickup=pickup.strftime("%Y-%m-%d %H:%M:%S"), dropoff=dropoff.strftime("%Y-%m-%d %H:%M:%S")
+    )
+
+
+TRIP_FORMULAS = {"trip_minutes": "minutes(dropoff - pickup)", "late": "hour(pickup) >= 20"}
+
+
+def test_the_time_split_orders_by_the_parsed_time_not_the_text() -> None:
+    # As text "…T06:00+00:00" sorts before "…T10:00+05:00", yet 10:00 at +05:00 is 05:00 UTC: the earlier one.
+    frame = pd.DataFrame({
+        "when": ["2020-01-01T06:00:00+00:00", "2020-01-01T10:00:00+05:00", "2020-01-01T07:00:00+00:00"],
+        "x": [0, 1, 2], "y": [0, 1, 0],
+    })
+    train, test = pp.split(frame, "y", "binary", params(split="time", time_column="when", test_size=0.3), 0)
+    assert train["x"].tolist() == [1, 0] and test["x"].tolist() == [2]
+
+
+def test_the_time_split_names_a_value_that_is_not_a_time() -> None:
+    frame = pd.DataFrame({"when": ["2020-01-01", "2020-01-02", "soon"], "y": [0, 1, 0]})
+    with pytest.raises(DataError, match=r"column 'when': cannot be read as dates: 1 values do not parse, e.g. 'soon'"):
+        pp.split(frame, "y", "binary", params(split="time", time_column="when"), 0)
+
+
+def test_timestamp_roles_make_the_datetime_group_and_formulas_the_derived_features() -> None:
+    meta = {**META, "roles": {"pickup": "datetime", "dropoff": "datetime"}}
+    settings = params(features=TRIP_FORMULAS)
+    cleaned, dropped = pp.clean(with_trips(), meta, settings)
+    assert "pickup" not in dropped
+    spec = pp.infer_spec(cleaned, meta, settings)
+    assert spec.datetime == ("pickup", "dropoff") and "pickup" not in spec.categorical
+    assert spec.derived == TRIP_FORMULAS and "trip_minutes" not in spec.features
+    fitted = pp.fit_preview(spec, cleaned)
+    out = pp.transform(fitted, cleaned)
+    assert {"trip_minutes", "late", "pickup_hour_sin", "dropoff_minus_pickup_minutes"} <= set(out.columns)
+    assert view.output_summary(fitted).loc["datetime", "features in"] == 2
+
+
+def test_a_formula_reading_a_dropped_column_names_the_key_and_the_reason() -> None:
+    settings = params(features={"twice": "2 * `outcome`"})
+    with pytest.raises(DataError, match=r"preprocess.features.twice: reads 'outcome' \(position 5\), which is not a "
+                                        r"feature: label leak \(flagged by stage 'data'\)"):
+        pp.clean(with_trips(), META, settings)
+
+
+def test_a_formula_that_gives_no_numbers_on_the_data_names_the_key_and_the_position() -> None:
+    with pytest.raises(DataError, match=r"preprocess.features.span: the formula gives durations, not numbers .*position 1"):
+        pp.clean(with_trips(), META, params(features={"span": "dropoff - pickup"}))
+    with pytest.raises(DataError, match=r"preprocess.features.bad: column 'city' holds text .* at position 1"):
+        pp.clean(with_trips(), META, params(features={"bad": "city * 2"}))
