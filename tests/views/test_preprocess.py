@@ -84,3 +84,18 @@ def test_unseen_categories_counts_values_and_rows() -> None:
     test = pd.DataFrame({"c": ["a", "z", "z", "w", None]})
     spec = FeatureSpec(target="y", task="binary", categorical=("c",))
     assert view.unseen_categories(train, test, spec).loc["c"].tolist() == [2, 3]
+
+
+def test_the_feature_table_shows_timestamps_and_derived_features_with_their_formula() -> None:
+    train = pd.DataFrame({
+        "pickup": ["2019-03-01 10:00:00", "2019-03-01 11:00:00", None],
+        "dropoff": ["2019-03-01 10:30:00", "2019-03-01 11:05:00", "2019-03-01 12:00:00"],
+        "fare": [10.0, 5.0, 7.0],
+    })
+    spec = FeatureSpec(target="fare", task="regression", datetime=("pickup", "dropoff"),
+                       derived={"minutes": "minutes(dropoff - pickup)"})
+    table = view.feature_table(train, spec)
+    assert table.loc["pickup", "kind"] == "datetime"
+    assert table.loc["minutes"].to_dict() == {
+        "kind": "derived: minutes(dropoff - pickup)", "dtype": "float64", "distinct": 2, "missing share": 0.333,
+    }

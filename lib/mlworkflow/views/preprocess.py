@@ -11,6 +11,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from mlworkflow.core import derived, expressions
 from mlworkflow.core.features import FeatureSpec, as_text, is_text
 
 
@@ -107,14 +108,23 @@ def feature_table(train: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     rows = [
         {
             "feature": name,
-            "kind": "numeric" if name in spec.numeric else "text" if name in spec.text else "categorical",
+            "kind": "numeric" if name in spec.numeric else "text" if name in spec.text
+            else "datetime" if name in spec.datetime else "categorical",
             "dtype": str(train[name].dtype),
             "distinct": int(train[name].nunique()),
             "missing share": round(float(train[name].isna().mean()), 3),
         }
         for name in spec.features
     ]
+    rows += [derived_row(train, name, formula) for name, formula in spec.derived.items()]
     return pd.DataFrame(rows).set_index("feature")
+
+
+def derived_row(train: pd.DataFrame, name: str, formula: str) -> dict[str, Any]:
+    """A derived feature's row of the feature table, its values computed on train as the pipeline does."""
+    values = pd.Series(derived.numbers(expressions.parse(formula), train))
+    return {"feature": name, "kind": f"derived: {formula}", "dtype": str(values.dtype), "distinct": int(values.nunique()),
+            "missing share": round(float(values.isna().mean()), 3)}
 
 
 def output_summary(fitted: ColumnTransformer | Pipeline) -> pd.DataFrame:
