@@ -61,3 +61,13 @@ def test_the_steps_tables_and_the_calibration_plot() -> None:
     assert isinstance(figure, Figure) and len(figure.axes[0].lines) == 3
     plain = run("binary")
     assert view.effect_table(plain).empty and view.steps_table(plain).empty and view.plot_calibration(plain) is None
+
+
+def test_the_pipeline_table_names_the_steps_between_the_transformer_and_the_model() -> None:
+    from mlworkflow.core.features import TransformerSettings
+
+    _, _, spec = tiny("binary")
+    spec = spec.model_copy(update={"transformer": TransformerSettings(feature_selection="model", imbalance="smote")})
+    described = view.pipeline_table(select.build_candidates(spec, ("logistic",), 0))
+    assert described.loc["logistic", "steps"] == "resample: FunctionSampler; select: SelectFromModel"
+    assert "steps" not in view.pipeline_table(select.build_candidates(tiny("binary")[2], ("logistic",), 0)).columns
