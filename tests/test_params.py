@@ -168,3 +168,22 @@ def test_a_notebook_params_error_names_the_params_file_like_check(tmp_path: Path
 def test_stages_follow_the_schema_order() -> None:
     assert STAGES[:2] == ("data", "preprocess")
     assert all(section_class(stage).__name__ == f"{stage.capitalize()}Params" for stage in STAGES)
+
+
+def test_formulas_outside_the_grammar_name_the_key_and_position_without_data(tmp_path: Path, csv: Path) -> None:
+    extra = "  target_expression: 'a >'\npreprocess:\n  features:\n    ok: log1p(a)\n    bad: __import__('os')\n"
+    path = write(tmp_path, minimal(extra))
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    issues = {issue.key: issue for issue in caught.value.issues}
+    assert set(issues) == {"data.target_expression", "preprocess.features.bad"}
+    assert "a syntax error" in issues["data.target_expression"].expected
+    assert "unknown function '__import__'" in issues["preprocess.features.bad"].expected
+    assert "at position 1" in issues["preprocess.features.bad"].expected
+
+
+def test_formulas_of_the_grammar_are_kept_as_written(tmp_path: Path, csv: Path) -> None:
+    extra = "  target_expression: a > 1\npreprocess:\n  features: {twice: '2 * `a`'}\n"
+    params = load_params(write(tmp_path, minimal(extra)))
+    assert params.data.target_expression == "a > 1"
+    assert params.preprocess.features == {"twice": "2 * `a`"}

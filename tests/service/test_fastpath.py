@@ -142,3 +142,25 @@ def test_text_blocks_are_refused_so_the_service_keeps_the_pipeline(family: str, 
         pipeline = families.make_pipeline(spec, family, seed=0).fit(frame[["message"]], frame["y"])
     with pytest.raises(fastpath.Unsupported, match=step):
         fastpath.compile_pipeline(pipeline)
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [({"derived": {"trip_minutes": "minutes(dropoff - pickup)"}}, "DerivedFeatures"), ({}, "TimestampFeatures")],
+)
+@pytest.mark.parametrize("family", ["logistic", "hist_gradient_boosting"])
+def test_timestamps_and_formulas_are_left_to_the_pipeline(changes: dict[str, Any], refused: str, family: str) -> None:
+    # Parsing text timestamps is pandas' job: the fast path refuses the steps and the service keeps the pipeline.
+    rng = np.random.default_rng(0)
+    pickup = pd.Timestamp("2019-03-01") + pd.to_timedelta(rng.integers(0, 40_000, 80), unit="min")
+    frame = pd.DataFrame({
+        "pickup": pickup.strftime("%Y-%m-%d %H:%M:%S"),
+        "dropoff": (pickup + pd.to_timedelta(rng.integers(2, 60, 80), unit="min")).strftime("%Y-%m-%d %H:%M:%S"),
+        "distance": rng.uniform(1, 9, 80), "fare": rng.uniform(5, 40, 80),
+    })
+    spec = features.FeatureSpec(
+        target="fare", task="regression", numeric=("distance",), datetime=("pickup", "dropoff"), **changes
+    )
+    pipeline = families.make_pipeline(spec, family, seed=0).fit(frame[list(spec.features)], frame["fare"])
+    with pytest.raises(fastpath.Unsupported, match=refused):
+        fastpath.compile_pipeline(pipeline)

@@ -542,3 +542,10 @@ def test_a_target_expression_the_data_cannot_compute_names_the_key_and_position(
         data.check_target(frame, params(tmp_path, frame, target_expression="num + kind"))
     with pytest.raises(DataError, match=r"unknown column 'nm' at position 1"):
         data.check_target(frame, params(tmp_path, frame, target_expression="nm > 0"))
+
+
+def test_free_text_is_not_counted_as_category_levels() -> None:
+    templates = ["call now to win a cash prize", "see you at lunch tomorrow", "free entry in our weekly draw"]
+    frame = frame_for("binary").assign(message=[f"{templates[i % 3]} {i}" for i in range(N)])
+    result = data.profile(frame, Target("y", "binary", ("no", "yes"), "yes"), 0.98, seed=0)
+    assert "message" not in set(result.categories["column"]) and "colour" in set(result.categories["column"])

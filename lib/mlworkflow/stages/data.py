@@ -18,7 +18,8 @@ from mlworkflow.core.roles import ColumnRole
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError, did_you_mean
 from mlworkflow.params import DataParams
-from mlworkflow.records import DataRecord
+from mlworkflow.reading import Parsed
+from mlworkflow.records import DataRecord, ReadReport
 
 MAX_CLASSES = 20  # an integer target with more distinct values than this is a regression target
 MIN_CLASS_ROWS = 2  # a stratified split and cross-validation need two rows of every class
@@ -75,14 +76,21 @@ def source_label(params: DataParams) -> str:
     return make_url(str(params.sql_url)).render_as_string(hide_password=True)
 
 
-def read_source(params: DataParams) -> tuple[pd.DataFrame, str]:
-    """Read the whole source; return the frame and its SHA-256 (file bytes, or frame content for SQL)."""
+def read_table(params: DataParams) -> tuple[Parsed, str]:
+    """Read the whole source with `read`'s options: the frame and how it was parsed, and its SHA-256
+    (file bytes, or frame content for SQL)."""
     if params.path is not None:
-        return io.read_file(params.path), io.file_sha256(Path(params.path))
+        return io.read_table(params.path, params.read), io.file_sha256(Path(params.path))
     if params.sql_url is None or params.sql_query is None:
         raise DataError("no source: set 'path', or both 'sql_url' and 'sql_query'")
-    frame = io.read_sql(params.sql_url, params.sql_query)
-    return frame, io.frame_sha256(frame)
+    parsed = io.read_sql_table(params.sql_url, params.sql_query, params.read)
+    return parsed, io.frame_sha256(parsed.frame)
+
+
+def read_source(params: DataParams) -> tuple[pd.DataFrame, str]:
+    """Read the whole source; return the frame and its SHA-256."""
+    parsed, sha = read_table(params)
+    return parsed.frame, sha
 
 
 def sample(frame: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
@@ -416,11 +424,12 @@ def profile(frame: pd.DataFrame, target: Target, leak_threshold: float, seed: in
     scores = leak_scores(frame, target, seed)
     leaks = find_leaks(scores, leak_threshold)
     found = roles.detect_all(frame, target.name, leaks)
+    text = [column for column, role in found.items() if role.role == "text"]  # messages are not levels to count
     return Profile(
         columns=column_table(frame),
         balance=balance_table(frame, target),
         numeric=numeric_table(frame, target),
-        categories=category_table(frame, target),
+        categories=category_table(frame.drop(columns=text), target),
         pearson=correlations(frame, target, "pearson"),
         spearman=correlations(frame, target, "spearman"),
         leak_scores=scores,
@@ -446,9 +455,9 @@ def headline(frame: pd.DataFrame, target: Target, result: Profile) -> dict[str, 
 
 def summary(
     params: DataParams, sha: str, frame: pd.DataFrame, target: Target, result: Profile, source_rows: int,
-    dropped_rows: int,
+    dropped_rows: int, reading: ReadReport | None = None,
 ) -> DataRecord:
-    """The content of data.json (the contract read by later stages)."""
+    """The content of data.json (the contract read by later stages); `reading` says how the source was parsed."""
     return DataRecord(
         source=params.path if params.path is not None else source_label(params),
         sql_query=params.sql_query,
@@ -467,4 +476,5 @@ def summary(
         roles={column: found.role for column, found in result.roles.items()},
         profile=result.to_json(),
         headline=headline(frame, target, result),
+        reading=reading,
     )
