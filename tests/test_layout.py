@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mlworkflow import layout
+from mlworkflow.errors import ParamsError
 from mlworkflow.layout import RunLayout
 
 
@@ -56,3 +59,28 @@ def test_outside_a_runs_tree_a_relative_registry_lies_next_to_the_artifacts(tmp_
 
 def test_the_default_prediction_log_lies_in_the_models_registry_folder(tmp_path: Path) -> None:
     assert layout.prediction_log(tmp_path, "adult") == tmp_path / "adult" / "predictions.sqlite"
+
+
+@pytest.mark.parametrize("run_id", ["smoke-20261201-120000", "a", "A.b_c-1", "x" * 128])
+def test_a_run_id_is_one_folder_name(run_id: str) -> None:
+    assert layout.check_run_id(run_id) == run_id
+
+
+@pytest.mark.parametrize(
+    "run_id", ["../../escaped", "a/b", "/abs", ".hidden", "..", "-flag", "", "a b", "a\\b", "x" * 129, "é", "a\x00"]
+)
+def test_a_run_id_that_is_a_path_or_not_a_name_is_refused_naming_the_argument(run_id: str) -> None:
+    with pytest.raises(ParamsError) as raised:
+        layout.check_run_id(run_id, "--resume")
+    assert str(raised.value) == f"command line: key '--resume': expected {layout.RUN_ID_RULE}, found {run_id!r}."
+
+
+def test_an_id_is_taken_by_a_run_s_state_params_or_reports_not_by_a_retrain_s_inputs(tmp_path: Path) -> None:
+    run = RunLayout(tmp_path, "r1")
+    run.retrain_inputs.mkdir(parents=True)
+    assert not layout.is_taken(tmp_path, "r1")
+    for made in (run.state_file, run.params_file, run.reports):
+        made.parent.mkdir(parents=True, exist_ok=True)
+        made.mkdir() if made == run.reports else made.write_text("{}")
+        assert layout.is_taken(tmp_path, "r1")
+        made.rmdir() if made == run.reports else made.unlink()

@@ -119,6 +119,43 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
         load_params(write(tmp_path, "- a\n- b\n"))
 
 
+def test_a_duplicate_key_at_any_depth_names_the_file_the_key_and_both_lines(tmp_path: Path, csv: Path) -> None:
+    twice = write(tmp_path, minimal("data:\n  path: d.csv\n  target: a\n"))  # a second data: section
+    with pytest.raises(ParamsError) as raised:
+        load_params(twice)
+    assert str(raised.value) == f"{twice}: key 'data': expected each key once, found it twice (lines 3 and 6)."
+    nested = write(tmp_path, minimal("train:\n  spaces:\n    forest: {max_depth: [2], max_depth: [3]}\n"), "n.yaml")
+    with pytest.raises(ParamsError, match=r"n\.yaml: key 'train\.spaces\.forest\.max_depth': expected each key once, "
+                       r"found it twice \(lines 8 and 8\)"):
+        load_params(nested)
+
+
+def test_a_params_file_that_is_not_utf8_names_the_byte_offset(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("run:\n  name: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ParamsError) as raised:
+        load_params(path)
+    assert str(raised.value) == f"{path}: key '(file)': expected UTF-8 text, found byte 0xe9 at offset 16, which is not UTF-8."
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(b"\xef\xbb\xbf" + minimal().encode())
+    (tmp_path / "d.csv").write_text("a,y\n1,0\n", encoding="utf-8")
+    assert load_params(bom).run.name == "t"  # a byte-order mark is UTF-8 too
+
+
+def test_a_yaml_error_is_one_line_with_its_line_and_column(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError) as raised:
+        load_params(write(tmp_path, "run:\n  name: [x\n"))
+    assert "\n" not in str(raised.value) and "at line 3, column 1" in str(raised.value)
+    with pytest.raises(ParamsError, match="unacceptable character #x0000") as raised:
+        load_params(write(tmp_path, "run:\n  name: x\x00\n", "nul.yaml"))
+    assert "\n" not in str(raised.value)
+
+
+def test_a_duplicate_key_inside_an_override_value_is_an_error(tmp_path: Path, csv: Path) -> None:
+    with pytest.raises(ParamsError, match=r"key 'train\.spaces\.forest': expected each key once \(set by --set\)"):
+        load_params(write(tmp_path, minimal()), ["train.spaces={forest: {}, forest: {}}"])
+
+
 def test_overrides_are_parsed_as_yaml_and_marked(tmp_path: Path, csv: Path) -> None:
     path = write(tmp_path, minimal())
     params = load_params(path, ["run.seed=7", "preprocess.drop=[a]", "preprocess.scale=false"])

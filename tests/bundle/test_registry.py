@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -215,6 +216,65 @@ def test_promote_command(tmp_path: Path, files: dict[str, bytes], capsys: pytest
     assert out == ["tiny: champion → version 1", "tiny: champion → version 2 (was version 1)"]
     assert cli.main(["promote", "tiny", "9", "--alias", "champion", "--registry", str(tmp_path)]) == 2
     assert "no version or alias '9'" in capsys.readouterr().err
+
+
+CORRUPT_INDEXES = {  # what a hand edit, a full disk or another tool leaves in registry.json
+    "not json": (b'{"name": "tiny", ', "found invalid JSON (Expecting property name enclosed in double quotes"),
+    "not utf-8": (b'{"name": "t\xe9"}', "found a byte at offset 11 that is not UTF-8"),
+    "a list": (b"[]", "found a JSON list"),
+    "no versions": (b'{"name": "tiny", "aliases": {}}', "found at 'versions': Field required"),
+    "versions a list": (b'{"name": "tiny", "versions": [], "aliases": {}}', "found at 'versions': Input should be a valid dictionary"),
+    "another name": (b'{"name": "other", "versions": {}, "aliases": {}}', "found the name 'other' in the folder of 'tiny'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT_INDEXES))
+def test_a_corrupt_index_is_one_line_naming_the_file_and_its_shape(
+    tmp_path: Path, files: dict[str, bytes], case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = reg.Registry(tmp_path)
+    registry.register("tiny", files)
+    index = tmp_path / "tiny" / reg.INDEX_FILE
+    content, found = CORRUPT_INDEXES[case]
+    index.write_bytes(content)
+    with pytest.raises(reg.RegistryError) as raised:
+        registry.load("tiny@1")
+    assert str(raised.value).startswith(f"{index}: expected a registry index") and found in str(raised.value)
+    assert cli.main(["promote", "tiny", "1", "--alias", "champion", "--registry", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {index}: expected a registry index") and err.count("\n") == 1
+    assert index.read_bytes() == content  # promote refused before writing anything
+
+
+def entry_edit(tmp_path: Path, files: dict[str, bytes], edit: str) -> Path:
+    """Register one version, then apply `edit` (Python on `index`) to its registry.json."""
+    reg.Registry(tmp_path).register("tiny", files)
+    path = tmp_path / "tiny" / reg.INDEX_FILE
+    index = json.loads(path.read_text())
+    exec(edit, {"index": index})  # noqa: S102 - a test's own literal edits
+    path.write_text(json.dumps(index))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "found"),
+    [
+        ("index['versions']['1']['files']['../../secret'] = '0' * 64", "found at 'versions.1.files.../../secret.[key]': Input should be 'model.skops'"),
+        ("index['versions']['1']['sha256'] = 'x'", "found at 'versions.1.sha256': String should match pattern"),
+        ("index['versions']['1']['packages'] = None", "found at 'versions.1.packages': Input should be a valid dictionary"),
+        ("index['versions']['x/../1'] = index['versions']['1']", "found the version 'x/../1', which is not a number"),
+        ("index['versions']['01'] = index['versions']['1']", "found the version '01', which is not a number"),
+        ("index['aliases']['champion'] = '7'", "found the alias 'champion' pointing at no version"),
+        ("index['aliases']['champion'] = 1", "found at 'aliases.champion': Input should be a valid string"),
+    ],
+)
+def test_an_index_entry_of_the_wrong_shape_is_refused_naming_it(
+    tmp_path: Path, files: dict[str, bytes], edit: str, found: str
+) -> None:
+    path = entry_edit(tmp_path, files, edit)
+    with pytest.raises(reg.RegistryError, match=re.escape(f"{path}: expected a registry index")) as raised:
+        reg.Registry(tmp_path).resolve("tiny@1")
+    assert found in str(raised.value)
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])

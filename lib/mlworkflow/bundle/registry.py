@@ -99,6 +99,8 @@ def read_json(path: Path, expected: str) -> Any:
 
 def checked_index(data: Any, path: Path, name: str) -> dict[str, Any]:
     """An index read from `path`, checked against its shape and its folder's name (a RegistryError if not)."""
+    if not isinstance(data, dict):
+        raise RegistryError(f"{path}: expected {INDEX_SHAPE}; found a JSON {type(data).__name__}")
     try:
         index = IndexFile.model_validate(data)
     except ValidationError as exc:
