@@ -355,3 +355,9 @@ def test_drift_settings_carry_the_monitor_params() -> None:
     settings = monitor.drift_settings(params)
     assert (settings.test_rows, settings.psi_bands, settings.drift_share) == (123, (0.2, 0.3), 0.5)
     assert settings.alpha == params.alpha and settings.bins == params.bins
+
+
+def test_free_text_inputs_get_no_drift_test() -> None:
+    train = pd.DataFrame({"x": [1.0, 2.0], "colour": ["red", "blue"], "message": ["win a prize", "see you"]})
+    contract = learn_contract(train, ["x"], ["colour"], text=["message"])
+    assert monitor.features(contract) == (["x"], ["colour"])

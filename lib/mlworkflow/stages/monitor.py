@@ -45,9 +45,12 @@ SHOWN_NAMES = 4
 
 
 def features(contract: Contract) -> tuple[list[str], list[str]]:
-    """The model's numeric and categorical inputs, from its contract (timestamps are neither: no drift test)."""
+    """The model's numeric and categorical inputs, from its contract (timestamps and free text are neither: no drift test).
+
+    Free text has no levels to compare: every message is new, so a category test would always see drift.
+    """
     numeric = [c.name for c in contract.columns if c.kind != "string"]
-    return numeric, [c.name for c in contract.columns if c.kind == "string" and not c.timestamp]
+    return numeric, [c.name for c in contract.columns if c.kind == "string" and not c.timestamp and not c.free_text]
 
 
 def clean(frame: pd.DataFrame, contract: Contract, markers: Sequence[str], keep: Sequence[str] = ()) -> pd.DataFrame:
