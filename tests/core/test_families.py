@@ -104,7 +104,7 @@ def test_family_fits_and_predicts_with_missing_and_unseen_categories(task: str, 
         assert (pipeline.predict(frame) == y).mean() > 0.5
 
 
-@pytest.mark.parametrize("family", ["random_forest", "hist_gradient_boosting", "mlp", "svm"])
+@pytest.mark.parametrize("family", ["random_forest", "hist_gradient_boosting", "mlp", "svm", "lightgbm"])
 def test_same_seed_same_predictions(family: str) -> None:
     frame, y, spec = tiny("binary")
     first = families.make_pipeline(spec, family, 7).fit(frame, y).predict_proba(frame)
@@ -125,6 +125,63 @@ def test_hist_gradient_boosting_without_categorical_columns() -> None:
     spec = FeatureSpec(target="t", task="regression", numeric=("x", "noisy"))
     pipeline = families.make_pipeline(spec, "hist_gradient_boosting", 0).fit(frame[["x", "noisy"]], y)
     assert pipeline.named_steps["model"].categorical_features is None
+
+
+def lightgbm_split_kinds(pipeline: Any) -> set[str]:
+    """The decision types of every split in a fitted LightGBM pipeline's trees ('==' splits a category)."""
+    def walk(node: dict[str, Any]) -> Iterator[str]:
+        if "decision_type" in node:
+            yield node["decision_type"]
+            yield from (kind for side in ("left_child", "right_child") for kind in walk(node[side]))
+
+    trees = pipeline.named_steps["model"].booster_.dump_model()["tree_info"]
+    return {kind for tree in trees for kind in walk(tree["tree_structure"])}
+
+
+@pytest.mark.parametrize("task", families.TASKS)
+def test_lightgbm_splits_categories_natively_by_position(task: str) -> None:
+    frame, y, spec = tiny(task)
+    pipeline = families.make_pipeline(spec, "lightgbm", 0).fit(frame, y)
+    model = pipeline.named_steps["model"]
+    assert list(pipeline.named_steps["preprocess"].get_feature_names_out()) == ["colour", "x", "noisy"]
+    assert model.get_params()["categorical_column"] == [0]
+    assert "==" in lightgbm_split_kinds(pipeline), "the colour is split as a category"
+    assert model.get_params()["n_jobs"] == 1 and model.get_params()["deterministic"]
+
+
+def test_lightgbm_without_categories_or_with_selection_splits_numbers_only() -> None:
+    from mlworkflow.core.features import TransformerSettings
+
+    frame, y, spec = tiny("binary")
+    plain = FeatureSpec(target="t", task="binary", numeric=("x", "noisy"))
+    assert families.make_pipeline(plain, "lightgbm", 0).named_steps["model"].get_params()["categorical_column"] is None
+    selected = spec.model_copy(update={"transformer": TransformerSettings(feature_selection="model")})
+    pipeline = families.make_pipeline(selected, "lightgbm", 0).fit(frame, y)
+    assert "==" not in lightgbm_split_kinds(pipeline)
+
+
+def test_lightgbm_seed_changes_the_bagged_model() -> None:
+    frame, y, spec = tiny("regression")
+    first = families.make_pipeline(spec, "lightgbm", 1).fit(frame, y).predict(frame)
+    second = families.make_pipeline(spec, "lightgbm", 2).fit(frame, y).predict(frame)
+    assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("task", families.TASKS)
+def test_lightgbm_round_trips_through_skops_under_the_registry_trust_list(tmp_path: Any, task: str) -> None:
+    import skops.io as sio
+
+    from mlworkflow import io
+    from mlworkflow.bundle.registry import DEFAULT_TRUSTED
+
+    frame, y, spec = tiny(task)
+    pipeline = families.make_pipeline(spec, "lightgbm", 0).fit(frame, y)
+    path = io.write_model(tmp_path / "model.skops", pipeline)
+    untrusted = set(sio.get_untrusted_types(file=path))
+    assert {"lightgbm.basic.Booster"} <= untrusted <= set(DEFAULT_TRUSTED)
+    loaded = io.read_model(path, trusted=list(DEFAULT_TRUSTED))
+    method = "predict" if task == "regression" else "predict_proba"
+    assert np.array_equal(getattr(loaded, method)(unseen(frame)), getattr(pipeline, method)(unseen(frame)))
 
 
 def test_model_params_reach_the_base_estimator_inside_wrappers() -> None:
@@ -233,5 +290,5 @@ def test_class_weights_only_for_classification_and_the_families_that_take_them()
 def test_row_wise_models_are_the_tree_families_models() -> None:
     assert families.row_wise_models() == {
         "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
-        "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
+        "HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "LGBMClassifier", "LGBMRegressor",
     }

@@ -85,7 +85,7 @@ def test_smote_with_few_minority_rows_uses_fewer_neighbours_or_random_oversampli
 
 def test_class_weights_go_to_the_families_that_take_them_and_leave_the_others_unaffected() -> None:
     takes = {f.name for f in families.CATALOGUE if f.class_weight}
-    assert takes == {"logistic", "decision_tree", "random_forest", "hist_gradient_boosting", "svm"}
+    assert takes == {"logistic", "decision_tree", "random_forest", "hist_gradient_boosting", "svm", "lightgbm"}
     for name in families.available("binary"):
         pipeline, frame, _ = fit("class_weight", name)
         base = families.unwrap(pipeline.named_steps["model"])

@@ -62,7 +62,7 @@ def assert_identical(
         assert np.array_equal(ours, theirs), f"differs on rows {part.index[0]}..{part.index[-1]}"
 
 
-@pytest.mark.parametrize("family", ["logistic", "hist_gradient_boosting", "random_forest"])
+@pytest.mark.parametrize("family", ["logistic", "hist_gradient_boosting", "random_forest", "lightgbm"])
 def test_identical_to_the_pipeline_on_thousands_of_real_rows(adult: pd.DataFrame, family: str) -> None:
     pipeline, features = fitted(adult.iloc[:2000], family)
     rows = adult.iloc[2000:][features]
@@ -81,9 +81,20 @@ def test_identical_for_multiclass_and_regression(adult: pd.DataFrame) -> None:
     multiclass = {"target": "relationship", "task": "multiclass", "classes": sorted(frame["relationship"].unique())}
     regression = {"target": "hours-per-week", "task": "regression", "classes": []}
     for meta, method in ((multiclass, "predict_proba"), (regression, "predict")):
-        for family in ("logistic", "hist_gradient_boosting", "mlp"):
+        for family in ("logistic", "hist_gradient_boosting", "mlp", "lightgbm"):
             pipeline, features = fitted(frame, family, meta)
             assert_identical(pipeline, adult.iloc[2000:2300][features], method)
+
+
+def test_lightgbm_gets_arrays_without_the_feature_names_warning(adult: pd.DataFrame) -> None:
+    pipeline, features = fitted(adult.iloc[:600], "lightgbm")
+    fast = fastpath.compile_pipeline(pipeline)
+    rows = fastpath.frame_values(adult.iloc[2000:2010][features], fast.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = fast.predict_proba(rows)
+    assert np.array_equal(ours, pipeline.predict_proba(adult.iloc[2000:2010][features]))
+    assert list(pipeline[-1].feature_names_in_) == list(pipeline[0].get_feature_names_out()), "the pipeline's model keeps them"
 
 
 def test_unseen_categories_and_missing_values_match(adult: pd.DataFrame) -> None:

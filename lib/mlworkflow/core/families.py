@@ -14,10 +14,12 @@ map to, per task:
 | `knn`                    | KNeighborsClassifier                       | KNeighborsRegressor                 |
 | `naive_bayes`            | GaussianNB                                 | (not available)                     |
 | `mlp`                    | MLPClassifier                              | TransformedTargetRegressor(MLPRegressor) |
+| `lightgbm`               | lightgbm.LGBMClassifier                    | lightgbm.LGBMRegressor              |
 
 `hist_gradient_boosting` handles categories itself (`Family.native`): categorical columns are
 ordinal-encoded (missing and unseen categories become NaN) and passed as `categorical_features`,
-numeric columns as they are (the model handles NaN). Every other family uses
+numeric columns as they are (the model handles NaN); `lightgbm` takes the same codes, told by
+position (`categorical_column`: the ordinal transformer puts the categories first). Every other family uses
 `features.build_preprocessor(spec)`. SVC is wrapped in a calibrator so every classifier has
 `predict_proba` (SVC's own `probability` is deprecated); SVR and MLPRegressor learn a standardised
 target, since their defaults assume one. Adding a family means adding one `Family` to `CATALOGUE`.
@@ -82,6 +84,7 @@ class Native:
 
     param: str
     max_categories: int
+    by_position: bool = False  # the parameter takes column indices, not names (LightGBM)
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,20 @@ KNN_SPACE = {"n_neighbors": _range(1, 50, kind="int"), "weights": ["uniform", "d
 KNN_DEFAULTS = {"n_neighbors": 15, "weights": "distance"}
 FOREST_DEFAULTS = {"n_estimators": 100, "min_samples_leaf": 2, "n_jobs": 1}
 TREE_TYPES = ("sklearn.tree._tree.Tree",)
+# LightGBM: one thread (parallel CV runs folds in processes), deterministic and row-wise histograms so a
+# seed gives the same model; no early stopping (its sklearn API needs an eval_set: n_estimators and
+# learning_rate are searched instead); small groups still split categories on small tables.
+LGBM_DEFAULTS = {
+    "n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 10,
+    "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "min_data_per_group": 20,
+    "categorical_column": None, "n_jobs": 1, "verbose": -1, "deterministic": True, "force_row_wise": True,
+}
+LGBM_SPACE = {
+    "n_estimators": [100, 200, 400], "learning_rate": _range(0.01, 0.3), "num_leaves": _range(8, 128, kind="int"),
+    "min_child_samples": _range(5, 100, kind="int"), "reg_lambda": _range(1e-6, 10.0),
+    "colsample_bytree": _range(0.5, 1.0, log=False),
+}
+LGBM_TYPES = ("collections.OrderedDict", "lightgbm.basic.Booster")  # the Booster pickles as its model string
 KNN_TYPES = (
     "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.metrics._dist_metrics.ManhattanDistance64",
     "sklearn.neighbors._ball_tree.BallTree", "sklearn.neighbors._kd_tree.KDTree",
@@ -202,6 +219,15 @@ CATALOGUE: tuple[Family, ...] = (
         Estimator("sklearn.neural_network.MLPClassifier", MLP_SPACE, "alpha", MLP_DEFAULTS),
         Estimator("sklearn.neural_network.MLPRegressor", MLP_SPACE, "alpha", MLP_DEFAULTS, wrapper="scale_target"),
         trusted_types=("sklearn.neural_network._stochastic_optimizers.AdamOptimizer",),
+    ),
+    Family(
+        "lightgbm",
+        Estimator("lightgbm.LGBMClassifier", LGBM_SPACE, "num_leaves", LGBM_DEFAULTS),
+        Estimator("lightgbm.LGBMRegressor", LGBM_SPACE, "num_leaves", LGBM_DEFAULTS),
+        native=Native("categorical_column", 255, by_position=True),
+        trusted_types=(*LGBM_TYPES, "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor"),
+        row_wise=True,
+        class_weight=True,
     ),
 )
 BY_NAME: dict[str, Family] = {family.name: family for family in CATALOGUE}
@@ -312,7 +338,9 @@ def preprocessor(spec: FeatureSpec, family: str, model: Any) -> Any:
     native, settings = BY_NAME[family].native, spec.transformer
     if native is None or settings.imbalance == "smote":
         return features.build_preprocessor(spec, sparse_text=BY_NAME[family].sparse_text)
-    categorical = list(spec.categorical) if settings.feature_selection == "none" else []
+    categorical: list[Any] = list(spec.categorical) if settings.feature_selection == "none" else []
+    if native.by_position:  # ordinal_preprocessor's first block holds the categories
+        categorical = list(range(len(categorical)))
     model.set_params(**{native.param: categorical or None})
     return features.ordinal_preprocessor(spec, native.max_categories)
 

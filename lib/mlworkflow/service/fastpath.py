@@ -263,6 +263,8 @@ def without_names(estimator: Any) -> Any:
     clone = copy.copy(estimator)
     if "feature_names_in_" in vars(clone):
         del clone.feature_names_in_
+    if getattr(clone, "_fitted_with_feature_names", False):  # LightGBM: its feature_names_in_ reads this flag
+        clone._fitted_with_feature_names = False
     return clone
 
 
@@ -274,11 +276,21 @@ def strip_model(model: Any) -> tuple[Any, Block]:
         inner = compile_step(model._preprocessor)
         stripped._preprocessor = None
     if hasattr(model, "calibrated_classifiers_"):
-        stripped.calibrated_classifiers_ = [calibrated_without_names(c) for c in model.calibrated_classifiers_]
+        stripped.calibrated_classifiers_, inner = strip_calibrated(model.calibrated_classifiers_)
     if hasattr(model, "regressor_"):
         stripped.regressor_, regressor_inner = strip_model(model.regressor_)
         inner = functools.partial(chain, blocks=[inner, regressor_inner])
     return stripped, inner
+
+
+def strip_calibrated(calibrated: list[Any]) -> tuple[list[Any], Block]:
+    """Calibrated classifiers whose estimators forget their feature names; a single one (ensemble=False, as train's
+    calibration builds it) is stripped like a model, so its input step (HistGradientBoosting's) is compiled too."""
+    if len(calibrated) != 1:
+        return [calibrated_without_names(c) for c in calibrated], identity
+    only = copy.copy(calibrated[0])
+    only.estimator, inner = strip_model(calibrated[0].estimator)
+    return [only], inner
 
 
 def calibrated_without_names(calibrated: Any) -> Any:
