@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
@@ -11,12 +14,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mlworkflow.errors import MlwError, ParamsError
 from mlworkflow.params import STAGES, Params, load_params
-from mlworkflow.workflow import runner
+from mlworkflow.workflow import runner, runstate
 from tests import recordkit
 
 
-def fixture_notebooks(folder: Path, broken: str | None = None, leak: bool = False) -> Path:
-    """One trivial notebook per stage; `broken` raises; `leak` checks variables do not carry over."""
+def fixture_notebooks(
+    folder: Path, broken: str | None = None, leak: bool = False, extra: Mapping[str, str] | None = None
+) -> Path:
+    """One trivial notebook per stage; `broken` raises; `leak` checks variables do not carry over; `extra` adds a cell."""
     folder.mkdir(parents=True, exist_ok=True)
     for number, stage in enumerate(STAGES, start=1):
         parameters = new_code_cell("seed = 0\nartifacts = '.'")
@@ -31,6 +36,8 @@ def fixture_notebooks(folder: Path, broken: str | None = None, leak: bool = Fals
         cells = [new_markdown_cell(f"# {stage}"), parameters, new_code_cell(body)]
         if leak:
             cells.append(new_code_cell(f"assert 'marker' not in globals()\nmarker = '{stage}'"))
+        if extra and stage in extra:
+            cells.append(new_code_cell(extra[stage]))
         if stage == broken:
             cells.append(new_code_cell("raise ValueError('column x: broken on purpose\\nmore detail')"))
         nb = new_notebook(cells=cells)
@@ -50,6 +57,16 @@ def request_for(params: Params, tmp_path: Path, notebooks: Path, **kwargs: objec
     )  # type: ignore[arg-type]
 
 
+def my_sockets() -> list[Path]:
+    """Kernel socket folders this test process's runs have left."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"{runner.SOCKETS_PREFIX}{os.getpid()}-*"))
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_runs_every_stage_in_one_reset_kernel(params: Params, tmp_path: Path) -> None:
     notebooks = fixture_notebooks(tmp_path / "nb", leak=True)
     lines: list[str] = []
@@ -63,6 +80,8 @@ def test_runs_every_stage_in_one_reset_kernel(params: Params, tmp_path: Path) ->
     index = result.index.read_text(encoding="utf-8")
     assert "feedbeef" in index and "kernel start" in index
     assert any(line.startswith(f"[{len(STAGES)}/{len(STAGES)}]") for line in lines)
+    assert my_sockets() == []
+    assert runstate.read(result.layout.state_file).status == "ok" and 'id="mlw-notice"' not in index
 
 
 def test_failure_renders_report_and_stops(params: Params, tmp_path: Path) -> None:
@@ -77,6 +96,7 @@ def test_failure_renders_report_and_stops(params: Params, tmp_path: Path) -> Non
     assert "broken on purpose" in page and "mlw-status-failed" in page
     assert [s.stage for s in result.stages] == ["data", "preprocess"]
     assert "not run" in result.index.read_text(encoding="utf-8")
+    assert my_sockets() == []  # removed after a failure too
 
 
 def test_a_params_error_raised_by_stage_code_names_the_params_file(params: Params, tmp_path: Path) -> None:
@@ -141,3 +161,66 @@ def test_section_hashes_change_with_params(params: Params) -> None:
     before, after = runner.section_hashes(params), runner.section_hashes(changed)
     assert before["data"] == after["data"] and before["preprocess"] != after["preprocess"]
     assert json.dumps(before)
+
+
+def test_an_existing_run_id_is_refused_and_the_run_stays_as_it_was(params: Params, tmp_path: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb")
+    first = runner.run(request_for(params, tmp_path, notebooks, stages=["data"], run_id="mine"), echo=lambda _m: None)
+    assert first.error is None and first.layout.run_id == "mine"
+    before = tree(tmp_path / "runs"), tree(tmp_path / "reports")
+    with pytest.raises(ParamsError, match=r"key '--run-id': expected an id no run under .* has \(or --resume mine"):
+        runner.run(request_for(params, tmp_path, notebooks, run_id="mine"), echo=lambda _m: None)
+    with pytest.raises(ParamsError, match=r"key '--run-id'.*found '\.\./escaped'"):
+        runner.run(request_for(params, tmp_path, notebooks, run_id="../escaped"), echo=lambda _m: None)
+    assert (tree(tmp_path / "runs"), tree(tmp_path / "reports")) == before
+
+
+def test_ctrl_c_stops_the_kernel_and_leaves_a_stopped_run_to_resume(params: Params, tmp_path: Path) -> None:
+    def interrupt(_message: str) -> None:
+        raise KeyboardInterrupt
+
+    notebooks = fixture_notebooks(tmp_path / "nb")
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(request_for(params, tmp_path, notebooks, run_id="stopped"), echo=lambda _m: None, progress=interrupt)
+    run = runner.RunLayout(tmp_path.resolve(), "stopped")
+    state = runstate.read(run.state_file)
+    assert state.status == "failed" and state.done == {}
+    assert state.resume == "mlworkflow run params/smoke.yaml" + f" --root {tmp_path} --resume stopped"
+    page = run.index.read_text(encoding="utf-8")
+    assert "Stopped before its stages finished; resume it with:" in page and state.resume in page
+    assert my_sockets() == []
+
+
+def test_a_resumed_run_that_is_still_running_is_refused(params: Params, tmp_path: Path) -> None:
+    run = runner.RunLayout(tmp_path.resolve(), "busy")
+    runstate.write(run.state_file, runstate.RunState(owner=runstate.this_process()))
+    with pytest.raises(MlwError, match=rf"run 'busy' is still running \(process {os.getpid()} on "):
+        runner.run(request_for(params, tmp_path, tmp_path, run_id="busy", resume=True), echo=print)
+
+
+def test_socket_folders_of_runners_that_are_gone_are_removed(tmp_path: Path) -> None:
+    gone = tmp_path / f"{runner.SOCKETS_PREFIX}{2**22 + 12345}-abc"  # above any pid Linux hands out by default
+    alive = tmp_path / f"{runner.SOCKETS_PREFIX}{os.getpid()}-abc"
+    older = tmp_path / f"{runner.SOCKETS_PREFIX}abc_def"  # written before the pid was in the name: not judged
+    for folder in (gone, alive, older):
+        (folder / "kernel-1").mkdir(parents=True)
+    assert runner.remove_stale_sockets(tmp_path) == [gone]
+    assert sorted(tmp_path.iterdir()) == sorted([alive, older])
+
+
+def test_the_listing_shows_an_interrupted_run_and_marks_its_index(params: Params, tmp_path: Path) -> None:
+    run = runner.RunLayout(tmp_path.resolve(), "killed")
+    run.params_file.parent.mkdir(parents=True)
+    run.params_file.write_text(json.dumps(params.model_dump(mode="json")))
+    gone = runstate.Owner(pid=2**22 + 12345, host=runstate.this_process().host, started=0.0)
+    runstate.write(run.state_file, runstate.RunState(owner=gone, resume="mlworkflow run p.yaml --resume killed"))
+    run.index.parent.mkdir(parents=True)
+    run.index.write_text('<main><p class="mlw-notice mlw-notice-running" id="mlw-notice">In progress</p></main>')
+    (tmp_path / "runs" / "broken").mkdir()
+    (tmp_path / "runs" / "broken" / "params.json").write_text("{truncated")
+    page = runner.write_runs_listing(tmp_path.resolve()).read_text(encoding="utf-8")
+    assert 'class="mlw-status-interrupted">interrupted<br>resume: <code>mlworkflow run p.yaml --resume killed</code>' in page
+    assert "unreadable" in page and "params.json: expected the run&#39;s validated params" in page
+    index = run.index.read_text(encoding="utf-8")
+    assert "Interrupted: the process running this run is gone" in index and "In progress" not in index
+
