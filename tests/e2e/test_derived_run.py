@@ -92,7 +92,8 @@ def served_equals_pipeline(root: Path, name: str, raw: pd.DataFrame) -> None:
         batch = httpx2.post(f"{url}/predict", json=records, timeout=60).json()["predictions"]
         single = httpx2.post(f"{url}/predict", json=records[0], timeout=60).json()["predictions"]
     assert np.array_equal([row["prediction"] for row in batch], expected)
-    assert single[0]["prediction"] == expected[0]
+    alone = loaded.pipeline.predict(pd.DataFrame(records[:1])[list(loaded.contract.names)])  # a linear model's
+    assert single[0]["prediction"] == alone[0]  # one-row product may differ from the batch's in the last bit
 
 
 def check_bundle(root: Path, name: str, raw_columns: set[str]) -> None:
