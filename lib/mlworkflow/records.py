@@ -34,6 +34,20 @@ class Record(Part):
 # --- data.json ------------------------------------------------------------------------------------------
 
 
+class ReadReport(Part):
+    """How the source was parsed: its format, the separator (and where it came from), encoding, the text
+    read as missing, the number marks and the columns parsed as times (column: format, or "inferred")."""
+
+    format: Literal["csv", "parquet", "sql"]
+    sep: str | None = None
+    sep_from: Literal["given", "sniffed", "extension", "default"] | None = None
+    encoding: str | None = None
+    missing: list[str] = Field(default_factory=list)
+    thousands: str | None = None
+    decimal: str | None = None
+    dates: dict[str, str] = Field(default_factory=dict)
+
+
 class DataRecord(Record):
     """data.json: the source, its hash and size, the target, the flagged columns, the profile."""
 
@@ -53,6 +67,7 @@ class DataRecord(Record):
     leaks: list[str]
     profile: dict[str, Any]
     roles: dict[str, str] = Field(default_factory=dict, exclude_if=lambda value: not value)  # column: role (core.roles)
+    reading: ReadReport | None = Field(None, exclude_if=lambda value: value is None)  # how the source was parsed
 
 
 # --- preprocess.json -------------------------------------------------------------------------------------

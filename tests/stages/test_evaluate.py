@@ -10,12 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import brier_score_loss, log_loss
+from sklearn.tree import DecisionTreeClassifier
 
-from mlworkflow.core import metrics, scoring
+from mlworkflow.core import calibration, metrics, scoring
 from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError
 from mlworkflow.params import EvaluateParams, load_params
+from mlworkflow.records import Calibration
 from mlworkflow.stages import evaluate
 from mlworkflow.views import evaluate as view
 from tests.core.test_scoring import (
@@ -24,6 +27,7 @@ from tests.core.test_scoring import (
     REGRESSION,
     binary_scored,
     classifier_frame,
+    multiclass_scored,
     pipeline,
     regression_scored,
 )
@@ -264,3 +268,49 @@ def test_telling_terms_of_a_linear_model_on_text_per_class_and_for_regression() 
     raising = evaluate.telling_terms(ridge, Target("y", "regression"), top=2)
     assert set(raising["class"]) == {"higher y"}
     assert raising["term"].str.contains("lunch|see|you|meeting|noon|at").all()
+
+
+# ---------------------------------------------------------------- calibration before and after
+
+
+def calibrated_example(method: str) -> tuple[Any, Any, pd.DataFrame, pd.Series, Calibration | None]:
+    """A tree on the training rows, calibrated by `method` ('none': as it is), its baseline, and the test rows."""
+    from tests.core.test_calibration import forced
+
+    X, y = classifier_frame()
+    fit, held = slice(0, 160), slice(160, None)
+    checked = forced(method)
+    model = calibration.calibrate(pipeline(DecisionTreeClassifier(random_state=0)), checked).fit(X.iloc[fit], y.iloc[fit])
+    record = Calibration.model_validate({**checked.as_dict(), "passed_over": {}})
+    return model, scoring.fit_baseline(X.iloc[fit], y.iloc[fit], BINARY), X.iloc[held], y.iloc[held], record
+
+
+def test_calibration_before_and_after_on_the_test_split() -> None:
+    model, baseline, X, y, record = calibrated_example("sigmoid")
+    variants = evaluate.calibration_variants(model, baseline, X, y, BINARY, record)
+    assert list(variants) == ["class prior", "before calibration", "sigmoid calibration (kept)"]
+    table = evaluate.calibration_table(variants)
+    before = calibration.uncalibrated(model).predict_proba(X)[:, 1]
+    truth = (y == "yes").to_numpy()
+    assert table.loc["before calibration", "brier"] == pytest.approx(brier_score_loss(truth, before))
+    after = model.predict_proba(X)[:, 1]
+    assert table.loc["sigmoid calibration (kept)", "log_loss"] == pytest.approx(log_loss(truth, after))
+    assert table.loc["sigmoid calibration (kept)", "log_loss"] < table.loc["before calibration", "log_loss"]
+    points = evaluate.reliability_points(variants["sigmoid calibration (kept)"])
+    assert list(points.columns) == ["predicted", "observed"] and points["observed"].between(0, 1).all()
+
+
+def test_an_uncalibrated_model_is_shown_beside_the_prior_and_regression_has_nothing() -> None:
+    model, baseline, X, y, record = calibrated_example("none")
+    assert list(evaluate.calibration_variants(model, baseline, X, y, BINARY, record)) == [
+        "class prior", "model (not calibrated)"]
+    assert list(evaluate.calibration_variants(model, baseline, X, y, BINARY, None))[1] == "model (not calibrated)"
+    assert evaluate.calibration_variants(model, baseline, X, y, REGRESSION, None) == {}
+
+
+def test_multiclass_reliability_reads_the_top_class_confidence() -> None:
+    scored = multiclass_scored()
+    points = evaluate.reliability_points(scored, bins=5)
+    assert len(points) == 5
+    top_right = (scored.scores.argmax(axis=1) == scored.truth).mean()
+    assert points["observed"].mean() == pytest.approx(top_right, abs=0.02)

@@ -53,3 +53,16 @@ def test_terms_table_puts_each_class_in_a_column() -> None:
     assert list(table.index) == [1, 2]
     empty = view.terms_table(pd.DataFrame(columns=["class", "term", "column", "weight"]))
     assert isinstance(empty, str) and empty.startswith("No term weights")
+
+
+def test_calibration_change_plots_reliability_and_losses() -> None:
+    from tests.stages.test_evaluate import calibrated_example
+
+    model, baseline, X, y, record = calibrated_example("isotonic")
+    from tests.core.test_scoring import BINARY
+
+    figure = view.plot_calibration_change(evaluate.calibration_variants(model, baseline, X, y, BINARY, record))
+    curve, bars = figure.axes[:2]
+    assert [line.get_label() for line in curve.get_lines()] == [
+        "before calibration", "isotonic calibration (kept)", "perfectly calibrated"]
+    assert len(bars.patches) == 6, "log-loss and Brier for the prior, before and after"

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlworkflow.core import bootstrap, metrics, text
+from mlworkflow.core import bootstrap, calibration, metrics, text
 from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.scoring import (
     FloatArray,
@@ -27,7 +27,7 @@ from mlworkflow.core.scoring import (
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError
 from mlworkflow.params import EvaluateParams
-from mlworkflow.records import EvaluateRecord
+from mlworkflow.records import Calibration, EvaluateRecord
 
 GROUP_METRICS = {
     "binary": ("accuracy", "precision", "recall", "f1", "selection_rate"),
@@ -196,6 +196,37 @@ def threshold_range(scored: Scored) -> tuple[float, float]:
     if scored.probabilistic:
         return 0.0, 1.0
     return float(np.min(scored.scores)), float(np.max(scored.scores))
+
+
+# ---------------------------------------------------------------- calibration before and after
+
+
+def calibration_variants(model: Any, baseline: Any, X: pd.DataFrame, y: pd.Series, target: Target,
+                         calibrated: Calibration | None) -> dict[str, Scored]:
+    """Test-split scores of the class prior, of the model before train's calibration (when it calibrated), and of
+    the model as kept; regression has none."""
+    if target.task == "regression":
+        return {}
+    variants = {calibration.PRIOR: score(baseline, X, y, target)}
+    if calibrated is None or calibrated.method == calibration.UNCALIBRATED:
+        return variants | {"model (not calibrated)": score(model, X, y, target)}
+    before = score(calibration.uncalibrated(model), X, y, target)
+    return variants | {"before calibration": before, f"{calibrated.method} calibration (kept)": score(model, X, y, target)}
+
+
+def calibration_table(variants: Mapping[str, Scored]) -> pd.DataFrame:
+    """Test-split log-loss and Brier score of each variant that gives probabilities (lower is better)."""
+    rows = {name: point_metrics(scored) for name, scored in variants.items() if scored.probabilistic}
+    return pd.DataFrame({name: {"log_loss": row["log_loss"], "brier": row["brier"]} for name, row in rows.items()}).T
+
+
+def reliability_points(scored: Scored, bins: int = calibration.RELIABILITY_BINS) -> pd.DataFrame:
+    """Reliability points: the positive class's probability (binary), or the top class's confidence against whether
+    it was right (multiclass), mean predicted against observed per quantile bin."""
+    if scored.task == "binary":
+        return calibration.reliability(scored.truth == 1, scored.scores, bins)
+    top = np.argmax(scored.scores, axis=1)
+    return calibration.reliability(top == scored.truth, scored.scores.max(axis=1), bins)
 
 
 # ---------------------------------------------------------------- importance and groups

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import learning_curve, validation_curve
 
-from mlworkflow.core import crossval, families, imbalance, metrics, searches, selection, steps
+from mlworkflow.core import calibration, crossval, families, imbalance, metrics, searches, selection, steps
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.errors import DataError, ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import TrainParams
@@ -71,10 +71,59 @@ def tune_all(
     return searches.tune_all(spec, names, X, y, search_settings(params), seed, metric, progress)
 
 
-def fit_final(spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, seed: int) -> Any:
-    """The tuned pipeline fitted on all training rows."""
+def fit_final(spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, seed: int,
+              checked: calibration.Check | None = None) -> Any:
+    """The tuned pipeline fitted on all training rows, calibrated when the probability check chose to (`keep`)."""
     with searches.quiet():
-        return searches.tuned_pipeline(spec, result, seed).fit(X, y)
+        return calibration.calibrate(searches.tuned_pipeline(spec, result, seed), checked).fit(X, y)
+
+
+# --- probabilities no worse than the class prior's ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The search whose model is kept, its probability check (None for regression), the better ones passed over."""
+
+    result: searches.SearchResult
+    check: calibration.Check | None
+    passed_over: Mapping[str, str]
+
+    @property
+    def sentence(self) -> str:
+        """What the check measured and decided, and which better-scoring families it passed over."""
+        if self.check is None:
+            return "Regression: no probabilities to check."
+        passed = "".join(f" Passed over: {why}" for why in self.passed_over.values())
+        return f"{self.check.sentence}{passed}"
+
+    def as_record(self) -> dict[str, Any] | None:
+        """train.json's calibration part (None for regression)."""
+        return None if self.check is None else {**self.check.as_dict(), "passed_over": dict(self.passed_over)}
+
+
+def by_score(results: Sequence[searches.SearchResult]) -> list[searches.SearchResult]:
+    """The searches that scored, best CV score first (ties keep their order)."""
+    return sorted((r for r in results if r.best is not None), key=lambda r: -r.best_score)
+
+
+def keep(spec: FeatureSpec, results: Sequence[searches.SearchResult], X: pd.DataFrame, y: pd.Series,
+         params: TrainParams, seed: int) -> Kept:
+    """The best search whose out-of-fold log-loss, calibrated where that helps, is no worse than the class prior's;
+    a better-scoring family that stays worse is passed over, and none left is an error (regression: the best)."""
+    best = searches.best_of(results)
+    if spec.task == "regression":
+        return Kept(best, None, {})
+    passed: dict[str, str] = {}
+    with searches.quiet():
+        for result in by_score(results):
+            pipeline = searches.tuned_pipeline(spec, result, seed)
+            checked = calibration.check(result.family, pipeline, X, y, params.folds, seed, params.n_jobs)
+            if checked.trusted:
+                return Kept(result, checked, passed)
+            passed[result.family] = checked.sentence
+    raise DataError(f"no tuned family's probabilities beat the class prior's — {' '.join(passed.values())}",
+                    source="train")
 
 
 def same_predictions(model: Any, other: Any, X: pd.DataFrame) -> bool:
@@ -300,11 +349,21 @@ def json_ready(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+def probability_headline(kept: Kept | None) -> dict[str, str]:
+    """The headline's line on the kept model's probabilities (none for regression or without a check)."""
+    if kept is None or kept.check is None:
+        return {}
+    shown = kept.check.chosen
+    how = "uncalibrated" if kept.check.method == calibration.UNCALIBRATED else f"{kept.check.method} calibration"
+    return {"probabilities": f"{how}, out-of-fold log-loss {shown.log_loss:.4f} (prior {kept.check.prior.log_loss:.4f})"}
+
+
 def record(
     result: searches.SearchResult, results: Sequence[searches.SearchResult], diagnoses: Mapping[str, Diagnosis], top: int = 10,
-    steps: Mapping[str, Any] | None = None,
+    steps: Mapping[str, Any] | None = None, kept: Kept | None = None,
 ) -> TrainRecord:
-    """The content of train.json: the chosen family, its best parameters and CV score, the trials; `steps`: `step_choice`."""
+    """The content of train.json: the chosen family, its best parameters and CV score, the trials; `steps`: `step_choice`;
+    `kept`: the probability check of the kept model (`keep`)."""
     best, name, sign = searches.best_trial(result), metrics.display_name(result.metric), metrics.sign(result.metric)
     mean = sign * best.score
     fit = diagnoses["learning"].verdict if "learning" in diagnoses else "not checked"
@@ -328,5 +387,7 @@ def record(
         "searches": search_table(results).reset_index().to_dict(orient="records"),
         "diagnosis": {key: {"verdict": d.verdict, "sentence": d.sentence} for key, d in diagnoses.items()},
         "steps": steps,
-        "headline": headline if steps is None or not steps["kept"] else {**headline, "features kept": len(steps["kept"])},
+        "calibration": kept.as_record() if kept is not None else None,
+        "headline": {**headline, **probability_headline(kept),
+                     **({} if steps is None or not steps["kept"] else {"features kept": len(steps["kept"])})},
     }))

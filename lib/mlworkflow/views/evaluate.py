@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -9,11 +11,14 @@ from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
 from mlworkflow.core import metrics
+from mlworkflow.core.calibration import PRIOR
 from mlworkflow.core.scoring import Scored
 from mlworkflow.stages.evaluate import (
     MIN_GROUP_ROWS,
     ThresholdChoice,
+    calibration_table,
     metrics_at,
+    reliability_points,
     table_interval,
     threshold_range,
 )
@@ -172,6 +177,24 @@ def plot_calibration(scored: Scored, bins: int = 10) -> Figure:
     hist.set(xlabel="predicted probability", ylabel="rows", title="Predicted probabilities")
     curve.legend(fontsize="small")
     hist.legend(fontsize="small")
+    return figure
+
+
+def plot_calibration_change(variants: Mapping[str, Scored]) -> Figure:
+    """Reliability curves of the model before and after train's calibration (or as kept), and their test losses."""
+    figure, (curve, bars) = plots.row(2)
+    kept = {name: scored for name, scored in variants.items() if name != PRIOR and scored.probabilistic}
+    for name, scored in kept.items():
+        points = reliability_points(scored)
+        curve.plot(points["predicted"], points["observed"], "o-", label=name)
+    curve.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    what = "positive class" if next(iter(variants.values())).task == "binary" else "most probable class"
+    curve.set(xlabel=f"mean predicted probability ({what})", ylabel="observed frequency", title="Reliability, test split")
+    curve.legend(fontsize="small")
+    table = calibration_table(variants)
+    table.plot.barh(ax=bars)
+    bars.set(xlabel="lower is better", title="Test log-loss and Brier score")
+    bars.invert_yaxis()
     return figure
 
 
