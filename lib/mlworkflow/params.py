@@ -18,8 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from mlworkflow.core import expressions, metrics, yamlfile
-from mlworkflow.core.families import FAMILIES
+from mlworkflow.core import expressions, metrics, sql, yamlfile
+from mlworkflow.core.families import DEFAULT_CANDIDATES, FAMILIES
 from mlworkflow.core.steps import Imbalance, Selection
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 
@@ -74,6 +74,58 @@ class RunParams(Section):
     seed: int = Field(42, ge=0, le=2**32 - 1)
 
 
+def _one_character(value: str | None) -> str | None:
+    if value is not None and (len(value) != 1 or value in "\"\r\n"):
+        raise ValueError(f"one character other than a quote or a line break, e.g. ',' or '\\t' (found {value!r})")
+    return value
+
+
+OneCharacter = Annotated[str, AfterValidator(_one_character)]
+
+
+class ReadOptions(Section):
+    """How a CSV file is parsed, with pandas.read_csv's names; the model keeps them, so predict, monitor and
+    the service read files the same way. `sep` is sniffed from the file when null ('\\t' for .tsv);
+    `na_values` are read as missing besides pandas' defaults (none of those when `keep_default_na` is false);
+    `parse_dates` columns must parse as times (with `date_format` when given). Parquet and SQL sources are
+    typed already: only `parse_dates` applies to them."""
+
+    sep: OneCharacter | None = None
+    encoding: str = "utf-8"
+    na_values: tuple[str, ...] = ()
+    keep_default_na: bool = True
+    thousands: OneCharacter | None = None
+    decimal: OneCharacter = "."
+    parse_dates: tuple[str, ...] = ()
+    date_format: str | None = Field(None, min_length=2)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"a Python codec name, e.g. 'utf-8', 'latin-1' or 'cp1252' ('{value}' is unknown)") from None
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _strftime(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value and value not in ("ISO8601", "mixed"):
+            raise ValueError("a strftime format such as '%Y-%m-%d %H:%M', or 'ISO8601' or 'mixed' (as in pandas)")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> ReadOptions:
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(f"'thousands' and 'decimal' must differ (both are {self.decimal!r})")
+        if self.sep is not None and self.sep == self.decimal:
+            raise ValueError(f"'sep' and 'decimal' must differ (both are {self.sep!r})")
+        return self
+
+
 class DataParams(Section):
     """Stage `data`: where the data comes from and what to predict."""
 
@@ -86,6 +138,7 @@ class DataParams(Section):
     sample_rows: int | None = Field(None, ge=20)
     leak_threshold: float = Field(0.98, gt=0.5, le=1.0)
     target_expression: Formula | None = None  # derives `target` from other columns, e.g. "num > 0"
+    read: ReadOptions = ReadOptions()
 
     @field_validator("path")
     @classmethod
@@ -102,6 +155,14 @@ class DataParams(Section):
     @classmethod
     def _sqlite_file(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else resolve_sqlite_url(value, _base_dir(info))
+
+    @field_validator("sql_query")
+    @classmethod
+    def _a_query(cls, value: str | None) -> str | None:
+        problem = None if value is None else sql.statement_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> DataParams:
@@ -151,13 +212,13 @@ class SelectParams(Section):
     """Stage `select`: compare model families by repeated cross-validation on the training split.
 
     `candidates` are family names (mlworkflow.core.families.FAMILIES; those that do not fit the task,
-    e.g. naive_bayes for regression, are skipped with a note); `metrics` are scikit-learn scorer
+    e.g. naive_bayes for regression, are skipped with a note; the default leaves out the opt-in `lightgbm`); `metrics` are scikit-learn scorer
     names, "auto" expanding to the task's default set; `metric` decides the ranking ("auto": the
     task's default); `time_budget_s` is per candidate; `max_rows` subsamples the training split
     (seeded, stratified for classification; null = all rows); `top_k` families go to `train`.
     """
 
-    candidates: tuple[str, ...] = FAMILIES
+    candidates: tuple[str, ...] = DEFAULT_CANDIDATES
     folds: int = Field(5, ge=2, le=20)
     repeats: int = Field(2, ge=1, le=20)
     metrics: tuple[str, ...] = ("auto",)

@@ -292,3 +292,11 @@ def test_row_wise_models_are_the_tree_families_models() -> None:
         "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier", "RandomForestRegressor",
         "HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "LGBMClassifier", "LGBMRegressor",
     }
+
+
+def test_lightgbm_is_opt_in_so_default_selections_are_unchanged() -> None:
+    from mlworkflow.params import SelectParams
+
+    assert SelectParams().candidates == families.DEFAULT_CANDIDATES
+    assert set(families.FAMILIES) - set(families.DEFAULT_CANDIDATES) == {"lightgbm"}
+    assert SelectParams(candidates=("lightgbm", "logistic")).candidates == ("lightgbm", "logistic")
