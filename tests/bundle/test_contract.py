@@ -292,3 +292,41 @@ def test_a_free_text_column_takes_any_string_and_is_not_a_category() -> None:
         ct.value_check(column, "reject")(3)
     assert "free_text" not in contract.columns[0].model_dump(mode="json")  # other columns' JSON as before
     assert ct.Contract.model_validate(contract.model_dump(mode="json")) == contract
+
+
+# --- timestamps ------------------------------------------------------------------------------------------
+
+
+def timestamp_contract() -> ct.Contract:
+    """A contract with a distance and two timestamp columns (one with gaps)."""
+    train = pd.DataFrame({
+        "distance": [1.5, 2.0, 3.0],
+        "pickup": ["2019-03-01 10:00:00", "2019-03-02 11:00:00", "2019-03-03 12:00:00"],
+        "dropoff": ["2019-03-01 10:20:00", None, "2019-03-03 12:30:00"],
+    })
+    return ct.learn_contract(train, ["distance"], [], datetime=["pickup", "dropoff"])
+
+
+def test_timestamp_columns_are_strings_with_the_range_seen() -> None:
+    contract = timestamp_contract()
+    pickup = contract.columns[1]
+    assert (pickup.name, pickup.kind, pickup.timestamp, pickup.nullable) == ("pickup", "string", True, False)
+    assert pickup.minimum == pd.Timestamp("2019-03-01 10:00").timestamp()
+    assert ct.seen_text(pickup) == "dates or times, 2019-03-01 10:00:00 to 2019-03-03 12:00:00"
+    assert contract.columns[2].nullable
+    assert "timestamp" not in contract.columns[0].model_dump(mode="json")  # old bundles' contracts read unchanged
+
+
+def test_any_parseable_time_is_accepted_and_other_values_are_refused() -> None:
+    validator = ct.Validator(timestamp_contract(), "reject")
+    good = {"distance": 2.0, "pickup": "2020-07-01T08:00:00Z", "dropoff": None}
+    checked = validator.records([good, {**good, "pickup": "soon"}, {**good, "pickup": 1_551_434_400}])
+    assert checked.rows == [[2.0, "2020-07-01T08:00:00Z", None]]
+    assert [(issue.row, issue.rule, issue.field) for issue in checked.issues] == [(1, "datetime", "pickup"), (2, "type", "pickup")]
+
+
+def test_example_records_of_a_timestamp_contract_are_valid() -> None:
+    contract = timestamp_contract()
+    checked = ct.Validator(contract, "reject").records(ct.example_records(contract, 10))
+    assert not checked.issues and len(checked.rows) == 10
+    assert all(isinstance(value, str) for value in ct.to_frame(contract, checked.rows)["pickup"])
