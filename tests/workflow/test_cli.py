@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import gzip
+import html
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from mlworkflow import config
 from mlworkflow.config import NOTEBOOKS
 from mlworkflow.params import STAGES
+from mlworkflow.workflow import runner, runstate
 from tests.workflow.test_report import EXTERNAL
+from tests.workflow.test_runner import fixture_notebooks
 
 pytestmark = pytest.mark.e2e
 
@@ -151,9 +158,10 @@ def test_example_datasets_run_end_to_end(
     artifacts = next((tmp_path / "runs").iterdir()) / "artifacts"
     data = json.loads((artifacts / "data.json").read_text(encoding="utf-8"))
     assert data["task"] == task
-    if name == "titanic":
-        assert {"PassengerId", "Name"} <= set(data["identifiers"])
     preprocess = json.loads((artifacts / "preprocess.json").read_text(encoding="utf-8"))
+    if name == "titanic":
+        assert {"PassengerId", "Ticket"} <= set(data["identifiers"])
+        assert data["roles"]["Name"] == "text" and preprocess["text"] == ["Name"]  # free text is a feature
     assert data["target"] not in preprocess["numeric"] + preprocess["categorical"]
     evaluate = json.loads((artifacts / "evaluate.json").read_text(encoding="utf-8"))
     decided = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "rmse"}[task]
@@ -173,3 +181,73 @@ def test_reports_show_params_paths_relative_to_the_current_folder(
     assert shown_path(str(root / "params" / "smoke.yaml")) == "params/smoke.yaml"
     assert shown_path("params/smoke.yaml") == "params/smoke.yaml"
     assert shown_path(str(tmp_path / "elsewhere.yaml")) == str(tmp_path / "elsewhere.yaml")
+
+
+# --- native thread caps and runs killed mid-stage -------------------------------------------------------------
+
+THREADS_CELL = (  # what a stage's kernel sees: the thread variables and the loaded pools' sizes; then it may wait
+    "import os, json, pathlib, time, threadpoolctl, numpy\n"
+    "names = ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS']\n"
+    "pools = sorted({p['num_threads'] for p in threadpoolctl.threadpool_info()})\n"
+    "pathlib.Path(artifacts, 'threads.json').write_text(json.dumps({'env': {n: os.environ.get(n) for n in names}, "
+    "'pools': pools}))\n"
+    "for _ in range(3000):\n"
+    "    if not pathlib.Path({hold!r}).exists():\n"
+    "        break\n"
+    "    time.sleep(0.2)"
+)
+
+
+def unthreaded_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without any thread-pool variable (as a user's shell has), plus `settings`."""
+    return {**{k: v for k, v in os.environ.items() if k not in config.THREAD_VARIABLES}, **settings}
+
+
+def wait_for(path: Path, process: subprocess.Popen[str]) -> None:
+    """Wait (bounded) until a stage wrote `path`."""
+    for _ in range(1200):
+        if path.is_file() or process.poll() is not None:
+            break
+        time.sleep(0.25)
+    assert path.is_file(), process.communicate(timeout=5)
+
+
+def test_a_run_killed_mid_stage_is_shown_interrupted_and_resumes(tmp_path: Path, root: Path) -> None:
+    hold = tmp_path / "hold"
+    hold.touch()
+    notebooks = fixture_notebooks(tmp_path / "nb", extra={"data": THREADS_CELL.replace("{hold!r}", repr(str(hold)))})
+    out, smoke = tmp_path / "out", str(root / "params" / "smoke.yaml")
+    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "run", smoke, "--root", str(out), "--run-id", "killed",
+               "--stages", "data", "--notebooks", str(notebooks)]
+    process = subprocess.Popen(command, cwd=root, env=unthreaded_environment(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    threads = out / "runs" / "killed" / "artifacts" / "threads.json"
+    wait_for(threads, process)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=60)
+    seen = json.loads(threads.read_text(encoding="utf-8"))
+    assert seen == {"env": dict.fromkeys(["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"], "1"),
+                    "pools": [1]}  # the CLI capped the kernel's pools itself, without make
+    state = runstate.read(out / "runs" / "killed" / "state.json")
+    assert state.status == "running" and runstate.status_of(state) == runstate.INTERRUPTED
+    listing = runner.write_runs_listing(out).read_text(encoding="utf-8")  # what the next run writes
+    assert ">interrupted<br>resume: <code>" in listing and "--resume killed" in listing
+    index = (out / "reports" / "killed" / "index.html").read_text(encoding="utf-8")
+    assert "Interrupted: the process running this run is gone" in index and html.escape(state.resume) in index
+    hold.unlink()
+    resumed = mlworkflow(*command[3:7], "--resume", "killed", "--stages", "data", "--notebooks", str(notebooks), cwd=root)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert runstate.read(out / "runs" / "killed" / "state.json").status == "ok"
+    assert ">ok</td>" in (out / "reports" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_user_s_thread_setting_reaches_the_kernel_unchanged(tmp_path: Path, root: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb", extra={"data": THREADS_CELL.replace("{hold!r}", "'/nonexistent'")})
+    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "run", str(root / "params" / "smoke.yaml"),
+               "--root", str(tmp_path), "--run-id", "user", "--stages", "data", "--notebooks", str(notebooks)]
+    done = subprocess.run(command, cwd=root, env=unthreaded_environment(OMP_NUM_THREADS="2"), capture_output=True,
+                          text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads((tmp_path / "runs" / "user" / "artifacts" / "threads.json").read_text(encoding="utf-8"))
+    assert seen["env"] == {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": None, "MKL_NUM_THREADS": None}
+    assert seen["pools"] == [2]  # OpenBLAS follows OMP_NUM_THREADS when its own variable is unset
