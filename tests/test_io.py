@@ -92,9 +92,10 @@ def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
         ("empty.csv", "", "file is empty"),
         ("blank.csv", "\n\n\n", "file has no columns"),
         ("header.csv", "a,b\n", "file has a header but no rows"),
-        ("ragged.csv", "a,b\n1,2\n3,4,5,6\n", "cannot parse file: ParserError"),
-        ("binary.csv", bytes(range(256)) * 4, "cannot parse file"),
-        ("latin1.csv", "name\ncaf\xe9\n".encode("latin-1"), "cannot parse file: UnicodeDecodeError"),
+        ("ragged.csv", "a,b\n1,2\n3,4,5,6\n", "line 3 has 4 fields but the header has 2"),
+        ("short.csv", "a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields but the header has 3"),
+        ("binary.csv", bytes(range(256)) * 4, "is not utf-8 text"),
+        ("latin1.csv", "name\ncaf\xe9\n".encode("latin-1"), "is not utf-8 text (invalid continuation byte at byte 8); set data.read.encoding"),
         ("plain.csv.gz", b"a,b\n1,2\n", "cannot parse file: BadGzipFile"),
         ("cut.csv.gz", gzip.compress(b"a,b\n1,2\n" * 2000, mtime=0)[:60], "cannot parse file"),
         ("bad.parquet", b"PAR1 certainly not parquet", "cannot parse file: ArrowInvalid"),
@@ -143,7 +144,7 @@ def test_read_sql_quotes_table_names_that_are_keywords(tmp_path: Path) -> None:
 def test_bad_sql_is_a_data_error_with_the_database_reason(tmp_path: Path) -> None:
     url = sqlite_file(tmp_path)
     with pytest.raises(DataError, match=r"SQL query failed: .*syntax error") as caught:
-        io.read_sql(url, "SELEC x FROM people")
+        io.read_sql(url, "SELECT x FROM people WHERE x = = 1")
     assert caught.value.source == url
     assert "\n" not in str(caught.value)
 
@@ -302,3 +303,161 @@ def test_the_model_file_round_trips(tmp_path: Path) -> None:
 def test_importing_io_creates_nothing(tmp_path: Path) -> None:
     io.Artifacts(tmp_path / "never")
     assert not (tmp_path / "never").exists()
+
+
+# --- read-only SQL (issue 10.6) ----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def people_db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A database holding table `people` (FRAME): a SQLite file, or a PostgreSQL schema (skipped without a server)."""
+    import os
+
+    from tests import servekit as kit
+
+    if request.param == "sqlite":
+        yield sqlite_file(tmp_path)
+        return
+    url = os.environ.get(kit.POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {kit.POSTGRES_ENV} to a PostgreSQL URL (.ci/run starts a server and sets it)")
+    with kit.postgres_schema(url) as schema_url:
+        engine = sqlalchemy.create_engine(schema_url)
+        FRAME.to_sql("people", engine, index=False)
+        engine.dispose()
+        yield schema_url
+
+
+def people_rows(url: str) -> list[tuple[Any, ...]]:
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as connection:
+        rows = [tuple(r) for r in connection.execute(sqlalchemy.text("SELECT * FROM people ORDER BY x"))]
+    engine.dispose()
+    return rows
+
+
+@pytest.mark.parametrize("query", ["DROP TABLE people", "DELETE FROM people", "UPDATE people SET x = 0",
+                                   "SELECT 1; DROP TABLE people", "INSERT INTO people VALUES (9, 'x', 'y')",
+                                   "CREATE TABLE other AS SELECT * FROM people", "PRAGMA writable_schema = 1"])
+def test_a_statement_that_is_not_a_query_is_refused_and_changes_nothing(people_db: str, query: str) -> None:
+    before = people_rows(people_db)
+    with pytest.raises(DataError, match=r"data\.sql_query: expected one query \(SELECT or WITH … SELECT\)"):
+        io.read_sql(people_db, query)
+    assert people_rows(people_db) == before == [(1, "red", "a"), (2, "blue", "b"), (3, None, "a")]
+
+
+def test_a_write_hidden_in_a_query_fails_on_the_read_only_connection(people_db: str) -> None:
+    if people_db.startswith("sqlite"):
+        engine = io.read_only_engine(sqlalchemy.engine.make_url(people_db))  # SQLite has no writing CTE: go direct
+        with engine.connect() as connection, pytest.raises(sqlalchemy.exc.OperationalError, match="readonly"):
+            connection.execute(sqlalchemy.text("DELETE FROM people"))
+        engine.dispose()
+    else:
+        with pytest.raises(DataError, match="read-only transaction"):
+            io.read_sql(people_db, "WITH gone AS (DELETE FROM people RETURNING *) SELECT * FROM gone")
+    assert len(people_rows(people_db)) == 3
+
+
+def test_reading_a_sqlite_file_leaves_its_bytes_unchanged(tmp_path: Path) -> None:
+    url = sqlite_file(tmp_path)
+    before = io.file_sha256(tmp_path / "data.db")
+    assert io.read_sql(url, "people").shape == (3, 3)
+    assert io.file_sha256(tmp_path / "data.db") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.db"]
+
+
+def test_the_params_refuse_a_sql_query_that_is_not_a_query(tmp_path: Path) -> None:
+    from mlworkflow.errors import ParamsError
+    from mlworkflow.params import validate
+
+    raw = {"run": {"name": "x"}, "data": {"sql_url": sqlite_file(tmp_path), "sql_query": "DROP TABLE people", "target": "y"}}
+    with pytest.raises(ParamsError, match=r"key 'data\.sql_query': expected one query .* found a DROP statement"):
+        validate(raw, "p.yaml", tmp_path)
+
+
+# --- reader options and silent misreads (issues 10.8, 10.9, 11.1) ------------------------------------------
+
+
+def test_the_separator_is_sniffed_and_reported(tmp_path: Path) -> None:
+    parsed = io.read_table(write(tmp_path / "semi.csv", "a;b;y\n1;x;0\n2;z;1\n"))
+    assert parsed.frame.to_dict("list") == {"a": [1, 2], "b": ["x", "z"], "y": [0, 1]}
+    assert (parsed.report.sep, parsed.report.sep_from, parsed.report.format) == (";", "sniffed", "csv")
+    assert parsed.lines.tolist() == [2, 3]
+
+
+def test_reader_options_are_applied_as_pandas_names_them(tmp_path: Path) -> None:
+    from mlworkflow.params import ReadOptions
+
+    text = "when|amount|alley|y\n31/01/2026|1.234,5|NA|0\n01/02/2026|7,25|none|1\n"
+    path = write(tmp_path / "eu.txt", text.encode("cp1252").decode("cp1252"))
+    options = ReadOptions(sep="|", thousands=".", decimal=",", keep_default_na=False, na_values=("none",),
+                          parse_dates=("when",), date_format="%d/%m/%Y")
+    parsed = io.read_table(path, options)
+    assert parsed.frame["amount"].tolist() == [1234.5, 7.25]
+    assert parsed.frame["alley"].tolist()[0] == "NA" and pd.isna(parsed.frame["alley"].tolist()[1])
+    assert str(parsed.frame["when"].dtype).startswith("datetime64") and parsed.frame["when"][0].month == 1
+    assert parsed.report.dates == {"when": "%d/%m/%Y"} and parsed.report.missing == ["none"]
+    assert parsed.report.sep_from == "given"
+
+
+def test_a_latin1_file_reads_with_its_encoding(tmp_path: Path) -> None:
+    from mlworkflow.params import ReadOptions
+
+    path = write(tmp_path / "l.csv", "name,y\ncafé,1\nthé,0\n".encode("latin-1"))
+    assert io.read_file(path, ReadOptions(encoding="latin-1"))["name"].tolist() == ["café", "thé"]
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "reason"),
+    [
+        ("age,x,age\n1,2,3\n", "age", "appears 2 times in the header (columns 1, 3)"),
+        ("a,b\n1,2\n3,4\n", None, None),
+        ('a,b,y\n1,"77,516",0\n2,"1,000",1\n3,12,0\n', "b", "thousands separator ',' (e.g. '77,516' on line 2)"),
+        ("a;b;y\n1;0,5;0\n2;1,25;1\n", "b", "decimal comma (e.g. '0,5' on line 2)"),
+        ("a,b,y\n1,2.5,0\n2,inf,1\n", "b", "infinite value(s), e.g. inf on line 3"),
+        ("a,b,y\n1,2.5,0\n2,-inf,1\n", "b", "e.g. -inf on line 3"),
+    ],
+)
+def test_silent_misreads_are_data_errors_naming_the_column_and_line(
+    tmp_path: Path, text: str, column: str | None, reason: str | None
+) -> None:
+    path = write(tmp_path / "bad.csv", text)
+    if reason is None:
+        assert io.read_file(path).shape == (2, 2)
+        return
+    with pytest.raises(DataError) as caught:
+        io.read_file(path)
+    assert caught.value.column == column and caught.value.source == str(path)
+    assert reason in caught.value.reason
+
+
+def test_the_thousands_hint_names_the_option_and_the_option_reads_the_numbers(tmp_path: Path) -> None:
+    from mlworkflow.params import ReadOptions
+
+    path = write(tmp_path / "t.csv", 'fnlwgt,y\n"77,516",0\n"83,311",1\n')
+    with pytest.raises(DataError, match=r"set data\.read\.thousands: ','"):
+        io.read_file(path)
+    assert io.read_file(path, ReadOptions(thousands=","))["fnlwgt"].tolist() == [77516, 83311]
+
+
+def test_a_time_that_does_not_parse_names_the_value_and_line(tmp_path: Path) -> None:
+    from mlworkflow.params import ReadOptions
+
+    path = write(tmp_path / "d.csv", "when,y\n2026-01-31,0\nsoon,1\n")
+    with pytest.raises(DataError, match=r"column 'when': .*'soon' \(line 3\) does not parse") as caught:
+        io.read_file(path, ReadOptions(parse_dates=("when",), date_format="%Y-%m-%d"))
+    assert caught.value.column == "when"
+    with pytest.raises(DataError, match=r"column 'then': is named in data\.read\.parse_dates"):
+        io.read_file(path, ReadOptions(parse_dates=("then",)))
+
+
+def test_parquet_and_sql_sources_take_parse_dates_and_refuse_infinities(tmp_path: Path) -> None:
+    from mlworkflow.params import ReadOptions
+
+    frame = pd.DataFrame({"when": ["2026-01-31", "2026-02-01"], "v": [1.0, np.inf]})
+    frame.to_parquet(tmp_path / "f.parquet")
+    with pytest.raises(DataError, match=r"column 'v': holds 1 infinite value\(s\), e.g. inf on row 2"):
+        io.read_file(tmp_path / "f.parquet", ReadOptions(parse_dates=("when",)))
+    url = sqlite_file(tmp_path, frame.assign(v=[1.0, 2.0]), "times")
+    parsed = io.read_sql_table(url, "times", ReadOptions(parse_dates=("when",)))
+    assert str(parsed.frame["when"].dtype).startswith("datetime64") and parsed.report.format == "sql"

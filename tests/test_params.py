@@ -224,3 +224,31 @@ def test_formulas_of_the_grammar_are_kept_as_written(tmp_path: Path, csv: Path) 
     params = load_params(write(tmp_path, minimal(extra)))
     assert params.data.target_expression == "a > 1"
     assert params.preprocess.features == {"twice": "2 * `a`"}
+
+
+def test_reader_options_are_typed_and_reach_the_data_stage(tmp_path: Path, csv: Path) -> None:
+    text = minimal().replace("  target: y\n", "  target: y\n  read:\n    sep: ';'\n    na_values: [none]\n"
+                             "    keep_default_na: false\n    thousands: ' '\n    decimal: ','\n    parse_dates: [a]\n")
+    params = load_params(write(tmp_path, text))
+    assert params.data.read.sep == ";" and params.data.read.na_values == ("none",)
+    injected = stage_parameters(params, "data", tmp_path / "artifacts", "p.yaml")
+    assert injected["read"]["thousands"] == " " and injected["read"]["parse_dates"] == ["a"]
+    assert section_from_namespace("data", {**injected, "path": str(csv)}).read == params.data.read
+
+
+@pytest.mark.parametrize(
+    ("read", "key", "expected"),
+    [
+        ("sep: ';;'", "data.read.sep", "one character other than a quote or a line break"),
+        ("encoding: klingon", "data.read.encoding", "a Python codec name"),
+        ("decimal: ','\n    thousands: ','", "data.read", "'thousands' and 'decimal' must differ"),
+        ("date_format: YYYY-MM-DD", "data.read.date_format", "a strftime format"),
+        ("seperator: ';'", "data.read.seperator", "one of sep, encoding"),
+        ("na_values: NA", "data.read.na_values", "a valid tuple"),
+    ],
+)
+def test_a_bad_reader_option_names_its_key(tmp_path: Path, csv: Path, read: str, key: str, expected: str) -> None:
+    with pytest.raises(ParamsError) as caught:
+        load_params(write(tmp_path, minimal().replace("  target: y\n", f"  target: y\n  read:\n    {read}\n")))
+    issue = caught.value.issues[0]
+    assert issue.key == key and expected in issue.expected

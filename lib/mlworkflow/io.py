@@ -12,16 +12,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from mlworkflow import legacy
+from mlworkflow import legacy, reading
+from mlworkflow.core import sql
 from mlworkflow.errors import ArtifactError, DataError, RecordError
+from mlworkflow.params import ReadOptions
 from mlworkflow.records import MODEL, Artifact, artifact_of
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
+    from sqlalchemy.engine import URL, Engine
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 R = TypeVar("R", bound=BaseModel)
+DEFAULT_READ = ReadOptions()
 
 
 def file_sha256(path: Path) -> str:
@@ -40,55 +43,58 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _source_kind(path: Path) -> str:
     name = path.name.lower()
     if name.endswith(PARQUET_SUFFIXES):
-        return pd.read_parquet(path)
+        return "parquet"
     if name.endswith(CSV_SUFFIXES):
-        sep = "\t" if name.endswith(".tsv") else ","
-        return pd.read_csv(path, sep=sep, skipinitialspace=True)
+        return "csv"
     raise DataError(f"unknown file type; expected one of {CSV_SUFFIXES + PARQUET_SUFFIXES}", source=str(path))
 
 
-def read_header(path: Path | str) -> list[str]:
+def read_header(path: Path | str, options: ReadOptions = DEFAULT_READ) -> list[str]:
     """A CSV or Parquet file's column names, read without its rows (params name columns: a cheap check)."""
     path = Path(path)
-    name = path.name.lower()
     try:
-        if name.endswith(PARQUET_SUFFIXES):
+        if _source_kind(path) == "parquet":
             import pyarrow.parquet as pq
 
             return [str(column) for column in pq.read_schema(path).names]
-        sep = "\t" if name.endswith(".tsv") else ","
-        return [str(column) for column in pd.read_csv(path, sep=sep, skipinitialspace=True, nrows=0).columns]
+        sep, _how = reading.separator(path, options)
+        frame = pd.read_csv(path, sep=sep, skipinitialspace=True, nrows=0, encoding=options.encoding)
+        return [str(column) for column in frame.columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise DataError(f"cannot read the header: {type(exc).__name__}: {str(exc).strip()}", source=str(path)) from exc
 
 
-def read_file(path: Path | str) -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning every failure into a DataError naming the file."""
+def read_table(path: Path | str, options: ReadOptions = DEFAULT_READ) -> reading.Parsed:
+    """Read a CSV or Parquet file with the reader options: the frame, how it was read, each row's line."""
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", source=str(path))
     if path.stat().st_size == 0:
         raise DataError("file is empty", source=str(path))
     try:
-        frame = _read_file(path)
+        if _source_kind(path) == "parquet":
+            parsed = reading.typed_source(pd.read_parquet(path), options, "parquet", str(path))
+        else:
+            parsed = reading.read_csv(path, options)
     except pd.errors.EmptyDataError as exc:
         raise DataError("file has no columns", source=str(path)) from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        reason = f"is not {options.encoding} text ({exc.reason} at byte {exc.start})"
+        hint = "; set data.read.encoding to the file's encoding, e.g. 'latin-1' or 'cp1252'"
+        raise DataError(reason + hint, source=str(path)) from None
+    except (pd.errors.ParserError, OSError, EOFError, ValueError) as exc:
         raise DataError(f"cannot parse file: {type(exc).__name__}: {str(exc).strip()}", source=str(path)) from exc
-    if frame.empty:
+    if parsed.frame.empty:
         raise DataError("file has a header but no rows", source=str(path))
-    return frame
+    return parsed
 
 
-def _sql_text(query: str) -> str:
-    """A bare (optionally schema-qualified) table name becomes SELECT * FROM it; anything else is SQL."""
-    parts = query.strip().split(".")
-    if all(part.replace("_", "").isalnum() for part in parts) and len(parts) <= 2:
-        return "SELECT * FROM " + ".".join(f'"{part}"' for part in parts)
-    return query
+def read_file(path: Path | str, options: ReadOptions = DEFAULT_READ) -> pd.DataFrame:
+    """Read a CSV or Parquet file with the reader options, every failure a DataError naming the file."""
+    return read_table(path, options).frame
 
 
 def _missing_sqlite_file(url: URL) -> bool:
@@ -99,8 +105,25 @@ def _missing_sqlite_file(url: URL) -> bool:
     return not database.startswith("file:") and not Path(database).is_file()
 
 
-def read_sql(url: str, query: str) -> pd.DataFrame:
-    """Run a SQL query (or read a whole table by name) through SQLAlchemy."""
+def read_only_engine(url: URL) -> Engine:
+    """An engine that cannot change its database: SQLite opened read-only (mode=ro), PostgreSQL in
+    read-only transactions; any other database relies on the query check and a rolled-back transaction."""
+    import sqlite3
+
+    import sqlalchemy
+
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        engine = sqlalchemy.create_engine(url)
+        return engine.execution_options(postgresql_readonly=True) if url.get_backend_name() == "postgresql" else engine
+    if database.startswith("file:"):
+        return sqlalchemy.create_engine(url.update_query_dict({"mode": "ro", "uri": "true"}))
+    uri = Path(database).resolve().as_uri() + "?mode=ro"
+    return sqlalchemy.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+
+
+def read_sql_table(url: str, query: str, options: ReadOptions = DEFAULT_READ) -> reading.Parsed:
+    """Run one query (or read a whole table by name) through a read-only SQLAlchemy connection."""
     import sqlalchemy
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -109,13 +132,16 @@ def read_sql(url: str, query: str) -> pd.DataFrame:
     except ArgumentError as exc:
         raise DataError(f"not a SQLAlchemy URL: {exc}", source=url) from exc
     source = parsed.render_as_string(hide_password=True)
+    if (problem := sql.statement_problem(query)) is not None:
+        raise DataError(f"data.sql_query: expected {problem}", source=source)
     if _missing_sqlite_file(parsed):
         raise DataError("database file not found", source=source)
     engine = None
     try:
-        engine = sqlalchemy.create_engine(parsed)
+        engine = read_only_engine(parsed)
         with engine.connect() as connection:
-            frame = pd.read_sql_query(sqlalchemy.text(_sql_text(query)), connection)
+            frame = pd.read_sql_query(sqlalchemy.text(sql.table_query(query)), connection)
+            connection.rollback()  # nothing the query did is ever committed
     except (SQLAlchemyError, pd.errors.DatabaseError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"SQL query failed: {type(exc).__name__}: {first}", source=source) from exc
@@ -124,7 +150,12 @@ def read_sql(url: str, query: str) -> pd.DataFrame:
             engine.dispose()
     if frame.empty:
         raise DataError("query returned no rows", source=source)
-    return frame
+    return reading.typed_source(frame, options, "sql", source)
+
+
+def read_sql(url: str, query: str, options: ReadOptions = DEFAULT_READ) -> pd.DataFrame:
+    """Run one query (or read a whole table by name) through a read-only connection: the frame."""
+    return read_sql_table(url, query, options).frame
 
 
 def _json_default(value: Any) -> Any:

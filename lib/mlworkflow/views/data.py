@@ -8,10 +8,31 @@ from matplotlib.figure import Figure
 
 from mlworkflow.core import roles
 from mlworkflow.core.target import Target
+from mlworkflow.records import ReadReport
 from mlworkflow.stages.data import Profile, describe_target, numeric_columns
 from mlworkflow.views import plots
 
 MAX_PANELS = 12
+
+
+SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", " ": "space"}
+SEP_FROM = {"given": "as set in data.read.sep", "sniffed": "sniffed from the first lines",
+            "extension": "by the .tsv extension", "default": "the default (sniffing found none)"}
+
+
+def reading_table(report: ReadReport) -> pd.DataFrame:
+    """How the source was parsed: format, separator and where it came from, encoding, missing text, dates."""
+    rows: dict[str, str] = {"format": report.format}
+    if report.format == "csv":
+        sep = report.sep or ","
+        rows["separator"] = f"{SEP_NAMES.get(sep, repr(sep))} ({SEP_FROM[report.sep_from or 'default']})"
+        rows["encoding"] = report.encoding or "utf-8"
+        shown = ", ".join(repr(text) for text in report.missing[:12])
+        rows["read as missing"] = (shown + (f", … ({len(report.missing)} in all)" if len(report.missing) > 12 else "")) or "nothing"
+        rows["numbers"] = f"decimal {report.decimal!r}, thousands {report.thousands!r}" if report.thousands else f"decimal {report.decimal!r}"
+    dates = ", ".join(f"{column} ({how})" for column, how in report.dates.items())
+    rows["parsed as times"] = dates or "none (data.read.parse_dates)"
+    return pd.Series(rows).to_frame("how")
 
 
 def role_table(result: Profile) -> pd.DataFrame:

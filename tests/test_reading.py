@@ -1,0 +1,73 @@
+"""reading: the separator, each row's width and line, and the checks against pandas' silent misreads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlworkflow import reading
+from mlworkflow.errors import DataError
+from mlworkflow.params import ReadOptions
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "options", "expected"),
+    [
+        ("a.csv", "a;b\n1;2\n", ReadOptions(), (";", "sniffed")),
+        ("a.csv", "a|b\n1|2\n", ReadOptions(), ("|", "sniffed")),
+        ("a.tsv", "a,b\n1,2\n", ReadOptions(), ("\t", "extension")),
+        ("a.csv", "a;b\n1;2\n", ReadOptions(sep=","), (",", "given")),
+        ("a.csv", "text\nhello there\n", ReadOptions(), (",", "default")),
+    ],
+)
+def test_the_separator_is_given_by_extension_sniffed_or_the_default(
+    tmp_path: Path, name: str, text: str, options: ReadOptions, expected: tuple[str, str]
+) -> None:
+    assert reading.separator(write(tmp_path / name, text), options) == expected
+
+
+def test_row_lines_count_quoted_line_breaks_and_skip_blank_lines(tmp_path: Path) -> None:
+    path = write(tmp_path / "q.csv", 'a,b\n1,"two\nlines"\n\n3,4\n')
+    assert reading.row_lines(path, ",", ReadOptions()).tolist() == [2, 5]
+
+
+@pytest.mark.parametrize(("text", "found"), [("a,b\n1,2,3\n", "line 2 has 3 fields but the header has 2"),
+                                             ("a,b\n1\n", "line 2 has 1 fields but the header has 2")])
+def test_a_row_of_another_width_is_refused_with_its_line(tmp_path: Path, text: str, found: str) -> None:
+    with pytest.raises(DataError, match=found):
+        reading.row_lines(write(tmp_path / "w.csv", text), ",", ReadOptions())
+
+
+def test_a_repeated_header_name_is_refused_after_stripping_spaces() -> None:
+    with pytest.raises(DataError, match=r"column 'age': appears 2 times in the header \(columns 1, 2\)"):
+        reading.check_header(["age", " age"], "f.csv")
+
+
+def test_missing_strings_follow_keep_default_na_and_na_values() -> None:
+    assert "NA" in reading.missing_strings(ReadOptions()) and "" in reading.missing_strings(ReadOptions())
+    assert reading.missing_strings(ReadOptions(keep_default_na=False, na_values=("-",))) == ["-"]
+
+
+def test_grouped_numbers_under_the_threshold_share_are_text() -> None:
+    values = pd.Series(["1,000"] + ["word"] * 99, name="c")
+    reading.check_grouped_numbers(values, np.arange(2, 102), ReadOptions(), "f.csv")  # a mostly-text column
+
+
+def test_grouped_numbers_with_a_space_name_that_separator() -> None:
+    values = pd.Series(["12 500", "3 000 000", "7"], name="price")
+    with pytest.raises(DataError, match=r"thousands separator ' ' \(e\.g\. '12 500' on line 2\)"):
+        reading.check_grouped_numbers(values, np.array([2, 3, 4]), ReadOptions(), "f.csv")
+
+
+def test_the_pandas_keywords_are_pandas_defaults_when_nothing_is_set() -> None:
+    keywords = reading.pandas_options(ReadOptions(), ",")
+    assert keywords["na_values"] is None and keywords["parse_dates"] is None and keywords["thousands"] is None
+    assert keywords["index_col"] is False and keywords["skipinitialspace"] is True
