@@ -252,3 +252,12 @@ def test_a_bad_reader_option_names_its_key(tmp_path: Path, csv: Path, read: str,
         load_params(write(tmp_path, minimal().replace("  target: y\n", f"  target: y\n  read:\n    {read}\n")))
     issue = caught.value.issues[0]
     assert issue.key == key and expected in issue.expected
+
+
+def test_roles_and_text_settings_are_checked_before_any_data_is_read(tmp_path: Path, csv: Path) -> None:
+    ok = load_params(write(tmp_path, minimal("preprocess:\n  roles: {a: text}\n  text_char_ngrams: null\n")))
+    assert ok.preprocess.roles == {"a": "text"} and ok.preprocess.text_char_ngrams is None
+    with pytest.raises(ParamsError, match=r"key 'preprocess.roles.a': expected 'numeric', 'categorical', .*found 'words'"):
+        load_params(write(tmp_path, minimal("preprocess:\n  roles: {a: words}\n")))
+    with pytest.raises(ParamsError, match=r"key 'preprocess.text_ngrams': expected an n-gram range"):
+        load_params(write(tmp_path, minimal("preprocess:\n  text_ngrams: [3, 1]\n")))
