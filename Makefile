@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 SANITIZE := tests/nbval_sanitize.cfg
-export OMP_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1  # the CLI caps its kernels and workers itself; this caps pytest, which calls lib directly
 
 .DEFAULT_GOAL := help
 .PHONY: help run smoke test lint unit nbval lab check notebooks bench clean
