@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -125,3 +126,17 @@ def test_a_resampling_pipeline_round_trips_through_skops_on_the_registry_list(me
     reloaded = sio.loads(data, trusted=trusted)
     assert type(reloaded) is ResamplingPipeline
     assert np.array_equal(reloaded.predict_proba(frame), pipeline.predict_proba(frame))
+
+
+def test_a_calibrated_resampling_pipeline_without_its_calibrator_still_skips_the_sampler() -> None:
+    from mlworkflow.core import calibration
+
+    pipeline, frame, y = fit("smote", "logistic")
+    checked = calibration.check("logistic", pipeline, frame, y, 3, 0, 1)
+    calibrated = calibration.calibrate(pipeline, dataclasses.replace(checked, method="sigmoid"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        calibrated.fit(frame, y)
+    bare = calibration.uncalibrated(calibrated)
+    assert type(bare) is ResamplingPipeline and [n for n, _ in bare.steps] == ["preprocess", "resample", "model"]
+    assert bare.predict_proba(frame).shape == (len(frame), 2)

@@ -24,7 +24,7 @@ from sklearn.calibration import CalibratedClassifierCV, calibration_curve
 from sklearn.dummy import DummyClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, log_loss
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_validate
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -72,31 +72,72 @@ class GivenProbabilities(ClassifierMixin, BaseEstimator):  # type: ignore[misc] 
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
+class GivenMargins(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklearn is untyped
+    """A classifier whose input is its decision function (one column for binary): what CalibratedClassifierCV
+    calibrates for a model that has one."""
+
+    def fit(self, X: Any, y: Any) -> GivenMargins:
+        """Learn the classes only."""
+        self.classes_ = np.unique(np.asarray(y))
+        return self
+
+    def decision_function(self, X: Any) -> FloatArray:
+        """The input itself (a vector for binary)."""
+        margins = np.asarray(X, dtype=np.float64)
+        return margins[:, 0] if margins.shape[1] == 1 else margins
+
+    def predict(self, X: Any) -> Any:
+        """The class with the highest margin."""
+        margins = self.decision_function(X)
+        return self.classes_[(margins > 0).astype(int) if margins.ndim == 1 else np.argmax(margins, axis=1)]
+
+
 # --- out-of-fold probabilities ------------------------------------------------------------------------
 
 
-def folds(y: pd.Series, n_folds: int, seed: int) -> StratifiedKFold:
+def folds(n_folds: int, seed: int) -> StratifiedKFold:
     """Shuffled stratified folds (those train cross-validates on)."""
     return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
 
 
-def out_of_fold(estimator: Any, X: pd.DataFrame, y: pd.Series, cv: Any, n_jobs: int = 1) -> FloatArray:
-    """Class probabilities for every row from a clone fitted without its fold (columns: sorted classes)."""
-    raw = cross_val_predict(clone(estimator), X, y, cv=cv, method="predict_proba", n_jobs=n_jobs)
-    return np.asarray(raw, dtype=np.float64)
+def response(estimator: Any) -> str:
+    """What CalibratedClassifierCV calibrates: the model's decision function if it has one, else its probabilities."""
+    return "decision_function" if hasattr(estimator, "decision_function") else "predict_proba"
+
+
+def no_score(estimator: Any, X: Any, y: Any) -> float:
+    """A scorer that computes nothing: the folds' fitted models are what is wanted."""
+    return 0.0
+
+
+def out_of_fold(estimator: Any, X: pd.DataFrame, y: pd.Series, cv: Any, n_jobs: int = 1) -> tuple[FloatArray, FloatArray]:
+    """For every row, from a clone fitted without its fold: the class probabilities (columns: sorted classes) and
+    the response calibration reads (`response`; a column for a binary margin), from the same fits."""
+    fitted = cross_validate(clone(estimator), X, y, cv=cv, n_jobs=n_jobs, scoring=no_score, return_estimator=True,
+                            return_indices=True)
+    method = response(estimator)
+    proba, scores = np.zeros((len(y), y.nunique())), None
+    for model, rows in zip(fitted["estimator"], fitted["indices"]["test"], strict=True):
+        proba[rows] = model.predict_proba(X.iloc[rows])
+        raw = np.asarray(getattr(model, method)(X.iloc[rows]), dtype=np.float64)
+        scores = np.zeros((len(y), 1 if raw.ndim == 1 else raw.shape[1])) if scores is None else scores
+        scores[rows] = raw.reshape(len(rows), -1)
+    return proba, proba if scores is None else scores
 
 
 def prior_out_of_fold(y: pd.Series, cv: Any) -> FloatArray:
     """The class prior of each fold's training rows, for its held-out rows (the dummy baseline's probabilities)."""
-    return out_of_fold(DummyClassifier(strategy="prior"), pd.DataFrame(index=y.index), y, cv)
+    return out_of_fold(DummyClassifier(strategy="prior"), pd.DataFrame(index=y.index), y, cv)[0]
 
 
-def calibrated_out_of_fold(proba: FloatArray, y: pd.Series, method: str, cv: Any) -> FloatArray:
-    """Out-of-fold probabilities calibrated by `method`, each fold's calibrator fitted on the other rows'."""
+def calibrated_out_of_fold(scores: FloatArray, y: pd.Series, method: str, cv: Any,
+                           kind: str = "predict_proba") -> FloatArray:
+    """Out-of-fold probabilities calibrated by `method` from held-out `scores` (probabilities, or margins when `kind`
+    is 'decision_function'), each fold's calibrator fitted on the other rows' scores."""
     codes = np.unique(np.asarray(y), return_inverse=True)[1]  # cross_val_predict hands classifiers class codes
-    given = FrozenEstimator(GivenProbabilities().fit(proba, codes))
-    calibrated = cross_val_predict(CalibratedClassifierCV(given, method=method), proba, codes, cv=cv,
-                                   method="predict_proba")
+    given = (GivenMargins() if kind == "decision_function" else GivenProbabilities()).fit(scores, codes)
+    calibrated = cross_val_predict(CalibratedClassifierCV(FrozenEstimator(given), method=method), scores, codes,
+                                   cv=cv, method="predict_proba")
     return np.asarray(calibrated, dtype=np.float64)
 
 
@@ -163,12 +204,13 @@ def choose(raw: Losses, tried: Mapping[str, Losses], prior: Losses) -> str:
 def check(family: str, estimator: Any, X: pd.DataFrame, y: pd.Series, n_folds: int, seed: int,
           n_jobs: int = 1) -> Check:
     """Measure the estimator's and the prior's out-of-fold probabilities, try each calibration, choose."""
-    cv = folds(y, n_folds, seed)
+    cv = folds(n_folds, seed)
     classes = np.unique(np.asarray(y)).tolist()
-    proba = out_of_fold(estimator, X, y, cv, n_jobs)
+    proba, scores = out_of_fold(estimator, X, y, cv, n_jobs)
     prior = losses(y, prior_out_of_fold(y, cv), classes)
     raw = losses(y, proba, classes)
-    tried = {m: losses(y, calibrated_out_of_fold(proba, y, m, cv), classes) for m in methods(y)}
+    kind = response(estimator)
+    tried = {m: losses(y, calibrated_out_of_fold(scores, y, m, cv, kind), classes) for m in methods(y)}
     return Check(family, prior, raw, tried, choose(raw, tried, prior), n_folds)
 
 
@@ -189,13 +231,14 @@ def calibrate(pipeline: Any, checked: Check | None) -> Any:
 
 
 def uncalibrated(model: Any) -> Any:
-    """A fitted pipeline that `calibrate` built, without its calibrator: the same model, fitted on all rows."""
-    from sklearn.pipeline import Pipeline
+    """A fitted pipeline that `calibrate` built, without its calibrator: the same model, fitted on all rows.
 
+    Of the same class as the pipeline: an imbalanced-learn Pipeline (`preprocess.imbalance`) skips its sampler
+    at predict, where a scikit-learn one would call the sampler's (missing) transform."""
     name, step = model.steps[-1]
     if not isinstance(step, CalibratedClassifierCV) or step.ensemble:
         raise ValueError(f"the model's last step is {type(step).__name__}, not a CalibratedClassifierCV(ensemble=False)")
-    return Pipeline([*model.steps[:-1], (name, step.calibrated_classifiers_[0].estimator)])
+    return type(model)([*model.steps[:-1], (name, step.calibrated_classifiers_[0].estimator)])
 
 
 def reliability(truth: npt.NDArray[np.bool_], proba: FloatArray, bins: int = RELIABILITY_BINS) -> pd.DataFrame:
