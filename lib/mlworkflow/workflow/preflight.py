@@ -54,6 +54,6 @@ def check_columns(params: Params, source: str) -> None:
     """Raise one ParamsError for every formula column the data's file lacks (nothing to read for SQL sources)."""
     if params.data.path is None or not (params.preprocess.features or params.data.target_expression):
         return
-    issues = column_issues(params, io.read_header(Path(params.data.path)))
+    issues = column_issues(params, io.read_header(Path(params.data.path), params.data.read))  # its separator, encoding
     if issues:
         raise ParamsError(source, issues)
