@@ -53,3 +53,14 @@ def test_a_sql_source_is_left_to_the_stages(tmp_path: Path) -> None:
     raw = {"run": {"name": "t"}, "data": {"sql_url": "sqlite://", "sql_query": "select 1", "target": "y"},
            "preprocess": {"features": {"a": "nope * 2"}}}
     preflight.check_columns(validate(raw, "p.yaml", tmp_path), "p.yaml")
+
+
+def test_the_header_is_read_with_the_files_separator(tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text("width;height;fare\n1;2;3\n4;5;6\n", encoding="utf-8")
+    raw = {"run": {"name": "t"}, "data": {"path": str(path), "target": "fare", "read": {"sep": ";"}},
+           "preprocess": {"features": {"area": "width * height"}}}
+    preflight.check_columns(validate(raw, "p.yaml", tmp_path), "p.yaml")
+    raw["preprocess"] = {"features": {"area": "width * depth"}}
+    with pytest.raises(ParamsError, match="found 'depth' at position 9"):
+        preflight.check_columns(validate(raw, "p.yaml", tmp_path), "p.yaml")
