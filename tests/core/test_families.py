@@ -160,6 +160,15 @@ def test_lightgbm_without_categories_or_with_selection_splits_numbers_only() -> 
     assert "==" not in lightgbm_split_kinds(pipeline)
 
 
+def test_lightgbm_takes_column_names_it_would_refuse_itself() -> None:
+    frame, y, spec = tiny("binary")
+    odd = {"x": "price: [usd]", "colour": 'colour, "main"'}
+    spec = spec.model_copy(update={"numeric": (odd["x"], "noisy"), "categorical": (odd["colour"],)})
+    pipeline = families.make_pipeline(spec, "lightgbm", 0).fit(frame.rename(columns=odd), y)
+    assert "==" in lightgbm_split_kinds(pipeline)
+    assert (pipeline.predict(frame.rename(columns=odd)) == y).mean() > 0.7
+
+
 def test_lightgbm_seed_changes_the_bagged_model() -> None:
     frame, y, spec = tiny("regression")
     first = families.make_pipeline(spec, "lightgbm", 1).fit(frame, y).predict(frame)

@@ -344,7 +344,9 @@ def preprocessor(spec: FeatureSpec, family: str, model: Any) -> Any:
     if native.by_position:  # ordinal_preprocessor's first block holds the categories
         categorical = list(range(len(categorical)))
     model.set_params(**{native.param: categorical or None})
-    return features.ordinal_preprocessor(spec, native.max_categories)
+    transformer = features.ordinal_preprocessor(spec, native.max_categories)
+    # told by position, the model needs no names: LightGBM refuses names with JSON characters (":", ",", "[", …)
+    return transformer.set_output(transform="default") if native.by_position else transformer
 
 
 def make_pipeline(spec: FeatureSpec, family: str, seed: int, **model_params: Any) -> Any:

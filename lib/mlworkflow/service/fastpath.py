@@ -263,8 +263,6 @@ def without_names(estimator: Any) -> Any:
     clone = copy.copy(estimator)
     if "feature_names_in_" in vars(clone):
         del clone.feature_names_in_
-    if getattr(clone, "_fitted_with_feature_names", False):  # LightGBM: its feature_names_in_ reads this flag
-        clone._fitted_with_feature_names = False
     return clone
 
 
