@@ -1,5 +1,5 @@
 """The app as a whole over real HTTP: bearer auth and its OpenAPI scheme, schemathesis against the service's own
-OpenAPI schema, and the `serve` command that runs it."""
+OpenAPI schema, `/docs` rendered offline in a real browser, and the `serve` command that runs it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
@@ -16,6 +17,13 @@ import pytest
 from mlworkflow.bundle.predlog import PredictionLog, sqlite_url
 from mlworkflow.service.app import create_app
 from tests import servekit as kit
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from tests.conftest import PageWatch
+
+OPERATIONS = """() => [...document.querySelectorAll('.opblock-summary-path')].map(e => e.getAttribute('data-path'))"""
 
 
 def test_bearer_token(tiny: kit.Tiny, tmp_path: Path) -> None:
@@ -83,3 +91,19 @@ def test_serve_command_names_a_missing_model(tiny: kit.Tiny, capsys: pytest.Capt
     code = cli.main(["serve", str(kit.ROOT / "params" / "smoke.yaml"), "--registry", str(tiny.registry.root),
                      "--model", "tiny@challenger"])
     assert code == 2 and "no version or alias 'challenger'" in capsys.readouterr().err
+
+
+def test_docs_render_every_operation_with_the_network_blocked(
+    served: tuple[str, str], watched: tuple[Any, Page, PageWatch], tmp_path: Path,
+    record_property: Any,
+) -> None:
+    _context, page, watch = watched  # every request but loopback is aborted
+    assert httpx2.get(f"{served[0]}/openapi.json").json()["openapi"].startswith("3.1")  # Swagger UI 4 cannot show it
+    page.goto(f"{served[0]}/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+    operations = set(page.evaluate(OPERATIONS))
+    assert {"/health", "/live", "/model", "/predict", "/predict/csv", "/feedback", "/invocations"} <= operations
+    page.screenshot(path=tmp_path / "docs.png", full_page=True)
+    record_property("screenshot", str(tmp_path / "docs.png"))
+    assert watch.problems() == {}
+    assert "cdn" not in httpx2.get(f"{served[0]}/docs").text.lower()

@@ -3,16 +3,18 @@ body over the limit, an unwritable log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from pathlib import Path
 
 import httpx2
 import sqlalchemy as sa
+from fastapi import Request
 
 from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.service.app import create_app
-from mlworkflow.service.problems import Guard, problem, problem_response
+from mlworkflow.service.problems import Guard, handlers, is_open, problem, problem_response
 from tests import servekit as kit
 
 
@@ -71,3 +73,17 @@ def test_an_unwritable_log_is_a_503_not_a_500(tiny: kit.Tiny, tmp_path: Path) ->
         engine.dispose()
         failed = http.post("/predict", json=tiny.records(1)[0])
     assert failed.status_code == 503 and kit.detail(failed)["rule"] == "prediction_log"
+    assert str(tmp_path) not in failed.text and "sqlite" not in failed.text  # the cause goes to the server's log
+
+
+def test_an_unexpected_error_is_a_500_in_the_same_shape_that_reveals_nothing() -> None:
+    handler = handlers(1024)[Exception]
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""})
+    answer = asyncio.run(handler(request, RuntimeError("cannot open /srv/secret/model.skops")))
+    assert answer.status_code == 500 and json.loads(answer.body)["detail"][0]["rule"] == "server_error"
+    assert b"/srv" not in answer.body
+
+
+def test_health_and_the_docs_need_no_token() -> None:
+    assert all(is_open(path) for path in ("/health", "/live", "/docs", "/openapi.json", "/docs/assets/swagger-ui.css"))
+    assert not any(is_open(path) for path in ("/predict", "/model", "/docs/../predict", "/redoc"))

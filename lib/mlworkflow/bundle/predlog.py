@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,6 +140,17 @@ class PredictionLog:
         except SQLAlchemyError as exc:
             raise LogError(f"cannot write feedback to {self.where}: {first_line(exc)}") from None
 
+    def probe(self) -> None:
+        """Check that the log takes a prediction row: insert one and roll it back (LogError if it cannot)."""
+        row = {"id": f"probe-{uuid.uuid4().hex}", "request_id": "probe", "created_at": now(), "model_name": "probe",
+               "model_version": "0", "inputs": {}, "prediction": 0, "scores": None, "flags": [], "path": "probe"}
+        try:
+            with self.engine.connect() as connection, connection.begin() as transaction:
+                connection.execute(PREDICTIONS.insert(), [row])
+                transaction.rollback()
+        except SQLAlchemyError as exc:
+            raise LogError(f"cannot write to {self.where}: {first_line(exc)}") from None
+
     def count(self, table: str = "predictions") -> int:
         """Rows in the predictions or feedback table."""
         chosen = PREDICTIONS if table == "predictions" else FEEDBACK
@@ -193,6 +205,7 @@ class LogWriter:
         self.log = log
         self.queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self.run, name="mlw-prediction-log", daemon=True)
+        self.last_error: LogError | None = None  # the latest commit's outcome (readiness, while a probe waits)
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -247,6 +260,7 @@ class LogWriter:
         except LogError as exc:
             error = exc
         finally:
+            self.last_error = error
             by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for pending in batch:
                 by_loop.setdefault(pending.loop, []).append(pending.future)

@@ -26,18 +26,21 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+import swagger_ui_bundle
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import LoadedModel
 from mlworkflow.layout import prediction_log
 from mlworkflow.params import DeployParams
 from mlworkflow.service import state
-from mlworkflow.service.problems import OPEN_PATHS, Guard, handlers
+from mlworkflow.service.problems import Guard, handlers, is_open
 from mlworkflow.service.routes.feedback import feedback
-from mlworkflow.service.routes.info import health, model_info
+from mlworkflow.service.routes.info import health, live, model_info
 from mlworkflow.service.routes.invocations import invocations, ping, version
 from mlworkflow.service.routes.predict import predict, predict_csv
 from mlworkflow.service.schemas import (
@@ -53,6 +56,7 @@ from mlworkflow.service.schemas import (
 from mlworkflow.service.state import Service
 
 TOKEN_ENV = "MLW_API_TOKEN"
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's scripts and styles (problems.OPEN_PREFIXES lets them through)
 Route = tuple[str, str, Any, dict[int | str, dict[str, Any]], dict[str, Any] | None]
 BARE_TEXT = frozenset({"/ping", "/version"})  # MLflow's answers: typed JSON but bare text, so no JSON body documented
 
@@ -63,7 +67,8 @@ def routes(token: bool) -> list[Route]:
     csv_schema = {"type": "string", "description": "CSV with a header naming every input column"}
     upload = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
     return [
-        ("GET", "/health", health, {200: {"model": HealthOut}}, None),
+        ("GET", "/health", health, {200: {"model": HealthOut}, 503: {"model": HealthOut}}, None),
+        ("GET", "/live", live, {200: {"model": HealthOut}}, None),
         ("GET", "/model", model_info, {200: {"description": "card, contract, version"}, **errors(*auth)}, None),
         ("POST", "/predict", predict, {200: {"model": PredictOut}, **errors(*auth, 400, 413, 415, 422, 503)},
          body(("application/json", ref("PredictRequest")))),
@@ -89,6 +94,21 @@ def add_routes(app: FastAPI, token: bool) -> None:
                           summary=(endpoint.__doc__ or "").strip().split("\n")[0])
 
 
+def add_docs(app: FastAPI) -> None:
+    """`/docs`: Swagger UI 5 (it renders OpenAPI 3.1) from the installed swagger-ui-bundle-v2, nothing from a CDN."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_bundle.swagger_ui_path)), name="docs-assets")
+
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/openapi.json", title=f"{app.title} - docs",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+
+
 def openapi_of(app: FastAPI, service: Service) -> Callable[[], dict[str, Any]]:
     """The app's openapi(): FastAPI's document plus the request schemas and the bearer scheme."""
 
@@ -101,7 +121,7 @@ def openapi_of(app: FastAPI, service: Service) -> Callable[[], dict[str, Any]]:
                 components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
                 for path, operations in document["paths"].items():
                     for operation in operations.values():
-                        operation["security"] = [] if path in OPEN_PATHS else [{"bearer": []}]
+                        operation["security"] = [] if is_open(path) else [{"bearer": []}]
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -128,9 +148,10 @@ def create_app(model: LoadedModel, params: DeployParams, log_url: str, token: st
     service = state.build(model, params, log_url, token)
     app = FastAPI(title=f"mlworkflow: {model.entry.name}", version=model.entry.version,
                   description=f"Predictions of model {model.entry.ref}. {service.predictor.target.task} task.",
-                  lifespan=lifespan_of(service))
+                  lifespan=lifespan_of(service), docs_url=None, redoc_url=None)
     app.state.service = service
     add_routes(app, token=service.token is not None)
+    add_docs(app)
     for exception, handler in handlers(params.max_body_bytes).items():
         app.add_exception_handler(exception, handler)
     app.add_middleware(Guard, max_body_bytes=params.max_body_bytes, token=service.token)

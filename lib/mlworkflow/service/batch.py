@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,18 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from mlworkflow.bundle.contract import MAX_ISSUES, Contract, ContractError, Issue, Policy, Validator
-from mlworkflow.errors import DataError, did_you_mean
+from mlworkflow.bundle.contract import (
+    MAX_ISSUES,
+    Contract,
+    ContractError,
+    Issue,
+    Policy,
+    Validator,
+    short_name,
+    unknown_issues,
+    width_issue,
+)
+from mlworkflow.errors import DataError
 from mlworkflow.service.predictor import Labelling, Outputs, Predictor
 
 OnError = Literal["stop", "skip"]
@@ -73,14 +84,16 @@ def parse_csv(text: str) -> Table:
 
 
 def check_header(header: Sequence[str], contract: Contract, passthrough: Sequence[str]) -> None:
-    """Every contract column present, each once; no other column unless it is passed through."""
-    issues = [Issue("required", "is missing from the header", n, None, 1) for n in contract.names if n not in header]
+    """Every contract column present, each once; no other column unless it is passed through (linear time)."""
+    too_wide = width_issue(len(header), len(contract.names), len(passthrough), line=1)
+    if too_wide is not None:
+        raise ContractError([too_wide])
+    counts = Counter(header)
+    issues = [Issue("required", "is missing from the header", n, None, 1) for n in contract.names if n not in counts]
     allowed = set(contract.names) | set(passthrough)
-    for name in header:
-        if name not in allowed:
-            hint = did_you_mean(name, contract.names)
-            issues.append(Issue("unknown_field", f"is not an input of the model (pass it through to keep it).{hint}", name, None, 1))
-    duplicated = sorted({n for n in header if list(header).count(n) > 1})
+    unknown = [name for name in header if name not in allowed]
+    issues += unknown_issues(unknown, contract.names, "is not an input of the model (pass it through to keep it).", line=1)
+    duplicated = sorted(short_name(n) for n, count in counts.items() if count > 1)
     issues += [Issue("duplicate", "appears more than once in the header", n, None, 1) for n in duplicated]
     if issues:
         raise ContractError(issues)

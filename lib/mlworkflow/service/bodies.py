@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from mlworkflow.service.problems import problem
 
 JSON_TYPES = ("application/json",)
 CSV_TYPES = ("text/csv", "multipart/form-data")
+INLINE_BYTES = 16_384  # longer bodies are parsed and checked in a worker thread, so the event loop stays free
 
 
 def media_type(request: Request) -> str:
@@ -28,8 +30,13 @@ def require_type(request: Request, allowed: Sequence[str]) -> str:
 
 
 async def read_json(request: Request) -> Any:
-    """The body parsed as JSON, or 400 saying where it is malformed."""
+    """The body parsed as JSON (in a worker thread unless it is short), or 400 saying where it is malformed."""
     body = await request.body()
+    return parse_json(body) if len(body) <= INLINE_BYTES else await run_in_threadpool(parse_json, body)
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON bytes parsed, or 400 saying where they are malformed."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:

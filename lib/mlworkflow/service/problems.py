@@ -6,6 +6,7 @@ Every refusal answers `{"detail": [{"row": 0, "field": "age", "rule": "type", "m
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,16 @@ from mlworkflow.bundle.contract import ContractError, Issue
 from mlworkflow.bundle.predlog import DuplicateFeedback, LogError, UnknownPrediction
 from mlworkflow.errors import MlwError
 
-OPEN_PATHS = frozenset({"/health", "/ping", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+OPEN_PATHS = frozenset({"/health", "/live", "/ping", "/openapi.json", "/docs"})
+OPEN_PREFIXES = ("/docs/assets/",)  # Swagger UI's scripts and styles
+LOG_UNAVAILABLE = "the prediction log cannot be written, so nothing is answered; the server's log says why"
+SERVER_ERROR = "the server failed on this request; the server's log says why"
+logger = logging.getLogger("mlworkflow.service")
+
+
+def is_open(path: str) -> bool:
+    """Whether a path answers without the bearer token (health, the schema, the docs)."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 class Problem(MlwError):
@@ -58,7 +68,8 @@ def handlers(max_body_bytes: int) -> dict[Any, Callable[[Request, Any], Awaitabl
         return problem_response(422, exc.issues)
 
     async def on_log(_request: Request, exc: Any) -> Response:
-        return problem_response(503, [Issue("prediction_log", str(exc))])
+        logger.error("503: %s", exc)  # the cause names the log's path or URL: for the operator, not the caller
+        return problem_response(503, [Issue("prediction_log", LOG_UNAVAILABLE)])
 
     async def on_feedback(_request: Request, exc: Any) -> Response:
         status, rule = (404, "unknown_prediction") if isinstance(exc, UnknownPrediction) else (409, "duplicate_feedback")
@@ -70,9 +81,12 @@ def handlers(max_body_bytes: int) -> dict[Any, Callable[[Request, Any], Awaitabl
     async def on_http(_request: Request, exc: Any) -> Response:
         return problem_response(exc.status_code, [Issue("http", str(exc.detail))], getattr(exc, "headers", None))
 
+    async def on_error(_request: Request, _exc: Any) -> Response:
+        return problem_response(500, [Issue("server_error", SERVER_ERROR)])  # uvicorn logs the traceback
+
     return {
         Problem: on_problem, ContractError: on_contract, LogError: on_log, UnknownPrediction: on_feedback,
-        DuplicateFeedback: on_feedback, BodyTooLarge: on_large, HTTPException: on_http,
+        DuplicateFeedback: on_feedback, BodyTooLarge: on_large, HTTPException: on_http, Exception: on_error,
     }
 
 
@@ -95,7 +109,7 @@ class Guard:
 
     def refusal(self, path: str, headers: Mapping[str, str]) -> Response | None:
         """A 401 or 413 answer, if the request must be refused before its body is read."""
-        if self.token is not None and path not in OPEN_PATHS:
+        if self.token is not None and not is_open(path):
             scheme, _, given = headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
                 issue = Issue("auth", "send the header 'Authorization: Bearer <token>' with the service's token")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlworkflow.bundle.contract import record_model
 from mlworkflow.service.state import Service
@@ -65,11 +65,12 @@ class FeedbackOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Liveness and the model being served."""
+    """Readiness (or liveness), the model being served, and each check's outcome (readiness only)."""
 
     status: str
     model: str
     version: str
+    checks: dict[str, str] = Field(default_factory=dict)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from mlworkflow.bundle.contract import Checked
 from mlworkflow.bundle.predlog import now
 from mlworkflow.bundle.registry import Version
 from mlworkflow.service import batch
+from mlworkflow.service.bodies import INLINE_BYTES
 from mlworkflow.service.coalesce import predict_rows
+from mlworkflow.service.predictor import Outputs
 from mlworkflow.service.problems import problem
 from mlworkflow.service.state import Service
 
@@ -38,13 +42,20 @@ async def score(service: Service, records: Sequence[Any], request_id: str) -> li
     return await predict_checked(service, checked.rows, checked.flags, request_id)
 
 
-async def score_csv(service: Service, text: str, request_id: str) -> tuple[list[int], list[dict[str, Any]]]:
-    """Check and score CSV text; returns each row's line number and answer."""
+def check_csv(service: Service, text: str) -> tuple[batch.Table, Checked]:
+    """Parse CSV text and check its header, its row count and its rows against the contract."""
     table = batch.parse_csv(text)
     batch.check_header(table.header, service.model.contract, ())
     check_count(service, len(table.rows))
-    checked = await off_loop(len(table.rows), lambda: service.validator.text_rows(table.header, table.rows, table.lines))
+    checked = service.validator.text_rows(table.header, table.rows, table.lines)
     checked.raise_issues()
+    return table, checked
+
+
+async def score_csv(service: Service, text: str, request_id: str) -> tuple[list[int], list[dict[str, Any]]]:
+    """Check and score CSV text (parsed in a worker thread unless it is short); each row's line and answer."""
+    work = functools.partial(check_csv, service, text)
+    table, checked = work() if len(text) <= INLINE_BYTES else await run_in_threadpool(work)
     answers = await predict_checked(service, checked.rows, checked.flags, request_id)
     return [table.lines[i] for i in checked.positions], answers
 
@@ -52,11 +63,27 @@ async def score_csv(service: Service, text: str, request_id: str) -> tuple[list[
 async def predict_checked(
     service: Service, rows: list[list[Any]], flags: list[list[str]], request_id: str
 ) -> list[dict[str, Any]]:
-    """Predict checked rows and commit them to the log before answering."""
+    """Predict checked rows (large requests in a worker thread) and commit them to the log before answering."""
     if service.predictor.path(len(rows)) == "fast" and len(rows) <= INLINE_ROWS:
         outputs = await service.coalescer.predict(rows)
+        answers, log_rows = answer_rows(service, outputs, rows, flags, request_id)
     else:
-        outputs = await run_in_threadpool(predict_rows, service.predictor, rows)
+        answers, log_rows = await run_in_threadpool(predict_answers, service, rows, flags, request_id)
+    await service.writer.write(log_rows)
+    return answers
+
+
+def predict_answers(
+    service: Service, rows: list[list[Any]], flags: list[list[str]], request_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Predict rows; their answers and log rows."""
+    return answer_rows(service, predict_rows(service.predictor, rows), rows, flags, request_id)
+
+
+def answer_rows(
+    service: Service, outputs: Outputs, rows: list[list[Any]], flags: list[list[str]], request_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The answers of predicted rows (with their ids and flags) and one log row each."""
     answers = service.predictor.records(outputs)
     created, names = now(), service.model.contract.names
     log_rows = []
@@ -64,8 +91,7 @@ async def predict_checked(
         answer["id"], answer["flags"] = f"{request_id}-{index}", row_flags
         inputs = dict(zip(names, row, strict=True))
         log_rows.append(log_row(service.model.entry, answer, inputs, request_id, created, outputs.path))
-    await service.writer.write(log_rows)
-    return answers
+    return answers, log_rows
 
 
 def log_row(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from mlworkflow.bundle.contract import Validator
-from mlworkflow.bundle.predlog import LogWriter, PredictionLog
+from mlworkflow.bundle.predlog import LogError, LogWriter, PredictionLog
 from mlworkflow.bundle.registry import LoadedModel
 from mlworkflow.params import DeployParams
 from mlworkflow.service.coalesce import Coalescer
 from mlworkflow.service.predictor import Predictor
+
+logger = logging.getLogger("mlworkflow.service")
 
 
 @dataclass
@@ -26,6 +30,27 @@ class Service:
     writer: LogWriter
     token: str | None
     coalescer: Coalescer
+
+    probing: threading.Lock = field(default_factory=threading.Lock)
+
+    def log_ready(self) -> bool:
+        """Whether a prediction can be logged now: the writer runs and the log takes a row.
+
+        One probe at a time: while one waits (a long commit holds the log), the latest commit's outcome answers.
+        """
+        if not self.writer.thread.is_alive():
+            logger.error("not ready: the prediction log writer is not running")
+            return False
+        if not self.probing.acquire(blocking=False):
+            return self.writer.last_error is None
+        try:
+            self.log.probe()
+        except LogError as exc:
+            logger.error("not ready: %s", exc)
+            return False
+        finally:
+            self.probing.release()
+        return True
 
     @property
     def ref(self) -> dict[str, str]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from mlworkflow.service import batch
 from mlworkflow.service.bodies import JSON_TYPES, csv_text, read_json, require_type
+from mlworkflow.service.predictor import Labelling
 from mlworkflow.service.problems import problem
-from mlworkflow.service.scoring import score, score_csv
+from mlworkflow.service.scoring import INLINE_ROWS, score, score_csv
 from mlworkflow.service.state import service_of
 
 
@@ -24,8 +29,9 @@ async def predict(request: Request) -> Response:
         raise problem(422, "type", "the body must be a record (object) or a list of records (array)")
     request_id = uuid.uuid4().hex
     answers = await score(service, [payload] if single else payload, request_id)
-    return JSONResponse({"request_id": request_id, "model": service.ref, "predictions": answers},
-                        headers={"X-Request-ID": request_id})
+    answer = functools.partial(JSONResponse, {"request_id": request_id, "model": service.ref, "predictions": answers},
+                               headers={"X-Request-ID": request_id})
+    return answer() if len(answers) <= INLINE_ROWS else await run_in_threadpool(answer)  # rendered off the loop
 
 
 async def predict_csv(request: Request) -> Response:
@@ -34,5 +40,11 @@ async def predict_csv(request: Request) -> Response:
     text = await csv_text(request)
     request_id = uuid.uuid4().hex
     lines, answers = await score_csv(service, text, request_id)
-    frame = batch.answers_frame(lines, answers, service.predictor.labelling)
-    return Response(frame.to_csv(index=False), media_type="text/csv", headers={"X-Request-ID": request_id})
+    render = functools.partial(csv_answer, lines, answers, service.predictor.labelling)
+    text = render() if len(answers) <= INLINE_ROWS else await run_in_threadpool(render)
+    return Response(text, media_type="text/csv", headers={"X-Request-ID": request_id})
+
+
+def csv_answer(lines: Sequence[int], answers: Sequence[Mapping[str, Any]], labelling: Labelling) -> str:
+    """The CSV text of the answers."""
+    return batch.answers_frame(lines, answers, labelling).to_csv(index=False)
