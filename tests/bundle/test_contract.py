@@ -330,3 +330,26 @@ def test_example_records_of_a_timestamp_contract_are_valid() -> None:
     checked = ct.Validator(contract, "reject").records(ct.example_records(contract, 10))
     assert not checked.issues and len(checked.rows) == 10
     assert all(isinstance(value, str) for value in ct.to_frame(contract, checked.rows)["pickup"])
+
+
+def test_a_record_wider_than_the_limit_is_one_issue_found_before_any_name_is_compared(contract: ct.Contract) -> None:
+    validator = ct.Validator(contract, "reject")
+    record = {**{name: None for name in contract.names}, **{f"k{i}": i for i in range(32_768)}}
+    (issue,) = validator.records([record]).issues
+    limit = ct.max_fields(len(contract.names))
+    assert (issue.rule, issue.row, issue.field) == ("max_fields", 0, None)
+    assert f"{len(record)} fields, over the limit of {limit}" in issue.message
+
+
+def test_unknown_names_are_reported_at_most_max_issues_times_and_shortened(contract: ct.Contract) -> None:
+    names = ["x" * 10_000, *(f"k{i}" for i in range(ct.MAX_ISSUES + 10))]
+    issues = ct.unknown_issues(iter(names), contract.names, "is not an input.", line=1)
+    assert len(issues) == ct.MAX_ISSUES and {i.rule for i in issues} == {"unknown_field"}
+    assert issues[0].field == "x" * ct.SHOWN_NAME + "…" and issues[0].line == 1
+
+
+def test_a_header_within_the_limit_passes_the_width_check(contract: ct.Contract) -> None:
+    inputs = len(contract.names)
+    assert ct.width_issue(ct.max_fields(inputs, 2), inputs, 2, line=1) is None
+    wide = ct.width_issue(ct.max_fields(inputs, 2) + 1, inputs, 2, line=1)
+    assert wide is not None and wide.line == 1 and "2 passed through" in wide.message
