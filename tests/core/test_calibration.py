@@ -10,7 +10,10 @@ import pytest
 import skops.io as sio
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_classification
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss
+from sklearn.model_selection import cross_val_predict
 
 from mlworkflow.bundle import registry
 from mlworkflow.core import calibration, families
@@ -69,15 +72,41 @@ def test_calibrated_out_of_fold_probabilities_fix_overconfidence() -> None:
     right = rng.random(600) < 0.7  # 70 % right, but always 99 % sure
     p = np.where(right == (y == 1), 0.99, 0.01)
     proba = np.column_stack([1 - p, p])
-    cv = calibration.folds(y, 5, 0)
+    cv = calibration.folds(5, 0)
     fixed = calibration.calibrated_out_of_fold(proba, y, "sigmoid", cv)
     assert np.allclose(fixed.sum(axis=1), 1.0)
     assert calibration.losses(y, fixed, [0, 1]).log_loss < 0.65 < calibration.losses(y, proba, [0, 1]).log_loss
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_calibrating_given_margins_is_what_calibrating_the_model_does(n_classes: int, method: str) -> None:
+    # CalibratedClassifierCV calibrates a model's decision function when it has one: the check must read the same.
+    X, y = make_classification(n_samples=600, n_classes=n_classes, n_informative=4, random_state=0)
+    model = LogisticRegression().fit(X[:200], y[:200])
+    direct = CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X[200:400], y[200:400])
+    margins = model.decision_function(X).reshape(600, -1)
+    given = calibration.GivenMargins().fit(margins, y)
+    via = CalibratedClassifierCV(FrozenEstimator(given), method=method).fit(margins[200:400], y[200:400])
+    assert np.allclose(via.predict_proba(margins[400:]), direct.predict_proba(X[400:]))
+    _, _, spec = tiny("binary")
+    assert calibration.response(families.make_pipeline(spec, "logistic", 0)) == "decision_function"
+    assert calibration.response(families.make_pipeline(spec, "svm", 0)) == "predict_proba", "already calibrated"
+
+
+def test_out_of_fold_probabilities_and_margins_come_from_the_same_fits() -> None:
+    frame, y, spec = tiny("binary")
+    pipeline = families.make_pipeline(spec, "logistic", 0)
+    proba, margins = calibration.out_of_fold(pipeline, frame, y, calibration.folds(3, 0))
+    assert margins.shape == (len(y), 1) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.allclose(proba[:, 1], 1 / (1 + np.exp(-margins[:, 0])))
+    expected = cross_val_predict(pipeline, frame, y, cv=calibration.folds(3, 0), method="predict_proba")
+    assert np.allclose(proba, expected)
+
+
 def test_the_prior_out_of_fold_is_each_training_folds_class_share() -> None:
     y = pd.Series(["a"] * 30 + ["b"] * 10)
-    proba = calibration.prior_out_of_fold(y, calibration.folds(y, 5, 0))
+    proba = calibration.prior_out_of_fold(y, calibration.folds(5, 0))
     assert np.allclose(proba, [0.75, 0.25])
 
 
