@@ -85,7 +85,12 @@ def separator(path: Path, options: ReadOptions) -> tuple[str, SepFrom]:
     if path.name.lower().endswith(".tsv"):
         return "\t", "extension"
     with open_text(path, options.encoding) as handle:
-        sample = handle.read(SNIFF_CHARACTERS)
+        return sniff(handle.read(SNIFF_CHARACTERS))
+
+
+def sniff(sample: str) -> tuple[str, SepFrom]:
+    """The separator csv.Sniffer finds in the whole lines of a sample (',' when it finds none)."""
+    sample = sample[:SNIFF_CHARACTERS]
     whole_lines = sample[: sample.rfind("\n")] if "\n" in sample else sample
     try:
         return csv.Sniffer().sniff(whole_lines, delimiters=SEPARATORS).delimiter, "sniffed"
@@ -168,7 +173,7 @@ def read_csv(path: Path, options: ReadOptions) -> Parsed:
     check_frame(frame, options, lines, str(path))
     report = ReadReport(format="csv", sep=sep, sep_from=sep_from, encoding=options.encoding,
                         missing=missing_strings(options), thousands=options.thousands, decimal=options.decimal,
-                        dates=date_formats(options))
+                        dates=date_formats(options), options=options)
     return Parsed(frame, report, lines)
 
 
@@ -198,7 +203,7 @@ def typed_source(frame: pd.DataFrame, options: ReadOptions, kind: Literal["parqu
             frame[name] = _dates(frame[name], options, source)
     lines = np.zeros(len(frame), dtype=np.int64)
     check_frame(frame, options, lines, source)
-    return Parsed(frame, ReadReport(format=kind, dates=date_formats(options)), lines)
+    return Parsed(frame, ReadReport(format=kind, dates=date_formats(options), options=options), lines)
 
 
 def _dates(values: pd.Series, options: ReadOptions, source: str) -> pd.Series:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlworkflow.core.features import FeatureSpec, Task
 from mlworkflow.core.target import Target
+from mlworkflow.params import ReadOptions
 
 Headline = dict[str, str | int | float]
 Rows = list[dict[str, Any]]
@@ -46,6 +47,7 @@ class ReadReport(Part):
     thousands: str | None = None
     decimal: str | None = None
     dates: dict[str, str] = Field(default_factory=dict)
+    options: ReadOptions = ReadOptions()  # data.read as given: the model keeps it (contract.read)
 
 
 class DataRecord(Record):

@@ -332,6 +332,35 @@ def test_example_records_of_a_timestamp_contract_are_valid() -> None:
     assert all(isinstance(value, str) for value in ct.to_frame(contract, checked.rows)["pickup"])
 
 
+# --- the reader options travel with the model (data.read) ----------------------------------------------------
+
+
+def test_the_reader_options_parse_csv_text_as_training_read_its_file() -> None:
+    from mlworkflow.params import ReadOptions
+
+    read = ReadOptions(thousands=".", decimal=",", na_values=("none",), keep_default_na=False)
+    learned = ct.learn_contract(train_frame(), ["age", "income", "member"], ["city", "plan"], read=read)
+    header = ["age", "income", "member", "city", "plan"]
+    checked = ct.Validator(learned, "flag").text_rows(header, [["30", "1.234,5", "true", "none", "NA"]], [2])
+    assert checked.issues == [] and checked.rows[0][:2] == [30.0, 1234.5]
+    assert checked.rows[0][3] is None and checked.rows[0][4] == "NA"  # NA is a value when keep_default_na is false
+
+
+def test_by_default_the_pandas_missing_text_is_missing_in_csv_too(contract: ct.Contract) -> None:
+    header = ["age", "income", "member", "city", "plan"]
+    checked = ct.Validator(contract, "reject").text_rows(header, [["30", "N/A", "true", "NA", "a"]], [2])
+    assert checked.issues == [] and checked.rows[0][1] is None and checked.rows[0][3] is None
+
+
+def test_a_contract_keeps_its_reader_options_and_an_old_one_reads_with_the_defaults(contract: ct.Contract) -> None:
+    from mlworkflow.params import ReadOptions
+
+    assert '"read"' not in contract.model_dump_json()  # a default contract.json is as before
+    assert ct.Contract.model_validate_json(contract.model_dump_json()).read == ReadOptions()
+    custom = contract.model_copy(update={"read": ReadOptions(sep=";", encoding="latin-1")})
+    assert ct.Contract.model_validate_json(custom.model_dump_json()).read.sep == ";"
+
+
 def test_a_record_wider_than_the_limit_is_one_issue_found_before_any_name_is_compared(contract: ct.Contract) -> None:
     validator = ct.Validator(contract, "reject")
     record = {**{name: None for name in contract.names}, **{f"k{i}": i for i in range(32_768)}}

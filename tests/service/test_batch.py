@@ -165,3 +165,23 @@ def test_predict_command_names_a_missing_model(tmp_path: Path, tiny: kit.Tiny, c
     code = cli.main(["predict", "--model", "tiny@challenger", "--input", str(source), "--output", str(tmp_path / "p.csv"),
                      "--registry", str(tiny.registry.root)])
     assert code == 2 and "no version or alias 'challenger'" in capsys.readouterr().err
+
+
+def test_a_file_is_read_with_the_reader_options_the_model_kept(tmp_path: Path, tiny: kit.Tiny) -> None:
+    from mlworkflow.params import ReadOptions
+
+    contract = tiny.contract.model_copy(update={"read": ReadOptions(sep=";", encoding="latin-1")})
+    predictor = Predictor(tiny.model.pipeline, tiny.model.metadata, contract, fast_path_rows=0)
+    frame = pd.DataFrame(tiny.records(4))
+    path = tmp_path / "in.csv"
+    path.write_bytes(frame.to_csv(index=False, sep=";").encode("latin-1"))
+    result = batch.score_file(predictor, path, tmp_path / "out.csv", "reject")
+    assert (result.rows, result.scored, result.issues) == (4, 4, [])
+
+
+def test_the_separator_is_sniffed_when_the_model_kept_none() -> None:
+    from mlworkflow.params import ReadOptions
+
+    assert batch.text_separator("a;b\n1;2\n", ReadOptions()) == ";"
+    assert batch.text_separator("a,b\n1,2\n", ReadOptions(), "x.tsv") == "\t"
+    assert batch.text_separator("a;b\n", ReadOptions(sep="|")) == "|"

@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mlworkflow.core.timestamps import parse_timestamps
 from mlworkflow.errors import MlwError, did_you_mean
+from mlworkflow.params import ReadOptions
+from mlworkflow.reading import missing_strings
 
 Kind = Literal["integer", "number", "boolean", "string"]
 Policy = Literal["reject", "flag"]
@@ -60,6 +62,8 @@ class Contract(BaseModel):
 
     columns: tuple[Column, ...]
     missing_markers: tuple[str, ...] = ()
+    # how training read its file (data.read): predict, monitor and the CSV route read theirs the same way
+    read: ReadOptions = Field(ReadOptions(), exclude_if=lambda value: value == ReadOptions())
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -149,7 +153,7 @@ def learn_timestamp(series: pd.Series, name: str) -> Column:
 
 def learn_contract(
     train: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], markers: Sequence[str] = (),
-    text: Sequence[str] = (), datetime: Sequence[str] = (),
+    text: Sequence[str] = (), datetime: Sequence[str] = (), read: ReadOptions | None = None,
 ) -> Contract:
     """Learn the contract from the training frame; columns in the pipeline's order (numeric first, text, timestamps last)."""
     missing = [name for name in (*numeric, *categorical, *text, *datetime) if name not in train.columns]
@@ -159,7 +163,7 @@ def learn_contract(
     columns += [learn_categorical(train[name], name) for name in categorical]
     columns += [learn_text(train[name], name) for name in text]
     columns += [learn_timestamp(train[name], name) for name in datetime]
-    return Contract(columns=tuple(columns), missing_markers=tuple(markers))
+    return Contract(columns=tuple(columns), missing_markers=tuple(markers), read=read or ReadOptions())
 
 
 def contract_table(contract: Contract) -> pd.DataFrame:
@@ -293,11 +297,17 @@ def value_check(column: Column, policy: Policy) -> ValueCheck:
     return lambda value: check_number(column, value)
 
 
-def parse_text(column: Column, text: str, markers: frozenset[str]) -> Any:
-    """CSV text as a JSON-like value: None when missing, a float, a bool or the stripped string."""
+def parse_text(column: Column, text: str, markers: frozenset[str], read: ReadOptions | None = None,
+               missing: frozenset[str] = frozenset()) -> Any:
+    """CSV text as a JSON-like value: None when missing, a float, a bool or the stripped string; `read`'s
+    missing text (`missing`) and number marks apply as when training read its file."""
     stripped = text.strip()
     if stripped == "" or (column.kind == "string" and stripped in markers) or missing_text(column, stripped):
         return None
+    if stripped in missing and stripped not in column.categories:
+        return None
+    if read is not None and column.kind in ("integer", "number"):
+        stripped = plain_number(stripped, read)
     if column.kind == "string":
         return stripped
     if column.kind == "boolean":
@@ -306,6 +316,13 @@ def parse_text(column: Column, text: str, markers: frozenset[str]) -> Any:
         return float(stripped)
     except ValueError:
         raise Invalid("type", f"expected a number, found {stripped!r:.40}") from None
+
+
+def plain_number(text: str, read: ReadOptions) -> str:
+    """Number text without its thousands separator and with '.' for its decimal mark."""
+    if read.thousands is not None:
+        text = text.replace(read.thousands, "")
+    return text.replace(read.decimal, ".") if read.decimal != "." else text
 
 
 def missing_text(column: Column, text: str) -> bool:
@@ -376,6 +393,7 @@ class Validator:
         self.expected = frozenset(self.names)
         self.checks = [(c, value_check(c, policy)) for c in contract.columns]
         self.markers = frozenset(contract.missing_markers)
+        self.missing = frozenset(missing_strings(contract.read))
 
     def records(self, records: Sequence[Any]) -> Checked:
         """Check JSON records (objects of column: value); every row's issues are collected."""
@@ -461,7 +479,7 @@ class Validator:
         issues: list[Issue] = []
         for column, position in zip(self.contract.columns, positions, strict=True):
             try:
-                record[column.name] = parse_text(column, cells[position], self.markers)
+                record[column.name] = parse_text(column, cells[position], self.markers, self.contract.read, self.missing)
             except Invalid as exc:
                 issues.append(Issue(exc.rule, exc.reason, column.name, row))
         return issues or self.values(record, row)

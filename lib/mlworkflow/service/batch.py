@@ -10,6 +10,7 @@ line, the passthrough columns, the prediction, one score column per class, and t
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -22,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from mlworkflow import reading
 from mlworkflow.bundle.contract import (
     MAX_ISSUES,
     Contract,
@@ -34,6 +36,7 @@ from mlworkflow.bundle.contract import (
     width_issue,
 )
 from mlworkflow.errors import DataError
+from mlworkflow.params import ReadOptions
 from mlworkflow.service.predictor import Labelling, Outputs, Predictor
 
 OnError = Literal["stop", "skip"]
@@ -64,9 +67,16 @@ class BatchResult:
         return sorted({i.line for i in self.issues if i.line is not None})
 
 
-def parse_csv(text: str) -> Table:
+def text_separator(text: str, read: ReadOptions, name: str = "") -> str:
+    """The separator of CSV text read as training read its file: data.read.sep, '\\t' for .tsv, else sniffed."""
+    if read.sep is not None:
+        return read.sep
+    return "\t" if name.lower().endswith(".tsv") else reading.sniff(text)[0]
+
+
+def parse_csv(text: str, sep: str = ",") -> Table:
     """Split CSV text; blank lines are skipped; malformed CSV is a ContractError naming the line."""
-    reader = csv.reader(io.StringIO(text), strict=True)
+    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
     rows: list[list[str]] = []
     lines: list[int] = []
     start = 1
@@ -109,13 +119,13 @@ def answers_frame(lines: Sequence[int], answers: Sequence[Mapping[str, Any]], la
     return table
 
 
-def read_text(path: Path) -> str:
-    """A CSV file's text (gzip-compressed when it ends in .gz); a DataError names the file."""
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """A CSV file's text in its encoding (gzip-compressed when it ends in .gz); a DataError names the file."""
     if not path.is_file():
         raise DataError("file not found", source=str(path))
     try:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read the CSV: {exc}", source=str(path)) from None
 
@@ -161,7 +171,9 @@ def score_file(
     on_error: OnError = "stop", passthrough: Sequence[str] = (),
 ) -> BatchResult:
     """Score a CSV file into a predictions CSV (written only when the run is not stopped)."""
-    table = parse_csv(read_text(input_path))
+    read = predictor.contract.read  # the file is read as training read its own
+    text = read_text(input_path, read.encoding)
+    table = parse_csv(text, text_separator(text, read, input_path.name))
     validator = Validator(predictor.contract, policy)
     frame, issues = score_table(table, predictor, validator, passthrough, on_error)
     output_path.parent.mkdir(parents=True, exist_ok=True)

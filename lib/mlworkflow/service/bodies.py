@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -43,8 +44,8 @@ def parse_json(body: bytes) -> Any:
         raise problem(400, "json", f"the body is not valid JSON: {exc}") from None
 
 
-async def csv_text(request: Request) -> str:
-    """The CSV text of a text/csv body or of the multipart field 'file'."""
+async def csv_text(request: Request, encoding: str = "utf-8") -> str:
+    """The CSV text of a text/csv body or of the multipart field 'file', in the model's encoding (data.read)."""
     if require_type(request, CSV_TYPES) == "text/csv":
         data = await request.body()
     else:
@@ -53,7 +54,8 @@ async def csv_text(request: Request) -> str:
         if upload is None or isinstance(upload, str):
             raise problem(422, "required", "upload the CSV as the multipart file field 'file'", "file")
         data = await upload.read()
+    utf8 = codecs.lookup(encoding).name == "utf-8"
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig" if utf8 else encoding)
     except UnicodeDecodeError as exc:
-        raise problem(400, "encoding", f"the CSV is not UTF-8 text: {exc}") from None
+        raise problem(400, "encoding", f"the CSV is not {'UTF-8' if utf8 else encoding} text: {exc}") from None

@@ -44,7 +44,7 @@ async def score(service: Service, records: Sequence[Any], request_id: str) -> li
 
 def check_csv(service: Service, text: str) -> tuple[batch.Table, Checked]:
     """Parse CSV text and check its header, its row count and its rows against the contract."""
-    table = batch.parse_csv(text)
+    table = batch.parse_csv(text, batch.text_separator(text, service.model.contract.read))
     batch.check_header(table.header, service.model.contract, ())
     check_count(service, len(table.rows))
     checked = service.validator.text_rows(table.header, table.rows, table.lines)

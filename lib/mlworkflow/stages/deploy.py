@@ -40,6 +40,7 @@ from mlworkflow.records import (
     DeployRecord,
     EvaluateRecord,
     PreprocessRecord,
+    ReadReport,
     TrainRecord,
 )
 
@@ -49,10 +50,12 @@ SHOWN_METRICS = 9
 # --- the bundle's parts ---------------------------------------------------------------------------------
 
 
-def learn(train: pd.DataFrame, preprocessed: PreprocessRecord) -> Contract:
-    """The input contract from the training split and preprocess.json (numeric, categorical, markers, text, timestamps)."""
+def learn(train: pd.DataFrame, preprocessed: PreprocessRecord, reading: ReadReport | None = None) -> Contract:
+    """The input contract from the training split and preprocess.json (numeric, categorical, markers, text,
+    timestamps), with the reader options the data stage used (data.json's `reading`)."""
     return learn_contract(train, list(preprocessed.numeric), list(preprocessed.categorical), preprocessed.missing_markers,
-                          text=list(preprocessed.text), datetime=list(preprocessed.datetime))
+                          text=list(preprocessed.text), datetime=list(preprocessed.datetime),
+                          read=None if reading is None else reading.options)
 
 
 def metric_rows(evaluation: EvaluateRecord) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def load_model(params: MonitorParams, store: io.Artifacts) -> tuple[LoadedModel,
 
 def current_from_file(path: str, model: LoadedModel, params: MonitorParams) -> Current:
     """A batch file: its inputs, its target column when present, its `time_column` when set."""
-    raw = io.read_file(path)
+    raw = io.read_file(path, model.contract.read)  # read as the model's training file was
     target, time_column = model.metadata.target, params.time_column
     if time_column is not None and time_column not in raw.columns:
         raise DataError("is not a column of the current data", time_column, "monitor.time_column")
@@ -120,7 +120,8 @@ def run_split(runs: io.Artifacts, split: Artifact, model: LoadedModel) -> pd.Dat
 def read_reference(params: MonitorParams, model: LoadedModel, runs: io.Artifacts) -> tuple[pd.DataFrame, str]:
     """The reference inputs: the `reference` file, else the training split of the model's run."""
     if params.reference is not None:
-        return clean(io.read_file(params.reference), model.contract, params.missing_markers), Path(params.reference).name
+        reference = io.read_file(params.reference, model.contract.read)
+        return clean(reference, model.contract, params.missing_markers), Path(params.reference).name
     return run_split(runs, TRAIN_SPLIT, model), "the run's training split"
 
 

@@ -234,7 +234,7 @@ def retrain(request: Request, echo: Echo) -> Outcome:
     base = load_params(request.params_source, request.overrides)
     root = request.root.resolve()
     layout = RunLayout(root, request.run_id or retrain_run_id(base.run.name, root))
-    prepared = prepare(base, io.read_file(request.new_data), layout.retrain_inputs)
+    prepared = prepare(base, io.read_file(request.new_data, base.data.read), layout.retrain_inputs)
     overrides = [*request.overrides, *run_overrides(prepared, request.registry)]
     params = load_params(request.params_source, overrides)
     run_request = runner.RunRequest(params, request.params_source, overrides, TRAINING_STAGES, root, layout.run_id)

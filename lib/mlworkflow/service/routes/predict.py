@@ -37,7 +37,7 @@ async def predict(request: Request) -> Response:
 async def predict_csv(request: Request) -> Response:
     """Score a CSV file; answer a CSV with line, id, prediction, class probabilities and flags."""
     service = service_of(request)
-    text = await csv_text(request)
+    text = await csv_text(request, service.model.contract.read.encoding)
     request_id = uuid.uuid4().hex
     lines, answers = await score_csv(service, text, request_id)
     render = functools.partial(csv_answer, lines, answers, service.predictor.labelling)
