@@ -196,6 +196,10 @@ def test_a_resumed_run_that_is_still_running_is_refused(params: Params, tmp_path
     runstate.write(run.state_file, runstate.RunState(owner=runstate.this_process()))
     with pytest.raises(MlwError, match=rf"run 'busy' is still running \(process {os.getpid()} on "):
         runner.run(request_for(params, tmp_path, tmp_path, run_id="busy", resume=True), echo=print)
+    elsewhere = runstate.Owner(pid=1, host="another-host", started=0.0)
+    runstate.write(run.state_file, runstate.RunState(owner=elsewhere))
+    with pytest.raises(MlwError, match=r"on another-host\); this host cannot tell whether it still runs: if it does not"):
+        runner.run(request_for(params, tmp_path, tmp_path, run_id="busy", resume=True), echo=print)
 
 
 def test_socket_folders_of_runners_that_are_gone_are_removed(tmp_path: Path) -> None:

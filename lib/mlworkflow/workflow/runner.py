@@ -207,7 +207,10 @@ def open_run(request: RunRequest, root: Path) -> RunLayout:
         state = load_state(layout)
         if runstate.status_of(state) == "running" and state.owner is not None:
             owner = state.owner
-            raise MlwError(f"run '{layout.run_id}' is still running (process {owner.pid} on {owner.host}): wait for it")
+            unsure = "" if runstate.is_alive(owner) else (
+                f"; this host cannot tell whether it still runs: if it does not, set 'status' to 'failed' in {layout.state_file}"
+            )
+            raise MlwError(f"run '{layout.run_id}' is still running (process {owner.pid} on {owner.host}){unsure}")
         return layout
     for stage in select_stages(request.stages):
         notebook_for(stage, request.notebooks)  # fail before claiming an id or creating anything
