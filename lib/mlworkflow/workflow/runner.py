@@ -392,15 +392,8 @@ def run(
     planned = plan_stages(request, layout)
     for stage in planned:
         notebook_for(stage, request.notebooks)
-    done = done_stages(layout) if request.resume else {}
-    hashes = section_hashes(request.params)
-    layout.artifacts.mkdir(parents=True, exist_ok=True)
-    params_json = json.dumps(request.params.model_dump(mode="json"), indent=2, allow_nan=True)
-    layout.params_file.write_text(params_json + "\n", encoding="utf-8")
-    save_state(layout, done, request)
+    done, hashes = start_run(request, layout), section_hashes(request.params)
     result = RunResult(layout, [])
-    write_run_index(request, layout, result)  # a run killed mid-stage still has its page and a listing row
-    write_runs_listing(root)
     session = KernelSession(request.notebooks)
     echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
     status: runstate.Status = "failed"  # unless every stage ran: also on Ctrl-C and SIGTERM (cli)
@@ -425,6 +418,18 @@ def run(
         write_run_index(request, layout, result)
         write_runs_listing(root)
     return result
+
+
+def start_run(request: RunRequest, layout: RunLayout) -> dict[str, str]:
+    """Write the run's params, its state (running, this process) and pages; return the stages already done."""
+    done = done_stages(layout) if request.resume else {}
+    layout.artifacts.mkdir(parents=True, exist_ok=True)
+    params_json = json.dumps(request.params.model_dump(mode="json"), indent=2, allow_nan=True)
+    layout.params_file.write_text(params_json + "\n", encoding="utf-8")
+    save_state(layout, done, request)
+    write_run_index(request, layout, RunResult(layout, []))  # a run killed mid-stage still has its page and row
+    write_runs_listing(layout.root)
+    return done
 
 
 def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -> None:
