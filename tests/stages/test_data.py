@@ -100,6 +100,35 @@ def test_sample_keeps_everything_when_rows_is_none_or_large(rows: int | None) ->
     assert data.sample(frame, rows, seed=0) is frame
 
 
+def test_read_table_applies_the_reader_options_and_says_how(tmp_path: Path) -> None:
+    from mlworkflow.params import ReadOptions
+
+    frame = frame_for("binary").assign(when=pd.date_range("2026-01-01", periods=N, freq="h").strftime("%d.%m.%Y %H:%M"))
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False, sep=";", decimal=",")
+    read = ReadOptions(decimal=",", parse_dates=("when",), date_format="%d.%m.%Y %H:%M")
+    parsed, sha = data.read_table(DataParams(path=str(path), target="y", read=read))
+    assert parsed.frame["x"].dtype == "float64" and parsed.frame["when"].dt.hour.tolist()[:3] == [0, 1, 2]
+    assert (parsed.report.sep, parsed.report.sep_from, parsed.report.options) == (";", "sniffed", read)
+    assert sha == io.file_sha256(path)
+
+
+def test_the_summary_keeps_how_the_source_was_read_and_the_options_for_the_model(tmp_path: Path) -> None:
+    p = params(tmp_path)
+    parsed, sha = data.read_table(p)
+    kept, target, dropped = data.check_target(parsed.frame, p)
+    record = data.summary(p, sha, kept, target, data.profile(kept, target, 0.98, 0), N, dropped, reading=parsed.report)
+    assert record.reading is not None and record.reading.sep == "," and record.reading.format == "csv"
+    assert "reading" not in data.summary(p, sha, kept, target, data.profile(kept, target, 0.98, 0), N, 0).model_dump()
+
+
+def test_a_misread_file_stops_the_stage_naming_the_column_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    frame_for("binary").assign(x=["inf"] + ["1.5"] * (N - 1)).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"column 'x': holds 1 infinite value\(s\), e\.g\. inf on line 2"):
+        data.read_source(DataParams(path=str(path), target="y"))
+
+
 def test_collect_reads_and_samples(tmp_path: Path) -> None:
     frame, sha = data.collect(params(tmp_path, sample_rows=40), seed=3)
     assert len(frame) == 40

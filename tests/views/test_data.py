@@ -59,3 +59,16 @@ def test_role_table_lists_every_column_with_its_reason(tmp_path: Path) -> None:
     table = view.role_table(result)
     assert list(table.index) == ["id", "x", "k", "colour", "note"]
     assert table.loc["id", "role"] == "identifier" and table.loc["colour", "reason"] == "categories (3 levels)"
+
+
+def test_the_reading_table_says_how_a_csv_and_a_sql_source_were_parsed() -> None:
+    from mlworkflow.records import ReadReport
+
+    csv = ReadReport(format="csv", sep=";", sep_from="sniffed", encoding="latin-1", missing=["", "NA"],
+                     thousands=".", decimal=",", dates={"when": "%d.%m.%Y"})
+    table = view.reading_table(csv)["how"]
+    assert table["separator"] == "semicolon (sniffed from the first lines)" and table["encoding"] == "latin-1"
+    assert table["read as missing"] == "'', 'NA'" and table["numbers"] == "decimal ',', thousands '.'"
+    assert table["parsed as times"] == "when (%d.%m.%Y)"
+    sql = view.reading_table(ReadReport(format="sql"))["how"]
+    assert list(sql.index) == ["format", "parsed as times"] and sql["format"] == "sql"
