@@ -52,6 +52,15 @@ def test_contract_is_learned_from_the_training_split() -> None:
     assert contract.names == ("age", "hours-per-week", "sex") and contract.missing_markers == ("?",)
 
 
+def test_the_contract_keeps_the_reader_options_the_data_stage_used() -> None:
+    from mlworkflow.params import ReadOptions
+    from mlworkflow.records import ReadReport
+
+    read = ReadOptions(sep=";", decimal=",")
+    contract = deploy.learn(small_train(), PREPROCESSED, ReadReport(format="csv", sep=";", options=read))
+    assert contract.read == read and deploy.learn(small_train(), PREPROCESSED).read == ReadOptions()
+
+
 def test_metadata_carries_threshold_metrics_and_groups() -> None:
     meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION)
     assert (meta.threshold, meta.task, meta.positive_class, meta.family) == (0.41, "binary", ">50K", "logistic")

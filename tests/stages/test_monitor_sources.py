@@ -53,3 +53,18 @@ def test_resolve_reads_the_reference_file_and_the_current_file(tiny: kit.Tiny, t
     inputs = sources.resolve(params, io.Artifacts(tmp_path))
     assert (inputs.model.entry.ref, inputs.reference_source, inputs.current.rows) == ("tiny@1", "reference.csv", 30)
     assert inputs.held_out is inputs.reference and list(inputs.reference.columns) == list(tiny.contract.names)
+
+
+def test_a_batch_file_is_read_with_the_reader_options_the_model_kept(tiny: kit.Tiny, tmp_path: Path) -> None:
+    import dataclasses
+
+    from mlworkflow.params import ReadOptions
+
+    model = dataclasses.replace(tiny.model, contract=tiny.contract.model_copy(
+        update={"read": ReadOptions(sep=";", decimal=",", encoding="latin-1")}))
+    batch = tiny.rows.head(6)
+    (tmp_path / "batch.csv").write_bytes(batch.to_csv(index=False, sep=";", decimal=",").encode("latin-1"))
+    current = sources.current_from_file(str(tmp_path / "batch.csv"), model, MonitorParams())
+    expected = batch[list(tiny.contract.names)].reset_index(drop=True)
+    numeric = [c.name for c in tiny.contract.columns if c.kind != "string"]
+    pd.testing.assert_frame_equal(current.frame[numeric].astype(float), expected[numeric].astype(float))
