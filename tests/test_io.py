@@ -279,7 +279,7 @@ def test_an_unknown_field_or_a_wrong_value_is_a_record_error(tmp_path: Path) -> 
 
 def test_a_preprocess_record_without_features_names_the_rule(tmp_path: Path) -> None:
     store = damaged(tmp_path, "preprocess.json", lambda c: c.update(numeric=[], categorical=[]))
-    with pytest.raises(RecordError, match=r"preprocess\.json: .*at least one numeric or categorical feature; .*'preprocess'"):
+    with pytest.raises(RecordError, match=r"preprocess\.json: .*at least one numeric, categorical or text feature; .*'preprocess'"):
         store.read(PreprocessRecord)
 
 

@@ -69,5 +69,11 @@ def test_grouped_numbers_with_a_space_name_that_separator() -> None:
 
 def test_the_pandas_keywords_are_pandas_defaults_when_nothing_is_set() -> None:
     keywords = reading.pandas_options(ReadOptions(), ",")
-    assert keywords["na_values"] is None and keywords["parse_dates"] is None and keywords["thousands"] is None
+    assert keywords["na_values"] is None and keywords["thousands"] is None and "parse_dates" not in keywords
     assert keywords["index_col"] is False and keywords["skipinitialspace"] is True
+
+
+def test_parse_dates_follow_the_one_timestamp_rule_naive_utc() -> None:
+    frame = pd.DataFrame({"when": ["2026-01-31T10:00:00+01:00", "2026-02-01T00:00:00Z", None]})
+    parsed = reading.parse_dates(frame, ReadOptions(parse_dates=("when",)), np.array([2, 3, 4]), "f.csv")
+    assert parsed["when"].dt.tz is None and parsed["when"][0].hour == 9 and pd.isna(parsed["when"][2])

@@ -25,8 +25,9 @@ from typing import IO, Any, Literal
 import numpy as np
 import pandas as pd
 from pandas._libs.parsers import STR_NA_VALUES  # type: ignore[import-not-found]  # pandas' default NA strings
-from pandas.api.types import is_datetime64_any_dtype, is_float_dtype, is_object_dtype, is_string_dtype
+from pandas.api.types import is_float_dtype, is_object_dtype, is_string_dtype
 
+from mlworkflow.core.timestamps import parse_timestamps
 from mlworkflow.errors import DataError
 from mlworkflow.params import ReadOptions
 from mlworkflow.records import ReadReport
@@ -160,16 +161,14 @@ def pandas_options(options: ReadOptions, sep: str) -> dict[str, Any]:
         "sep": sep, "skipinitialspace": True, "index_col": False, "encoding": options.encoding,
         "na_values": list(options.na_values) or None, "keep_default_na": options.keep_default_na,
         "thousands": options.thousands, "decimal": options.decimal,
-        "parse_dates": list(options.parse_dates) or None, "date_format": options.date_format,
-    }
+    }  # parse_dates and date_format: parsed after reading, by the one timestamp rule (parse_dates below)
 
 
 def read_csv(path: Path, options: ReadOptions) -> Parsed:
     """Read a CSV file with the options, after checking its shape; then refuse silent misreads."""
     sep, sep_from = separator(path, options)
     lines = row_lines(path, sep, options)
-    check_named_dates(path, sep, options)
-    frame = pd.read_csv(path, **pandas_options(options, sep))
+    frame = parse_dates(pd.read_csv(path, **pandas_options(options, sep)), options, lines, str(path))
     check_frame(frame, options, lines, str(path))
     report = ReadReport(format="csv", sep=sep, sep_from=sep_from, encoding=options.encoding,
                         missing=missing_strings(options), thousands=options.thousands, decimal=options.decimal,
@@ -177,15 +176,19 @@ def read_csv(path: Path, options: ReadOptions) -> Parsed:
     return Parsed(frame, report, lines)
 
 
-def check_named_dates(path: Path, sep: str, options: ReadOptions) -> None:
-    """Every parse_dates column is in the header (pandas' own error names no file)."""
+def parse_dates(frame: pd.DataFrame, options: ReadOptions, lines: np.ndarray, source: str) -> pd.DataFrame:
+    """The parse_dates columns parsed by core.timestamps' rule (naive UTC; date_format when given);
+    a missing column or a value that does not parse is a DataError naming it."""
     if not options.parse_dates:
-        return
-    header = [str(c) for c in pd.read_csv(path, sep=sep, skipinitialspace=True, nrows=0,
-                                          encoding=options.encoding).columns]
+        return frame
+    frame = frame.copy()
     for name in options.parse_dates:
-        if name not in header:
-            raise DataError("is named in data.read.parse_dates but is not a column of the file", name, str(path))
+        if name not in frame.columns:
+            raise DataError("is named in data.read.parse_dates but is not a column of the source", name, source)
+        parsed = parse_timestamps(frame[name], options.date_format)
+        check_dates_parsed(frame[name], parsed, lines, options, source)
+        frame[name] = parsed
+    return frame
 
 
 def date_formats(options: ReadOptions) -> dict[str, str]:
@@ -195,22 +198,10 @@ def date_formats(options: ReadOptions) -> dict[str, str]:
 
 def typed_source(frame: pd.DataFrame, options: ReadOptions, kind: Literal["parquet", "sql"], source: str) -> Parsed:
     """A Parquet or SQL frame: its parse_dates columns parsed, then the same checks as a CSV's."""
-    frame = frame.copy()
-    for name in options.parse_dates:
-        if name not in frame.columns:
-            raise DataError("is named in data.read.parse_dates but is not a column of the source", name, source)
-        if not is_datetime64_any_dtype(frame[name]):
-            frame[name] = _dates(frame[name], options, source)
     lines = np.zeros(len(frame), dtype=np.int64)
+    frame = parse_dates(frame, options, lines, source)
     check_frame(frame, options, lines, source)
     return Parsed(frame, ReadReport(format=kind, dates=date_formats(options), options=options), lines)
-
-
-def _dates(values: pd.Series, options: ReadOptions, source: str) -> pd.Series:
-    """A column parsed as times; a value that does not parse is a DataError naming it."""
-    parsed = pd.to_datetime(values, format=options.date_format, errors="coerce")
-    check_dates_parsed(values, parsed, np.zeros(len(values), dtype=np.int64), options, source)
-    return parsed
 
 
 # --- silent misreads -----------------------------------------------------------------------------------------
@@ -223,11 +214,7 @@ def where(lines: np.ndarray, position: int) -> str:
 
 
 def check_frame(frame: pd.DataFrame, options: ReadOptions, lines: np.ndarray, source: str) -> None:
-    """Refuse infinities, numbers left as text for their thousands separators, and times that did not parse."""
-    for name in options.parse_dates:
-        if not is_datetime64_any_dtype(frame[name]):
-            parsed = pd.to_datetime(frame[name], format=options.date_format, errors="coerce")
-            check_dates_parsed(frame[name], parsed, lines, options, source)
+    """Refuse infinities and numbers left as text for their thousands separator or decimal comma."""
     for column in frame.columns:
         values = frame[column]
         if is_float_dtype(values):
