@@ -319,10 +319,14 @@ def test_the_prior_scores_the_same_folds_and_regression_has_no_check() -> None:
     assert select.resolve_metrics(("r2",), "auto", "regression") == ("neg_root_mean_squared_error", "r2")
 
 
-def test_no_candidate_with_trusted_probabilities_is_an_error() -> None:
-    ranking = [{"family": "knn", "status": "ok", "message": ""}]
-    with pytest.raises(DataError, match="no candidate's probabilities beat the class prior's — knn: worse"):
-        select.choose(ranking, 1, {"knn": "worse"})
+def test_untrusted_families_go_on_only_when_every_candidate_is_untrusted() -> None:
+    ranking = [{"family": f, "status": "ok", "message": ""} for f in ("knn", "logistic", "svm")]
+    assert select.choose(ranking, 2, {"knn": "worse"}) == ["logistic", "svm"]
+    assert select.choose(ranking, 2, {f: "worse" for f in ("knn", "logistic", "svm")}) == ["knn", "logistic"]
+    checked = {"untrusted": {"knn": "worse"}}
+    assert select.untrusted_headline(checked, ["logistic"]) == {"worse than the class prior": "knn"}
+    assert "train calibrates" in select.untrusted_headline(checked, ["knn"])["worse than the class prior"]
+    assert select.untrusted_headline(None, ["knn"]) == {}
 
 
 # --- feature selection and class imbalance: the best family with and without them ------------------

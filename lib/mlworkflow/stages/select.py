@@ -195,16 +195,14 @@ def rank(
 
 def choose(ranking: Sequence[Mapping[str, Any]], top_k: int, untrusted: Mapping[str, str] | None = None) -> list[str]:
     """The top_k families that completed cross-validation, best first, leaving out those whose probabilities are
-    `untrusted` (family: reason); none left is an error."""
+    `untrusted` (family: reason). When every one is untrusted, all go on: raw probabilities of a small-data model
+    are often overconfident, and train keeps one only if calibrated it beats the prior (else it stops)."""
     ok = [str(row["family"]) for row in ranking if row["status"] == "ok"]
     if not ok:
         reasons = "; ".join(f"{row['family']}: {row['status']} ({row['message']})" for row in ranking)
         raise DataError(f"no candidate completed cross-validation — {reasons}", source="select")
     kept = [family for family in ok if family not in (untrusted or {})]
-    if not kept:
-        reasons = "; ".join(f"{family}: {why}" for family, why in (untrusted or {}).items())
-        raise DataError(f"no candidate's probabilities beat the class prior's — {reasons}", source="select")
-    return kept[:top_k]
+    return (kept or ok)[:top_k]
 
 
 # --- probabilities no worse than the class prior's ------------------------------------------------
@@ -261,10 +259,12 @@ def headline(ranking: Sequence[Mapping[str, Any]], metric: str, chosen: Sequence
     }
 
 
-def untrusted_headline(checked: Mapping[str, Any] | None) -> dict[str, str]:
-    """The headline's line naming the families left out for probabilities worse than the prior's (none: no line)."""
+def untrusted_headline(checked: Mapping[str, Any] | None, chosen: Sequence[str] = ()) -> dict[str, str]:
+    """The headline's line naming the families whose probabilities are worse than the prior's (none: no line),
+    saying so when they were passed on because every candidate was (train calibrates and checks again)."""
     names = list(checked["untrusted"]) if checked else []
-    return {"worse than the class prior": ", ".join(names)} if names else {}
+    passed_on = " — every candidate was: train calibrates and checks again" if set(chosen) & set(names) else ""
+    return {"worse than the class prior": ", ".join(names) + passed_on} if names else {}
 
 
 def record(
@@ -305,7 +305,7 @@ def record(
         },
         "steps": effect,
         "probabilities": checked,
-        "headline": {**headline(ranking, chosen_plan.metric, chosen), **shown, **untrusted_headline(checked)},
+        "headline": {**headline(ranking, chosen_plan.metric, chosen), **shown, **untrusted_headline(checked, chosen)},
     })
 
 
