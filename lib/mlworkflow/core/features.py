@@ -61,8 +61,9 @@ class FeatureSpec(BaseModel):
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     text: tuple[str, ...] = Field((), exclude_if=lambda value: not value)
-    datetime: tuple[str, ...] = ()
-    derived: dict[str, str] = Field(default_factory=dict)  # {name: formula}, computed from the features
+    # left out of preprocess.json when empty, so records of tables without them read and write unchanged
+    datetime: tuple[str, ...] = Field((), exclude_if=lambda value: not value)
+    derived: dict[str, str] = Field(default_factory=dict, exclude_if=lambda value: not value)  # {name: formula}
     transformer: TransformerSettings = TransformerSettings()
 
     @model_validator(mode="after")
