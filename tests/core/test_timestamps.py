@@ -128,3 +128,9 @@ def test_a_row_unseen_in_fit_gets_the_same_columns_and_survives_skops(trips: pd.
     assert list(out.columns) == list(step.get_feature_names_out())
     assert out["pickup_hour"].iloc[0] == 8.0
     assert out["dropoff_hour"].isna().all()
+
+
+@pytest.mark.parametrize("codes", [["T-12", "T-13", "T-14"], ["12-1", "3-4", "5-6"], ["1-2", "10-11", "7-8"]])
+def test_codes_without_a_year_are_not_timestamps(codes: list[str]) -> None:
+    assert not timestamps.looks_like_datetime(pd.Series(codes * 10))  # pandas reads them as dates in year 1
+    assert timestamps.looks_like_datetime(pd.Series(["Jan 2020", "Feb 2021", "2019-03-01 10:00"] * 10))

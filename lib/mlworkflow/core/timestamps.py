@@ -23,6 +23,8 @@ PARSED_SHARE = 0.95
 SAMPLE_SIZE = 500
 # Numbers kept as text (codes, zip codes, amounts) are not timestamps, though pandas would read some as years.
 NUMBER_PATTERN = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+# Years a detected timestamp may fall in: text with no year ("12-1", "T-12") parses to year 1, a code not a date.
+PLAUSIBLE_YEARS = (1700, 2200)
 
 
 def looks_like_datetime(values: pd.Series, date_format: str | None = None) -> bool:
@@ -38,7 +40,8 @@ def looks_like_datetime(values: pd.Series, date_format: str | None = None) -> bo
     datelike = sample.str.contains(r"\d") & ~sample.str.match(NUMBER_PATTERN)
     if datelike.mean() < PARSED_SHARE:
         return False
-    return bool(parse_timestamps(sample, date_format).notna().mean() >= PARSED_SHARE)
+    parsed = parse_timestamps(sample, date_format)
+    return bool(parsed.dt.year.between(*PLAUSIBLE_YEARS).mean() >= PARSED_SHARE)
 
 
 def parse_timestamps(values: pd.Series, date_format: str | None = None) -> pd.Series:
