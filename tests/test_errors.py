@@ -36,6 +36,8 @@ SAMPLES: dict[str, tuple[Any, ...]] = {
     "Problem": (422, CONTRACT_ISSUES, {"Retry-After": "1"}),
     "BodyTooLarge": ("the body exceeds the limit of 10 bytes",),
     "BudgetSpent": ("time budget spent",),
+    "ExpressionError": ("log(x) +", 9, "an operand expected"),
+    "RunStateError": (Path("runs/r/state.json"), "a JSON object", "a list"),
 }
 
 
