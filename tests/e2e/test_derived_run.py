@@ -4,12 +4,8 @@ predictions as the pipeline from raw rows (synthetic trips always; the shared ta
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import numpy as np
@@ -21,14 +17,14 @@ from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import Registry
 from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy
+from tests import runkit as kit_run
 from tests import servekit as kit
 
 pytestmark = pytest.mark.e2e
 
 ROWS = 600
-STAGES = "data,preprocess,select,train,evaluate,deploy"
 FORMULAS = {"trip_minutes": "minutes(dropoff - pickup)", "hour": "hour(pickup)", "weekday": "weekday(pickup)"}
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = kit_run.SHARED_DATA
 TAXIS_PARAMS = Path(__file__).resolve().parents[1] / "params" / "taxis.yaml"
 
 
@@ -50,12 +46,6 @@ def trips(rows: int = ROWS, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def run_workflow(root: Path, params: Path) -> subprocess.CompletedProcess[str]:
-    """`mlworkflow run` up to deploy, in a subprocess."""
-    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "run", str(params), "--root", str(root), "--stages", STAGES]
-    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1500, check=False)
-
-
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """One run on synthetic trips with the formulas in params; (process, root)."""
@@ -72,13 +62,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
     }
     path = root / "trips.yaml"
     path.write_text(yaml.safe_dump(params), encoding="utf-8")
-    return run_workflow(root, path), root
-
-
-def artifact(root: Path, name: str) -> dict[str, Any]:
-    folder = next((root / "runs").iterdir()) / "artifacts"
-    content: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
-    return content
+    return kit_run.run_cli(path, root), root
 
 
 def served_equals_pipeline(root: Path, name: str, raw: pd.DataFrame) -> None:
@@ -111,11 +95,11 @@ def test_the_formulas_are_recorded_and_computed_inside_the_pipeline(
 ) -> None:
     done, root = synthetic
     assert done.returncode == 0, done.stderr[-3000:]
-    preprocess = artifact(root, "preprocess.json")
+    preprocess = kit_run.artifact(root, "preprocess.json")
     assert preprocess["derived"] == FORMULAS
     assert preprocess["datetime"] == ["pickup", "dropoff"]
     check_bundle(root, "trips", set(trips(5).columns) - {"fare"})
-    r2 = artifact(root, "evaluate.json")["metrics"]["r2"]["value"]
+    r2 = kit_run.artifact(root, "evaluate.json")["metrics"]["r2"]["value"]
     assert r2 > 0.9  # the fare is a function of the derived minutes: without them it would be far lower
 
 
@@ -125,17 +109,12 @@ def test_served_predictions_on_raw_rows_equal_the_pipelines(synthetic: tuple[sub
     served_equals_pipeline(root, "trips", trips(80, seed=11).drop(columns="fare"))
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="needs the shared datasets in ../shared/data")
 def test_taxis_sample_flags_total_as_a_leak_and_serves_raw_rows(tmp_path: Path) -> None:
-    params = tmp_path / "params" / "taxis.yaml"
-    params.parent.mkdir()
-    shutil.copy(TAXIS_PARAMS, params)
-    text = params.read_text(encoding="utf-8").replace("../../../shared/data/", f"{SHARED}/")
-    params.write_text(text + "deploy:\n  name: taxis\n  alias: champion\n", encoding="utf-8")
-    done = run_workflow(tmp_path, params)
+    params = kit_run.shared_params(TAXIS_PARAMS, tmp_path, "deploy:\n  name: taxis\n  alias: champion\n")
+    done = kit_run.run_cli(params, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "total" in artifact(tmp_path, "data.json")["leaks"]
-    assert artifact(tmp_path, "preprocess.json")["dropped"]["total"].startswith("label leak")
+    assert "total" in kit_run.artifact(tmp_path, "data.json")["leaks"]
+    assert kit_run.artifact(tmp_path, "preprocess.json")["dropped"]["total"].startswith("label leak")
     raw = pd.read_csv(SHARED / "taxis.csv").tail(60)
     check_bundle(tmp_path, "taxis", set(raw.columns))
     served_equals_pipeline(tmp_path, "taxis", raw.drop(columns="fare"))

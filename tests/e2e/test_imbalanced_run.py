@@ -3,11 +3,8 @@ selection fitted inside the folds, then the registered imbalanced-learn pipeline
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import numpy as np
@@ -19,6 +16,7 @@ from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import Registry
 from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy
+from tests import runkit as kit_run
 from tests import servekit as kit
 
 pytestmark = pytest.mark.e2e
@@ -62,31 +60,22 @@ def params_file(folder: Path) -> Path:
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """One run of the workflow up to deploy; (process, root)."""
     root = tmp_path_factory.mktemp("rare")
-    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "run", str(params_file(root)), "--root", str(root),
-               "--stages", "data,preprocess,select,train,evaluate,deploy"]
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=900, check=False)
-    return done, root
-
-
-def artifact(root: Path, name: str) -> dict[str, Any]:
-    folder = next((root / "runs").iterdir()) / "artifacts"
-    content: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
-    return content
+    return kit_run.run_cli(params_file(root), root, timeout=900), root
 
 
 def test_the_steps_are_fitted_inside_the_folds_and_reported(run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, root = run
     assert done.returncode == 0, done.stderr[-3000:]
-    preprocess = artifact(root, "preprocess.json")
+    preprocess = kit_run.artifact(root, "preprocess.json")
     assert preprocess["transformer"]["imbalance"] == "smote"
     assert preprocess["transformer"]["feature_selection"] == "model"
-    steps = artifact(root, "select.json")["steps"]
+    steps = kit_run.artifact(root, "select.json")["steps"]
     assert set(steps["scores"]) == {"with steps", "without"} and set(steps["status"].values()) == {"ok"}
     assert {"brier_score", "log_loss"} <= set(steps["scores"]["with steps"])
     # SMOTE makes 'yes' half of what the model learns from: its probabilities overstate the rare class
     assert steps["scores"]["with steps"]["brier_score"]["mean"] > steps["scores"]["without"]["brier_score"]["mean"]
     assert {row["variant"] for row in steps["calibration"]} == {"with steps", "without"}
-    chosen = artifact(root, "train.json")["steps"]
+    chosen = kit_run.artifact(root, "train.json")["steps"]
     assert chosen["kept"] and chosen["imbalance"] == "smote"
     reports = next(path for path in (root / "reports").iterdir() if path.is_dir())  # beside the listing
     assert "with / without steps" in (reports / "index.html").read_text(encoding="utf-8")

@@ -3,12 +3,8 @@ workflow tunes, evaluates and deploys it, and the service's fast path predicts e
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import numpy as np
@@ -20,44 +16,30 @@ from mlworkflow.bundle.registry import Registry
 from mlworkflow.core import families
 from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy
+from tests import runkit as kit_run
 from tests import servekit as kit
 
 pytestmark = pytest.mark.e2e
 
-STAGES = "data,preprocess,select,train,evaluate,deploy"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = kit_run.SHARED_DATA
 PARAMS = Path(__file__).resolve().parents[1] / "params" / "telco_lightgbm.yaml"
-
-
-def artifact(root: Path, name: str) -> dict[str, Any]:
-    folder = next((root / "runs").iterdir()) / "artifacts"
-    content: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
-    return content
 
 
 @pytest.fixture(scope="module")
 def telco_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """One CLI run of tests/params/telco_lightgbm.yaml up to deploy; (process, root)."""
-    if not (SHARED / "telco_churn.csv").is_file():
-        pytest.skip(f"needs the shared datasets in {SHARED} (present in CI, absent on a fresh clone)")
     root = tmp_path_factory.mktemp("telco")
-    params = root / "params" / "telco_lightgbm.yaml"
-    params.parent.mkdir()
-    shutil.copy(PARAMS, params)
-    params.write_text(params.read_text(encoding="utf-8").replace("../../../shared/data/", f"{SHARED}/"), encoding="utf-8")
-    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "run", str(params), "--root", str(root), "--stages", STAGES]
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1800, check=False)
-    return done, root
+    return kit_run.run_cli(kit_run.shared_params(PARAMS, root), root), root
 
 
 def test_select_scores_lightgbm_and_the_workflow_deploys_it(telco_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, root = telco_run
     assert done.returncode == 0, done.stderr[-3000:]
-    ranking = {row["family"]: row for row in artifact(root, "select.json")["ranking"]}
+    ranking = {row["family"]: row for row in kit_run.artifact(root, "select.json")["ranking"]}
     assert set(ranking) == {"lightgbm", "hist_gradient_boosting"}
     assert ranking["lightgbm"]["status"] == "ok" and ranking["lightgbm"]["score"] > 0.8
-    assert artifact(root, "train.json")["family"] == "lightgbm"
-    assert artifact(root, "evaluate.json")["metrics"]["roc_auc"]["value"] >= 0.83
+    assert kit_run.artifact(root, "train.json")["family"] == "lightgbm"
+    assert kit_run.artifact(root, "evaluate.json")["metrics"]["roc_auc"]["value"] >= 0.83
 
 
 def test_served_predictions_equal_the_pipelines_on_the_fast_path(

@@ -4,12 +4,8 @@ service predicts on raw messages exactly what the pipeline predicts."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import numpy as np
@@ -20,44 +16,31 @@ from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import Registry
 from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy
+from tests import runkit as kit_run
 from tests import servekit as kit
 
 pytestmark = pytest.mark.e2e
 
-STAGES = "data,preprocess,select,train,evaluate,deploy"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = kit_run.SHARED_DATA
 PARAMS = Path(__file__).resolve().parents[1] / "params" / "sms_spam.yaml"
-
-
-def artifact(root: Path, name: str) -> dict[str, Any]:
-    folder = next((root / "runs").iterdir()) / "artifacts"
-    content: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
-    return content
 
 
 @pytest.fixture(scope="module")
 def sms_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """One CLI run of tests/params/sms_spam.yaml up to deploy; (process, root)."""
-    if not (SHARED / "sms_spam.csv").is_file():
-        pytest.skip(f"needs the shared datasets in {SHARED} (present in CI, absent on a fresh clone)")
     root = tmp_path_factory.mktemp("sms")
-    params = root / "params" / "sms_spam.yaml"
-    params.parent.mkdir()
-    shutil.copy(PARAMS, params)
-    text = params.read_text(encoding="utf-8").replace("../../../shared/data/", f"{SHARED}/")
-    params.write_text(text + "deploy:\n  name: sms\n  alias: champion\n", encoding="utf-8")
-    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "run", str(params), "--root", str(root), "--stages", STAGES]
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=1500, check=False)
+    params = kit_run.shared_params(PARAMS, root, "deploy:\n  name: sms\n  alias: champion\n")
+    done = kit_run.run_cli(params, root)
     return done, root
 
 
 def test_the_text_column_is_a_feature_not_an_identifier(sms_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, root = sms_run
     assert done.returncode == 0, done.stderr[-3000:]
-    data = artifact(root, "data.json")
+    data = kit_run.artifact(root, "data.json")
     assert data["roles"] == {"text": "text"} and data["identifiers"] == []
     assert data["profile"]["roles"]["text"]["reason"].startswith("free text (")
-    preprocess = artifact(root, "preprocess.json")
+    preprocess = kit_run.artifact(root, "preprocess.json")
     assert preprocess["text"] == ["text"] and preprocess["dropped"] == {}
     assert preprocess["numeric"] == [] and preprocess["categorical"] == []
 
@@ -65,7 +48,7 @@ def test_the_text_column_is_a_feature_not_an_identifier(sms_run: tuple[subproces
 def test_the_model_beats_the_majority_class_clearly(sms_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, root = sms_run
     assert done.returncode == 0, done.stderr[-3000:]
-    evaluate = artifact(root, "evaluate.json")
+    evaluate = kit_run.artifact(root, "evaluate.json")
     accuracy, majority = evaluate["metrics"]["accuracy"]["value"], evaluate["baseline"]["accuracy"]["value"]
     assert majority > 0.8  # ham is most messages: accuracy alone is easy to fake
     assert accuracy >= 0.93 and accuracy - majority >= 0.05, (accuracy, majority)
