@@ -27,6 +27,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score, root_mean_squared_err
 from mlworkflow import io
 from mlworkflow.config import PROJECT_ROOT
 from mlworkflow.core import crossval, families, metrics
+from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.target import positive_label
 from mlworkflow.params import load_params
 from mlworkflow.records import TEST_SPLIT, TRAIN_SPLIT, DataRecord, EvaluateRecord, PreprocessRecord
@@ -79,32 +80,20 @@ def baseline_score(artifacts: Path, metric: str, seed: int) -> float:
     return float(roc_auc_score(np.asarray(y.astype(str) == labels[positive]), model.predict_proba(X)[:, positive]))
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A mean score with the bounds of its interval, in display units (errors as positive numbers)."""
-
-    mean: float
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{self.mean:.4f} [{self.low:.4f}, {self.high:.4f}]"
+NO_ESTIMATE = Interval(math.nan, math.nan, math.nan)  # printed as n/a
 
 
-NO_ESTIMATE = Estimate(math.nan, math.nan, math.nan)
-
-
-def corrected_interval(scores: Sequence[float], test_share: float, confidence: float) -> Estimate:
+def corrected_interval(scores: Sequence[float], test_share: float, confidence: float) -> Interval:
     """Mean of repeated k-fold scores with a t-interval whose variance is inflated by 1/n + test/train
     (Nadeau & Bengio): the folds' training rows overlap, so the plain t-interval would be too narrow."""
     values = np.asarray(scores, dtype=float)
     mean = float(values.mean())
     spread = math.sqrt(float(values.var(ddof=1)) * (1 / len(values) + test_share / (1 - test_share)))
     half = float(student_t.ppf((1 + confidence) / 2, df=len(values) - 1)) * spread
-    return Estimate(mean, mean - half, mean + half)
+    return Interval(mean, mean - half, mean + half)
 
 
-def repeated_cv(artifacts: Path, metric: str, seed: int, confidence: float) -> Estimate:
+def repeated_cv(artifacts: Path, metric: str, seed: int, confidence: float) -> Interval:
     """The run's final model pipeline, refitted on 5 × 2 folds of its train split, scored with `metric`.
 
     Its hyperparameters were tuned on these rows, so the estimate leans optimistic; it shows the spread.
