@@ -2,7 +2,8 @@
 
 Under a root folder: `runs/<run>/artifacts/` (the only channel between stages), `runs/<run>/notebooks/`
 (executed notebooks), `runs/<run>/state.json` and `params.json`, and `reports/<run>/` (the HTML pages,
-shareable as a folder). A relative model registry lies in the root; a service's default prediction log
+shareable as a folder). `cache/<stage>/<key>/` holds every finished stage, shared by the root's runs and
+independent of any of them. A relative model registry lies in the root; a service's default prediction log
 lies in the registry, next to the model's versions.
 """
 
@@ -18,6 +19,7 @@ from mlworkflow.errors import ParamsError, ParamsIssue
 
 RUNS = "runs"
 REPORTS = "reports"
+CACHE = "cache"
 ARTIFACTS = "artifacts"
 EXECUTED = "notebooks"
 STATE_FILE = "state.json"
@@ -97,6 +99,11 @@ def runs_dir(root: Path) -> Path:
 def reports_dir(root: Path) -> Path:
     """The folder holding every run's report folder, the runs listing and exported files."""
     return root / REPORTS
+
+
+def cache_dir(root: Path) -> Path:
+    """The stage cache shared by every run under root (it survives deleting any run)."""
+    return root / CACHE
 
 
 def runs_listing(root: Path) -> Path:

@@ -27,6 +27,7 @@ from mlworkflow.bundle.registry import (
     METADATA_FILE,
     MODEL_FILE,
     Registry,
+    RegistryError,
     Version,
 )
 from mlworkflow.errors import ArtifactError
@@ -198,6 +199,18 @@ def register(registry: Registry, params: DeployParams, files: Mapping[str, bytes
     if params.alias is not None:
         entry, _previous = registry.promote(params.name, entry.version, params.alias)
     return entry
+
+
+def registered_problem(record: DeployRecord) -> str:
+    """Why a deploy.json no longer describes its registry ("" while its version and aliases are as recorded)."""
+    try:
+        entry = Registry(record.registry).entry(record.name, record.version)
+    except RegistryError:
+        return f"registry version {record.ref} is gone from {record.registry}"
+    if entry.sha256 != record.sha256:
+        return f"registry version {record.ref} holds another bundle"
+    moved = sorted(set(record.aliases) - set(entry.aliases))
+    return f"alias {moved[0]} no longer points at {record.ref}" if moved else ""
 
 
 def record(entry: Version, registry: Registry, loaded_note: str, contract: Contract) -> DeployRecord:

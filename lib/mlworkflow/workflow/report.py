@@ -64,6 +64,7 @@ class StageReport:
     execute_s: float
     render_s: float
     error: str = ""
+    reason: str = ""  # "ran: <why>" or "reused from <run>"
 
     @property
     def total_s(self) -> float:

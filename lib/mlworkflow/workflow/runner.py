@@ -22,6 +22,7 @@ from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, StageError, di
 from mlworkflow.layout import RunLayout, check_run_id, is_taken, new_run_id, runs_listing
 from mlworkflow.params import STAGES, Params, stage_parameters
 from mlworkflow.records import (
+    CATALOGUE,
     STAGE_RECORDS,
     DataRecord,
     EvaluateRecord,
@@ -30,7 +31,7 @@ from mlworkflow.records import (
     SelectRecord,
     TrainRecord,
 )
-from mlworkflow.workflow import report, runstate
+from mlworkflow.workflow import cache, report, runstate
 
 Echo = Callable[[str], None]
 KERNEL = "python3"
@@ -52,6 +53,7 @@ class RunRequest:
     resume: bool = False
     show_code: bool = False
     notebooks: Path = NOTEBOOKS
+    force: Sequence[str] = ()  # stages that run whatever their cache key (`--force`)
 
 
 @dataclass
@@ -78,15 +80,35 @@ def notebook_for(stage: str, folder: Path) -> Path:
     return found[0]
 
 
-def select_stages(requested: Sequence[str]) -> list[str]:
-    """Validate `--stages` names and return them in run order (all stages when empty)."""
+def select_stages(requested: Sequence[str], option: str = "--stages") -> list[str]:
+    """Validate `--stages` (or `--force`) names and return them in run order (all stages when empty)."""
     for name in requested:
         if name not in STAGES:
-            issue = ParamsIssue(
-                "--stages", f"one of {', '.join(STAGES)}", repr(name), did_you_mean(name, STAGES)
-            )
+            issue = ParamsIssue(option, f"one of {', '.join(STAGES)}", repr(name), did_you_mean(name, STAGES))
             raise ParamsError("command line", [issue])
     return [s for s in STAGES if not requested or s in requested]
+
+
+@dataclass
+class Ledger:
+    """What a run knows of its stages: each done one's cache key, files (with SHA-256) and reason."""
+
+    done: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    ran: set[str] = field(default_factory=set)
+
+    def inputs(self, stage: str) -> dict[str, str]:
+        """The files the stages before `stage` left in the artifact folder, with their SHA-256."""
+        return {name: sha for s in STAGES[: STAGES.index(stage)] for name, sha in self.outputs.get(s, {}).items()}
+
+    def upstream_ran(self, stage: str) -> bool:
+        """Whether a stage before `stage` was executed in this run."""
+        return any(s in self.ran for s in STAGES[: STAGES.index(stage)])
+
+    def keep(self, stage: str, digest: str, outputs: dict[str, str], reason: str) -> None:
+        """Record a stage done: its key, its files and why it ran or was reused."""
+        self.done[stage], self.outputs[stage], self.reasons[stage] = digest, dict(outputs), reason
 
 
 class KernelSession:
@@ -150,30 +172,6 @@ def remove_stale_sockets(folder: Path) -> list[Path]:
     return removed
 
 
-def plan_stages(request: RunRequest, layout: RunLayout) -> list[str]:
-    """The stages to execute: the requested ones; with --resume, those not yet done."""
-    chosen = select_stages(request.stages)
-    if not request.resume:
-        return chosen
-    done = load_state(layout).done
-    hashes = section_hashes(request.params)
-    first_stale = next((s for s in STAGES if done.get(s) != hashes[s]), None)
-    if first_stale is None:
-        return [s for s in chosen if s in request.stages]
-    return [s for s in chosen if STAGES.index(s) >= STAGES.index(first_stale)]
-
-
-def section_hashes(params: Params) -> dict[str, str]:
-    """A stable fingerprint of each stage's params (plus the run seed)."""
-    import hashlib
-
-    def digest(stage: str) -> str:
-        payload = json.dumps({"seed": params.run.seed, stage: getattr(params, stage).model_dump(mode="json")})
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-    return {stage: digest(stage) for stage in STAGES}
-
-
 def load_state(layout: RunLayout) -> runstate.RunState:
     """The run's state file: which stages completed with which params."""
     path = layout.state_file
@@ -182,22 +180,31 @@ def load_state(layout: RunLayout) -> runstate.RunState:
     return runstate.read(path)
 
 
-def done_stages(layout: RunLayout) -> dict[str, str]:
-    """Stages this run completed so far (empty for a fresh run)."""
-    return dict(load_state(layout).done) if layout.state_file.is_file() else {}
+def ledger_of(layout: RunLayout) -> Ledger:
+    """The ledger a resumed run starts from (a stage an older runner recorded without files: its catalogued ones)."""
+    state = load_state(layout)
+    outputs = {stage: state.outputs.get(stage) or catalogued(layout, stage) for stage in state.done}
+    return Ledger(dict(state.done), outputs, dict(state.reasons))
 
 
-def state_of(layout: RunLayout, done: dict[str, str], request: RunRequest, status: runstate.Status) -> runstate.RunState:
+def catalogued(layout: RunLayout, stage: str) -> dict[str, str]:
+    """The catalogue's files of a stage present in the run's artifact folder, with their SHA-256."""
+    paths = [layout.artifacts / entry.name for entry in CATALOGUE if entry.stage == stage]
+    return {path.name: cache.file_sha256(path) for path in paths if path.is_file()}
+
+
+def state_of(layout: RunLayout, ledger: Ledger, request: RunRequest, status: runstate.Status) -> runstate.RunState:
     """The run's state: done stages, status, how it was asked for, its process, the command that resumes it."""
     return runstate.RunState(
-        done=dict(done), status=status, params_source=request.params_source, overrides=list(request.overrides),
+        done=dict(ledger.done), outputs=dict(ledger.outputs), reasons=dict(ledger.reasons), status=status,
+        params_source=request.params_source, overrides=list(request.overrides),
         owner=runstate.this_process(), resume=resume_command(request, layout.run_id),
     )
 
 
-def save_state(layout: RunLayout, done: dict[str, str], request: RunRequest, status: runstate.Status = "running") -> None:
-    """Record completed stages (so `--resume` can skip them) and the run's status."""
-    runstate.write(layout.state_file, state_of(layout, done, request, status))
+def save_state(layout: RunLayout, ledger: Ledger, request: RunRequest, status: runstate.Status = "running") -> None:
+    """Record completed stages (their keys and files, for `--resume`) and the run's status."""
+    runstate.write(layout.state_file, state_of(layout, ledger, request, status))
 
 
 def open_run(request: RunRequest, root: Path) -> RunLayout:
@@ -235,7 +242,7 @@ def claimed(request: RunRequest, layout: RunLayout) -> RunLayout:
 
 def claim(request: RunRequest, layout: RunLayout) -> bool:
     """Create the run's state file atomically; False when another run created it first."""
-    return runstate.claim(layout.state_file, state_of(layout, {}, request, "running"))
+    return runstate.claim(layout.state_file, state_of(layout, Ledger(), request, "running"))
 
 
 def resume_command(request: RunRequest, run_id: str) -> str:
@@ -383,65 +390,134 @@ def run_stage(
 def run(
     request: RunRequest, echo: Echo = print, progress: Echo | None = None, stream: TextIO | None = None
 ) -> RunResult:
-    """Execute the planned stages in one kernel, render each, write the index; stop at the first failure.
+    """Reuse or execute the planned stages (one kernel, started only if a stage runs), write the index; stop at
+    the first failure.
 
-    `echo` gets a line per stage, `progress` the cell count and elapsed time, `stream` the kernel's stderr.
+    `echo` gets a line per stage (ran and why, or reused from which run), `progress` the cell count and elapsed
+    time, `stream` the kernel's stderr.
     """
     root = request.root.resolve()
     layout = open_run(request, root)
-    planned = plan_stages(request, layout)
+    planned = select_stages(request.stages)
+    select_stages(request.force, "--force")
     for stage in planned:
         notebook_for(stage, request.notebooks)
-    done, hashes = start_run(request, layout), section_hashes(request.params)
-    result = RunResult(layout, [])
-    session = KernelSession(request.notebooks)
+    ledger, result = start_run(request, layout), RunResult(layout, [])
+    session, store = KernelSession(request.notebooks), cache.Store(root)
     echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
     status: runstate.Status = "failed"  # unless every stage ran: also on Ctrl-C and SIGTERM (cli)
     try:
         for position, stage in enumerate(planned, start=1):
-            echo(f"[{position}/{len(planned)}] {stage} …")
-            kernel_s = session.start() if position == 1 else session.reset()
-            summary, result.error = run_stage(request, layout, session, stage, progress or _quiet, stream)
-            summary = dataclasses.replace(summary, kernel_s=kernel_s)
+            step = Step(request, layout, session, store, ledger, f"[{position}/{len(planned)}]")
+            summary, result.error = one_stage(step, stage, echo, progress or _quiet, stream)
             result.stages.append(summary)
-            echo(
-                f"[{position}/{len(planned)}] {stage} {summary.status} in {summary.total_s:.1f} s → {summary.report}"
-            )
             if result.error:
                 break
-            done[stage] = hashes[stage]
-            save_state(layout, done, request)
+            save_state(layout, ledger, request)
         status = "failed" if result.error else "ok"
     finally:
         session.stop()
-        save_state(layout, done, request, status)
+        save_state(layout, ledger, request, status)
         write_run_index(request, layout, result)
         write_runs_listing(root)
     return result
 
 
-def start_run(request: RunRequest, layout: RunLayout) -> dict[str, str]:
-    """Write the run's params, its state (running, this process) and pages; return the stages already done."""
-    done = done_stages(layout) if request.resume else {}
+@dataclass(frozen=True)
+class Step:
+    """What one stage of a run works with: the request, the run, the kernel, the cache and the ledger."""
+
+    request: RunRequest
+    layout: RunLayout
+    session: KernelSession
+    store: cache.Store
+    ledger: Ledger
+    tag: str  # "[3/7]" in the console lines
+
+
+def decide(step: Step, key: cache.Key) -> cache.Decision:
+    """Reuse the stage stored under its key, or run it (forced, never reused, or something changed)."""
+    blocked = cache.never_reused(key.stage, step.request.params)
+    if blocked:
+        return cache.Decision(None, blocked)
+    forced, upstream = key.stage in step.request.force, step.ledger.upstream_ran(key.stage)
+    return step.store.decide(key, forced, upstream, step.ledger.done.get(key.stage))
+
+
+def one_stage(
+    step: Step, stage: str, echo: Echo, progress: Echo, stream: TextIO | None
+) -> tuple[report.StageReport, StageError | None]:
+    """Reuse a stage stored under its key, else execute it (and store it when it succeeds); echo which and why."""
+    source = notebook_for(stage, step.request.notebooks)
+    key = cache.stage_key(stage, step.request.params, source, step.ledger.inputs(stage), step.layout.root)
+    decision = decide(step, key)
+    if decision.entry is not None:
+        summary = reuse_stage(step, decision.entry)
+        echo(f"{step.tag} {stage} {decision.reason} → {summary.report}")
+        return summary, None
+    echo(f"{step.tag} {stage} … ({decision.reason})")
+    summary, error = execute_and_keep(step, key, decision.reason, progress, stream)
+    verb = "failed" if error else "ran"
+    echo(f"{step.tag} {stage} {verb} in {summary.total_s:.1f} s ({decision.reason}) → {summary.report}")
+    return summary, error
+
+
+def reuse_stage(step: Step, entry: cache.Entry) -> report.StageReport:
+    """Link a stored stage's artifacts, executed notebook and report into the run; its summary row."""
+    began, layout = time.perf_counter(), step.layout
+    step.store.restore(entry, layout.artifacts, layout.executed, layout.reports)
+    reason = f"reused from {entry.run_id}"
+    step.ledger.keep(entry.stage, entry.digest, entry.outputs, reason)
+    linked = time.perf_counter() - began
+    return report.StageReport(entry.stage, "reused", entry.report, read_headline(layout, entry.stage), 0.0, linked, 0.0,
+                              reason=reason)
+
+
+def execute_and_keep(
+    step: Step, key: cache.Key, reason: str, progress: Echo, stream: TextIO | None
+) -> tuple[report.StageReport, StageError | None]:
+    """Execute a stage on its inputs alone; when it succeeds, record its new files and store it."""
+    layout, ledger, stage = step.layout, step.ledger, key.stage
+    for name in set(cache.snapshot(layout.artifacts)) - set(ledger.inputs(stage)):
+        (layout.artifacts / name).unlink()  # left by an earlier attempt: written anew, never into a stored file
+    before = cache.snapshot(layout.artifacts)
+    kernel_s = step.session.start() if step.session.km is None else step.session.reset()
+    summary, error = run_stage(step.request, layout, step.session, stage, progress, stream)
+    summary = dataclasses.replace(summary, kernel_s=kernel_s, reason=f"ran: {reason}")
+    ledger.ran.add(stage)
+    if error is None:
+        outputs = cache.written(before, cache.snapshot(layout.artifacts))
+        ledger.keep(stage, key.digest, {n: cache.file_sha256(layout.artifacts / n) for n in outputs}, f"ran: {reason}")
+        if not cache.never_reused(stage, step.request.params):
+            executed = layout.executed / notebook_for(stage, step.request.notebooks).name
+            step.store.save(key, layout.run_id, layout.artifacts, outputs, executed, layout.reports / summary.report)
+    return summary, error
+
+
+def start_run(request: RunRequest, layout: RunLayout) -> Ledger:
+    """Write the run's params, its state (running, this process) and pages; return what is already done."""
+    ledger = ledger_of(layout) if request.resume else Ledger()
     layout.artifacts.mkdir(parents=True, exist_ok=True)
     params_json = json.dumps(request.params.model_dump(mode="json"), indent=2, allow_nan=True)
     layout.params_file.write_text(params_json + "\n", encoding="utf-8")
-    save_state(layout, done, request)
+    save_state(layout, ledger, request)
     write_run_index(request, layout, RunResult(layout, []))  # a run killed mid-stage still has its page and row
     write_runs_listing(layout.root)
-    return done
+    return ledger
 
 
 def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -> None:
     """Write the index with every stage: executed ones with figures, the rest as not run."""
     shown = {s.stage for s in result.stages}
     rows = list(result.stages)
+    state = load_state(layout) if layout.state_file.is_file() else runstate.RunState()
     for stage in STAGES:
         if stage not in shown:
             pages = sorted(layout.reports.glob(f"[0-9][0-9]_{stage}.html"))
-            status = "ok (earlier)" if stage in done_stages(layout) else "not run"
+            status = "ok (earlier)" if stage in state.done else "not run"
             link = pages[0].name if pages and status != "not run" else ""
-            rows.append(report.StageReport(stage, status, link, read_headline(layout, stage), 0.0, 0.0, 0.0))
+            reason = state.reasons.get(stage, "")
+            rows.append(report.StageReport(stage, status, link, read_headline(layout, stage), 0.0, 0.0, 0.0, reason=reason))
     rows.sort(key=lambda s: STAGES.index(s.stage))
     failure = str(result.error) if result.error else ""
     summary = report.summarize(read_records(layout))

@@ -1,4 +1,4 @@
-"""A run's state.json: the stages done with their params' hashes, the status, and the process running it.
+"""A run's state.json: the stages done with their cache keys and files, the status, and the process running it.
 
 A run in progress records its process (pid, host, the process's start time); a state still `running`
 whose process is gone from this host (or is another process reusing the pid) was interrupted —
@@ -41,11 +41,14 @@ class Owner(BaseModel):
 
 
 class RunState(BaseModel):
-    """What state.json holds (older runs have no owner and no resume command)."""
+    """What state.json holds: per done stage its cache key, its files' SHA-256 and whether it ran or was
+    reused (older runs have no owner, no resume command, no outputs and no reasons)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     done: dict[str, str] = {}
+    outputs: dict[str, dict[str, str]] = {}
+    reasons: dict[str, str] = {}
     status: Status = "running"
     params_source: str = ""
     overrides: list[str] = []
