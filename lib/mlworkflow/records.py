@@ -142,11 +142,13 @@ class CrossValidation(Part):
     """The folds select compared the candidates on."""
 
     folds: int
-    repeats: int
+    repeats: int  # the repeats every completed candidate ran, on which they are compared
     rows: int
     seed: int
     n_train: int
     n_test: int
+    planned: int | None = Field(None, exclude_if=lambda value: value is None)  # repeats asked (absent: older runs)
+    rule: str | None = Field(None, exclude_if=lambda value: value is None)  # how they were chosen ("auto": why)
 
 
 class StepEffect(Part):
@@ -172,6 +174,27 @@ class PriorCheck(Part):
     untrusted: dict[str, str]  # family: why it was not chosen (its log-loss is worse than the prior's)
 
 
+class Preferred(Part):
+    """A steadier family chosen over the best-scoring one (gap and deviations in score units)."""
+
+    family: str
+    over: str
+    gap: float
+    p_value: float
+    std: float
+    std_over: float
+    ratio_bar: float  # std / std_over had to be below it
+    folds: int
+
+
+class Stability(Part):
+    """Select's rule for candidates whose gap to the best is not significant, and what it chose (None: the best)."""
+
+    rule: str
+    preferred: Preferred | None
+    sentence: str
+
+
 class SelectRecord(Record):
     """select.json: the deciding metric, the ranking, the chosen families, the fold scores."""
 
@@ -187,6 +210,7 @@ class SelectRecord(Record):
     scores: dict[str, list[float]]
     steps: StepEffect | None = Field(None, exclude_if=lambda value: value is None)  # absent without the steps
     probabilities: PriorCheck | None = Field(None, exclude_if=lambda value: value is None)  # absent: regression
+    stability: Stability | None = Field(None, exclude_if=lambda value: value is None)  # absent: older runs
 
 
 # --- train.json ----------------------------------------------------------------------------------------------
@@ -238,6 +262,21 @@ class Calibration(Part):
     passed_over: dict[str, str] = {}  # better-scoring families whose probabilities stayed worse than the prior's
 
 
+class Ensemble(Part):
+    """Train's ensemble of the tuned families (core.ensemble.Choice): what was tried, its members and weights, the
+    nested fold scores (display sign) beside the single model's, and whether it replaced it."""
+
+    method: str  # "none", "greedy" or "stack"
+    kept: bool
+    single: str
+    members: list[str]
+    weights: list[float]  # greedy only
+    cv_score: dict[str, list[float]] = {}  # "ensemble", "single": per fold; absent when not tried
+    log_loss: float | None = None
+    prior_log_loss: float | None = None
+    sentence: str
+
+
 class TrainRecord(Record):
     """train.json: the chosen family, its best parameters and CV score, the search and its trials."""
 
@@ -255,6 +294,7 @@ class TrainRecord(Record):
     diagnosis: dict[str, Diagnosis]
     steps: StepChoice | None = Field(None, exclude_if=lambda value: value is None)  # absent without the steps
     calibration: Calibration | None = Field(None, exclude_if=lambda value: value is None)  # absent: regression
+    ensemble: Ensemble | None = Field(None, exclude_if=lambda value: value is None)  # absent: written before ensembles
 
 
 # --- evaluate.json ---------------------------------------------------------------------------------------------
@@ -446,6 +486,7 @@ PREPROCESS = Artifact("preprocess.json", "preprocess", "record", PreprocessRecor
 SELECT = Artifact("select.json", "select", "record", SelectRecord)
 MODEL = Artifact("model.skops", "train", "model")
 TRAIN = Artifact("train.json", "train", "record", TrainRecord)
+OOF = Artifact("oof.parquet", "train", "frame")  # the kept model's out-of-fold predictions (core.oof.OutOfFold.to_frame)
 EVALUATE = Artifact("evaluate.json", "evaluate", "record", EvaluateRecord)
 DEMO_LOG = Artifact("deploy-demo.sqlite", "deploy", "log")
 DEPLOY = Artifact("deploy.json", "deploy", "record", DeployRecord)
@@ -455,7 +496,7 @@ RETRAIN_DATA = Artifact("data.parquet", "retrain", "frame")  # in the run's retr
 HOLDOUT = Artifact("holdout.parquet", "retrain", "frame")  # in the run's retrain/ folder: new rows held out
 
 CATALOGUE: tuple[Artifact, ...] = (
-    RAW, DATA, TRAIN_SPLIT, TEST_SPLIT, PREPROCESS, SELECT, MODEL, TRAIN, EVALUATE, DEMO_LOG, DEPLOY, MONITOR,
+    RAW, DATA, TRAIN_SPLIT, TEST_SPLIT, PREPROCESS, SELECT, MODEL, TRAIN, OOF, EVALUATE, DEMO_LOG, DEPLOY, MONITOR,
     RETRAIN, RETRAIN_DATA, HOLDOUT,
 )
 

@@ -12,6 +12,7 @@ so the estimate is as honest as the cross-validated score; `calibrate` builds th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,9 @@ from sklearn.calibration import CalibratedClassifierCV, calibration_curve
 from sklearn.dummy import DummyClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, log_loss
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_validate
+from sklearn.model_selection import PredefinedSplit, StratifiedKFold, cross_val_predict, cross_validate
+
+from mlworkflow.core.oof import OutOfFold
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -201,17 +204,41 @@ def choose(raw: Losses, tried: Mapping[str, Losses], prior: Losses) -> str:
     return min(better, key=lambda m: better[m].log_loss) if better else UNCALIBRATED
 
 
+def judge(family: str, y: pd.Series, proba: FloatArray, scores: FloatArray, kind: str, cv: Any) -> Check:
+    """The prior's out-of-fold probabilities on the folds `cv`, each calibration of `scores` tried on them, the
+    choice (`proba`, `scores`: the model's held-out probabilities and the response `kind` calibration reads)."""
+    classes = np.unique(np.asarray(y)).tolist()
+    prior = losses(y, prior_out_of_fold(y, cv), classes)
+    raw = losses(y, proba, classes)
+    tried = {m: losses(y, calibrated_out_of_fold(scores, y, m, cv, kind), classes) for m in methods(y)}
+    return Check(family, prior, raw, tried, choose(raw, tried, prior), cv.get_n_splits())
+
+
 def check(family: str, estimator: Any, X: pd.DataFrame, y: pd.Series, n_folds: int, seed: int,
           n_jobs: int = 1) -> Check:
     """Measure the estimator's and the prior's out-of-fold probabilities, try each calibration, choose."""
     cv = folds(n_folds, seed)
-    classes = np.unique(np.asarray(y)).tolist()
     proba, scores = out_of_fold(estimator, X, y, cv, n_jobs)
-    prior = losses(y, prior_out_of_fold(y, cv), classes)
-    raw = losses(y, proba, classes)
-    kind = response(estimator)
-    tried = {m: losses(y, calibrated_out_of_fold(scores, y, m, cv, kind), classes) for m in methods(y)}
-    return Check(family, prior, raw, tried, choose(raw, tried, prior), n_folds)
+    return judge(family, y, proba, scores, response(estimator), cv)
+
+
+def check_out_of_fold(family: str, predictions: OutOfFold) -> Check:
+    """`check` from a search's out-of-fold predictions (`searches.SearchResult.oof`), on the search's folds: no fit
+    of the model at all, only the prior's and the calibrators' (on one column of scores per class or one margin)."""
+    y = pd.Series(predictions.target)
+    kind = "predict_proba" if predictions.margins is None else "decision_function"
+    return judge(family, y, predictions.predictions, predictions.response(), kind, PredefinedSplit(predictions.fold))
+
+
+def kept_out_of_fold(predictions: OutOfFold, checked: Check) -> OutOfFold:
+    """The out-of-fold probabilities of the model as the check keeps it: calibrated ones (each row's calibrator
+    fitted on the other folds' scores) when it chose a calibration, else the given ones."""
+    if checked.method == UNCALIBRATED:
+        return predictions
+    kind = "predict_proba" if predictions.margins is None else "decision_function"
+    calibrated = calibrated_out_of_fold(predictions.response(), pd.Series(predictions.target), checked.method,
+                                        PredefinedSplit(predictions.fold), kind)
+    return dataclasses.replace(predictions, predictions=calibrated, margins=None)
 
 
 # --- the calibrated model ---------------------------------------------------------------------------

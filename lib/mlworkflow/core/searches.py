@@ -26,10 +26,10 @@ import pandas as pd
 from scipy.stats import loguniform, randint, uniform
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (makes the class importable)
-from sklearn.model_selection import HalvingRandomSearchCV, ParameterGrid, ParameterSampler, cross_validate
+from sklearn.model_selection import HalvingRandomSearchCV, ParameterGrid, ParameterSampler
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from mlworkflow.core import crossval, families, metrics
+from mlworkflow.core import crossval, families, metrics, oof
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.core.target import positive_label
 from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, did_you_mean
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import optuna
 
 HALVING_FACTOR = 3
+PRUNE_AFTER = 5  # Optuna trials always run to their last fold before the median pruner may stop one
 Kind = Literal["grid", "random", "halving", "optuna"]
 
 
@@ -158,6 +159,26 @@ class Trial:
     error: str = ""
     iteration: int = 0  # successive-halving round
     resources: int = 0  # rows that round cross-validated on (successive halving)
+    fold_scores: tuple[float, ...] = ()  # per fold, validation and train (empty for successive-halving rounds)
+    fold_train_scores: tuple[float, ...] = ()
+
+
+@dataclass
+class Leader:
+    """The best candidate so far of one search and its out-of-fold predictions (kept from the fits already run)."""
+
+    score: float = -math.inf
+    params: dict[str, Any] | None = None
+    predictions: oof.OutOfFold | None = None
+
+    def offer(self, trial: Trial, predictions: oof.OutOfFold | None) -> None:
+        """Keep the trial's predictions when it beats the best so far (the first of equal scores stays)."""
+        if predictions is not None and math.isfinite(trial.score) and trial.score > self.score:
+            self.score, self.params, self.predictions = trial.score, trial.params, predictions
+
+    def of(self, trial: Trial) -> oof.OutOfFold | None:
+        """The predictions of this trial's configuration, if it is the one kept."""
+        return self.predictions if trial.params == self.params and trial.score == self.score else None
 
 
 @dataclass(frozen=True)
@@ -174,6 +195,12 @@ class Search:
     label: str = "search"
     deadline: float = math.inf  # time.monotonic() after which no new candidate starts
     progress: bool = False
+    leader: Leader = field(default_factory=Leader)
+
+    @property
+    def splits(self) -> list[oof.Split]:
+        """The search's folds as (train rows, held-out rows) positions."""
+        return list(self.cv.split(self.X, self.y))
 
     def over_budget(self) -> bool:
         """Whether the time budget is spent."""
@@ -191,21 +218,27 @@ def last_line(error: BaseException) -> str:
     return re.sub(r"^(?:\w+\.)+(\w+:)", r"\1", lines[-1]) if lines else type(error).__name__
 
 
-def evaluate(search: Search, candidate: Mapping[str, Any]) -> Trial:
-    """Cross-validate one candidate; if every fold fails it scores NaN and keeps the reason."""
+def evaluate(search: Search, candidate: Mapping[str, Any], stop: oof.Stop | None = None) -> Trial:
+    """Cross-validate one candidate (the search's leader keeps its out-of-fold predictions if it is the best so far);
+    if every fold fails it scores NaN and keeps the reason; `stop` may prune it between folds (NaN, noted)."""
     params = {name: plain(value) for name, value in candidate.items()}
     try:
         estimator = clone(search.estimator).set_params(**params)
-        scores = cross_validate(
-            estimator, search.X, search.y, cv=search.cv, scoring=search.scoring, n_jobs=search.n_jobs,
-            return_train_score=True, error_score=np.nan,
-        )
+        folds = oof.cross_validate_folds(estimator, search.X, search.y, search.splits, search.scoring,
+                                         search.n_jobs, stop)
     except crossval.CAUGHT as exc:  # every fold failed (scikit-learn raises ValueError), or a bad parameter
         return Trial(params, math.nan, math.nan, math.nan, error=last_line(exc))
-    test, train = np.asarray(scores["test_score"]), np.asarray(scores["train_score"])
+    if folds.stopped:
+        so_far = float(np.nanmean(folds.test))
+        note = f"pruned after {len(folds.test)} of {folds.planned} folds (mean so far {so_far:.4g})"
+        return Trial(params, math.nan, math.nan, math.nan, error=note, fold_scores=folds.test)
+    test, train = np.asarray(folds.test), np.asarray(folds.train)
     failed = int(np.isnan(test).sum())
     note = f"{failed} of {len(test)} folds failed" if failed else ""
-    return Trial(params, float(np.mean(test)), float(np.std(test)), float(np.mean(train)), note)
+    trial = Trial(params, float(np.mean(test)), float(np.std(test)), float(np.mean(train)), note,
+                  fold_scores=folds.test, fold_train_scores=folds.train)
+    search.leader.offer(trial, folds.oof)
+    return trial
 
 
 @contextmanager
@@ -256,14 +289,29 @@ def random_search(search: Search, space: Mapping[str, Any], settings: SearchSett
     return run_candidates(search, list(sampler))
 
 
+def pruning(trial: optuna.trial.Trial) -> oof.Stop:
+    """Report a trial's mean fold score so far and ask Optuna's pruner whether to stop it."""
+
+    def stop(done: int, mean: float) -> bool:
+        trial.report(mean, done)
+        return bool(trial.should_prune())
+
+    return stop
+
+
 def optuna_search(search: Search, space: Mapping[str, Any], settings: SearchSettings) -> Outcome:
-    """`n_iter` trials of Optuna's TPE sampler (seeded), stopping early once the budget is spent."""
+    """`n_iter` trials of Optuna's TPE sampler (seeded), stopping early once the budget is spent; after
+    PRUNE_AFTER complete trials, the median pruner stops a trial whose mean fold score so far falls below
+    the median of the earlier trials' after as many folds (its remaining folds are not fitted)."""
     import optuna
 
     trials: list[Trial] = []
 
     def objective(trial: optuna.trial.Trial) -> float:
-        trials.append(evaluate(search, {name: suggest(trial, name, spec) for name, spec in space.items()}))
+        candidate = {name: suggest(trial, name, spec) for name, spec in space.items()}
+        trials.append(evaluate(search, candidate, pruning(trial)))
+        if trials[-1].error.startswith("pruned"):
+            raise optuna.TrialPruned()
         return trials[-1].score  # NaN marks the trial failed, and TPE ignores it
 
     def after_trial(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
@@ -276,7 +324,8 @@ def optuna_search(search: Search, space: Mapping[str, Any], settings: SearchSett
     sampler = optuna.samplers.TPESampler(seed=search.seed, n_startup_trials=max(2, min(10, settings.n_iter // 3)))
     try:
         with progress_bar(settings.n_iter, search.label, search.progress) as bar:
-            study = optuna.create_study(direction="maximize", sampler=sampler)
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER, n_warmup_steps=0)
+            study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
             study.optimize(objective, n_trials=settings.n_iter, callbacks=[after_trial])
     finally:
         optuna.logging.set_verbosity(verbosity)
@@ -376,6 +425,7 @@ class SearchResult:
     metric: str
     trials: tuple[Trial, ...]
     status: str = "completed"
+    oof: oof.OutOfFold | None = field(default=None, compare=False)  # the best trial's, on the search's folds
 
     @property
     def best(self) -> Trial | None:
@@ -399,22 +449,41 @@ def deadline(budget_s: float | None) -> float:
 
 def tune(
     spec: FeatureSpec, family: str, X: pd.DataFrame, y: pd.Series, settings: SearchSettings, seed: int,
-    metric: str, progress: bool = False,
+    metric: str, progress: bool = False, until: float | None = None,
 ) -> SearchResult:
-    """Run the configured search for one family; failed trials and a spent budget are recorded, not raised."""
+    """Run the configured search for one family; failed trials and a spent budget are recorded, not raised.
+    `until`: the monotonic time after which no candidate starts (default: `time_budget_s` from now)."""
     estimator = families.make_pipeline(spec, family, seed)
     space = merge_space(family, spec.task, settings.space)
     check_space(space, estimator, family)
     search = Search(
         estimator, X, y, crossval.make_cv(spec.task, settings.folds, seed), scorer(metric, y, spec),
-        settings.n_jobs, seed, f"{family} ({settings.search})", deadline(settings.time_budget_s), progress,
+        settings.n_jobs, seed, f"{family} ({settings.search})",
+        deadline(settings.time_budget_s) if until is None else until, progress,
     )
     with quiet():
         trials, status = SEARCHES[settings.search](search, space, settings)
         if status == "completed" and not any(math.isfinite(t.score) for t in trials):
             status = f"failed: {next((t.error for t in trials if t.error), 'no trial scored')}"
         trials = [*trials, defaults_trial(search, trials)]
-    return SearchResult(family, settings.search, metric, tuple(trials), status)
+        result = SearchResult(family, settings.search, metric, tuple(trials), status)
+        return dataclasses.replace(result, oof=best_out_of_fold(search, result))
+
+
+def best_out_of_fold(search: Search, result: SearchResult) -> oof.OutOfFold | None:
+    """The best trial's out-of-fold predictions: kept from its fits, or (successive halving, whose rounds keep no
+    predictions) from one cross-validation of its configuration on all rows and the search's folds."""
+    if result.best is None:
+        return None
+    kept = search.leader.of(result.best)
+    if kept is not None:
+        return kept
+    try:
+        estimator = clone(search.estimator).set_params(**result.best.params)
+        return oof.cross_validate_folds(estimator, search.X, search.y, search.splits, search.scoring,
+                                        search.n_jobs).oof
+    except crossval.CAUGHT:
+        return None
 
 
 def defaults_trial(search: Search, trials: Sequence[Trial]) -> Trial:
@@ -434,15 +503,18 @@ def reference(
     )
     with quiet():
         trial = evaluate(search, {})
-    return SearchResult(families.REFERENCE, "defaults", metric, (trial,), "completed" if not trial.error else trial.error)
+    status = "completed" if not trial.error else trial.error
+    return SearchResult(families.REFERENCE, "defaults", metric, (trial,), status, search.leader.of(trial))
 
 
 def tune_all(
     spec: FeatureSpec, names: Sequence[str], X: pd.DataFrame, y: pd.Series, settings: SearchSettings, seed: int,
     metric: str, progress: bool = False,
 ) -> tuple[SearchResult, ...]:
-    """Tune each family in turn (top_k of select's ranking), plus the reference family with its defaults when not tuned."""
-    results = [tune(spec, name, X, y, settings, seed, metric, progress) for name in names]
+    """Tune each family in turn (top_k of select's ranking), plus the reference family with its defaults when not tuned;
+    `time_budget_s` is the wall time of all the searches together (a family starts no candidate once it is spent)."""
+    until = deadline(settings.time_budget_s)
+    results = [tune(spec, name, X, y, settings, seed, metric, progress, until) for name in names]
     if families.REFERENCE not in names and families.REFERENCE in families.available(spec.task):
         results.append(reference(spec, X, y, settings, seed, metric))
     return tuple(results)
