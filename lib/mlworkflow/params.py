@@ -215,12 +215,14 @@ class SelectParams(Section):
     e.g. naive_bayes for regression, are skipped with a note; the default leaves out the opt-in `lightgbm`); `metrics` are scikit-learn scorer
     names, "auto" expanding to the task's default set; `metric` decides the ranking ("auto": the
     task's default); `time_budget_s` is per candidate; `max_rows` subsamples the training split
-    (seeded, stratified for classification; null = all rows); `top_k` families go to `train`.
+    (seeded, stratified for classification; null = all rows); `top_k` families go to `train`. `repeats` "auto"
+    repeats the folds until rows × repeats reaches 10,000 held-out predictions (at most 10; repeats after the
+    first run only while `time_budget_s` allows, mlworkflow.core.stability), an integer fixes them.
     """
 
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES
     folds: int = Field(5, ge=2, le=20)
-    repeats: int = Field(2, ge=1, le=20)
+    repeats: int | Literal["auto"] = "auto"
     metrics: tuple[str, ...] = ("auto",)
     metric: str = "auto"
     alpha: float = Field(0.05, gt=0.0, lt=0.5)
@@ -270,6 +272,13 @@ def space_spec_problem(spec: Any) -> str | None:
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) or low >= high:
         return f"a range with numbers low < high, not low={low!r}, high={high!r}"
     if spec.get("type", "float") not in ("int", "float") or (spec.get("log") and low <= 0):
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _auto_or_count(cls, value: Any) -> Any:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 20):
+            return value
+        raise ValueError("'auto' or a whole number of repeats from 1 to 20")
+
         return "type 'int' or 'float', and low > 0 for a log range"
     return None
 

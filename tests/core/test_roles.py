@@ -138,3 +138,56 @@ def test_shared_datasets_get_the_roles_a_person_would_give(
 def test_adult_has_no_text_and_no_identifiers(shared_data: Path) -> None:
     found = roles.detect_all(pd.read_csv(shared_data / "adult_train.csv"), "income")
     assert {role.role for role in found.values()} == {"numeric", "categorical", "boolean"}
+
+
+# --- leaks recovered with other columns ----------------------------------------------------------
+
+
+def fares(n: int = 2000, seed: int = 3) -> pd.DataFrame:
+    """A fare caused by distance; a total that adds a tip (a share of the fare), tolls and a surcharge to it."""
+    rng = np.random.default_rng(seed)
+    distance = rng.gamma(2.0, 2.0, n)
+    fare = 3.0 + 2.5 * distance + rng.normal(0, 2.0, n)
+    tip = fare * rng.choice([0.0, 0.15, 0.2, 0.3], n)
+    tolls = rng.choice([0.0, 6.12], n, p=[0.9, 0.1])
+    total = fare + tip + tolls + rng.choice([0.8, 1.3], n)
+    return pd.DataFrame({"distance": distance, "tip": tip, "tolls": tolls, "total": total, "fare": fare})
+
+
+def folds_of(table: pd.DataFrame) -> np.ndarray:
+    return np.random.default_rng(0).permutation(len(table)) % 5
+
+
+def test_a_total_holding_the_target_is_a_leak_though_alone_it_predicts_less_than_the_threshold() -> None:
+    table = fares()
+    folds = folds_of(table)
+    alone = roles.identity(table[["total", "fare"]], ("total",), folds)
+    assert alone.r2 < 0.98  # the single-column rule would miss it
+    found = roles.identity_leaks(table, "fare", ["total", "distance", "tip", "tolls"], 0.98, folds)
+    assert list(found) == ["total"]
+    assert found["total"].startswith("with tip and tolls recovers the target almost exactly: fare ≈ ")
+    assert "out-of-fold R² 0.99" in found["total"]
+
+
+def test_strongly_correlated_honest_features_are_not_leaks() -> None:
+    rng = np.random.default_rng(4)
+    table = fares().assign(minutes=lambda d: d["distance"] * 3 + rng.normal(0, 1, len(d)))
+    honest = table.drop(columns=["total"])
+    assert roles.identity(honest, ("distance", "minutes"), folds_of(honest)).r2 > 0.9  # strong, yet not exact
+    assert (honest["fare"] > honest["distance"]).mean() > 0.99  # bounds the target in nearly every row
+    assert roles.identity_leaks(honest, "fare", ["distance", "minutes", "tip", "tolls"], 0.98, folds_of(honest)) == {}
+
+
+def test_identity_leaks_need_numbers_with_enough_complete_rows() -> None:
+    table = fares(n=40)
+    assert roles.identity_leaks(table, "fare", ["total", "tip", "tolls"], 0.98, folds_of(table)) == {}  # 40 < 50 rows
+    coded = fares().assign(total=lambda d: d["total"].map("{:.2f}".format), colour="red")  # numbers stored as text
+    found = roles.identity_leaks(coded, "fare", ["colour", "total", "tip", "tolls"], 0.98, folds_of(coded))
+    assert list(found) == ["total"]
+
+
+def test_each_leak_is_found_but_not_the_columns_that_complete_it() -> None:
+    table = fares().assign(total_with_tax=lambda d: d["total"] * 1.08)
+    found = roles.identity_leaks(table, "fare", ["total", "total_with_tax", "distance", "tip", "tolls"], 0.98,
+                                 folds_of(table))
+    assert sorted(found) == ["total", "total_with_tax"]  # tip and tolls correct a total: no leaks by themselves

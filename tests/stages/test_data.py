@@ -542,6 +542,16 @@ def test_adult_leak_scoring_finds_a_relabelled_target(shared_data: Path) -> None
 
 
 @pytest.mark.shared
+def test_taxis_total_is_a_leak_at_the_default_threshold_and_california_has_none(shared_data: Path) -> None:
+    taxis = shared_profile(shared_data, "taxis.csv", "fare")
+    assert taxis.leak_scores.loc["total", "score"] < 0.98  # alone it predicts fare only about as well as distance
+    assert list(taxis.leaks) == ["total"]  # tip and tolls complete it: fare = total - tip - tolls - surcharges
+    assert taxis.leaks["total"].startswith("with tip and tolls recovers the target almost exactly: fare ≈ ")
+    assert taxis.roles["total"].role == "leak"
+    assert shared_profile(shared_data, "california_housing.csv", "median_house_value").leaks == {}
+
+
+@pytest.mark.shared
 def test_penguins_is_multiclass_without_flags(shared_data: Path) -> None:
     p = DataParams(path=str(shared_data / "penguins.csv"), target="species")
     frame, target, _ = data.check_target(data.collect(p, 42)[0], p)

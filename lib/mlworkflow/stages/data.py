@@ -407,6 +407,15 @@ def leak_scores(frame: pd.DataFrame, target: Target, seed: int) -> pd.DataFrame:
     return table.sort_values("score", ascending=False, kind="stable")
 
 
+def recovered_leaks(frame: pd.DataFrame, target: Target, scores: pd.DataFrame, threshold: float, seed: int) -> dict[str, str]:
+    """Columns from which a numeric target is recovered almost exactly with one or two others (`roles.identity_leaks`)."""
+    if target.task != "regression":  # an identity adds amounts; a class is no sum of columns
+        return {}
+    rows = sample(frame, LEAK_SAMPLE, seed)
+    folds = np.random.default_rng(seed).permutation(len(rows)) % LEAK_FOLDS
+    return roles.identity_leaks(rows, target.name, [str(c) for c in scores.index], threshold, folds)
+
+
 def find_leaks(scores: pd.DataFrame, threshold: float) -> dict[str, str]:
     """Columns whose single-column score reaches the threshold: {column: reason}."""
     flagged = scores[scores["score"] >= threshold]
@@ -422,7 +431,7 @@ def find_leaks(scores: pd.DataFrame, threshold: float) -> dict[str, str]:
 def profile(frame: pd.DataFrame, target: Target, leak_threshold: float, seed: int) -> Profile:
     """Every profile table, the suspected identifiers and the suspected leaks."""
     scores = leak_scores(frame, target, seed)
-    leaks = find_leaks(scores, leak_threshold)
+    leaks = recovered_leaks(frame, target, scores, leak_threshold, seed) | find_leaks(scores, leak_threshold)
     found = roles.detect_all(frame, target.name, leaks)
     text = [column for column, role in found.items() if role.role == "text"]  # messages are not levels to count
     return Profile(

@@ -9,6 +9,7 @@ thread), and peak memory of one fit (`core.crossval` runs each candidate's folds
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from mlworkflow.core import crossval, families, imbalance, steps
+from mlworkflow.core import crossval, families, imbalance, parallel, stability, steps
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.core.metrics import (
     compared,
@@ -114,14 +115,34 @@ def compare(
     scorers: Mapping[str, Any],
     budget_s: float | None,
     n_jobs: int = 1,
+    optional_after: int | None = None,
 ) -> list[crossval.Outcome]:
-    """Cross-validate every candidate on the same folds; candidates run in n_jobs processes."""
+    """Cross-validate every candidate on the same folds; candidates run in n_jobs processes.
+
+    `optional_after` (`FoldDesign.optional_after`): repeats after the first run only while a candidate's time budget
+    allows; the completed candidates are then compared on the repeats all of them ran (`common_folds`).
+    """
     from sklearn.utils.parallel import Parallel, delayed
 
     jobs = (
-        delayed(crossval.cross_validate)(name, p, X, y, splits, scorers, budget_s) for name, p in pipelines.items()
+        delayed(crossval.cross_validate)(name, p, X, y, splits, scorers, budget_s, optional_after)
+        for name, p in pipelines.items()
     )
-    return list(Parallel(n_jobs=n_jobs)(jobs))
+    with parallel.configured():  # local processes, or the run's Dask cluster
+        return common_folds(list(Parallel(n_jobs=parallel.fit_jobs(n_jobs))(jobs)))
+
+
+def fold_design(params: SelectParams, rows: int) -> stability.FoldDesign:
+    """The folds to compare on for this many rows (`select.repeats`, "auto": `stability.auto_repeats`)."""
+    return stability.design(params.folds, params.repeats, rows)
+
+
+def common_folds(outcomes: Sequence[crossval.Outcome]) -> list[crossval.Outcome]:
+    """Completed candidates cut to the folds every one of them ran (whole repeats), so their scores stay paired."""
+    lengths = [len(o.folds) for o in outcomes if o.status == "ok"]
+    if not lengths:
+        return list(outcomes)
+    return [dataclasses.replace(o, folds=o.folds[: min(lengths)]) if o.status == "ok" else o for o in outcomes]
 
 
 # --- statistics and ranking ----------------------------------------------------------------------
@@ -281,21 +302,18 @@ def record(
     """The content of select.json; `effect` is what the optional steps did (`step_effect`), `prior` the class prior
     cross-validated on the same folds (`prior_outcome`; None for regression): worse families are not chosen."""
     checked = prior_check(outcomes, prior)
-    chosen = choose(ranking, params.top_k, checked["untrusted"] if checked else None)
+    order = choose(ranking, len(ranking), checked["untrusted"] if checked else None)
+    steadier = prefer_steadier(order, outcomes, chosen_plan.metric, splits, params.alpha)
+    chosen = chosen_first(order, steadier)[: params.top_k]
+    steadiness = stability_record(steadier, order[0], outcomes, chosen_plan.metric)
+    cv = cv_record(fold_design(params, rows), outcomes, splits, seed)
     shown = {} if effect is None else effect_headline(effect, chosen_plan.metric)
     return SelectRecord.model_validate({
         "task": chosen_plan.task,
         "metric": chosen_plan.metric,
         "metrics": list(chosen_plan.metrics),
         "alpha": params.alpha,
-        "cv": {
-            "folds": params.folds,
-            "repeats": params.repeats,
-            "rows": rows,
-            "seed": seed,
-            "n_train": len(splits[0][0]),
-            "n_test": len(splits[0][1]),
-        },
+        "cv": cv,
         "time_budget_s": params.time_budget_s,
         "skipped": dict(chosen_plan.skipped),
         "ranking": ranking,
@@ -305,8 +323,70 @@ def record(
         },
         "steps": effect,
         "probabilities": checked,
-        "headline": {**headline(ranking, chosen_plan.metric, chosen), **shown, **untrusted_headline(checked, chosen)},
+        "stability": steadiness,
+        "headline": {**headline(ranking, chosen_plan.metric, chosen), **shown, **untrusted_headline(checked, chosen),
+                     **cv_headline(cv), **choice_headline(steadiness)},
     })
+
+
+# --- small data: repeats, and the steadier of the candidates the test cannot tell apart --------------
+
+
+def cv_record(design: stability.FoldDesign, outcomes: Sequence[crossval.Outcome], splits: Sequence[crossval.Split],
+              seed: int) -> dict[str, Any]:
+    """select.json's folds: the repeats planned, those every completed candidate ran (compared), and the rule."""
+    ran = [len(o.folds) for o in outcomes if o.status == "ok"] or [len(splits)]
+    return {
+        "folds": design.folds, "repeats": max(1, min(ran) // design.folds), "rows": design.rows, "seed": seed,
+        "n_train": len(splits[0][0]), "n_test": len(splits[0][1]), "planned": design.repeats, "rule": design.rule,
+    }
+
+
+def cv_headline(cv: Mapping[str, Any]) -> dict[str, str]:
+    """The folds, for the run's index page when auto repeats set them (none when the params fixed them)."""
+    if not str(cv["rule"]).startswith("auto"):
+        return {}
+    cut = f" (of {cv['planned']} planned: time budget)" if cv["repeats"] < cv["planned"] else ""
+    return {"cross-validation": f"{cv['folds']} folds × {cv['repeats']} repeats{cut}, {cv['rows']:,} rows"}
+
+
+def prefer_steadier(order: Sequence[str], outcomes: Sequence[crossval.Outcome], metric: str,
+                    splits: Sequence[crossval.Split], alpha: float) -> stability.Preference | None:
+    """The family to choose over the best eligible one (`order[0]`) because it is steadier (`stability.steadiest`)."""
+    scores = {o.family: o.scores(metric) for o in outcomes if o.family in order}
+    return stability.steadiest(order[0], scores, order, (len(splits[0][0]), len(splits[0][1])), alpha)
+
+
+def chosen_first(order: Sequence[str], steadier: stability.Preference | None) -> list[str]:
+    """The eligible families in choice order: the steadier one first when there is one, then by mean score."""
+    first = [steadier.family] if steadier is not None else []
+    return [*first, *(family for family in order if family not in first)]
+
+
+def stability_record(steadier: stability.Preference | None, best: str, outcomes: Sequence[crossval.Outcome],
+                     metric: str) -> dict[str, Any]:
+    """select.json's stability part: the rule, the preference (None: the best stays first) and its sentence."""
+    scores = {o.family: o.scores(metric) for o in outcomes}
+    return {"rule": stability.RULE, "preferred": None if steadier is None else steadier.as_dict(),
+            "sentence": preference_sentence(steadier, best, scores[best], display_name(metric))}
+
+
+def preference_sentence(steadier: stability.Preference | None, best: str, scores: Sequence[float], name: str) -> str:
+    """Why the first family was chosen, in one sentence (score units as shown)."""
+    digits = decimals_for(abs(float(np.mean(scores)))) if scores else 4
+    if steadier is None:
+        spread = f"{float(np.std(scores)):,.{digits}f}" if scores else "—"
+        return (f"{best} chosen: the best mean {name}; no candidate whose gap is not significant varies clearly "
+                f"less (fold sd {spread}, ratio bar {stability.steadier_ratio(len(scores)):.2f}).")
+    one = steadier
+    return (f"{one.family} chosen over {one.over}: the gap ({one.gap:,.{digits}f}) is not significant "
+            f"(p = {one.p_value:.2f}) and its fold scores vary less (sd {one.std:,.{digits}f} vs "
+            f"{one.std_over:,.{digits}f}, below {one.ratio_bar:.2f} × over {one.folds} folds).")
+
+
+def choice_headline(steadiness: Mapping[str, Any]) -> dict[str, str]:
+    """The headline's line on a steadier family chosen over the best-scoring one (none when the best stays first)."""
+    return {"choice": str(steadiness["sentence"])} if steadiness["preferred"] is not None else {}
 
 
 # --- score formatting (for the headline) and the candidates ---------------------------------------
