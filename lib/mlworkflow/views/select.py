@@ -88,6 +88,19 @@ def cost_table(ranking: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return table.rename(columns=columns).round(3)
 
 
+def choice_table(summary: SelectRecord) -> pd.Series:
+    """How the folds were set and why the first family was chosen (the stability rule and its verdict)."""
+    cv, steadiness = summary.cv, summary.stability
+    repeats = f"{cv.repeats}" + (f" of {cv.planned} planned (time budget)" if cv.planned and cv.repeats < cv.planned else "")
+    values = {
+        "folds × repeats": f"{cv.folds} × {repeats} on {cv.rows:,} rows",
+        "repeats rule": cv.rule or "—",
+        "stability rule": steadiness.rule if steadiness else "—",
+        "choice": steadiness.sentence if steadiness else "—",
+    }
+    return pd.Series(values, name="choice")
+
+
 def notes_table(summary: SelectRecord) -> pd.DataFrame:
     """What went wrong or was noisy, per family: failures, budget stops, warnings, skipped families, and those not
     chosen for probabilities worse than the class prior's."""
