@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlworkflow import io, legacy, provenance
 from mlworkflow.bundle.contract import Contract
-from mlworkflow.core import families, features
+from mlworkflow.core import ensemble, families, features
 from mlworkflow.errors import MlwError, did_you_mean
 from mlworkflow.records import BundleMetadata
 
@@ -46,8 +46,8 @@ PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops", "mlworkflow")
 # Types skops does not trust by default that mlworkflow's pipelines contain (every family, every task,
 # k-NN's search trees included), as the catalogues declare them: reviewed, and listed so a new registry
 # starts with them. Tree types are in the list because the registry only loads files whose SHA-256 it
-# recorded itself (see skops' note on crafted tree node indices).
-DEFAULT_TRUSTED = tuple(sorted({*features.TRUSTED_TYPES, *families.trusted_types()}))
+# recorded itself (see skops' note on crafted tree node indices). An ensemble adds the Bunch of its members.
+DEFAULT_TRUSTED = tuple(sorted({*features.TRUSTED_TYPES, *families.trusted_types(), *ensemble.TRUSTED_TYPES}))
 
 
 class RegistryError(MlwError):

@@ -88,6 +88,8 @@ def telling_terms(pipeline: Any, classes: Sequence[str], top: int = 10) -> pd.Da
     its most negative terms speak for the first. Empty when the model has no text terms or no `coef_`.
     """
     columns = ["class", "term", "column", "weight"]
+    if not hasattr(pipeline, "steps"):  # an ensemble (core.ensemble): its members weigh words differently
+        return pd.DataFrame(columns=columns)
     steps = dict(pipeline.steps)
     names = term_names(steps.get("preprocess"))
     coef = getattr(pipeline.steps[-1][1], "coef_", None)
