@@ -346,6 +346,7 @@ class DeployParams(Section):
     limitations: tuple[str, ...] = ()
     unseen_categories: Literal["reject", "flag"] = "reject"
     max_rows: int = Field(10_000, ge=1, le=1_000_000)
+    permutation_rows: int | None = Field(10_000, ge=100)  # a seeded stratified sample of the test rows (null: all)
     max_body_bytes: int = Field(8_388_608, ge=1024, le=1_073_741_824)
     fast_path_rows: int = Field(1000, ge=0, le=100_000)
     log_url: str | None = None

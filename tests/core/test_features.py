@@ -108,6 +108,31 @@ def test_as_text_gives_python_strings_and_nan_for_missing() -> None:
     assert all(isinstance(value, str) for value in out["n"])
 
 
+def each_value_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The conversion one value at a time (what `as_text` did before it converted each distinct value once)."""
+    values = frame.astype(object)
+    missing = values.isna()
+    return values.where(missing, values.astype(str)).astype(object).where(~missing, np.nan)
+
+
+def test_as_text_converts_each_distinct_value_once_with_the_same_result() -> None:
+    frame = pd.DataFrame({
+        "object": ["x", None, "y", "x"], "string": pd.Series(["p", "q", pd.NA, "p"], dtype="string"),
+        "category": pd.Categorical(["u", None, "v", "u"]), "mixed": [1, 1.0, True, None],  # equal hashes, three texts
+        "floats": [1.5, np.nan, -0.0, 0.0], "ints": [1, 2, 3, 4], "codes": pd.Categorical([1, 2, None, 1]),
+        "flags": pd.Series([True, False, None, True], dtype="boolean"),
+    }, index=[7, 3, 5, 1])
+    out, expected = features.as_text(frame), each_value_as_text(frame)
+    assert out.index.equals(frame.index) and list(out.columns) == list(frame.columns)
+    assert all(pd.api.types.is_object_dtype(dtype) for dtype in out.dtypes)
+    for column in frame.columns:
+        pairs = zip(out[column].tolist(), expected[column].tolist(), strict=True)
+        assert all((a == b and type(a) is type(b)) or (a != a and b != b) for a, b in pairs), column
+    assert out["mixed"].tolist()[:3] == ["1", "1.0", "True"]
+    twice = pd.DataFrame([["a", "b"]], columns=["k", "k"])  # a repeated name keeps both columns
+    assert features.as_text(twice).to_numpy().tolist() == [["a", "b"]]
+
+
 @pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
 def test_is_text_for_every_text_dtype(dtype: Any) -> None:
     assert features.is_text(pd.Series(["a", None], dtype=dtype))

@@ -14,6 +14,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.tree import DecisionTreeClassifier
 
 from mlworkflow.core import calibration, metrics, scoring
+from mlworkflow.core.oof import OutOfFold
 from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError
@@ -134,6 +135,34 @@ def test_decision_threshold_uses_out_of_fold_training_scores() -> None:
     assert none.threshold is None and "no threshold" in none.note
 
 
+def held_out_of(y: pd.Series, positive: np.ndarray) -> OutOfFold:
+    """Train's out-of-fold predictions as the artifact gives them back: classes as text, three folds."""
+    frame = OutOfFold(np.column_stack([1 - positive, positive]), np.arange(len(y)) % 3, y.to_numpy(), ("no", "yes"))
+    return OutOfFold.from_frame(frame.to_frame())
+
+
+def test_decision_threshold_reads_trains_out_of_fold_predictions_without_refitting() -> None:
+    X, y = classifier_frame()
+    positive = np.random.default_rng(1).random(len(y))
+    params = EvaluateParams(threshold_rule="max_f1")
+    choice = evaluate.decision_threshold(None, X, y, BINARY, params, seed=0, held_out=held_out_of(y, positive))
+    direct_choice = evaluate.choose_threshold(scoring.encode_target(y, BINARY), positive, params)
+    assert (choice.threshold, choice.f1) == (direct_choice.threshold, direct_choice.f1)  # no model was needed
+    assert "3 folds, no refit" in choice.scores
+    assert "no refit" in view.threshold_summary(choice).loc[0, "chosen on"]
+    refitted = evaluate.decision_threshold(pipeline(LogisticRegression()), X, y, BINARY, params, seed=0)
+    assert refitted.scores == "3 out-of-fold refits of the model"
+
+
+def test_decision_threshold_refuses_out_of_fold_predictions_of_other_rows() -> None:
+    X, y = classifier_frame()
+    held_out = held_out_of(y.iloc[::-1].reset_index(drop=True), np.full(len(y), 0.5))
+    with pytest.raises(DataError, match=r"oof.parquet.*training rows in their order"):
+        evaluate.decision_threshold(None, X, y, BINARY, EvaluateParams(), seed=0, held_out=held_out)
+    with pytest.raises(DataError, match="re-run stage 'train'"):
+        evaluate.decision_threshold(None, X, y, BINARY, EvaluateParams(), seed=0, held_out=held_out_of(y[:-1], np.zeros(239)))
+
+
 # ---------------------------------------------------------------- importance and groups
 
 
@@ -144,6 +173,39 @@ def test_permutation_importance_finds_the_feature_that_matters() -> None:
     table = evaluate.permutation_table(model, X, y, scorer, EvaluateParams(permutation_repeats=3), seed=0)
     assert table.loc[0, "feature"] == "x" and table.loc[0, "importance"] > 0.2
     assert table.set_index("feature").loc[["noise", "colour"], "importance"].abs().max() < 0.05
+
+
+def test_importance_rows_are_a_bounded_stratified_seeded_sample() -> None:
+    X, y = classifier_frame(n=3000)
+    params = EvaluateParams(permutation_rows=400)
+    rows, labels = evaluate.importance_rows(X, y, BINARY, params, seed=3)
+    assert len(rows) == len(labels) == 400 and rows.index.equals(labels.index) and rows.index.is_monotonic_increasing
+    assert labels.eq("yes").mean() == pytest.approx(y.eq("yes").mean(), abs=1 / 400)  # the class shares are kept
+    again, _ = evaluate.importance_rows(X, y, BINARY, params, seed=3)
+    other, _ = evaluate.importance_rows(X, y, BINARY, params, seed=4)
+    assert again.index.equals(rows.index) and not other.index.equals(rows.index)
+    everything, _ = evaluate.importance_rows(X, y, BINARY, EvaluateParams(permutation_rows=None), seed=3)
+    assert len(everything) == 3000
+    small, _ = evaluate.importance_rows(X.head(300), y.head(300), BINARY, params, seed=3)
+    assert len(small) == 300  # fewer rows than the bound: all of them
+    numbers = pd.Series(np.arange(3000.0))
+    assert len(evaluate.importance_rows(X, numbers, REGRESSION, params, seed=0)[0]) == 400
+    assert view.importance_rows_note(400, 3000, 3) == "a sample of 400 of the 3,000 test rows (stratified by class, seed 3)"
+    assert view.importance_rows_note(300, 300, 3) == "all 300 test rows"
+
+
+def test_importance_on_the_sample_finds_the_same_feature() -> None:
+    X, y = classifier_frame(n=3000)
+    model = pipeline(LogisticRegression()).fit(X, y)
+    scorer = evaluate.MetricScorer(BINARY, "roc_auc", 0.5)
+    params = EvaluateParams(permutation_repeats=2, permutation_rows=500)
+    table = evaluate.permutation_table(model, *evaluate.importance_rows(X, y, BINARY, params, 0), scorer, params, seed=0)
+    assert table.loc[0, "feature"] == "x" and table.loc[0, "importance"] > 0.2
+
+
+def test_permutation_rows_is_validated() -> None:
+    with pytest.raises(ValueError, match="permutation_rows"):
+        EvaluateParams(permutation_rows=10)
 
 
 def test_regression_scorer_is_negated_for_errors() -> None:

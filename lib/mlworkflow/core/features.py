@@ -99,9 +99,27 @@ class FeatureSpec(BaseModel):
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Values as Python strings and missing as NaN: pd.NA and mixed types trip scikit-learn."""
-    values = frame.astype(object)
-    missing = values.isna()
-    return values.where(missing, values.astype(str)).astype(object).where(~missing, np.nan)
+    columns = {i: text_values(frame.iloc[:, i]) for i in range(frame.shape[1])}
+    return pd.DataFrame(columns, index=frame.index, dtype=object).set_axis(frame.columns, axis=1)
+
+
+def text_values(values: pd.Series) -> np.ndarray:
+    """One column as `as_text` gives it: each distinct value is converted once, then spread by its codes."""
+    codes, uniques = pd.factorize(values)
+    if not distinct_as_text(values, uniques):
+        every = values.astype(object)
+        missing = every.isna()
+        return np.asarray(every.where(missing, every.astype(str)).where(~missing, np.nan), dtype=object)
+    labels = pd.Series(uniques, dtype=object).astype(str).to_numpy(dtype=object)
+    return np.append(labels, np.nan).astype(object)[codes]  # code -1 (missing) takes the NaN at the end
+
+
+def distinct_as_text(values: pd.Series, uniques: Any) -> bool:
+    """Whether factorized values map one-to-one to their text: strings and categories do; 1, 1.0 and True hash alike."""
+    dtype = values.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        return all(isinstance(value, str) for value in uniques)
+    return isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype)
 
 
 def is_text(series: pd.Series) -> bool:

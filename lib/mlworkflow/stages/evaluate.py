@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlworkflow.core import bootstrap, calibration, metrics, text
+from mlworkflow.core import bootstrap, calibration, metrics, parallel, text
 from mlworkflow.core.bootstrap import Interval
+from mlworkflow.core.oof import OutOfFold
 from mlworkflow.core.scoring import (
     FloatArray,
     Scored,
@@ -27,7 +28,7 @@ from mlworkflow.core.scoring import (
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError
 from mlworkflow.params import EvaluateParams
-from mlworkflow.records import Calibration, EvaluateRecord
+from mlworkflow.records import OOF, Calibration, EvaluateRecord
 
 GROUP_METRICS = {
     "binary": ("accuracy", "precision", "recall", "f1", "selection_rate"),
@@ -110,6 +111,7 @@ class ThresholdChoice:
     precision: float = float("nan")
     recall: float = float("nan")
     f1: float = float("nan")
+    scores: str = ""  # where the training scores it was chosen on came from
 
 
 def threshold_curve(truth: FloatArray, scores: FloatArray) -> pd.DataFrame:
@@ -164,19 +166,37 @@ def out_of_fold_scores(estimator: Any, X: pd.DataFrame, y: pd.Series, target: Ta
 
     folds = StratifiedKFold(n_splits=params.threshold_folds, shuffle=True, random_state=seed)
     method = "predict_proba" if hasattr(estimator, "predict_proba") else "decision_function"
-    raw = cross_val_predict(clone(estimator), X, y, cv=folds, method=method, n_jobs=params.n_jobs)
+    with parallel.configured():  # local processes, or the run's Dask cluster
+        raw = cross_val_predict(clone(estimator), X, y, cv=folds, method=method, n_jobs=parallel.fit_jobs(params.n_jobs))
     columns = [str(label) for label in np.unique(y)]
     return align_scores(np.asarray(raw, dtype=np.float64), columns, target)
 
 
-def decision_threshold(estimator: Any, X: pd.DataFrame, y: pd.Series, target: Target,
-                       params: EvaluateParams, seed: int) -> ThresholdChoice:
-    """Choose the binary threshold on out-of-fold training scores, so the test split stays untouched."""
+def kept_scores(held_out: OutOfFold, y: pd.Series, target: Target) -> FloatArray:
+    """The positive class's out-of-fold probability of each training row, checked to be train's rows in order."""
+    truth = np.asarray(held_out.target).astype(str)
+    if len(truth) != len(y) or not np.array_equal(truth, y.astype(str).to_numpy(dtype=str)):
+        raise DataError(f"does not hold the {len(y)} training rows in their order; re-run stage 'train'", source=OOF.name)
+    return held_out.proba_of(target.positive)
+
+
+def decision_threshold(estimator: Any, X: pd.DataFrame, y: pd.Series, target: Target, params: EvaluateParams,
+                       seed: int, held_out: OutOfFold | None = None) -> ThresholdChoice:
+    """Choose the binary threshold on out-of-fold training scores, so the test split stays untouched.
+
+    The scores are train's out-of-fold predictions of the kept model (`held_out`, no refit) when given,
+    else those of `threshold_folds` refits of the model.
+    """
     if target.task != "binary":
         what = "the most probable class is predicted" if target.task == "multiclass" else "predictions are values"
         return ThresholdChoice("none", None, True, f"{target.task}: {what}; no threshold to choose")
-    scores = out_of_fold_scores(estimator, X, y, target, params, seed)
-    return choose_threshold(encode_target(y, target), scores, params)
+    if held_out is None:
+        scores = out_of_fold_scores(estimator, X, y, target, params, seed)
+        origin = f"{params.threshold_folds} out-of-fold refits of the model"
+    else:
+        scores = kept_scores(held_out, y, target)
+        origin = f"train's out-of-fold predictions ({held_out.n_folds} folds, no refit)"
+    return replace(choose_threshold(encode_target(y, target), scores, params), scores=origin)
 
 
 def metrics_at(truth: FloatArray, scores: FloatArray, threshold: float) -> dict[str, float]:
@@ -246,15 +266,31 @@ class MetricScorer:
         return metrics.sign(self.metric) * value
 
 
+def importance_rows(X: pd.DataFrame, y: pd.Series, target: Target, params: EvaluateParams,
+                    seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The test rows permutation importance shuffles: all, or a seeded sample of `permutation_rows` (stratified
+    by class), in test order; a ranking of columns needs no more and costs one prediction per row, column and repeat."""
+    from sklearn.utils import resample
+
+    limit = params.permutation_rows
+    if limit is None or len(X) <= limit:
+        return X, y
+    strata = None if target.task == "regression" else y.astype(str).to_numpy()
+    rows = resample(np.arange(len(X)), replace=False, n_samples=limit, stratify=strata, random_state=seed)
+    kept = np.sort(np.asarray(rows))
+    return X.iloc[kept], y.iloc[kept]
+
+
 def permutation_table(estimator: Any, X: pd.DataFrame, y: pd.Series, scorer: MetricScorer,
                       params: EvaluateParams, seed: int) -> pd.DataFrame:
-    """Permutation importance on the test split: the drop in the deciding metric when a column is shuffled."""
+    """Permutation importance on the test rows given: the drop in the deciding metric when a column is shuffled."""
     from sklearn.inspection import permutation_importance
 
-    result = permutation_importance(
-        estimator, X, y, scoring=scorer, n_repeats=params.permutation_repeats,
-        random_state=seed, n_jobs=params.n_jobs,
-    )
+    with parallel.configured():
+        result = permutation_importance(
+            estimator, X, y, scoring=scorer, n_repeats=params.permutation_repeats,
+            random_state=seed, n_jobs=parallel.fit_jobs(params.n_jobs),
+        )
     table = pd.DataFrame({
         "feature": [str(c) for c in X.columns], "importance": result.importances_mean,
         "std": result.importances_std,

@@ -42,7 +42,7 @@ def threshold_summary(choice: ThresholdChoice) -> pd.DataFrame:
     return pd.DataFrame([{
         "rule": choice.rule, "threshold": choice.threshold, "rule met": choice.met,
         "precision (oof)": choice.precision, "recall (oof)": choice.recall, "F1 (oof)": choice.f1,
-        "note": choice.note,
+        "note": choice.note, "chosen on": choice.scores or None,
     }]).dropna(axis=1, how="all").round(4)
 
 
@@ -213,13 +213,22 @@ def _plot_binned_means(scored: Scored, bins: int) -> Figure:
     return figure
 
 
-def plot_importance(table: pd.DataFrame, top: int = 15) -> Figure:
-    """Horizontal bars of permutation importance with one standard deviation."""
+def importance_rows_note(rows: int, test_rows: int, seed: int) -> str:
+    """Which test rows permutation importance shuffled: all, or the seeded sample's size."""
+    if rows >= test_rows:
+        return f"all {test_rows:,} test rows"
+    return f"a sample of {rows:,} of the {test_rows:,} test rows (stratified by class, seed {seed})"
+
+
+def plot_importance(table: pd.DataFrame, top: int = 15, rows: str = "") -> Figure:
+    """Horizontal bars of permutation importance with one standard deviation; `rows` says which rows were shuffled."""
     shown = table.head(top).iloc[::-1]
     figure, (ax,) = plots.row(1, width=7.0, height=0.3 * len(shown) + 1.2)
     ax.barh(shown["feature"], shown["importance"], xerr=shown["std"], color="#4c72b0")
     ax.axvline(0.0, color="black", linewidth=1)
     ax.set(xlabel="drop in the deciding metric when shuffled", title="Permutation importance (test split)")
+    if rows:
+        ax.set_title(f"on {rows}", fontsize=8, loc="right")
     return figure
 
 
