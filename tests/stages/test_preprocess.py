@@ -362,6 +362,25 @@ def test_transformer_survives_parquet_and_skops(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pp.transform(loaded, test), pp.transform(fitted, test))
 
 
+def test_preview_rows_are_a_bounded_seeded_sample_in_split_order() -> None:
+    frame = pd.DataFrame({"x": np.arange(500)}, index=np.random.default_rng(0).permutation(500))
+    shown = pp.preview_rows(frame, seed=1, rows=120)
+    assert len(shown) == 120 and shown.index.isin(frame.index).all()
+    positions = frame.index.get_indexer(shown.index)
+    assert (np.diff(positions) > 0).all()  # the split's own order, not sorted by label
+    assert shown.equals(pp.preview_rows(frame, seed=1, rows=120))
+    assert not shown.equals(pp.preview_rows(frame, seed=2, rows=120))
+    assert pp.preview_rows(frame, seed=1, rows=500) is frame and pp.PREVIEW_ROWS == 50_000
+
+
+def test_the_preview_fitted_on_a_sample_transforms_every_row() -> None:
+    train, test = clean_split()
+    spec = spec_for(train)
+    fitted = pp.fit_preview(spec, pp.preview_rows(train, seed=0, rows=len(train) // 2))
+    out = pp.transform(fitted, test)
+    assert len(out) == len(test) and not out.isna().any().any()
+
+
 # --- the artifact --------------------------------------------------------------------------------
 
 

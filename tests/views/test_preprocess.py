@@ -74,7 +74,9 @@ def test_summaries_of_the_transformed_matrix() -> None:
     assert (sample.round(3) == sample).all().all()
     checks = view.matrix_checks(matrix, pp.transform(fitted, test))
     assert checks.loc["test", "rows"] == len(test) and checks["missing values"].tolist() == [0, 0]
-    assert checks["columns"].tolist() == [matrix.shape[1]] * 2
+    assert checks["columns"].tolist() == [matrix.shape[1]] * 2 and "rows in split" not in checks
+    of_split = view.matrix_checks(matrix.head(4), pp.transform(fitted, test), (len(train), len(test)))
+    assert of_split["rows"].tolist() == [4, len(test)] and of_split["rows in split"].tolist() == [len(train), len(test)]
     table = view.feature_table(train, spec)
     assert table.loc["city", "kind"] == "categorical" and table.loc["charges", "missing share"] >= 0
 

@@ -29,6 +29,7 @@ from mlworkflow.params import PreprocessParams
 from mlworkflow.records import DATA, PreprocessRecord
 
 NUMERIC_SHARE = 0.95  # a text column becomes numeric when this share of its values parse as numbers
+PREVIEW_ROWS = 50_000  # rows the display-only transformer is fitted on and shows (its shape does not need more)
 NOT_FEATURES = ("identifier", "ignore")  # the roles in preprocess.roles that drop a column
 
 
@@ -321,8 +322,16 @@ def transform(preprocessor: ColumnTransformer | Pipeline, frame: pd.DataFrame) -
     return result
 
 
+def preview_rows(frame: pd.DataFrame, seed: int, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+    """At most `rows` rows of a split, a seeded random sample in split order, for the display-only transformer."""
+    if len(frame) <= rows:
+        return frame
+    kept = np.sort(np.random.default_rng(seed).choice(len(frame), size=rows, replace=False))
+    return frame.iloc[kept]
+
+
 def fit_preview(spec: FeatureSpec, train: pd.DataFrame) -> ColumnTransformer | Pipeline:
-    """A preprocessor fitted on train, only to show what it produces (later stages refit it in CV).
+    """A preprocessor fitted on the training rows given, only to show what it produces (later stages refit it in CV).
 
     With derived features it is a Pipeline whose "derive" step computes them before the ColumnTransformer.
     """

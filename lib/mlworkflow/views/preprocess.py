@@ -140,13 +140,16 @@ def output_summary(fitted: ColumnTransformer | Pipeline) -> pd.DataFrame:
     return table
 
 
-def matrix_checks(train_matrix: pd.DataFrame, test_matrix: pd.DataFrame) -> pd.DataFrame:
-    """Rows, columns and missing values of the transformed train and test matrices."""
+def matrix_checks(train_matrix: pd.DataFrame, test_matrix: pd.DataFrame,
+                  split_rows: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Rows, columns and missing values of the transformed train and test matrices; with `split_rows` (the splits'
+    sizes) also the rows of each split, which a matrix of a sample (`preprocess.preview_rows`) has fewer of."""
     rows = {
         name: {"rows": len(m), "columns": m.shape[1], "missing values": int(m.isna().sum().sum())}
         for name, m in [("train", train_matrix), ("test", test_matrix)]
     }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("matrix")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("matrix")
+    return table if split_rows is None else table.assign(**{"rows in split": list(split_rows)})
 
 
 def matrix_sample(matrix: pd.DataFrame, rows: int, seed: int, decimals: int = 3) -> pd.DataFrame:
