@@ -122,6 +122,23 @@ def test_register_gives_the_alias_and_is_idempotent(tmp_path: Path, tiny: kit.Ti
     assert set(view.stable_headline(content).index) == {"aliases", "inputs", "fast path"}
 
 
+def test_a_deploy_record_stands_while_its_version_and_aliases_are_as_recorded(tmp_path: Path, tiny: kit.Tiny) -> None:
+    import skops.io as sio
+
+    files = deploy.bundle_files(sio.dumps(tiny.model.pipeline), tiny.model.metadata, tiny.contract, tiny.model.card)
+    registry = Registry(tmp_path / "models")
+    entry = deploy.register(registry, DeployParams(name="adult", alias="challenger"), files, {})
+    content = deploy.record(entry, registry, "on", tiny.contract)
+    assert deploy.registered_problem(content) == ""
+    other = {**files, "card.md": b"another card\n"}
+    deploy.register(registry, DeployParams(name="adult", alias="challenger"), other, {})
+    assert deploy.registered_problem(content) == "alias challenger no longer points at adult@1"
+    gone = content.model_copy(update={"registry": str(tmp_path / "elsewhere")})
+    assert deploy.registered_problem(gone) == f"registry version adult@1 is gone from {tmp_path / 'elsewhere'}"
+    replaced = content.model_copy(update={"sha256": "0" * 64, "aliases": []})
+    assert deploy.registered_problem(replaced) == "registry version adult@1 holds another bundle"
+
+
 def test_valid_records_skips_rows_that_break_the_contract(tiny: kit.Tiny) -> None:
     rows = tiny.rows.copy()
     rows.loc[0, "sex"] = "Other"

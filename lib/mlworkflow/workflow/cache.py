@@ -4,7 +4,8 @@ A stage's key hashes everything that decides what it writes:
 - its notebook's cells, code and markdown (never outputs);
 - its params section and `run.seed`, less the keys in EXCLUDED: `n_jobs` and `cluster` decide how fast or
   where a stage runs, not what it writes (`run.name` and the run id are never part of a key);
-- the SHA-256 of every input artifact: the files the stages before it left in the run's artifact folder;
+- the SHA-256 of every input artifact: the files the stages before it left in the run's artifact folder
+  (less deploy's trial log, which no stage reads);
 - the source of each `lib/mlworkflow` module its notebook imports, transitively (function-level imports too);
 - the installed distributions and their versions;
 - what it reads from outside the run: the data source's bytes (for SQL, the query's result), the monitor's

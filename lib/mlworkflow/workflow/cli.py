@@ -13,6 +13,7 @@ from typing import Any
 
 from mlworkflow import config, io, layout
 from mlworkflow.config import DEFAULT_PARAMS, NOTEBOOKS
+from mlworkflow.core import parallel
 from mlworkflow.errors import MlwError, ParamsError, ParamsIssue
 from mlworkflow.params import STAGES, load_params
 from mlworkflow.records import MonitorRecord
@@ -43,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--run-id", default=None, help="name of a new run folder (default: <name>-<timestamp>)")
     which.add_argument("--resume", metavar="RUN_ID", default=None, help="continue a run, skipping done stages")
     run.add_argument("--show-code", action="store_true", help="show code cells in the reports by default")
+    run.add_argument("--force", nargs="?", const=",".join(STAGES), default="", metavar="STAGES",
+                     help="run these stages (comma-separated; all when none is given) even when the cache holds them")
+    run.add_argument("--cluster", default=None, metavar="tcp://HOST:PORT",
+                     help="fit on this dask.distributed scheduler's workers (same as --set run.cluster=ADDRESS)")
     run.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)
     check = commands.add_parser("check", help="validate a params file without running anything")
     _add_params_arguments(check)
@@ -51,12 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--root", type=Path, default=Path.cwd(), help="folder holding runs/ and reports/")
     export.add_argument("--output", type=Path, default=None, help="file to write (default reports/RUN.html)")
     compare = commands.add_parser("compare", help="compare runs: params that differ, metrics, key plots")
-    compare.add_argument("run_ids", metavar="RUN", nargs="+", help="two or more run ids")
+    compare.add_argument("run_ids", metavar="RUN", nargs="+",
+                         help="two or more run ids, or a sweep (its id, or its folder sweeps/SWEEP): its variants' runs")
     compare.add_argument("--root", type=Path, default=Path.cwd(), help="folder holding runs/ and reports/")
     compare.add_argument("--output", type=Path, default=None, help="file to write (default reports/compare-….html)")
+    _add_sweep_command(commands)
     _add_service_commands(commands)
     _add_monitor_commands(commands)
     return parser
+
+
+def _add_sweep_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`sweep`: a run per combination of varied params, in parallel, and a leaderboard."""
+    sweep = commands.add_parser("sweep", help="run every combination of varied params; write a leaderboard")
+    _add_params_arguments(sweep)
+    sweep.add_argument("--vary", action="append", default=[], metavar="SECTION.KEY=V1,V2",
+                       help="a params key and its values, read as YAML (repeatable; replaces the file's sweep.vary of that key)")
+    sweep.add_argument("--parallel", type=int, default=None,
+                       help="variants at a time (default: sweep.parallel, else as many as the cores)")
+    sweep.add_argument("--stages", default="", help="comma-separated stages of each variant (default data … evaluate)")
+    sweep.add_argument("--root", type=Path, default=Path.cwd(), help="folder holding runs/, reports/ and sweeps/")
 
 
 def _add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -130,7 +149,14 @@ def command_check(args: argparse.Namespace) -> int:
     """Validate params and say so."""
     params = load_params(args.params, args.overrides)
     preflight.check_columns(params, str(args.params))
+    preflight.check_cluster(params, str(args.params))
     print(f"{args.params}: ok (run '{params.run.name}', stages {', '.join(STAGES)})")
+    if params.sweep.vary:
+        from mlworkflow.workflow import sweep
+
+        variants = sweep.expand(sweep.checked_vary(params.sweep.vary, {}, str(args.params)))
+        sweep.validated(str(args.params), args.overrides, variants)
+        print(f"{args.params}: sweep ok ({len(variants)} variants)")
     return 0
 
 
@@ -141,7 +167,8 @@ def checked_run_ids(args: argparse.Namespace) -> None:
         if getattr(args, option, None) is not None:
             layout.check_run_id(getattr(args, option), "RUN" if positional else f"--{option.replace('_', '-')}")
     for run_id in getattr(args, "run_ids", None) or ():
-        layout.check_run_id(run_id, "RUN")
+        if not Path(run_id, "sweep.json").is_file():  # a sweep's folder, which compare takes too
+            layout.check_run_id(run_id, "RUN")
 
 
 def new_run_id_free(args: argparse.Namespace) -> None:
@@ -160,14 +187,29 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def cluster_override(args: argparse.Namespace) -> list[str]:
+    """`--cluster ADDRESS` as the override it stands for, so the address is validated with the params."""
+    return [f"run.cluster={args.cluster}"] if args.cluster else []
+
+
+def fit_where(cluster: str | None) -> None:
+    """Tell the kernel, which inherits this environment, where its fits run (MLW_CLUSTER, none for local)."""
+    os.environ.pop(parallel.CLUSTER_VARIABLE, None)
+    os.environ.update(parallel.kernel_environ(cluster))
+
+
 def command_run(args: argparse.Namespace) -> int:
     """Run the workflow; one line on failure."""
     from mlworkflow.workflow import runner
 
     new_run_id_free(args)
-    params = load_params(args.params, args.overrides)
+    params = load_params(args.params, [*args.overrides, *cluster_override(args)])
     preflight.check_columns(params, str(args.params))
+    preflight.check_cluster(params, str(args.params))
+    fit_where(params.run.cluster)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    forced = [s.strip() for s in args.force.split(",") if s.strip()]
+    runner.select_stages(forced, "--force")
     request = runner.RunRequest(
         params=params,
         params_source=shown_path(args.params),
@@ -178,6 +220,7 @@ def command_run(args: argparse.Namespace) -> int:
         resume=args.resume is not None,
         show_code=args.show_code,
         notebooks=args.notebooks,
+        force=forced,
     )
     runner.select_stages(stages)
     stream = sys.stderr if sys.stderr.isatty() else None
@@ -212,13 +255,37 @@ def command_compare(args: argparse.Namespace) -> int:
     """Write a comparison page for two or more runs."""
     from mlworkflow.workflow import compare
 
-    if len(args.run_ids) < 2:
-        raise MlwError("compare needs at least two run ids")
-    records = [compare.load_run(args.root, run_id) for run_id in args.run_ids]
-    target = args.output or layout.compare_file(args.root, args.run_ids)
+    root, run_ids = compare.expand(args.root, args.run_ids)
+    if len(run_ids) < 2:
+        raise MlwError("compare needs at least two runs (run ids, or a sweep with two finished variants)")
+    records = [compare.load_run(root, run_id) for run_id in run_ids]
+    target = args.output or layout.compare_file(root, [Path(name).name for name in args.run_ids])
     target.write_text(compare.compare_page(records), encoding="utf-8")
     print(f"compared: {target}")
     return 0
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    """Run every variant of a sweep, then write its leaderboard; exit 1 when a variant failed."""
+    from mlworkflow.core import parallel
+    from mlworkflow.workflow import leaderboard, runner, sweep
+
+    if args.parallel is not None and args.parallel < 1:
+        raise ParamsError("command line", [ParamsIssue("--parallel", "a number of variants ≥ 1", str(args.parallel))])
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    request = sweep.SweepRequest(str(args.params), shown_path(args.params), args.overrides, args.vary, args.root,
+                                 parallel.cpu_budget(os.environ), stages, args.parallel)
+    planned = sweep.plan(request)
+    record = planned.record
+    print(f"sweep {record.sweep_id}: {len(record.variants)} variants, {record.parallel} at a time, "
+          f"{record.cpus} core(s) each", flush=True)
+    final = sweep.execute(planned, echo=lambda line: print(line, flush=True))
+    runner.write_runs_listing(planned.sweep.root)  # once more, now that every variant's run wrote its own
+    print(f"leaderboard: {leaderboard.write(planned.sweep)}")
+    failed = [v.run_id for v in final.variants if v.status != "ok"]
+    if failed:
+        print(f"error: variant(s) {', '.join(failed)} did not finish (see the leaderboard)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _load_model(args: argparse.Namespace) -> tuple[Any, Any, Path]:
@@ -355,10 +422,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     user_environment = dict(os.environ)
     os.environ.update(config.thread_caps(user_environment))  # kernels, workers and libraries loaded later
     config.cap_loaded_pools(user_environment)  # libraries this process has loaded already
-    if args.command in ("run", "monitor", "retrain"):
+    if args.command in ("run", "monitor", "retrain", "sweep"):
         stop_on_sigterm()
     handlers = {
         "run": command_run, "check": command_check, "export": command_export, "compare": command_compare,
+        "sweep": command_sweep,
         "serve": command_serve, "predict": command_predict, "promote": command_promote,
         "monitor": command_monitor, "retrain": command_retrain,
     }

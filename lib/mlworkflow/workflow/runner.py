@@ -37,6 +37,7 @@ Echo = Callable[[str], None]
 KERNEL = "python3"
 SOCKETS_PREFIX = "mlw-kernel-"  # + the runner's pid: a folder left by a killed run can be told from a live one
 CLAIM_ATTEMPTS = 100  # generated ids: another run may take the same second's id first
+NOT_INPUTS = frozenset(entry.name for entry in CATALOGUE if entry.kind == "log")  # a trial's log: no stage reads it
 RESET_CODE = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n"
 
 
@@ -54,6 +55,7 @@ class RunRequest:
     show_code: bool = False
     notebooks: Path = NOTEBOOKS
     force: Sequence[str] = ()  # stages that run whatever their cache key (`--force`)
+    lib: Path = cache.LIB  # the package whose modules' sources enter the keys (a copy, in tests)
 
 
 @dataclass
@@ -99,8 +101,9 @@ class Ledger:
     ran: set[str] = field(default_factory=set)
 
     def inputs(self, stage: str) -> dict[str, str]:
-        """The files the stages before `stage` left in the artifact folder, with their SHA-256."""
-        return {name: sha for s in STAGES[: STAGES.index(stage)] for name, sha in self.outputs.get(s, {}).items()}
+        """The files the stages before `stage` left in the artifact folder (logs aside), with their SHA-256."""
+        earlier = STAGES[: STAGES.index(stage)]
+        return {name: sha for s in earlier for name, sha in self.outputs.get(s, {}).items() if name not in NOT_INPUTS}
 
     def upstream_ran(self, stage: str) -> bool:
         """Whether a stage before `stage` was executed in this run."""
@@ -449,7 +452,8 @@ def one_stage(
 ) -> tuple[report.StageReport, StageError | None]:
     """Reuse a stage stored under its key, else execute it (and store it when it succeeds); echo which and why."""
     source = notebook_for(stage, step.request.notebooks)
-    key = cache.stage_key(stage, step.request.params, source, step.ledger.inputs(stage), step.layout.root)
+    request = step.request
+    key = cache.stage_key(stage, request.params, source, step.ledger.inputs(stage), step.layout.root, request.lib)
     decision = decide(step, key)
     if decision.entry is not None:
         summary = reuse_stage(step, decision.entry)
@@ -478,7 +482,8 @@ def execute_and_keep(
 ) -> tuple[report.StageReport, StageError | None]:
     """Execute a stage on its inputs alone; when it succeeds, record its new files and store it."""
     layout, ledger, stage = step.layout, step.ledger, key.stage
-    for name in set(cache.snapshot(layout.artifacts)) - set(ledger.inputs(stage)):
+    earlier = {name for s in STAGES[: STAGES.index(stage)] for name in ledger.outputs.get(s, {})}
+    for name in set(cache.snapshot(layout.artifacts)) - earlier:
         (layout.artifacts / name).unlink()  # left by an earlier attempt: written anew, never into a stored file
     before = cache.snapshot(layout.artifacts)
     kernel_s = step.session.start() if step.session.km is None else step.session.reset()
