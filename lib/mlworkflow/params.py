@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -67,11 +68,24 @@ def resolve_sqlite_url(url: str, base: Path) -> str:
     return prefix + resolve_path(url[len(prefix) :], base)
 
 
+SCHEDULER_ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):[0-9]{1,5}")
+
+
+def _scheduler_address(value: str | None) -> str | None:
+    if value is not None and not SCHEDULER_ADDRESS.fullmatch(value):
+        raise ValueError("a Dask scheduler address tcp://HOST:PORT or tls://HOST:PORT, e.g. tcp://10.0.0.5:8786")
+    return value
+
+
 class RunParams(Section):
-    """Run-level settings."""
+    """Run-level settings. `cluster` is a dask.distributed scheduler's address (`--cluster`): cross-validation and
+    search fits then run on its workers, the notebooks on this machine; results are the same as without it, so
+    it is no part of a stage's cache key. `cluster_timeout_s` bounds the connection check made before a run."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)
     seed: int = Field(42, ge=0, le=2**32 - 1)
+    cluster: Annotated[str, AfterValidator(_scheduler_address)] | None = None
+    cluster_timeout_s: float = Field(10.0, gt=0, le=600)
 
 
 def _one_character(value: str | None) -> str | None:
@@ -258,6 +272,13 @@ class SelectParams(Section):
             raise ValueError("a number of processes ≥ 1, or -1 for all cores")
         return value
 
+    @field_validator("repeats", mode="before")
+    @classmethod
+    def _auto_or_count(cls, value: Any) -> Any:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 20):
+            return value
+        raise ValueError("'auto' or a whole number of repeats from 1 to 20")
+
 
 RANGE_KEYS = frozenset({"low", "high", "log", "type"})
 
@@ -272,13 +293,6 @@ def space_spec_problem(spec: Any) -> str | None:
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)) or low >= high:
         return f"a range with numbers low < high, not low={low!r}, high={high!r}"
     if spec.get("type", "float") not in ("int", "float") or (spec.get("log") and low <= 0):
-    @field_validator("repeats", mode="before")
-    @classmethod
-    def _auto_or_count(cls, value: Any) -> Any:
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 20):
-            return value
-        raise ValueError("'auto' or a whole number of repeats from 1 to 20")
-
         return "type 'int' or 'float', and low > 0 for a log range"
     return None
 
@@ -288,7 +302,10 @@ class TrainParams(Section):
 
     `space` overrides the default search space per family and parameter, e.g.
     {"svm": {"C": {"low": 0.1, "high": 100, "log": True}, "kernel": ["rbf"]}}; `n_iter` is the
-    number of candidates (random, halving) or trials (optuna); `time_budget_s` is per family.
+    number of candidates (random, halving) or trials (optuna); `time_budget_s` is the wall time of
+    all the families' searches together. From `large_data_rows` training rows on (null: never), at most 3
+    folds. `n_jobs` fits folds in that many processes (-1: every core `core.parallel` allows).
+    `learning_curve` and `validation_curve` switch the two diagnostic curves off.
     """
 
     search: Literal["grid", "random", "halving", "optuna"] = "optuna"
@@ -299,9 +316,12 @@ class TrainParams(Section):
     top_k: int = Field(1, ge=1, le=10)
     space: dict[str, dict[str, Any]] = Field(default_factory=dict)
     time_budget_s: float | None = Field(600.0, gt=0)
-    n_jobs: int = Field(1, ge=-1, le=64)
+    n_jobs: int = Field(-1, ge=-1, le=64)
     learning_curve: bool = True
+    validation_curve: bool = True
     validation_param: str | None = None
+    large_data_rows: int | None = Field(20_000, ge=100)
+    ensemble: Literal["none", "greedy", "stack"] = "greedy"  # of the top_k ≥ 2 families, kept when it wins (core.ensemble)
 
     @field_validator("space")
     @classmethod
@@ -326,6 +346,7 @@ class EvaluateParams(Section):
     group_columns: tuple[str, ...] = ()
     group_tolerance: float = Field(0.05, ge=0.0, le=1.0)
     permutation_repeats: int = Field(5, ge=1, le=100)
+    permutation_rows: int | None = Field(10_000, ge=100)  # a seeded stratified sample of the test rows (null: all)
     n_jobs: int = Field(1, ge=-1, le=64)
 
 
@@ -346,7 +367,6 @@ class DeployParams(Section):
     limitations: tuple[str, ...] = ()
     unseen_categories: Literal["reject", "flag"] = "reject"
     max_rows: int = Field(10_000, ge=1, le=1_000_000)
-    permutation_rows: int | None = Field(10_000, ge=100)  # a seeded stratified sample of the test rows (null: all)
     max_body_bytes: int = Field(8_388_608, ge=1024, le=1_073_741_824)
     fast_path_rows: int = Field(1000, ge=0, le=100_000)
     log_url: str | None = None
@@ -451,6 +471,27 @@ class MonitorParams(Section):
         return self
 
 
+class SweepParams(Section):
+    """`mlworkflow sweep`: the params to vary, each `section.key` with its values (one variant per combination,
+    added to by `--vary`), and how many variants run at once (null: as many as the cores allow). `mlworkflow
+    run` ignores this section."""
+
+    vary: dict[Annotated[str, Field(pattern=r"^[a-z]+(\.[A-Za-z0-9_]+)+$")], tuple[Any, ...]] = Field(default_factory=dict)
+    parallel: int | None = Field(None, ge=1, le=64)
+
+    @field_validator("vary")
+    @classmethod
+    def _values(cls, value: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
+        import json
+
+        for key, values in value.items():
+            if key.split(".")[0] == "sweep" or key == "run.name":
+                raise ValueError(f"keys of the stages' sections or run.seed ('{key}' cannot vary)")
+            if not values or len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+                raise ValueError(f"'{key}' with at least one value, each listed once")
+        return value
+
+
 class Params(Section):
     """A whole params file: run settings, then one section per stage, in run order."""
 
@@ -462,9 +503,10 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     deploy: DeployParams = DeployParams()
     monitor: MonitorParams = MonitorParams()
+    sweep: SweepParams = SweepParams()
 
 
-STAGES: tuple[str, ...] = tuple(name for name in Params.model_fields if name != "run")
+STAGES: tuple[str, ...] = tuple(name for name in Params.model_fields if name not in ("run", "sweep"))
 
 
 def section_class(stage: str) -> type[Section]:

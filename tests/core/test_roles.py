@@ -191,3 +191,15 @@ def test_each_leak_is_found_but_not_the_columns_that_complete_it() -> None:
     found = roles.identity_leaks(table, "fare", ["total", "total_with_tax", "distance", "tip", "tolls"], 0.98,
                                  folds_of(table))
     assert sorted(found) == ["total", "total_with_tax"]  # tip and tolls correct a total: no leaks by themselves
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["1", " 2", "x", None, "", "  "]), pd.Series(["1", "2.5", "3e4", "inf", "-", None], dtype="str"),
+    pd.Series([1, True, "a", None, 2.0], dtype=object), pd.Series(pd.Categorical(["1", "x", None, "1"], ["1", "x", "y"])),
+    pd.Series(["", " "], dtype="string"), pd.Series([None, None], dtype=object),
+])
+def test_number_share_parses_each_distinct_value_once_with_the_same_share(values: pd.Series) -> None:
+    present = values.dropna().astype(str).str.strip()
+    present = present[present != ""]  # every value parsed, as the share was computed before
+    expected = float(pd.to_numeric(present, errors="coerce").notna().mean()) if len(present) else 0.0
+    assert roles.number_share(values) == expected

@@ -67,3 +67,18 @@ def test_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_flatten_nested_params() -> None:
     assert compare.flatten({"a": {"b": 1, "c": {"d": 2}}, "e": [1]}) == {"a.b": 1, "a.c.d": 2, "e": [1]}
+
+
+def test_a_sweep_stands_for_its_finished_runs(tmp_path: Path) -> None:
+    from mlworkflow.workflow.sweepstate import SweepLayout, SweepRecord, VariantEntry, write_record
+
+    entries = [VariantEntry(label=f"run.seed={n}", values={"run.seed": n}, sets=[f"run.seed={n}"], run_id=f"s-{n}",
+                            status=status) for n, status in ((1, "ok"), (2, "failed"), (3, "not run"))]
+    sweep = SweepLayout(tmp_path, "s")
+    write_record(sweep, SweepRecord(sweep_id="s", params_source="p.yaml", overrides=[], keys=["run.seed"],
+                                    stages=["data"], parallel=1, cpus=2, shared=[], created="", variants=entries))
+    assert compare.expand(tmp_path, ["s", "a"]) == (tmp_path, ["s-1", "s-2", "a"])
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    assert compare.expand(elsewhere, [str(sweep.folder)]) == (tmp_path, ["s-1", "s-2"])
+    assert compare.expand(tmp_path, ["a", "b"]) == (tmp_path, ["a", "b"])

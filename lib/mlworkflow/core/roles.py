@@ -24,6 +24,8 @@ from pandas.api.types import (
     is_datetime64_any_dtype,
     is_float_dtype,
     is_numeric_dtype,
+    is_object_dtype,
+    is_string_dtype,
     is_timedelta64_dtype,
 )
 
@@ -66,11 +68,21 @@ def is_number(values: pd.Series) -> bool:
     return is_numeric_dtype(values.dtype) and not is_bool_dtype(values.dtype)
 
 
+def distinct_counts(values: pd.Series) -> pd.Series:
+    """How often each distinct non-missing value occurs, indexed by its text (mixed objects: 1 and True hash alike)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) or (is_string_dtype(values.dtype) and not is_object_dtype(values.dtype)):
+        counts = values.value_counts(sort=False)
+        counts = counts[counts > 0]
+        return pd.Series(counts.to_numpy(), index=pd.Index(counts.index.to_numpy(dtype=object)).astype(str))
+    return values.dropna().astype(str).value_counts(sort=False)
+
+
 def number_share(values: pd.Series) -> float:
-    """Share of the non-blank values that parse as numbers (0.0 when there are none)."""
-    present = values.dropna().astype(str).str.strip()
-    present = present[present != ""]
-    if present.empty:
+    """Share of the non-blank values that parse as numbers (0.0 when there are none); each distinct value is parsed once."""
+    counts = distinct_counts(values)
+    text = pd.Series(counts.index).astype(str).str.strip()
+    kept = (text != "").to_numpy()
+    if not kept.any():
         return 0.0
     return float(pd.to_numeric(present, errors="coerce").notna().mean())
 

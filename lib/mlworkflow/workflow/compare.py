@@ -1,4 +1,4 @@
-"""Run comparison: params that differ, metrics side by side with intervals, key plots next to each other."""
+"""Run comparison: params that differ, metrics side by side with intervals, key plots next to each other; a sweep's runs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from mlworkflow import io
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import RunLayout, runs_dir
 from mlworkflow.records import EvaluateRecord, Interval
-from mlworkflow.workflow import report, runstate
+from mlworkflow.workflow import report, runstate, sweepstate
 
 KEY_PLOT = "key-plot"
 
@@ -98,6 +98,19 @@ def list_runs(root: Path) -> list[str]:
     runs = runs_dir(root)
     found = [p for p in runs.iterdir() if RunLayout(root, p.name).params_file.is_file()] if runs.is_dir() else []
     return [p.name for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
+def expand(root: Path, names: Sequence[str]) -> tuple[Path, list[str]]:
+    """The root and run ids that `compare` names: a sweep (its id under root, or its folder) gives its variants'
+    runs that ran (ok or failed), and its folder's root when given as a path."""
+    run_ids: list[str] = []
+    for name in names:
+        sweep = sweepstate.find(root, name)
+        if sweep is not None:
+            root = sweep.root
+        finished = [v.run_id for v in sweepstate.read_record(sweep).variants if v.status in ("ok", "failed")] if sweep else []
+        run_ids += finished if sweep is not None else [name]
+    return root, list(dict.fromkeys(run_ids))
 
 
 def compare_page(records: Sequence[RunRecord]) -> str:
