@@ -84,7 +84,9 @@ def number_share(values: pd.Series) -> float:
     kept = (text != "").to_numpy()
     if not kept.any():
         return 0.0
-    return float(pd.to_numeric(present, errors="coerce").notna().mean())
+    parsed = pd.to_numeric(text[kept], errors="coerce").notna().to_numpy()
+    weights = counts.to_numpy()[kept]
+    return float(weights[parsed].sum() / weights.sum())
 
 
 def as_numbers(values: pd.Series) -> pd.Series:
