@@ -123,6 +123,15 @@ def test_the_page_links_every_run_that_exists(finished: tuple[SweepLayout, dict[
     assert 'class="mlw-status-not-run"' in page and "stage &#39;train&#39; failed" in page
 
 
+def test_the_stages_a_run_reused_are_shown(finished: tuple[SweepLayout, dict[str, float]]) -> None:
+    sweep, _ = finished
+    reasons = {"data": "reused from s-1", "preprocess": "reused from s-1", "train": "ran: params train.search changed"}
+    RunLayout(sweep.root, "s-2").state_file.write_text(json.dumps({"status": "ok", "reasons": reasons}), encoding="utf-8")
+    assert leaderboard.reused_stages(sweep.root, "s-2") == "data, preprocess (from s-1)"
+    assert leaderboard.reused_stages(sweep.root, "s-1") == "" and leaderboard.reused_stages(sweep.root, "s-6") == ""
+    assert "<td>data, preprocess (from s-1)</td>" in leaderboard.write(sweep).read_text(encoding="utf-8")
+
+
 def test_a_sweep_with_no_evaluated_variant_still_has_a_page(tmp_path: Path) -> None:
     sweep = sweep_of(tmp_path, [entry("s-1", "a", "failed", "boom"), entry("s-2", "b", "not run")])
     table = leaderboard.rows(tmp_path, read_record(sweep))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,12 @@ from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.layout import RunLayout
 from mlworkflow.records import TEST_SPLIT, EvaluateRecord, PreprocessRecord
-from mlworkflow.workflow import compare, report
+from mlworkflow.workflow import compare, report, runstate
 from mlworkflow.workflow.sweep import yaml_text
 from mlworkflow.workflow.sweepstate import SweepLayout, SweepRecord, VariantEntry, read_record
 
 SIGNIFICANT = "yes"
+REUSED = "reused from "  # a stage's reason in state.json when the cache gave it
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Row:
     difference: str
     significant: str
     note: str
+    reused: str = ""  # the stages reused from another run's cache entry, and from which runs
 
 
 def evaluated(root: Path, entry: VariantEntry) -> Evaluated | None:
@@ -155,6 +157,20 @@ def rows(root: Path, record: SweepRecord) -> list[Row]:
     return table
 
 
+def reused_stages(root: Path, run_id: str) -> str:
+    """`data, preprocess (from RUN)`: the stages a run took from the cache (none for a run not started)."""
+    path = RunLayout(root, run_id).state_file
+    reasons = runstate.read(path).reasons if path.is_file() else {}
+    reused = {stage: why.removeprefix(REUSED) for stage, why in reasons.items() if why.startswith(REUSED)}
+    sources = ", ".join(dict.fromkeys(reused.values()))
+    return f"{', '.join(reused)} (from {sources})" if reused else ""
+
+
+def with_reuse(root: Path, table: Sequence[Row]) -> list[Row]:
+    """Each row with the stages its run reused."""
+    return [replace(row, reused=reused_stages(root, row.entry.run_id)) for row in table]
+
+
 def page(record: SweepRecord, table: Sequence[Row]) -> str:
     """The leaderboard page."""
     return report.templates().get_template("leaderboard.html.j2").render(record=record, rows=table)
@@ -164,5 +180,5 @@ def write(sweep: SweepLayout) -> Path:
     """Write the sweep's leaderboard page from its record and its runs; return its path."""
     record = read_record(sweep)
     sweep.page.parent.mkdir(parents=True, exist_ok=True)
-    sweep.page.write_text(page(record, rows(sweep.root, record)), encoding="utf-8")
+    sweep.page.write_text(page(record, with_reuse(sweep.root, rows(sweep.root, record))), encoding="utf-8")
     return sweep.page
