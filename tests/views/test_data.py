@@ -72,3 +72,18 @@ def test_the_reading_table_says_how_a_csv_and_a_sql_source_were_parsed() -> None
     assert table["parsed as times"] == "when (%d.%m.%Y)"
     sql = view.reading_table(ReadReport(format="sql"))["how"]
     assert list(sql.index) == ["format", "parsed as times"] and sql["format"] == "sql"
+
+
+def test_histograms_of_a_large_frame_draw_a_seeded_sample_and_say_so() -> None:
+    rows = view.PLOT_ROWS + 5000
+    frame = pd.DataFrame({"x": range(rows), "y": ["a", "b"] * (rows // 2)})
+    target = Target("y", "binary", ("a", "b"), "b")
+    figure = view.plot_numeric(frame, target, seed=3)
+    assert figure.get_suptitle() == f"a sample of {view.PLOT_ROWS:,} of {rows:,} rows (seed 3)"
+    assert view.plot_numeric(frame.head(100), target).get_suptitle() == ""
+
+
+def test_the_class_bars_count_every_row() -> None:
+    frame = pd.DataFrame({"y": ["a"] * 7 + ["b"] * 3})
+    bars = view.plot_target(frame, Target("y", "binary", ("a", "b"), "b")).axes[0].patches
+    assert sorted(round(bar.get_width()) for bar in bars) == [3, 7]

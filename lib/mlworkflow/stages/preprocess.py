@@ -60,12 +60,14 @@ def check_columns(frame: pd.DataFrame, target: str, params: PreprocessParams) ->
 
 
 def numeric_share(series: pd.Series) -> float:
-    """Share of a column's non-missing values that parse as finite numbers (0.0 if none)."""
-    present = series.dropna()
-    if present.empty:
+    """Share of a column's non-missing values that parse as finite numbers (0.0 if none); each distinct value is
+    parsed once."""
+    counts = roles.distinct_counts(series)
+    if counts.empty:
         return 0.0
-    parsed = pd.to_numeric(present.astype(str), errors="coerce")
-    return float(np.isfinite(parsed.to_numpy(dtype=float, na_value=np.nan)).mean())
+    parsed = pd.to_numeric(pd.Series(counts.index).astype(str), errors="coerce")
+    finite = np.isfinite(parsed.to_numpy(dtype=float, na_value=np.nan))
+    return float(counts.to_numpy()[finite].sum() / counts.sum())
 
 
 def coerce_numbers(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> pd.DataFrame:

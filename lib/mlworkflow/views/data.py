@@ -9,10 +9,11 @@ from matplotlib.figure import Figure
 from mlworkflow.core import roles
 from mlworkflow.core.target import Target
 from mlworkflow.records import ReadReport
-from mlworkflow.stages.data import Profile, describe_target, numeric_columns
+from mlworkflow.stages.data import Profile, describe_target, numeric_columns, sample
 from mlworkflow.views import plots
 
 MAX_PANELS = 12
+PLOT_ROWS = 50_000  # rows a histogram draws: its shape needs no more (counts and tables use every row)
 
 
 SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", " ": "space"}
@@ -68,17 +69,22 @@ def plot_target(frame: pd.DataFrame, target: Target) -> Figure:
     y = frame[target.name]
     if target.task == "regression":
         sns.histplot(x=y.astype(float), ax=ax, bins=40)
-    else:
-        sns.countplot(y=y.astype(str), order=list(target.classes), ax=ax, color="C0")
+    else:  # counted once here: a count plot would group every row in Python
+        counts = y.astype(str).value_counts().reindex(list(target.classes), fill_value=0)
+        sns.barplot(x=counts.to_numpy(), y=counts.index.to_numpy(), ax=ax, color="C0")
         ax.set(xlabel="rows", ylabel=target.name)
     ax.set_title(describe_target(target))
     return figure
 
 
-def plot_numeric(frame: pd.DataFrame, target: Target, exclude: tuple[str, ...] = ()) -> Figure:
-    """Histograms of the numeric features, split by class for a classification target."""
+def plot_numeric(frame: pd.DataFrame, target: Target, exclude: tuple[str, ...] = (), seed: int = 0) -> Figure:
+    """Histograms of the numeric features, split by class for a classification target; on a large frame, of a seeded
+    sample of PLOT_ROWS rows (the title says so)."""
     columns = numeric_columns(frame, (target.name, *exclude))[:MAX_PANELS]
+    rows, frame = len(frame), sample(frame, PLOT_ROWS, seed)
     figure, axes = plots.grid(len(columns))
+    if len(frame) < rows:
+        figure.suptitle(f"a sample of {len(frame):,} of {rows:,} rows (seed {seed})", fontsize=9)
     hue = None if target.task == "regression" else frame[target.name].astype(str)
     for ax, column in zip(axes, columns, strict=False):
         sns.histplot(x=frame[column], hue=hue, hue_order=list(target.classes) or None, ax=ax, bins=30,
