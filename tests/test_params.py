@@ -173,6 +173,16 @@ def test_run_name_must_be_a_folder_name(tmp_path: Path, csv: Path) -> None:
         load_params(write(tmp_path, minimal().replace("name: t", "name: ../escape")))
 
 
+def test_run_cluster_is_a_dask_scheduler_address(tmp_path: Path, csv: Path) -> None:
+    path = write(tmp_path, minimal())
+    assert load_params(path).run.cluster is None
+    for address in ("tcp://10.0.0.5:8786", "tls://scheduler.example.org:8786", "tcp://[::1]:8786"):
+        assert load_params(path, [f"run.cluster={address}"]).run.cluster == address
+    for bad in ("10.0.0.5:8786", "http://10.0.0.5:8786", "tcp://10.0.0.5"):
+        with pytest.raises(ParamsError, match=r"key 'run\.cluster': expected a Dask scheduler address tcp://HOST:PORT"):
+            load_params(path, [f"run.cluster={bad}"])
+
+
 def test_stage_parameters_are_flat_and_literal(tmp_path: Path, csv: Path) -> None:
     params = load_params(write(tmp_path, minimal()))
     injected = stage_parameters(params, "preprocess", tmp_path / "artifacts", "params/p.yaml")

@@ -124,4 +124,4 @@ def test_connection_check_refuses_a_scheduler_without_workers() -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty:
         problem = parallel.unreachable(empty.scheduler_address, timeout_s=1)
-    assert problem == f"the Dask scheduler at {empty.scheduler_address} has no worker after 1 s"
+    assert problem == f"a Dask scheduler at {empty.scheduler_address} with no worker after 1 s"

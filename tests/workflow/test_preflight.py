@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,26 @@ def test_the_header_is_read_with_the_files_separator(tmp_path: Path) -> None:
     raw["preprocess"] = {"features": {"area": "width * depth"}}
     with pytest.raises(ParamsError, match="found 'depth' at position 9"):
         preflight.check_columns(validate(raw, "p.yaml", tmp_path), "p.yaml")
+
+
+def cluster_params(tmp_path: Path, cluster: str | None) -> Any:
+    """Valid params naming a small CSV and, when given, a Dask scheduler with a one-second connection check."""
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]}).to_csv(path, index=False)
+    run = {"name": "t", "cluster": cluster, "cluster_timeout_s": 1}
+    return validate({"run": run, "data": {"path": str(path), "target": "y"}}, "p.yaml", tmp_path)
+
+
+def test_no_cluster_means_no_connection_check(tmp_path: Path) -> None:
+    preflight.check_cluster(cluster_params(tmp_path, None), "p.yaml")
+
+
+def test_an_unreachable_cluster_names_the_key_the_address_and_the_timeout(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(ParamsError) as caught:
+        preflight.check_cluster(cluster_params(tmp_path, address), "p.yaml")
+    message = str(caught.value)
+    assert message.startswith("p.yaml: key 'run.cluster': expected a Dask scheduler with at least one worker")
+    assert f"found no answer from {address} within 1 s" in message and "(run.cluster_timeout_s)" in message

@@ -27,6 +27,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import PredefinedSplit, StratifiedKFold, cross_val_predict, cross_validate
 
+from mlworkflow.core import parallel
 from mlworkflow.core.oof import OutOfFold
 
 FloatArray = npt.NDArray[np.float64]
@@ -116,8 +117,9 @@ def no_score(estimator: Any, X: Any, y: Any) -> float:
 def out_of_fold(estimator: Any, X: pd.DataFrame, y: pd.Series, cv: Any, n_jobs: int = 1) -> tuple[FloatArray, FloatArray]:
     """For every row, from a clone fitted without its fold: the class probabilities (columns: sorted classes) and
     the response calibration reads (`response`; a column for a binary margin), from the same fits."""
-    fitted = cross_validate(clone(estimator), X, y, cv=cv, n_jobs=n_jobs, scoring=no_score, return_estimator=True,
-                            return_indices=True)
+    with parallel.configured():  # local processes, or the run's Dask cluster
+        fitted = cross_validate(clone(estimator), X, y, cv=cv, n_jobs=n_jobs, scoring=no_score, return_estimator=True,
+                                return_indices=True)
     method = response(estimator)
     proba, scores = np.zeros((len(y), y.nunique())), None
     for model, rows in zip(fitted["estimator"], fitted["indices"]["test"], strict=True):

@@ -104,16 +104,19 @@ async def scheduler_workers(address: str, timeout_s: float) -> int | None:
 
 
 def unreachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
-    """Why the Dask scheduler at `address` cannot take fits (no answer, or no worker within `timeout_s`), or None."""
+    """Why the Dask scheduler at `address` cannot take fits (no answer, or no worker within `timeout_s`), or None.
+
+    The reason reads as what was found instead: "no answer from tcp://… within 10 s (…)".
+    """
     import asyncio
 
     try:
         workers = asyncio.run(scheduler_workers(address, timeout_s))
     except OSError as exc:  # refused, unresolved or silent (TimeoutError is one)
-        return f"no Dask scheduler answered at {address} within {timeout_s:g} s ({first_line(exc)})"
+        return f"no answer from {address} within {timeout_s:g} s ({first_line(exc)})"
     except (MemoryError, ValueError):  # its bytes misread as a frame of Dask's protocol
-        return f"something answered at {address}, but not a Dask scheduler"
-    return None if workers else f"the Dask scheduler at {address} has no worker after {timeout_s:g} s"
+        return f"an answer from {address} that is not a Dask scheduler's"
+    return None if workers else f"a Dask scheduler at {address} with no worker after {timeout_s:g} s"
 
 
 def first_line(error: BaseException) -> str:

@@ -29,7 +29,7 @@ from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (makes 
 from sklearn.model_selection import HalvingRandomSearchCV, ParameterGrid, ParameterSampler
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from mlworkflow.core import crossval, families, metrics, oof
+from mlworkflow.core import crossval, families, metrics, oof, parallel
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.core.target import positive_label
 from mlworkflow.errors import MlwError, ParamsError, ParamsIssue, did_you_mean
@@ -461,7 +461,7 @@ def tune(
         settings.n_jobs, seed, f"{family} ({settings.search})",
         deadline(settings.time_budget_s) if until is None else until, progress,
     )
-    with quiet():
+    with quiet(), parallel.configured():  # fold fits in local processes, or on the run's Dask cluster
         trials, status = SEARCHES[settings.search](search, space, settings)
         if status == "completed" and not any(math.isfinite(t.score) for t in trials):
             status = f"failed: {next((t.error for t in trials if t.error), 'no trial scored')}"
@@ -501,7 +501,7 @@ def reference(
         estimator, X, y, crossval.make_cv(spec.task, settings.folds, seed), scorer(metric, y, spec),
         settings.n_jobs, seed, f"{families.REFERENCE} (defaults)",
     )
-    with quiet():
+    with quiet(), parallel.configured():
         trial = evaluate(search, {})
     status = "completed" if not trial.error else trial.error
     return SearchResult(families.REFERENCE, "defaults", metric, (trial,), status, search.leader.of(trial))

@@ -3,6 +3,7 @@
 The formulas of `preprocess.features` and `data.target_expression` must name columns of the data: when
 the source is a file, its header is read (no rows) and every unknown column is a ParamsError naming the
 key and the position in the formula. A SQL source is checked when stage `data` or `preprocess` starts.
+A `run.cluster` address must answer as a Dask scheduler with a worker within `run.cluster_timeout_s`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlworkflow import io
-from mlworkflow.core import expressions
+from mlworkflow.core import expressions, parallel
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import Params
 
@@ -57,3 +58,14 @@ def check_columns(params: Params, source: str) -> None:
     issues = column_issues(params, io.read_header(Path(params.data.path), params.data.read))  # its separator, encoding
     if issues:
         raise ParamsError(source, issues)
+
+
+def check_cluster(params: Params, source: str) -> None:
+    """Raise a ParamsError when `run.cluster` is set and no Dask scheduler with a worker answers there in time."""
+    address, timeout_s = params.run.cluster, params.run.cluster_timeout_s
+    if address is None:
+        return
+    problem = parallel.unreachable(address, timeout_s)
+    if problem is not None:
+        expected = f"a Dask scheduler with at least one worker, answering within {timeout_s:g} s (run.cluster_timeout_s)"
+        raise ParamsError(source, [ParamsIssue("run.cluster", expected, problem)])
