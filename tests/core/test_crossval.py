@@ -91,3 +91,49 @@ def test_peak_memory_sees_numpy_allocations() -> None:
 def test_too_few_rows_names_the_key_that_sets_the_folds() -> None:
     with pytest.raises(DataError, match=r"^select\.folds: column 'price': cannot make 5 folds"):
         crossval.make_splits(pd.Series([1.0, 2.0, 3.0], name="price"), "regression", 5, 1, seed=0, key="select.folds")
+
+
+def paced(monkeypatch: pytest.MonkeyPatch, seconds: list[float]) -> None:
+    """Folds that take the given fit seconds in turn (a fake clock: no wall-clock assert)."""
+    pace = iter(seconds)
+    monkeypatch.setattr(
+        crossval, "run_fold", lambda *args, **kwargs: crossval.Fold({"accuracy": 0.5}, next(pace), 0.0, None)
+    )
+
+
+def repeated_run(budget_s: float, optional_after: int | None) -> crossval.Outcome:
+    frame, y, spec = tiny("binary")
+    splits = crossval.make_splits(y, "binary", 3, 3, seed=0)
+    pipeline = families.make_pipeline(spec, "logistic", 0)
+    return crossval.cross_validate("logistic", pipeline, frame, y, splits, {}, budget_s, optional_after)
+
+
+@pytest.mark.parametrize(("budget_s", "repeats"), [(5.0, 1), (7.0, 2), (9.0, 3)])
+def test_an_optional_repeat_starts_only_when_the_pace_says_it_ends_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch, budget_s: float, repeats: int
+) -> None:
+    paced(monkeypatch, [1.0] * 9)  # 3 s per repeat: after r repeats the next would end at 3(r + 1) s
+    outcome = repeated_run(budget_s, optional_after=3)
+    assert outcome.status == "ok" and len(outcome.folds) == 3 * repeats
+    assert outcome.message == ("" if repeats == 3 else f"ran {repeats} of 3 repeats: another would pass its "
+                               f"{budget_s:g} s budget")
+
+
+def test_a_repeat_the_budget_cuts_short_is_dropped_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    paced(monkeypatch, [1.0, 1.0, 1.0, 5.0, 1.0, 1.0, 1.0, 1.0, 1.0])  # the second repeat's first fold is slow
+    outcome = repeated_run(6.5, optional_after=3)
+    assert outcome.status == "ok" and len(outcome.folds) == 3, "only the whole first repeat is kept"
+    assert outcome.message == "ran 1 of 3 repeats: another would pass its 6.5 s budget"
+
+
+def test_without_optional_repeats_the_budget_stops_the_candidate_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    paced(monkeypatch, [1.0] * 9)
+    outcome = repeated_run(5.0, optional_after=None)
+    assert outcome.status == "over budget" and len(outcome.folds) == 6
+    assert outcome.message == "over its 5 s budget after 6 of 9 folds"
+
+
+def test_the_first_repeat_is_never_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    paced(monkeypatch, [2.0] * 9)
+    outcome = repeated_run(3.0, optional_after=3)
+    assert outcome.status == "over budget" and outcome.message == "over its 3 s budget after 2 of 9 folds"

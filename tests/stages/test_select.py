@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from mlworkflow import io
-from mlworkflow.core import crossval, families, metrics
+from mlworkflow.core import crossval, families, metrics, stability
 from mlworkflow.core.features import FeatureSpec, build_preprocessor
 from mlworkflow.core.target import positive_label
 from mlworkflow.errors import DataError, ParamsError
@@ -42,10 +44,13 @@ def run(task: str, candidates: tuple[str, ...] = FAST, **changes: Any) -> dict[s
         {"candidates": candidates, "folds": 3, "repeats": 2, "top_k": 2, **changes}
     )
     plan = select.plan(params, task)
-    splits = crossval.make_splits(y, task, params.folds, params.repeats, seed=0)
+    design = select.fold_design(params, len(frame))
+    splits = crossval.make_splits(y, task, design.folds, design.repeats, seed=0)
     scorers = metrics.make_scorers(plan.metrics, task, positive_label(y, spec.task, spec.positive_class))
     pipelines = select.build_candidates(spec, plan.candidates, seed=0)
-    outcomes = select.compare(pipelines, frame, y, splits, scorers, params.time_budget_s, params.n_jobs)
+    outcomes = select.compare(
+        pipelines, frame, y, splits, scorers, params.time_budget_s, params.n_jobs, design.optional_after
+    )
     ranking = select.rank(outcomes, plan.metrics, splits, params.alpha)
     prior = select.prior_outcome(y, splits, scorers)
     return select.record(plan, ranking, outcomes, splits, params, len(frame), seed=0, prior=prior)
@@ -393,3 +398,90 @@ def test_with_imbalance_handling_the_raw_probabilities_are_not_held_to_the_class
     assert prior is not None and prior.status == "ok"
     resampled = spec.model_copy(update={"transformer": TransformerSettings(imbalance="smote")})
     assert select.prior_gate(resampled, y, splits, scorers) is None
+
+
+# --- small data: repeats, and the steadier of the candidates the test cannot tell apart ----------------
+
+
+def outcome(family: str, scores: list[float]) -> crossval.Outcome:
+    """A completed candidate with these fold ROC AUCs (fixed costs)."""
+    return crossval.Outcome(family, "ok", tuple(crossval.Fold({"roc_auc": s}, 0.01, 0.001, 1.0) for s in scores))
+
+
+def tied(svm: list[float], forest: list[float]) -> SelectRecord:
+    """select.json of an svm and a random forest with these fold scores, on 5 folds × 4 repeats of 200 rows."""
+    y = pd.Series(np.tile(["no", "yes"], 100), name="t")
+    params = SelectParams(candidates=("svm", "random_forest"), folds=5, repeats=4, top_k=1)
+    splits = crossval.make_splits(y, "binary", 5, 4, seed=0)
+    outcomes = [outcome("svm", svm), outcome("random_forest", forest)]
+    ranking = select.rank(outcomes, ("roc_auc",), splits, params.alpha)
+    plan = select.Plan("binary", params.candidates, {}, ("roc_auc",))
+    return select.record(plan, ranking, outcomes, splits, params, len(y), seed=0)
+
+
+def alternating(mean: float, spread: float, n: int = 20) -> list[float]:
+    """n fold scores with this mean and standard deviation."""
+    return [mean + spread * (-1) ** i for i in range(n)]
+
+
+def test_a_tie_goes_to_the_steadier_family_and_the_headline_says_why() -> None:
+    summary = tied(alternating(0.80, 0.04), alternating(0.796, 0.01))
+    assert summary.ranking[0].family == "svm", "svm has the better mean"
+    assert summary.ranking[1].significant is False
+    assert summary.chosen == ["random_forest"]
+    assert summary.stability is not None and summary.stability.preferred is not None
+    assert summary.stability.preferred.over == "svm" and summary.stability.preferred.gap == pytest.approx(0.004)
+    assert summary.headline["choice"].startswith(
+        "random_forest chosen over svm: the gap (0.0040) is not significant (p = 0.")
+    assert "its fold scores vary less (sd 0.0100 vs 0.0400, below 0.68 × over 20 folds)" in summary.headline["choice"]
+    assert "vary least" in summary.stability.rule
+    assert view.choice_table(summary)["choice"] == summary.headline["choice"]
+
+
+def test_a_significant_gap_keeps_the_best_first_however_steady_the_other() -> None:
+    best = alternating(0.80, 0.04)
+    summary = tied(best, [0.25 * s + 0.55 for s in best])  # sd 0.01 but 0.05 lower on every fold
+    assert summary.ranking[1].significant is True
+    assert summary.chosen == ["svm"] and "choice" not in summary.headline
+    assert summary.stability is not None and summary.stability.preferred is None
+    assert summary.stability.sentence.startswith("svm chosen: the best mean roc_auc")
+
+
+def test_with_top_k_two_the_best_scoring_family_still_goes_to_train() -> None:
+    order = ["svm", "random_forest", "knn"]
+    steadier = stability.Preference("knn", "svm", 0.01, 0.3, 0.01, 0.04, 0.68, 20)
+    assert select.chosen_first(order, steadier)[:2] == ["knn", "svm"]
+    assert select.chosen_first(order, None) == order
+
+
+def test_auto_repeats_repeat_the_folds_on_few_rows_and_not_on_many() -> None:
+    summary = run("binary", ("logistic", "naive_bayes"), repeats="auto", folds=3)
+    assert (summary.cv.repeats, summary.cv.planned) == (10, 10)
+    assert all(len(scores) == 30 for scores in summary.scores.values())
+    assert summary.headline["cross-validation"] == "3 folds × 10 repeats, 120 rows"
+    assert summary.cv.rule is not None and summary.cv.rule.startswith("auto: 10 repeats of 3 folds")
+    assert select.fold_design(SelectParams(), 20_000).repeats == 1, "plain folds from 10,000 rows on"
+    assert select.fold_design(SelectParams(), 5_000).repeats == 2, "select's default subsample keeps 2 repeats"
+    assert "cross-validation" not in run("binary", ("logistic",)).headline, "set repeats: no line"
+
+
+def test_the_t_test_uses_every_repeat() -> None:
+    summary = run("binary", ("logistic", "naive_bayes"), repeats=4)
+    best, other = (summary.ranking[0].family, summary.ranking[1].family)
+    differences = np.asarray(summary.scores[best]) - np.asarray(summary.scores[other])
+    assert len(differences) == 12, "3 folds × 4 repeats"
+    n_test = summary.cv.n_test
+    variance = differences.var(ddof=1) * (1 / 12 + n_test / summary.cv.n_train)
+    expected = student_t.sf(differences.mean() / np.sqrt(variance), df=11)
+    assert summary.ranking[1].p_value == pytest.approx(expected, abs=1e-6)
+    first_repeat = differences[:3]
+    alone = student_t.sf(first_repeat.mean() / np.sqrt(first_repeat.var(ddof=1) * (1 / 3 + n_test / summary.cv.n_train)), df=2)
+    assert summary.ranking[1].p_value != pytest.approx(alone, abs=1e-6), "not the first repeat alone"
+
+
+def test_completed_candidates_are_compared_on_the_repeats_all_of_them_ran() -> None:
+    full, cut = outcome("svm", alternating(0.8, 0.01, 9)), outcome("knn", alternating(0.7, 0.01, 6))
+    failed = crossval.Outcome("mlp", "failed", tuple(outcome("mlp", [0.5]).folds), "ValueError on fold 2")
+    paired = select.common_folds([full, cut, failed])
+    assert [len(o.folds) for o in paired] == [6, 6, 1]
+    assert paired[0].folds == full.folds[:6] and paired[2] is failed
