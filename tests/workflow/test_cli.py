@@ -102,7 +102,26 @@ def test_bad_override_and_stage_names(tmp_path: Path, root: Path) -> None:
     assert done.returncode == 2 and "key 'preprocess.test_size'" in done.stderr
     done = mlworkflow("run", smoke, "--root", str(tmp_path), "--stages", "dta", cwd=root)
     assert done.returncode == 2 and "Did you mean 'data'?" in done.stderr
+    done = mlworkflow("run", smoke, "--root", str(tmp_path), "--force", "evalute", cwd=root)
+    assert done.returncode == 2 and "key '--force'" in done.stderr and "Did you mean 'evaluate'?" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_stored_stage_is_reused_unless_forced(tmp_path: Path, root: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb")
+    command = ["run", str(root / "params" / "smoke.yaml"), "--root", str(tmp_path), "--stages", "data,preprocess",
+               "--notebooks", str(notebooks)]
+    first = mlworkflow(*command, cwd=root)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "[1/2] data ran in " in first.stdout and "s (first run) → 01_data.html" in first.stdout
+    first_id = first.stdout.split()[1].rstrip(":")
+    again = mlworkflow(*command, cwd=root)
+    assert f"[1/2] data reused from {first_id} → 01_data.html" in again.stdout
+    assert f"[2/2] preprocess reused from {first_id}" in again.stdout
+    forced = mlworkflow(*command, "--force", "preprocess", cwd=root)
+    assert f"[1/2] data reused from {first_id}" in forced.stdout and "s (forced) → 02_preprocess.html" in forced.stdout
+    everything = mlworkflow(*command, "--force", cwd=root)
+    assert everything.stdout.count("(forced) →") == 2
 
 
 def test_a_params_error_inside_a_stage_names_the_params_file_and_key(tmp_path: Path, root: Path) -> None:

@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mlworkflow.errors import MlwError, ParamsError
 from mlworkflow.params import STAGES, Params, load_params
-from mlworkflow.workflow import runner, runstate
+from mlworkflow.workflow import cache, runner, runstate
 from tests import recordkit
 
 
@@ -130,6 +130,32 @@ def test_resume_skips_done_stages(params: Params, tmp_path: Path) -> None:
     assert again.stages[0].reason == f"reused from {first.layout.run_id}"
     assert again.stages[1].reason == "ran: first run"  # a failed stage is never stored
     assert again.layout == first.layout
+
+
+def refuse_kernel(_session: runner.KernelSession) -> float:
+    raise AssertionError("a run whose stages are all stored started a kernel")
+
+
+def test_stored_stages_are_reused_without_a_kernel_and_a_change_reruns_what_it_reaches(
+    params: Params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebooks, upto = fixture_notebooks(tmp_path / "nb"), list(STAGES[:5])
+    first = runner.run(request_for(params, tmp_path, notebooks, stages=upto), echo=lambda _m: None)
+    with monkeypatch.context() as patched:
+        patched.setattr(runner.KernelSession, "start", refuse_kernel)
+        second = runner.run(request_for(params, tmp_path, notebooks, stages=upto), echo=lambda _m: None)
+    assert [(s.status, s.reason) for s in second.stages] == [("reused", f"reused from {first.layout.run_id}")] * 5
+    assert (second.layout.artifacts / "train.json").stat().st_nlink == 3  # the first run's, the store's, this one's
+    assert runstate.read(second.layout.state_file).outputs["data"] == {"data.json": cache.file_sha256(second.layout.artifacts / "data.json")}
+    changed = params.model_copy(update={"evaluate": params.evaluate.model_copy(update={"bootstrap": 300})})
+    third = runner.run(request_for(changed, tmp_path, notebooks), echo=lambda _m: None)
+    assert [s.reason for s in third.stages] == [f"reused from {first.layout.run_id}"] * 4 + [
+        "ran: params evaluate.bootstrap changed", "ran: first run", "ran: first run"]
+    fourth = runner.run(request_for(changed, tmp_path, notebooks), echo=lambda _m: None)
+    gone = json.loads((recordkit.FIXTURES / "deploy.json").read_text())["registry"]
+    assert fourth.stages[5].reason == f"ran: registry version adult-smoke@1 is gone from {gone}"
+    assert fourth.stages[6].reason == f"reused from {third.layout.run_id}"  # deploy wrote the same bytes again
+    assert "reused from " + third.layout.run_id in fourth.index.read_text(encoding="utf-8")
 
 
 def test_earlier_runs_are_untouched(params: Params, tmp_path: Path) -> None:
