@@ -332,6 +332,51 @@ def test_example_records_of_a_timestamp_contract_are_valid() -> None:
     assert all(isinstance(value, str) for value in ct.to_frame(contract, checked.rows)["pickup"])
 
 
+def day_first_contract() -> ct.Contract:
+    """A contract learned from a file read with data.read.date_format '%d/%m/%Y' for `day` (not for `when`)."""
+    from mlworkflow.params import ReadOptions
+
+    read = ReadOptions(parse_dates=("day",), date_format="%d/%m/%Y")
+    train = pd.DataFrame({"x": [1.0, 2.0, 3.0], "day": pd.to_datetime(["03/04/2024", "13/04/2024", "30/05/2024"],
+                                                                       format="%d/%m/%Y"),
+                          "when": ["2024-04-03 10:00", "2024-04-13 11:00", "2024-05-30 12:00"]})
+    return ct.learn_contract(train, ["x"], [], datetime=["day", "when"], read=read)
+
+
+def test_a_date_format_travels_into_the_contract_and_parses_served_strings_as_training_did() -> None:
+    contract = day_first_contract()
+    day, when = contract.columns[1], contract.columns[2]
+    assert (day.date_format, when.date_format) == ("%d/%m/%Y", None)  # only data.read.parse_dates columns
+    assert ct.seen_text(day) == "dates or times in the format '%d/%m/%Y', 2024-04-03 00:00:00 to 2024-05-30 00:00:00"
+    assert ct.Contract.model_validate(contract.model_dump(mode="json")) == contract
+    assert "date_format" not in when.model_dump(mode="json")  # contracts without one read and write unchanged
+    validator = ct.Validator(contract, "reject")
+    good = {"x": 1.0, "day": "03/04/2024", "when": "2024-04-03 10:00"}
+    checked = validator.records([good, {**good, "day": "2024-04-03"}])
+    assert [(i.rule, i.field, i.reason) for i in checked.issues] == [
+        ("datetime", "day", "expected a date or time in the format '%d/%m/%Y', found '2024-04-03'")]
+    frame = ct.to_frame(contract, checked.rows)
+    assert frame.loc[0, "day"] == pd.Timestamp("2024-04-03")  # 3 April, day first, not 4 March
+    assert frame.loc[0, "when"] == "2024-04-03 10:00"  # parsed by the pipeline's one rule, as in training
+
+
+def test_example_records_follow_the_date_format() -> None:
+    contract = day_first_contract()
+    records = ct.example_records(contract, 6)
+    assert all(pd.to_datetime(r["day"], format="%d/%m/%Y") is not pd.NaT for r in records if r["day"] is not None)
+    checked = ct.Validator(contract, "reject").records(records)
+    assert not checked.issues and len(checked.rows) == 6
+
+
+def test_parsed_training_times_are_sent_as_text_in_the_columns_format() -> None:
+    contract = day_first_contract()
+    day, when = contract.columns[1], contract.columns[2]
+    assert ct.as_sent(day, pd.Timestamp("2024-04-03")) == "03/04/2024"
+    assert ct.as_sent(when, pd.Timestamp("2024-04-03 10:00")) == "2024-04-03 10:00:00"  # ISO without a format
+    assert ct.as_sent(day, pd.NaT) is None
+    assert ct.as_sent(contract.columns[0], 2.5) == 2.5
+
+
 # --- the reader options travel with the model (data.read) ----------------------------------------------------
 
 

@@ -19,6 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -53,6 +54,8 @@ class Column(BaseModel):
     maximum: float | None = None
     free_text: bool = Field(False, exclude_if=lambda value: not value)  # any string: a text feature, not a category
     timestamp: bool = Field(False, exclude_if=lambda value: not value)  # a string that parses as a date or time
+    # data.read.date_format of a parse_dates column: served strings are parsed with it, as training read its file
+    date_format: str | None = Field(None, exclude_if=lambda value: value is None)
 
 
 class Contract(BaseModel):
@@ -143,12 +146,15 @@ def learn_text(series: pd.Series, name: str) -> Column:
     return Column(name=name, kind="string", nullable=bool(series.isna().any()), free_text=True)
 
 
-def learn_timestamp(series: pd.Series, name: str) -> Column:
-    """A timestamp column (sent as a string): nullable, and the range seen in POSIX seconds (UTC)."""
+def learn_timestamp(series: pd.Series, name: str, read: ReadOptions | None = None) -> Column:
+    """A timestamp column (sent as a string): nullable, the range seen in POSIX seconds (UTC), and the
+    format training read it with (`read.date_format`, for a `read.parse_dates` column)."""
     parsed = parse_timestamps(series).dropna()
     seconds = parsed.astype("datetime64[ns]").astype("int64") / 1e9
     low, high = (float(seconds.min()), float(seconds.max())) if len(seconds) else (None, None)
-    return Column(name=name, kind="string", nullable=bool(series.isna().any()), minimum=low, maximum=high, timestamp=True)
+    date_format = read.date_format if read is not None and name in read.parse_dates else None
+    return Column(name=name, kind="string", nullable=bool(series.isna().any()), minimum=low, maximum=high,
+                  timestamp=True, date_format=date_format)
 
 
 def learn_contract(
@@ -162,7 +168,7 @@ def learn_contract(
     columns = [learn_numeric(train[name], name) for name in numeric]
     columns += [learn_categorical(train[name], name) for name in categorical]
     columns += [learn_text(train[name], name) for name in text]
-    columns += [learn_timestamp(train[name], name) for name in datetime]
+    columns += [learn_timestamp(train[name], name, read) for name in datetime]
     return Contract(columns=tuple(columns), missing_markers=tuple(markers), read=read or ReadOptions())
 
 
@@ -192,7 +198,8 @@ def seen_text(column: Column) -> str:
     if column.free_text:
         return "free text"
     if column.timestamp:
-        return f"dates or times, {time_text(column.minimum)} to {time_text(column.maximum)}"
+        shape = f" in the format {column.date_format!r}" if column.date_format else ""
+        return f"dates or times{shape}, {time_text(column.minimum)} to {time_text(column.maximum)}"
     if column.kind == "string":
         shown = ", ".join(column.categories[:SHOWN_CATEGORIES])
         more = f", … ({len(column.categories)} in all)" if len(column.categories) > SHOWN_CATEGORIES else ""
@@ -271,12 +278,14 @@ def check_text(value: Any) -> tuple[str, str | None]:
     return value, None
 
 
-def check_timestamp(value: Any) -> tuple[str, str | None]:
-    """A string that parses as a date or time by the rule training used (timestamps.parse_timestamps)."""
+def check_timestamp(value: Any, date_format: str | None = None) -> tuple[str, str | None]:
+    """A string that parses as a date or time by the rule training used (timestamps.parse_timestamps, with the
+    column's date_format when training read it with one)."""
     if not isinstance(value, str):
         raise Invalid("type", f"expected a date or time as a string, found {type_name(value)} {value!r:.40}")
-    if parse_timestamps(pd.Series([value], dtype=object)).isna().iloc[0]:
-        raise Invalid("datetime", f"expected a date or time (e.g. 2019-03-23 20:21:09), found {value!r:.40}")
+    if parse_timestamps(pd.Series([value], dtype=object), date_format).isna().iloc[0]:
+        expected = f"in the format {date_format!r}" if date_format else "(e.g. 2019-03-23 20:21:09)"
+        raise Invalid("datetime", f"expected a date or time {expected}, found {value!r:.40}")
     return value, None
 
 
@@ -288,7 +297,7 @@ def value_check(column: Column, policy: Policy) -> ValueCheck:
     if column.free_text:
         return check_text
     if column.timestamp:
-        return check_timestamp
+        return lambda value: check_timestamp(value, column.date_format)
     if column.kind == "string":
         seen = frozenset(column.categories)
         return lambda value: check_string(column, value, policy, seen)
@@ -489,11 +498,14 @@ class Validator:
 
 
 def to_frame(contract: Contract, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """Checked rows as the model's input frame: floats (NaN when missing) and object text."""
+    """Checked rows as the model's input frame: floats (NaN when missing), object text, and timestamps that
+    training read with a date_format parsed with it (so a day-first '03/04/2024' is 3 April, as in training)."""
     data: dict[str, Any] = {}
     for index, column in enumerate(contract.columns):
         values = [row[index] for row in rows]
-        if column.kind == "string":
+        if column.date_format is not None:
+            data[column.name] = parse_timestamps(pd.Series(values, dtype=object), column.date_format).to_numpy()
+        elif column.kind == "string":
             data[column.name] = np.array([np.nan if v is None else v for v in values], dtype=object)
         else:
             data[column.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -541,7 +553,7 @@ def example_value(column: Column, i: int) -> Any:
         return f"an example message, number {i}"
     if column.timestamp:
         start, end = column.minimum or 0.0, column.maximum if column.maximum is not None else 86_400.0
-        return time_text(float(np.floor(start + (end - start) * ((i * 0.37) % 1.0))))
+        return timestamp_text(column, pd.Timestamp(float(np.floor(start + (end - start) * ((i * 0.37) % 1.0))), unit="s"))
     if column.kind == "string":
         return column.categories[(i * 7) % len(column.categories)] if column.categories else "?"
     if column.kind == "boolean":
@@ -549,6 +561,19 @@ def example_value(column: Column, i: int) -> Any:
     low, high = column.minimum or 0.0, column.maximum if column.maximum is not None else 1.0
     value = low + (high - low) * ((i * 0.37) % 1.0)
     return float(round(value)) if column.kind == "integer" else value
+
+
+def timestamp_text(column: Column, value: pd.Timestamp) -> str:
+    """A time as a client sends it: in the column's date_format (a strftime one), else ISO."""
+    strftime = column.date_format is not None and "%" in column.date_format  # not pandas' 'ISO8601' or 'mixed'
+    return value.strftime(str(column.date_format)) if strftime else value.isoformat(sep=" ")
+
+
+def as_sent(column: Column, value: Any) -> Any:
+    """A training frame's value as a client sends it: a parsed timestamp as text (`timestamp_text`), NaT as None."""
+    if not (column.timestamp and isinstance(value, datetime)):
+        return value
+    return None if value is pd.NaT else timestamp_text(column, pd.Timestamp(value))
 
 
 def example_records(contract: Contract, n: int) -> list[dict[str, Any]]:

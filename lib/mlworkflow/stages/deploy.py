@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from mlworkflow import io
-from mlworkflow.bundle.contract import Contract, Validator, learn_contract
+from mlworkflow.bundle.contract import Contract, Validator, as_sent, learn_contract
 from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import (
     CARD_FILE,
@@ -247,7 +247,8 @@ def json_value(value: Any) -> Any:
 
 def valid_records(frame: pd.DataFrame, contract: Contract, n: int) -> list[dict[str, Any]]:
     """The first n rows of a frame that satisfy the contract, as JSON records."""
-    records = [{str(c): json_value(v) for c, v in row.items()} for row in frame[list(contract.names)].to_dict("records")]
+    columns = frame[list(contract.names)].to_dict("records")
+    records = [{c.name: as_sent(c, json_value(row[c.name])) for c in contract.columns} for row in columns]
     checked = Validator(contract, "reject").records(records[: max(50, 5 * n)])
     return [records[i] for i in checked.positions[:n]]
 
