@@ -176,7 +176,8 @@ def test_only_members_on_the_single_models_folds_are_combined_and_their_held_out
     other = Member("other", LogisticRegression(), members[1].oof, (members[1].fold + 1) % 4)
     alone = ensemble.choose("greedy", [members[0], other], "left", "roc_auc", y, BINARY, seed=0)
     assert alone.scores is None and "two tuned families" in alone.sentence
-    missing = ensemble.choose("greedy", members[1:], "left", "roc_auc", y, BINARY, seed=0)
+    third = Member("third", LogisticRegression(), members[0].oof, members[0].fold)
+    missing = ensemble.choose("greedy", [members[1], third], "left", "roc_auc", y, BINARY, seed=0)
     assert "`left` kept no out-of-fold predictions" in missing.sentence
     chosen = ensemble.choose("greedy", members, "left", "roc_auc", y, BINARY, seed=0)
     single = oof.OutOfFold(members[0].oof, members[0].fold, np.asarray(y), ("no", "yes"))

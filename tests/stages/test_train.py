@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from sklearn.calibration import CalibratedClassifierCV
 
 from mlworkflow import io
-from mlworkflow.core import calibration, crossval, families, metrics, searches
+from mlworkflow.core import calibration, crossval, ensemble, families, metrics, searches
 from mlworkflow.errors import DataError, ParamsError
 from mlworkflow.params import TrainParams
 from mlworkflow.stages import train
@@ -124,7 +124,7 @@ def test_learning_and_validation_curves(task: str) -> None:
     result = standard(task, "grid")
     learning = train.learning_curve_frame(spec, result, X, y, params, 0)
     assert list(learning.columns) == ["training rows", "train", "train sd", "validation", "validation sd"]
-    assert len(learning) == 5 and learning["training rows"].is_monotonic_increasing
+    assert len(learning) == len(train.LEARNING_SIZES) + 1 and learning["training rows"].is_monotonic_increasing
     assert learning[["train", "validation"]].notna().all().all()
     validation = train.validation_curve_frame(spec, result, X, y, params, 0)
     assert (
@@ -134,6 +134,48 @@ def test_learning_and_validation_curves(task: str) -> None:
     assert isinstance(view.plot_curve(validation, result.metric, "validation curve"), Figure)
     assert train.learning_diagnosis(learning, result.metric).sentence
     assert train.validation_diagnosis(validation, result.metric).sentence.startswith("Validation")
+
+
+def test_the_learning_curves_last_point_is_the_searchs_own_cross_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y, spec = tiny("binary", rows=120)
+    params = TrainParams.model_validate({**FAST, "folds": 3})
+    result = searches.tune(spec, "logistic", X, y, train.search_settings(params, len(X)), 0, "roc_auc")
+    asked: list[list[float]] = []
+    real = train.learning_curve
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        asked.append(list(kwargs["train_sizes"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train, "learning_curve", spy)
+    learning = train.learning_curve_frame(spec, result, X, y, params, 0)
+    best = result.best
+    assert best is not None and asked == [list(train.LEARNING_SIZES)]  # no refit on all of each fold's rows
+    assert learning["training rows"].iloc[-1] == 80
+    assert learning["validation"].iloc[-1] == pytest.approx(best.score)
+    assert learning["train"].iloc[-1] == pytest.approx(best.train_score)
+
+
+def test_large_data_is_cross_validated_on_fewer_folds() -> None:
+    params = TrainParams.model_validate({"folds": 5})
+    assert params.large_data_rows == 20_000 and params.validation_curve is True
+    assert train.fold_count(params, 19_999) == 5 and train.fold_count(params, 20_000) == train.LARGE_DATA_FOLDS
+    assert train.fold_count(params, None) == 5 and train.search_settings(params, 50_000).folds == 3
+    never = TrainParams.model_validate({"folds": 5, "large_data_rows": None})
+    assert train.fold_count(never, 10**6) == 5 and train.fold_count(params.model_copy(update={"folds": 2}), 10**6) == 2
+    plan = view.plan_table(["logistic"], "roc_auc", params, 26_048)
+    assert "3 folds over 26048 training rows (`folds` = 5, at most 3" in plan.loc["cross-validation", "plan"]
+    assert plan.loc["time budget", "plan"] == "600 s for all searches"
+
+
+def test_the_validation_curve_sweeps_a_stratified_sample_of_large_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y, _ = tiny("binary", rows=120)
+    monkeypatch.setattr(train, "CURVE_ROWS", 40)
+    rows, target = train.curve_rows(X, y, "binary", 0)
+    assert len(rows) == len(target) == 40 and list(rows.index) == list(target.index)
+    assert abs(float((target == "yes").mean()) - float((y == "yes").mean())) < 0.03
+    assert len(train.curve_rows(X.head(30), y.head(30), "binary", 0)[0]) == 30
+    assert train.NOT_SWEPT.verdict == "not checked" and "validation_curve = False" in train.NOT_SWEPT.sentence
 
 
 def test_curve_param_defaults_per_family_and_checks_requests() -> None:
@@ -325,23 +367,38 @@ def test_the_kept_model_is_calibrated_when_its_probabilities_are_worse_than_the_
 
 def test_a_family_that_stays_worse_than_the_prior_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
     X, y, spec, results = few_rows_tuned("decision_tree", "logistic")
-    real = calibration.check
+    real = calibration.check_out_of_fold
 
     def tree_untrusted(family: str, *args: Any, **kwargs: Any) -> calibration.Check:
         found = real(family, *args, **kwargs)
         return found if family != "decision_tree" else dataclasses.replace(found, method=calibration.UNCALIBRATED)
 
-    monkeypatch.setattr(calibration, "check", tree_untrusted)
+    monkeypatch.setattr(calibration, "check_out_of_fold", tree_untrusted)
     best = searches.best_of(results)
     assert best.family == "decision_tree"
     kept = train.keep(spec, results, X, y, TrainParams.model_validate({"folds": 5}), 0)
     assert kept.result.family == "logistic" and list(kept.passed_over) == ["decision_tree"]
     assert "worse than the class prior's" in kept.passed_over["decision_tree"]
     assert "Passed over: `decision_tree`" in kept.sentence
-    monkeypatch.setattr(calibration, "check", lambda family, *a, **k: dataclasses.replace(
+    monkeypatch.setattr(calibration, "check_out_of_fold", lambda family, *a, **k: dataclasses.replace(
         real(family, *a, **k), method=calibration.UNCALIBRATED, raw=calibration.Losses(9.0, 1.0)))
     with pytest.raises(DataError, match="no tuned family's probabilities beat the class prior's"):
         train.keep(spec, results, X, y, TrainParams.model_validate({"folds": 5}), 0)
+
+
+def test_the_check_refits_nothing_and_the_kept_predictions_are_calibrated(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y, spec, results = few_rows_tuned("decision_tree")
+    expected = calibration.check("decision_tree", searches.tuned_pipeline(spec, results[0], 0), X, y, 5, 0)
+
+    def no_refit(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the check refitted the model")
+
+    monkeypatch.setattr(calibration, "out_of_fold", no_refit)
+    kept = train.keep(spec, results, X, y, TrainParams.model_validate({"folds": 5}), 0)
+    assert kept.check == expected and kept.check.method == "sigmoid"
+    predictions = train.kept_out_of_fold(kept)
+    assert results[0].oof is not None and predictions.predictions.shape == results[0].oof.predictions.shape
+    assert calibration.losses(y, predictions.predictions, list(predictions.classes)) == kept.check.chosen
 
 
 def test_regression_keeps_the_best_search_without_a_check() -> None:
@@ -349,6 +406,7 @@ def test_regression_keeps_the_best_search_without_a_check() -> None:
     X, y, spec = tiny("regression")
     kept = train.keep(spec, [result], X, y, TrainParams.model_validate(FAST), 0)
     assert kept.result is result and kept.check is None and kept.as_record() is None
+    assert train.kept_out_of_fold(kept) is result.oof
     assert "calibration" not in train.record(result, [result], {}, kept=kept).model_dump()
 
 
@@ -385,3 +443,48 @@ def test_without_the_steps_train_json_is_as_before() -> None:
     weighted, model, _ = final_with_steps("none", "class_weight")
     steps = train.step_choice(weighted, "logistic", model)
     assert steps is not None and steps["kept"] == [] and steps["imbalance"] == "class_weight"
+
+
+# --- an ensemble of the tuned families -----------------------------------------------------------------------
+
+
+def two_families() -> tuple[Any, pd.DataFrame, pd.Series, tuple[searches.SearchResult, ...], train.Kept, TrainParams]:
+    """Logistic and k-NN tuned on the tiny binary frame, and the model train keeps of them: (spec, X, y, results,
+    kept, params)."""
+    X, y, spec = tiny("binary")
+    params = TrainParams.model_validate({**FAST, "folds": 3, "n_iter": 1, "top_k": 2})
+    results = train.tune_all(spec, ["logistic", "knn"], X, y, params, 0, "roc_auc")
+    return spec, X, y, results, train.keep(spec, results, X, y, params, 0), params
+
+
+def test_no_ensemble_is_tried_with_top_k_1_and_train_json_says_so() -> None:
+    spec, _, y, results, kept, params = two_families()
+    chosen = train.try_ensemble(spec, results, kept, y, params.model_copy(update={"top_k": 1}), 0)
+    assert not chosen.kept and chosen.scores is None and "`train.top_k` ≥ 2" in chosen.sentence
+    content = train.with_ensemble(train.record(kept.result, results, {}, kept=kept), chosen, results).model_dump()
+    assert content["family"] == kept.result.family and content["ensemble"]["kept"] is False
+    assert content["ensemble"]["cv_score"] == {} and content["ensemble"]["sentence"] == chosen.sentence
+
+
+def test_a_kept_ensemble_is_train_jsons_model_with_its_members_and_nested_score() -> None:
+    spec, X, y, results, kept, params = two_families()
+    chosen = train.try_ensemble(spec, results, kept, y, params, 0)
+    scores = chosen.scores
+    assert scores is not None and len(scores.ensemble) == 3
+    if not chosen.kept:  # the tiny frame may not reward it: the same choice with its ensemble built, to record one
+        members = [m for m in ensemble.members(spec, results, 0) if m.family in chosen.members]
+        chosen = dataclasses.replace(chosen, estimator=ensemble.build("greedy", members, chosen.weights, "binary", None, 1))
+    model = train.fit_ensemble(chosen, X, y)
+    content = train.with_ensemble(train.record(kept.result, results, {}, kept=kept), chosen, results).model_dump()
+    json.dumps(content, allow_nan=False)
+    assert content["family"] == "ensemble" and set(content["best_params"]) == set(chosen.members)
+    assert content["cv_score"]["mean"] == pytest.approx(np.mean(scores.ensemble))
+    assert content["calibration"]["method"] == "none" and content["calibration"]["trusted"]
+    assert content["headline"]["model"] == chosen.label and content["ensemble"]["kept"]
+    assert train.step_choice(spec, kept.result.family, model) is None  # no steps: as for a single model
+    summary = view.final_summary(kept.result, model, model, X)["final model"]
+    assert summary["estimator"] == "VotingClassifier" and summary["reloaded model predicts identically"]
+    table = view.ensemble_table(chosen)
+    assert list(table.index) == ["fold 1", "fold 2", "fold 3", "mean"]
+    assert table.loc["mean", "ensemble"] == pytest.approx(np.mean(scores.ensemble), abs=1e-4)
+    assert view.ensemble_table(dataclasses.replace(chosen, scores=None)).empty

@@ -277,12 +277,13 @@ def choose(method: Method, candidates: Sequence[Member], single: str, metric: st
     """Try the ensemble of the candidates (the search's order) on the folds of the `single` model kept without one."""
     if method == "none":
         return Choice(method, metric, single, why_not="`train.ensemble` is none")
+    two = "it needs at least two tuned families (`train.top_k` ≥ 2)"
     base = next((m for m in candidates if m.family == single), None)
-    if base is None:
+    if base is None and len(candidates) >= 2:
         return Choice(method, metric, single, why_not=f"`{single}` kept no out-of-fold predictions")
-    members = [m for m in candidates if np.array_equal(m.fold, base.fold)]  # the same folds, so scores pair up
-    if len(members) < 2:
-        return Choice(method, metric, single, why_not="it needs at least two tuned families (`train.top_k` ≥ 2)")
+    members = [m for m in candidates if base is not None and np.array_equal(m.fold, base.fold)]  # scores pair up
+    if base is None or len(members) < 2:
+        return Choice(method, metric, single, why_not=two)
     score, oofs = scorer_of(metric, y, spec), [m.oof for m in members]
     scores = nested(method, oofs, members.index(base), y, spec.task, score, fold_splits(base.fold))
     losses, prior = probability_gate(spec.task, y, scores.predictions, PredefinedSplit(base.fold))

@@ -17,16 +17,30 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import learning_curve, validation_curve
+from sklearn.model_selection import learning_curve, train_test_split, validation_curve
 
-from mlworkflow.core import calibration, crossval, families, imbalance, metrics, searches, selection, steps
+from mlworkflow.core import (
+    calibration,
+    crossval,
+    ensemble,
+    families,
+    imbalance,
+    metrics,
+    oof,
+    parallel,
+    searches,
+    selection,
+    steps,
+)
 from mlworkflow.core.features import FeatureSpec
-from mlworkflow.errors import DataError, ParamsError, ParamsIssue, did_you_mean
+from mlworkflow.errors import DataError, MlwError, ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import TrainParams
 from mlworkflow.records import SELECT, TRAIN_SPLIT, TrainRecord
 
-CURVE_POINTS = 6
-LEARNING_SIZES = (0.2, 0.4, 0.6, 0.8, 1.0)
+CURVE_POINTS = 4
+LEARNING_SIZES = (0.25, 0.5)  # shares of each fold's training rows; the whole of them is the search's own fits
+CURVE_ROWS = 10_000  # the validation curve runs on a stratified sample of this many rows when there are more
+LARGE_DATA_FOLDS = 3  # at most this many folds from `train.large_data_rows` training rows on
 OVERFIT_GAP = 0.05  # relative train–validation gap above which the model overfits
 STILL_LEARNING = 0.01  # relative validation gain over the last step above which more data would help
 
@@ -55,11 +69,18 @@ def families_to_tune(chosen: Sequence[str], top_k: int, task: str) -> tuple[str,
 # --- tuning ---------------------------------------------------------------------------------------
 
 
-def search_settings(params: TrainParams) -> searches.SearchSettings:
-    """The search the train params ask for."""
+def fold_count(params: TrainParams, rows: int | None) -> int:
+    """The folds train cross-validates on: `folds`, at most LARGE_DATA_FOLDS from `large_data_rows` rows on (each
+    held-out fold then has thousands of rows, so fewer folds barely widen the score's spread but save fits)."""
+    large = params.large_data_rows is not None and rows is not None and rows >= params.large_data_rows
+    return min(params.folds, LARGE_DATA_FOLDS) if large else params.folds
+
+
+def search_settings(params: TrainParams, rows: int | None = None) -> searches.SearchSettings:
+    """The search the train params ask for on `rows` training rows (None: as many folds as `folds` says)."""
     return searches.SearchSettings(
-        params.search, params.n_iter, params.grid_points, params.folds, params.n_jobs, params.time_budget_s,
-        params.space,
+        params.search, params.n_iter, params.grid_points, fold_count(params, rows), parallel.fit_jobs(params.n_jobs),
+        params.time_budget_s, params.space,
     )
 
 
@@ -68,7 +89,7 @@ def tune_all(
     metric: str, progress: bool = False,
 ) -> tuple[searches.SearchResult, ...]:
     """Tune each chosen family with the configured search, plus the reference family's defaults when not tuned."""
-    return searches.tune_all(spec, names, X, y, search_settings(params), seed, metric, progress)
+    return searches.tune_all(spec, names, X, y, search_settings(params, len(X)), seed, metric, progress)
 
 
 def fit_final(spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, seed: int,
@@ -110,15 +131,15 @@ def by_score(results: Sequence[searches.SearchResult]) -> list[searches.SearchRe
 def keep(spec: FeatureSpec, results: Sequence[searches.SearchResult], X: pd.DataFrame, y: pd.Series,
          params: TrainParams, seed: int) -> Kept:
     """The best search whose out-of-fold log-loss, calibrated where that helps, is no worse than the class prior's;
-    a better-scoring family that stays worse is passed over, and none left is an error (regression: the best)."""
+    a better-scoring family that stays worse is passed over, and none left is an error (regression: the best).
+    The check reads the search's own out-of-fold predictions (`SearchResult.oof`): no model is refitted for it."""
     best = searches.best_of(results)
     if spec.task == "regression":
         return Kept(best, None, {})
     passed: dict[str, str] = {}
     with searches.quiet():
         for result in by_score(results):
-            pipeline = searches.tuned_pipeline(spec, result, seed)
-            checked = calibration.check(result.family, pipeline, X, y, params.folds, seed, params.n_jobs)
+            checked = probability_check(spec, result, X, y, params, seed)
             if checked.trusted:
                 return Kept(result, checked, passed)
             passed[result.family] = checked.sentence
@@ -126,9 +147,66 @@ def keep(spec: FeatureSpec, results: Sequence[searches.SearchResult], X: pd.Data
                     source="train")
 
 
+def probability_check(spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series,
+                      params: TrainParams, seed: int) -> calibration.Check:
+    """The probability check of a search's best configuration: from its out-of-fold predictions, or (none kept) from
+    one cross-validation of it on the same folds."""
+    if result.oof is not None:
+        return calibration.check_out_of_fold(result.family, result.oof)
+    pipeline = searches.tuned_pipeline(spec, result, seed)
+    return calibration.check(result.family, pipeline, X, y, fold_count(params, len(X)), seed,
+                             parallel.fit_jobs(params.n_jobs))
+
+
+def kept_out_of_fold(kept: Kept) -> oof.OutOfFold:
+    """The kept model's out-of-fold predictions (calibrated when the check calibrates it), for `records.OOF`."""
+    found = kept.result.oof
+    if found is None:
+        raise MlwError(f"search for '{kept.result.family}' kept no out-of-fold predictions ({kept.result.status})")
+    return found if kept.check is None else calibration.kept_out_of_fold(found, kept.check)
+
+
 def same_predictions(model: Any, other: Any, X: pd.DataFrame) -> bool:
     """Whether two fitted pipelines predict exactly the same on X."""
     return bool(np.array_equal(np.asarray(model.predict(X)), np.asarray(other.predict(X))))
+
+
+# --- an ensemble of the tuned families (core.ensemble) -------------------------------------------
+
+
+def try_ensemble(spec: FeatureSpec, results: Sequence[searches.SearchResult], kept: Kept, y: pd.Series,
+                 params: TrainParams, seed: int) -> ensemble.Choice:
+    """The ensemble `train.ensemble` asks for of the searches' out-of-fold predictions (when `top_k` ≥ 2), kept only
+    when it beats the kept model in nested cross-validation."""
+    tuned = ensemble.members(spec, results, seed) if params.top_k > 1 and params.ensemble != "none" else []
+    return ensemble.choose(params.ensemble, tuned, kept.result.family, kept.result.metric, y, spec, seed,
+                           parallel.fit_jobs(params.n_jobs))
+
+
+def kept_predictions(kept: Kept, chosen: ensemble.Choice) -> oof.OutOfFold:
+    """The kept model's out-of-fold predictions for `records.OOF`: a kept ensemble's held-out ones, else the single's."""
+    return ensemble.out_of_fold(chosen, kept_out_of_fold(kept))
+
+
+def fit_ensemble(chosen: ensemble.Choice, X: pd.DataFrame, y: pd.Series) -> Any:
+    """The kept ensemble fitted on all training rows (every member refitted on them)."""
+    return ensemble.fit(chosen, X, y)
+
+
+def with_ensemble(record: TrainRecord, chosen: ensemble.Choice, results: Sequence[searches.SearchResult]) -> TrainRecord:
+    """train.json with the ensemble's part; a kept ensemble is the family, with its members' parameters, its nested
+    CV score and its held-out probabilities' check."""
+    content = {**record.model_dump(), "ensemble": chosen.as_dict()}
+    if chosen.kept and chosen.scores is not None:
+        scores = metrics.sign(chosen.metric) * np.asarray(chosen.scores.ensemble)
+        content |= {
+            "family": ensemble.NAME, "cv_score": {"mean": scores.mean(), "std": scores.std(), "train_mean": None},
+            "best_params": {r.family: searches.best_trial(r).params for r in results if r.family in chosen.members},
+            "calibration": chosen.calibration_record(),
+            "headline": {**record.headline, "model": chosen.label,
+                         f"cv {record.score_name}": f"{scores.mean():.4f} ± {scores.std():.4f}", **chosen.headline()},
+        }
+    return TrainRecord.model_validate(json_ready(content))
 
 
 # --- tables (train.json keeps them) ---------------------------------------------------------------
@@ -203,15 +281,32 @@ def curve_frame(x_name: str, x: Sequence[Any], train: Any, valid: Any, metric: s
 def learning_curve_frame(
     spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, params: TrainParams, seed: int
 ) -> pd.DataFrame:
-    """Train and validation scores of the tuned pipeline as the number of training rows grows."""
-    with searches.quiet():
+    """Train and validation scores of the tuned pipeline as the number of training rows grows: a quarter and half
+    of each fold's training rows, then all of them — the search's own fits of the best trial, not refitted."""
+    best = searches.best_trial(result)
+    reused = len(best.fold_scores) == fold_count(params, len(X))
+    shares = LEARNING_SIZES if reused else (*LEARNING_SIZES, 1.0)
+    cv = crossval.make_cv(spec.task, fold_count(params, len(X)), seed)
+    with searches.quiet(), parallel.configured():  # local processes, or the run's Dask cluster
         sizes, train, valid = learning_curve(
-            searches.tuned_pipeline(spec, result, seed), X, y, train_sizes=np.array(LEARNING_SIZES),
-            cv=crossval.make_cv(spec.task, params.folds, seed),
+            searches.tuned_pipeline(spec, result, seed), X, y, train_sizes=np.array(shares), cv=cv,
             scoring=searches.scorer(result.metric, y, spec, key="train.metric"),
-            n_jobs=params.n_jobs, shuffle=True, random_state=seed, error_score=np.nan,
+            n_jobs=parallel.fit_jobs(params.n_jobs), shuffle=True, random_state=seed, error_score=np.nan,
         )
+    if reused:
+        full = len(X) - len(next(cv.split(X, y))[1])
+        sizes, train = np.append(sizes, full), np.vstack([train, best.fold_train_scores])
+        valid = np.vstack([valid, best.fold_scores])
     return curve_frame("training rows", [int(s) for s in sizes], train, valid, result.metric)
+
+
+def curve_rows(X: pd.DataFrame, y: pd.Series, task: str, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows a validation curve sweeps on: all of them, or a (stratified) seeded sample of CURVE_ROWS."""
+    if len(X) <= CURVE_ROWS:
+        return X, y
+    stratify = None if task == "regression" else y
+    sample, _, sample_y, _ = train_test_split(X, y, train_size=CURVE_ROWS, random_state=seed, stratify=stratify)
+    return sample, sample_y
 
 
 def curve_param(family: str, task: str, space: Mapping[str, Any], requested: str | None) -> str:
@@ -237,16 +332,18 @@ def curve_param(family: str, task: str, space: Mapping[str, Any], requested: str
 def validation_curve_frame(
     spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, params: TrainParams, seed: int
 ) -> pd.DataFrame:
-    """Train and validation scores as one parameter sweeps its range, the others at their tuned values."""
+    """Train and validation scores as one parameter sweeps its range, the others at their tuned values (on at most
+    CURVE_ROWS rows: the curve's shape, not its last digit, is what it shows)."""
     space = searches.merge_space(result.family, spec.task, params.space)
     name = curve_param(result.family, spec.task, space, params.validation_param)
     values = searches.grid_values(space[name], CURVE_POINTS)
-    with searches.quiet():
+    rows, target = curve_rows(X, y, spec.task, seed)
+    with searches.quiet(), parallel.configured():
         train, valid = validation_curve(
-            searches.tuned_pipeline(spec, result, seed), X, y, param_name=name, param_range=values,
-            cv=crossval.make_cv(spec.task, params.folds, seed),
+            searches.tuned_pipeline(spec, result, seed), rows, target, param_name=name, param_range=values,
+            cv=crossval.make_cv(spec.task, fold_count(params, len(X)), seed),
             scoring=searches.scorer(result.metric, y, spec, key="train.metric"),
-            n_jobs=params.n_jobs, error_score=np.nan,
+            n_jobs=parallel.fit_jobs(params.n_jobs), error_score=np.nan,
         )
     return curve_frame(searches.short_name(name), values, train, valid, result.metric)
 
@@ -260,6 +357,7 @@ class Diagnosis:
 
 
 NOT_CHECKED = Diagnosis("not checked", "The learning curve was skipped (`learning_curve = False`).")
+NOT_SWEPT = Diagnosis("not checked", "The validation curve was skipped (`validation_curve = False`).")
 
 
 def gap(row: pd.Series, metric: str) -> float:
@@ -325,7 +423,7 @@ def step_choice(spec: FeatureSpec, family: str, model: Any) -> dict[str, Any] | 
     settings = spec.transformer
     if settings.feature_selection == "none" and settings.imbalance == "none":
         return None
-    kept, dropped = selection.chosen_features(model) or ([], [])
+    kept, dropped = selection.chosen_features(ensemble.member(model, family)) or ([], [])
     return {
         "feature_selection": settings.feature_selection,
         "imbalance": settings.imbalance,

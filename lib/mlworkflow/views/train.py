@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mlworkflow.core import metrics
+from mlworkflow.core import ensemble, metrics, parallel
 from mlworkflow.core.searches import SearchResult, best_trial, short_name
 from mlworkflow.params import TrainParams
 from mlworkflow.records import TrainRecord
-from mlworkflow.stages.train import is_number, same_predictions, value_label
+from mlworkflow.stages.train import LARGE_DATA_FOLDS, fold_count, is_number, same_predictions, value_label
 
 SEARCH_LABELS = {
     "grid": "grid search",
@@ -24,7 +24,7 @@ SEARCH_LABELS = {
 
 
 def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int) -> pd.DataFrame:
-    """What this stage will do: families, metric, search, candidates, folds and time budget."""
+    """What this stage will do: families, metric, search, candidates, folds, processes and time budget."""
     better = metrics.better(metric)
     grid = params.search == "grid"
     plan = {
@@ -32,18 +32,35 @@ def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int
         "metric": f"{metrics.display_name(metric)} ({better} is better)",
         "search": SEARCH_LABELS[params.search],
         "candidates": f"{params.grid_points} values per range" if grid else f"{params.n_iter} per family",
-        "cross-validation": f"{params.folds} folds over {rows} training rows",
-        "time budget": "none" if params.time_budget_s is None else f"{params.time_budget_s:g} s per family",
+        "cross-validation": f"{fold_count(params, rows)} folds over {rows} training rows{fewer_folds(params, rows)}",
+        "parallel fits": f"{parallel.fit_jobs(params.n_jobs)} process(es), one native thread each",
+        "time budget": "none" if params.time_budget_s is None else f"{params.time_budget_s:g} s for all searches",
     }
     return pd.Series(plan, name="plan").to_frame()
 
 
+def model_parts(model: Any) -> dict[str, str]:
+    """A pipeline's steps and estimator, or an ensemble's estimator and its members (with their weights)."""
+    if hasattr(model, "steps"):
+        return {"steps": " → ".join(name for name, _ in model.steps), "estimator": type(model.named_steps["model"]).__name__}
+    names = [name for name, _ in model.estimators]
+    weights = getattr(model, "weights", None) or [None] * len(names)
+    members = [name if w is None else f"{name} ({w:.2f})" for name, w in zip(names, weights, strict=True)]
+    return {"estimator": type(model).__name__, "members": ", ".join(members)}
+
+
+def fewer_folds(params: TrainParams, rows: int) -> str:
+    """Why the folds are fewer than `folds` asks (empty when they are not)."""
+    if fold_count(params, rows) == params.folds:
+        return ""
+    return f" (`folds` = {params.folds}, at most {LARGE_DATA_FOLDS} from `large_data_rows` = {params.large_data_rows})"
+
+
 def final_summary(result: SearchResult, model: Any, reloaded: Any, X: pd.DataFrame) -> pd.DataFrame:
-    """The saved pipeline in words: steps, estimator, tuned parameters, rows, and the reload check."""
-    tuned = {short_name(k): value_label(v) for k, v in best_trial(result).params.items()}
+    """The saved model in words: steps (or an ensemble's members), estimator, tuned parameters, rows, the reload check."""
+    tuned = {short_name(k): value_label(v) for k, v in best_trial(result).params.items()} if hasattr(model, "steps") else {}
     summary = {
-        "steps": " → ".join(name for name, _ in model.steps),
-        "estimator": type(model.named_steps["model"]).__name__,
+        **model_parts(model),
         **tuned,
         "fitted on rows": len(X),
         "reloaded model predicts identically": same_predictions(model, reloaded, X),
@@ -127,3 +144,16 @@ def steps_table(record: TrainRecord) -> pd.DataFrame:
         "class imbalance": f"{steps.imbalance}: {steps.imbalance_note}",
     }
     return pd.Series(values, name="final model").to_frame()
+
+
+def ensemble_table(chosen: ensemble.Choice) -> pd.DataFrame:
+    """The deciding score of the ensemble and of the single model on each held-out fold, and their means (display
+    sign); empty when no ensemble was tried."""
+    if chosen.scores is None:
+        return pd.DataFrame()
+    sign, n = metrics.sign(chosen.metric), len(chosen.scores.ensemble)
+    table = pd.DataFrame({"ensemble": sign * np.asarray(chosen.scores.ensemble),
+                          chosen.single: sign * np.asarray(chosen.scores.single)},
+                         index=[f"fold {i}" for i in range(1, n + 1)])
+    table.loc["mean"] = table.mean()
+    return table.round(4).rename_axis(metrics.display_name(chosen.metric))
