@@ -16,7 +16,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import cross_val_predict
 
 from mlworkflow.bundle import registry
-from mlworkflow.core import calibration, families
+from mlworkflow.core import calibration, families, oof
 from mlworkflow.core.calibration import Check, Losses
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.service import fastpath
@@ -122,6 +122,31 @@ def test_a_tree_worse_than_the_prior_is_trusted_once_calibrated() -> None:
     assert tuple(found.tried) == ("sigmoid",), "303 rows: no isotonic"
     assert "sigmoid calibration improves it" in found.sentence and "no worse than the class prior's" in found.sentence
     assert found.as_dict()["uncalibrated"] == {"log_loss": found.raw.log_loss, "brier": found.raw.brier}
+
+
+# --- the check from a search's out-of-fold predictions ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("family", "task"), [("logistic", "binary"), ("decision_tree", "multiclass")])
+def test_the_check_from_given_predictions_is_the_check_that_refits(family: str, task: str) -> None:
+    frame, y, spec = few_rows_five_classes() if task == "multiclass" else tiny(task)
+    pipeline = families.make_pipeline(spec, family, 0)
+    splits = list(calibration.folds(5, 0).split(frame, y))
+    given = oof.cross_validate_folds(pipeline, frame, y, splits, None).oof
+    assert given is not None and (given.margins is not None) == (family == "logistic")
+    assert calibration.check_out_of_fold(family, given) == calibration.check(family, pipeline, frame, y, 5, 0)
+
+
+def test_the_kept_predictions_are_the_calibrated_ones_when_a_calibration_is_chosen() -> None:
+    frame, y, spec = few_rows_five_classes()
+    pipeline = families.make_pipeline(spec, "decision_tree", 0)
+    given = oof.cross_validate_folds(pipeline, frame, y, list(calibration.folds(5, 0).split(frame, y)), None).oof
+    assert given is not None
+    found = calibration.check_out_of_fold("decision_tree", given)
+    kept = calibration.kept_out_of_fold(given, found)
+    assert found.method == "sigmoid" and kept.margins is None and (kept.fold == given.fold).all()
+    assert calibration.losses(y, kept.predictions, list(kept.classes)) == found.chosen
+    assert calibration.kept_out_of_fold(given, forced("none")) is given
 
 
 # --- the calibrated model: fitted, saved, served ------------------------------------------------------------

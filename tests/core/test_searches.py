@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,9 @@ import optuna
 import pandas as pd
 import pytest
 from scipy.stats import randint
+from sklearn.model_selection import cross_val_predict
 
-from mlworkflow.core import metrics, searches
+from mlworkflow.core import crossval, families, metrics, searches
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.errors import MlwError, ParamsError
 from mlworkflow.params import section_from_namespace
@@ -220,3 +222,59 @@ def test_best_of_raises_when_nothing_scored() -> None:
     result = searches.SearchResult("logistic", "grid", "roc_auc", (failed,), "failed: boom")
     with pytest.raises(MlwError, match=r"every search failed.*logistic: failed: boom"):
         searches.best_of([result])
+
+
+# --- out-of-fold predictions and pruning ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_the_best_trials_out_of_fold_predictions_come_with_the_result(search: str) -> None:
+    result = standard("binary", search)
+    X, y, spec = tiny("binary")
+    best = result.best
+    assert best is not None and result.oof is not None
+    pipeline = families.make_pipeline(spec, "logistic", 0).set_params(**best.params)
+    cv = crossval.make_cv("binary", FAST.folds, 0)
+    expected = cross_val_predict(pipeline, X, y, cv=cv, method="predict_proba")
+    np.testing.assert_allclose(result.oof.predictions, expected)
+    assert result.oof.n_folds == FAST.folds and result.oof.classes == ("no", "yes")
+
+
+def test_a_regression_search_keeps_its_predictions() -> None:
+    result = standard("regression", "random")
+    assert result.oof is not None and result.oof.predictions.shape == (90,) and not result.oof.is_classifier
+
+
+def test_optuna_prunes_trials_whose_first_fold_is_below_the_median() -> None:
+    space = {"logistic": {"C": {"low": 1e-6, "high": 10.0, "log": True}}}
+    X, y, spec = tiny("binary", rows=150)
+    settings = dataclasses.replace(FAST, n_iter=14, folds=3, space=space)
+    result = searches.tune(spec, "logistic", X, y, settings, 0, "neg_log_loss")
+    pruned = [t for t in result.trials if t.error.startswith("pruned after 1 of 3 folds")]
+    assert pruned and len(result.trials) == 15  # pruned trials count as trials (the defaults trial is last)
+    assert all(math.isnan(t.score) and len(t.fold_scores) == 1 for t in pruned)
+    assert result.best is not None and not result.best.error and len(result.best.fold_scores) == 3
+    assert all(not t.error for t in result.trials[: searches.PRUNE_AFTER])  # never before five complete trials
+
+
+def test_an_expired_deadline_stops_the_search_whatever_its_own_budget() -> None:
+    X, y, spec = tiny("binary")
+    settings = dataclasses.replace(FAST, search="random", n_iter=5, time_budget_s=None)
+    result = searches.tune(spec, "logistic", X, y, settings, 0, "roc_auc", until=time.monotonic() - 1.0)
+    assert result.status.startswith("stopped: time budget spent after 1 of 5") and len(result.trials) == 2
+
+
+def test_the_budget_is_the_wall_time_of_all_families_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y, spec = tiny("binary")
+    untils: list[float | None] = []
+    real = searches.tune
+
+    def spy(*args: Any, **kwargs: Any) -> searches.SearchResult:
+        untils.append(args[8] if len(args) > 8 else kwargs.get("until"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(searches, "tune", spy)
+    settings = dataclasses.replace(FAST, search="random", n_iter=1, time_budget_s=50.0)
+    searches.tune_all(spec, ["logistic", "knn"], X, y, settings, 0, "roc_auc")
+    assert len(untils) == 2 and untils[0] == untils[1] and untils[0] is not None
+    assert untils[0] <= time.monotonic() + 50.0

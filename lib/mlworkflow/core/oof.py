@@ -152,6 +152,12 @@ def fold_batch(estimator: Any, X: pd.DataFrame, y: pd.Series, batch: list[Split]
     return test, train, parts
 
 
+def mean_so_far(scores: Sequence[float]) -> float:
+    """The mean of the folds that scored (NaN when none did)."""
+    finite = [score for score in scores if math.isfinite(score)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def cross_validate_folds(estimator: Any, X: pd.DataFrame, y: pd.Series, splits: Sequence[Split], scoring: Any,
                          n_jobs: int = 1, stop: Stop | None = None) -> Folds:
     """Cross-validate a candidate keeping each fold's held-out predictions; with `stop`, the first fold alone, then
@@ -166,7 +172,7 @@ def cross_validate_folds(estimator: Any, X: pd.DataFrame, y: pd.Series, splits: 
         except ValueError as exc:  # every fit of the batch failed
             scores, trains, held, error = [math.nan] * len(batch), [math.nan] * len(batch), [], exc
         test, train, parts = [*test, *scores], [*train, *trains], [*parts, *held]
-        if stop is not None and len(test) < len(splits) and stop(len(test), float(np.nanmean(test or [math.nan]))):
+        if stop is not None and len(test) < len(splits) and stop(len(test), mean_so_far(test)):
             break
     if error is not None and not np.isfinite(test).any():
         raise error

@@ -229,7 +229,7 @@ def evaluate(search: Search, candidate: Mapping[str, Any], stop: oof.Stop | None
     except crossval.CAUGHT as exc:  # every fold failed (scikit-learn raises ValueError), or a bad parameter
         return Trial(params, math.nan, math.nan, math.nan, error=last_line(exc))
     if folds.stopped:
-        so_far = float(np.nanmean(folds.test))
+        so_far = oof.mean_so_far(folds.test)
         note = f"pruned after {len(folds.test)} of {folds.planned} folds (mean so far {so_far:.4g})"
         return Trial(params, math.nan, math.nan, math.nan, error=note, fold_scores=folds.test)
     test, train = np.asarray(folds.test), np.asarray(folds.train)
