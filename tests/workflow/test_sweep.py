@@ -232,3 +232,30 @@ def test_a_sweep_layout_is_under_its_root(tmp_path: Path) -> None:
     layout = SweepLayout(tmp_path, "s")
     assert layout.record_file == tmp_path / "sweeps" / "s" / "sweep.json"
     assert layout.page == tmp_path / "reports" / "leaderboard-s.html"
+
+
+def test_check_validates_the_sweep_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = DEFAULT_PARAMS.parent.parent / "data" / "adult_train.csv.gz"
+    good = tmp_path / "good.yaml"
+    good.write_text(f"run: {{name: s}}\ndata: {{path: {data}, target: income}}\n"
+                    "sweep: {vary: {train.search: [grid, halving], select.top_k: [1, 2]}}\n", encoding="utf-8")
+    assert cli.main(["check", str(good)]) == 0
+    assert f"{good}: sweep ok (4 variants)" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"run: {{name: s}}\ndata: {{path: {data}, target: income}}\n"
+                   "sweep: {vary: {train.serch: [grid, halving]}}\n", encoding="utf-8")
+    assert cli.main(["check", str(bad)]) == 2
+    assert "key 'sweep.vary train.serch': expected a params key" in capsys.readouterr().err
+
+
+def test_a_variant_process_stops_its_run_on_sigterm() -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        sweep.stop_on_sigterm()  # the pool's initializer: runner.run's finally then shuts the kernel down
+        with pytest.raises(SystemExit) as stopped:
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert stopped.value.code == 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, before)

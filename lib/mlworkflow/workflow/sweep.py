@@ -13,6 +13,9 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import time
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,10 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mlworkflow import config
 from mlworkflow.core import parallel, yamlfile
@@ -97,9 +101,7 @@ def flow_values(key: str, text: str) -> tuple[Any, ...]:
 
 def schema_issue(key: str, where: str) -> ParamsIssue | None:
     """Why a varied key is not a params key (`section.key`, or deeper within a mapping-valued key), or None."""
-    from pydantic import BaseModel as Model
-
-    model: type[Model] = Params
+    model: type[BaseModel] = Params
     parts = key.split(".")
     for depth, part in enumerate(parts):
         fields = [name for name in model.model_fields if name != "sweep"]
@@ -107,7 +109,7 @@ def schema_issue(key: str, where: str) -> ParamsIssue | None:
             path = ".".join(parts[: depth + 1])
             return ParamsIssue(f"{where} {path}", f"a params key: one of {', '.join(fields)}", "an unknown key", did_you_mean(part, fields))
         annotation = model.model_fields[part].annotation
-        if isinstance(annotation, type) and issubclass(annotation, Model):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
             continue
         deeper = typing.get_origin(annotation) is dict
@@ -252,9 +254,70 @@ def run_tasks(execute: Execute, tasks: Sequence[VariantTask], at_once: int,
             done(execute(task))
         return
     context = multiprocessing.get_context("spawn")  # no threads or kernels inherited half-way through
-    with ProcessPoolExecutor(max_workers=min(at_once, len(tasks)), mp_context=context) as pool:
-        for future in as_completed([pool.submit(execute, task) for task in tasks]):
-            done(future.result())
+    with ProcessPoolExecutor(min(at_once, len(tasks)), context, initializer=stop_on_sigterm) as pool:
+        futures = [pool.submit(execute, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                done(future.result())
+        except SystemExit:  # the sweep was stopped (SIGTERM): stop the variants' runs as well
+            for future in futures:
+                future.cancel()
+            for worker in multiprocessing.active_children():
+                worker.terminate()
+            raise
+
+
+def stop_on_sigterm() -> None:
+    """In a variant's process: SIGTERM stops its run as it stops `mlworkflow run` (kernel shut down, state kept)."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def cluster_of(tasks: Sequence[VariantTask]) -> str | None:
+    """The Dask scheduler the variants' params name (`run.cluster`), or None to run them on this machine."""
+    return load_params(tasks[0].params_file, tasks[0].overrides).run.cluster if tasks else None
+
+
+def variant_command(task: VariantTask) -> list[str]:
+    """`mlworkflow run` of one variant, as a cluster worker's process runs it."""
+    which = ("--resume", task.run_id) if task.resume else ("--run-id", task.run_id)
+    sets = [part for item in task.overrides for part in ("--set", item)]
+    return [sys.executable, "-m", "mlworkflow.workflow.cli", "run", str(Path(task.params_file).resolve()), *sets,
+            "--stages", ",".join(task.stages), "--root", task.root, *which]
+
+
+def run_variant_on_worker(task: VariantTask) -> VariantOutcome:
+    """One variant as a cluster task: `mlworkflow run` in a process of its own on the worker's machine (a worker's
+    process may not fork a pool), the worker's thread handed back meanwhile (secede) so its fits can use it."""
+    from distributed import secede
+
+    secede()  # type: ignore[no-untyped-call]
+    began = time.perf_counter()
+    env = {**os.environ, parallel.CPUS_VARIABLE: str(task.cpus)}
+    done = subprocess.run(variant_command(task), env=env, capture_output=True, text=True, check=False)
+    lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+    error = "" if done.returncode == 0 else lines[-1].removeprefix("error: ")
+    return VariantOutcome(task.run_id, "failed" if error else "ok", time.perf_counter() - began, error)
+
+
+def run_on_cluster(address: str, tasks: Sequence[VariantTask], at_once: int,
+                   done: Callable[[VariantOutcome], None]) -> None:
+    """Submit the variants to the Dask scheduler at `address` as tasks, `at_once` in flight; `done` hears each."""
+    from distributed import as_completed as finished
+
+    client, waiting = parallel.client(address), list(tasks)
+
+    def submit(task: VariantTask) -> Any:
+        return client.submit(run_variant_on_worker, task, key=f"variant-{task.run_id}", pure=False)
+
+    flying: Any = finished([submit(waiting.pop(0)) for _ in range(min(at_once, len(waiting)))])  # type: ignore[no-untyped-call]
+    for future in flying:
+        done(future.result())
+        if waiting:
+            flying.add(submit(waiting.pop(0)))
 
 
 @dataclass(frozen=True)
@@ -333,7 +396,11 @@ def execute(planned: Plan, echo: Echo = print, run: Execute = run_variant) -> Sw
         echo(f"variant {outcome.run_id} {outcome.status} in {outcome.seconds:.1f} s")
         write_record(planned.sweep, updated(record, outcomes))
 
-    run_tasks(run, tasks, record.parallel, done)
+    cluster = cluster_of(tasks) if run is run_variant else None
+    if cluster is not None:  # each variant a task of the run's Dask cluster (its fits too)
+        run_on_cluster(cluster, tasks, record.parallel, done)
+    else:
+        run_tasks(run, tasks, record.parallel, done)
     return finish(planned, record, outcomes)
 
 
