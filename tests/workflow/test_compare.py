@@ -42,6 +42,8 @@ def test_differing_params_and_metrics_side_by_side(tmp_path: Path) -> None:
     make_run(tmp_path, "b", 2, 0.8, plot=False)
     records = [compare.load_run(tmp_path, "a"), compare.load_run(tmp_path, "b")]
     assert compare.differing_params(records) == [("run.seed", ["1", "2"])]
+    with_sweep = compare.RunRecord("c", {**records[0].params, "sweep": {"vary": {}, "parallel": None}}, "ok")
+    assert compare.differing_params([records[0], with_sweep]) == []
     assert compare.metric_rows(records) == [
         ("roc_auc", ["0.9000 [0.8900, 0.9100]", "0.8000 [0.7900, 0.8100]"])
     ]

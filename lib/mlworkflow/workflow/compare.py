@@ -15,6 +15,7 @@ from mlworkflow.records import EvaluateRecord, Interval
 from mlworkflow.workflow import report, runstate, sweepstate
 
 KEY_PLOT = "key-plot"
+UNUSED = "sweep."  # a run ignores its params' sweep section (runs from before it have none)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def differing_params(records: Sequence[RunRecord]) -> list[tuple[str, list[str]]
     flats = [flatten(r.params) for r in records]
     keys = sorted(set().union(*flats))
     rows = [(k, [json.dumps(f.get(k, "—")) for f in flats]) for k in keys]
-    return [(key, values) for key, values in rows if len(set(values)) > 1 and key != "run.name"]
+    return [(key, values) for key, values in rows if len(set(values)) > 1 and key != "run.name" and not key.startswith(UNUSED)]
 
 
 def interval(entry: Interval | None) -> str:
