@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 from pathlib import Path
@@ -206,3 +207,24 @@ def test_a_changed_stage_is_compared_with_the_one_stored_last(tmp_path: Path) ->
     store, key, _run = stored_stage(tmp_path)
     changed = dataclasses.replace(key, params={"evaluate.bootstrap": 50})
     assert store.decide(changed, forced=False, upstream_ran=False).reason == "params evaluate.bootstrap changed"
+
+
+def test_a_new_process_reads_the_import_lists_it_stored_instead_of_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = lib_tree(tmp_path / "lib")
+    code = cache.notebook_code(write_notebook(tmp_path / "05.ipynb", EVALUATE_CODE))
+    first = cache.lib_sources(code, lib)
+    store = cache.Store(tmp_path)
+    store.save_imports()
+    monkeypatch.setattr(cache, "_MODULES", {})  # as a new process starts
+    monkeypatch.setattr(cache, "_IMPORTS", {})
+    store.load_imports()
+    real_parse = ast.parse
+
+    def parse_notebook_only(source: str | bytes, filename: str = "<unknown>") -> object:
+        assert filename == "<unknown>", f"{filename} parsed again"
+        return real_parse(source, filename)
+
+    monkeypatch.setattr(ast, "parse", parse_notebook_only)
+    assert cache.lib_sources(code, lib) == first
+    (tmp_path / "cache" / "imports.json").write_text("[1, 2]", encoding="utf-8")
+    store.load_imports()  # an unreadable memo only costs time

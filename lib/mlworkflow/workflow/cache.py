@@ -47,6 +47,7 @@ EXCLUDED = frozenset({"n_jobs", "cluster"})
 PACKAGE = "mlworkflow"
 LIB = Path(__file__).resolve().parents[1]  # the package folder whose modules the notebooks import
 ENTRY_FILE = "entry.json"
+IMPORTS_FILE = "imports.json"  # module source hash → the names it imports, so a new process parses no known source
 ARTIFACTS = "artifacts"
 DIST_SUFFIXES = (".dist-info", ".egg-info")
 SHOWN = 2  # names a reason lists before "and N more"
@@ -105,6 +106,7 @@ class Module:
 
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}  # per process: a data file hashed once per content
 _MODULES: dict[tuple[str, int, int], Module] = {}  # per process: the import graph, parsed once per source
+_IMPORTS: dict[str, list[str]] = {}  # "<sha256> <package>" → imported names; loaded from and saved to the store
 
 
 # --- the key's parts -------------------------------------------------------------------------------------
@@ -178,8 +180,11 @@ def parsed(path: Path, package: str) -> Module:
     memo = (str(path), status.st_size, status.st_mtime_ns)
     if memo not in _MODULES:
         source = path.read_bytes()
-        imports = imported_names(ast.parse(source, str(path)), package)
-        _MODULES[memo] = Module(hashlib.sha256(source).hexdigest(), frozenset(imports))
+        sha = hashlib.sha256(source).hexdigest()
+        known = f"{sha} {package}"
+        if known not in _IMPORTS:
+            _IMPORTS[known] = sorted(imported_names(ast.parse(source, str(path)), package))
+        _MODULES[memo] = Module(sha, frozenset(_IMPORTS[known]))
     return _MODULES[memo]
 
 
@@ -364,6 +369,23 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.folder = layout.cache_dir(root)
+
+    def load_imports(self) -> None:
+        """Learn the import lists earlier processes parsed (an unreadable memo is ignored: it only saves time)."""
+        try:
+            known = json.loads((self.folder / IMPORTS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(known, dict):
+            lists = {k: v for k, v in known.items() if isinstance(v, list) and all(isinstance(n, str) for n in v)}
+            _IMPORTS.update({**lists, **_IMPORTS})
+
+    def save_imports(self) -> None:
+        """Keep this process's import lists for the next one (written whole: a reader never sees half)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staging = self.folder / f".{IMPORTS_FILE}.{uuid.uuid4().hex}"
+        staging.write_text(json.dumps(_IMPORTS, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(staging, self.folder / IMPORTS_FILE)
 
     def entry_folder(self, stage: str, digest: str) -> Path:
         """Where a stored stage lives."""

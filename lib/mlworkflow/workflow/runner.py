@@ -407,6 +407,7 @@ def run(
         notebook_for(stage, request.notebooks)
     ledger, result = start_run(request, layout), RunResult(layout, [])
     session, store = KernelSession(request.notebooks), cache.Store(root)
+    store.load_imports()
     echo(f"run {layout.run_id}: {len(planned)} stage(s) → {result.index}")
     status: runstate.Status = "failed"  # unless every stage ran: also on Ctrl-C and SIGTERM (cli)
     try:
@@ -420,6 +421,7 @@ def run(
         status = "failed" if result.error else "ok"
     finally:
         session.stop()
+        store.save_imports()
         save_state(layout, ledger, request, status)
         write_run_index(request, layout, result)
         write_runs_listing(root)
