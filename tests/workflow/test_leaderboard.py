@@ -129,6 +129,9 @@ def test_the_stages_a_run_reused_are_shown(finished: tuple[SweepLayout, dict[str
     RunLayout(sweep.root, "s-2").state_file.write_text(json.dumps({"status": "ok", "reasons": reasons}), encoding="utf-8")
     assert leaderboard.reused_stages(sweep.root, "s-2") == "data, preprocess (from s-1)"
     assert leaderboard.reused_stages(sweep.root, "s-1") == "" and leaderboard.reused_stages(sweep.root, "s-6") == ""
+    own = {"data": "reused from s-3", "select": "reused from s-1"}  # s-3 resumed after running data itself
+    RunLayout(sweep.root, "s-3").state_file.write_text(json.dumps({"status": "ok", "reasons": own}), encoding="utf-8")
+    assert leaderboard.reused_stages(sweep.root, "s-3") == "select (from s-1)"
     assert "<td>data, preprocess (from s-1)</td>" in leaderboard.write(sweep).read_text(encoding="utf-8")
 
 

@@ -158,10 +158,11 @@ def rows(root: Path, record: SweepRecord) -> list[Row]:
 
 
 def reused_stages(root: Path, run_id: str) -> str:
-    """`data, preprocess (from RUN)`: the stages a run took from the cache (none for a run not started)."""
+    """`data, preprocess (from RUN)`: the stages a run took from another run through the cache (none when not started)."""
     path = RunLayout(root, run_id).state_file
     reasons = runstate.read(path).reasons if path.is_file() else {}
     reused = {stage: why.removeprefix(REUSED) for stage, why in reasons.items() if why.startswith(REUSED)}
+    reused = {stage: source for stage, source in reused.items() if source != run_id}  # its own, before a resume
     sources = ", ".join(dict.fromkeys(reused.values()))
     return f"{', '.join(reused)} (from {sources})" if reused else ""
 
