@@ -161,7 +161,7 @@ def folds_of(table: pd.DataFrame) -> np.ndarray:
 def test_a_total_holding_the_target_is_a_leak_though_alone_it_predicts_less_than_the_threshold() -> None:
     table = fares()
     folds = folds_of(table)
-    alone = roles.identity(table[["total", "fare"]], ("total",), folds)
+    alone = roles.identity(table[["total", "fare"]].to_numpy(), ["total"], (0,), folds)
     assert alone.r2 < 0.98  # the single-column rule would miss it
     found = roles.identity_leaks(table, "fare", ["total", "distance", "tip", "tolls"], 0.98, folds)
     assert list(found) == ["total"]
@@ -173,7 +173,8 @@ def test_strongly_correlated_honest_features_are_not_leaks() -> None:
     rng = np.random.default_rng(4)
     table = fares().assign(minutes=lambda d: d["distance"] * 3 + rng.normal(0, 1, len(d)))
     honest = table.drop(columns=["total"])
-    assert roles.identity(honest, ("distance", "minutes"), folds_of(honest)).r2 > 0.9  # strong, yet not exact
+    pair = honest[["distance", "minutes", "fare"]].to_numpy()
+    assert roles.identity(pair, ["distance", "minutes"], (0, 1), folds_of(honest)).r2 > 0.9  # strong, not exact
     assert (honest["fare"] > honest["distance"]).mean() > 0.99  # bounds the target in nearly every row
     assert roles.identity_leaks(honest, "fare", ["distance", "minutes", "tip", "tolls"], 0.98, folds_of(honest)) == {}
 

@@ -200,7 +200,8 @@ def detect_all(frame: pd.DataFrame, target: str, leaks: Mapping[str, str] | None
 
 # --- leaks: the target recovered from a column and one or two others -----------------------------
 
-IDENTITY_CANDIDATES = 8  # numeric columns tried, most predictive alone first: 28 pairs + 56 triples at most
+IDENTITY_CANDIDATES = 6  # numeric columns tried, most predictive alone first: 15 pairs + 20 triples at most
+IDENTITY_ROWS = 2000  # rows fitted: an identity holds in every row, a few thousand show it (and keep it cheap)
 IDENTITY_SIZES = (2, 3)  # a column and one or two others (total - tip - tolls = fare, up to surcharges)
 IDENTITY_MIN_ROWS = 50  # complete rows a fit needs to be judged
 
@@ -248,13 +249,15 @@ def out_of_fold_r2(X: npt.NDArray[np.float64], y: npt.NDArray[np.float64], folds
     return 1.0 - float(((y - predicted) ** 2).sum()) / spread if spread > 0 else float("nan")
 
 
-def identity(table: pd.DataFrame, columns: tuple[str, ...], folds: npt.NDArray[np.int64]) -> Identity:
-    """The linear fit of the table's last column (the target) on `columns`, over the rows where all are present."""
-    values = table[[*columns, table.columns[-1]]].to_numpy(dtype=np.float64)
-    complete = ~np.isnan(values).any(axis=1)
-    X, y = values[complete, :-1], values[complete, -1]
-    if len(y) < IDENTITY_MIN_ROWS:
+def identity(values: npt.NDArray[np.float64], names: Sequence[str], combo: tuple[int, ...],
+             folds: npt.NDArray[np.int64]) -> Identity:
+    """The linear fit of the last column of `values` (the target) on the columns `combo`, over complete rows."""
+    columns = tuple(names[i] for i in combo)
+    X, y = values[:, list(combo)], values[:, -1]
+    complete = ~(np.isnan(X).any(axis=1) | np.isnan(y))
+    if int(complete.sum()) < IDENTITY_MIN_ROWS:
         return Identity(columns, (), 0.0, float("nan"))
+    X, y = X[complete], y[complete]
     solution = least_squares(X, y)
     return Identity(columns, tuple(float(c) for c in solution[:-1]), float(solution[-1]), out_of_fold_r2(X, y, folds[complete]))
 
@@ -281,9 +284,10 @@ def identity_leaks(
     of fold; where one reaches `threshold`, its most predictive column is the leak (the others correct it).
     """
     numeric = amount_columns(frame, ranked)
-    candidates = [str(c) for c in numeric.columns]
-    table = numeric.assign(**{target: pd.to_numeric(frame[target], errors="coerce")})
-    fits = [identity(table, combo, folds) for size in IDENTITY_SIZES for combo in combinations(candidates, size)]
+    names = [str(c) for c in numeric.columns]
+    values = numeric.assign(**{target: pd.to_numeric(frame[target], errors="coerce")}).to_numpy(dtype=np.float64)
+    combos = [combo for size in IDENTITY_SIZES for combo in combinations(range(len(names)), size)]
+    fits = [identity(values, names, combo, folds) for combo in combos]
     flagged: dict[str, str] = {}
     for found in sorted((f for f in fits if f.r2 >= threshold), key=lambda f: -f.r2):
         if not flagged.keys() & set(found.columns):  # a combination holding a flagged leak is explained by it

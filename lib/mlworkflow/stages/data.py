@@ -411,7 +411,7 @@ def recovered_leaks(frame: pd.DataFrame, target: Target, scores: pd.DataFrame, t
     """Columns from which a numeric target is recovered almost exactly with one or two others (`roles.identity_leaks`)."""
     if target.task != "regression":  # an identity adds amounts; a class is no sum of columns
         return {}
-    rows = sample(frame, LEAK_SAMPLE, seed)
+    rows = sample(frame, roles.IDENTITY_ROWS, seed)
     folds = np.random.default_rng(seed).permutation(len(rows)) % LEAK_FOLDS
     return roles.identity_leaks(rows, target.name, [str(c) for c in scores.index], threshold, folds)
 
