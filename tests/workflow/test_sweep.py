@@ -228,6 +228,28 @@ def test_a_task_is_plain_data() -> None:
     assert pickle.loads(pickle.dumps(sweep.run_variant)) is sweep.run_variant
 
 
+def test_a_variant_on_a_cluster_worker_is_the_run_command_of_its_task() -> None:
+    task = sweep.VariantTask("p.yaml", "p.yaml", ("train.search=halving", "run.seed=2"), ("data", "train"), "/tmp/r",
+                             "s-1", "train.search=halving", 2, resume=True)
+    command = sweep.variant_command(task)
+    assert command[1:4] == ["-m", "mlworkflow.workflow.cli", "run"] and command[4] == str(Path("p.yaml").resolve())
+    assert command[5:] == ["--set", "train.search=halving", "--set", "run.seed=2", "--stages", "data,train",
+                           "--root", "/tmp/r", "--resume", "s-1"]
+    fresh = sweep.variant_command(sweep.VariantTask("p.yaml", "p.yaml", (), ("data",), "/tmp/r", "s-2", "", 1))
+    assert fresh[-2:] == ["--run-id", "s-2"]
+
+
+def test_without_a_cluster_variants_run_on_this_machine(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("a,y\n1,0\n2,1\n", encoding="utf-8")
+    params = tmp_path / "p.yaml"
+    params.write_text("run: {name: t}\ndata: {path: d.csv, target: y}\n", encoding="utf-8")
+    task = sweep.VariantTask(str(params), "p.yaml", (), ("data",), str(tmp_path), "s-1", "", 1)
+    assert sweep.cluster_of([task]) is None
+    on_cluster = sweep.VariantTask(str(params), "p.yaml", ("run.cluster=tcp://10.0.0.5:8786",), ("data",),
+                                   str(tmp_path), "s-1", "", 1)
+    assert sweep.cluster_of([on_cluster]) == "tcp://10.0.0.5:8786"
+
+
 def test_a_sweep_layout_is_under_its_root(tmp_path: Path) -> None:
     layout = SweepLayout(tmp_path, "s")
     assert layout.record_file == tmp_path / "sweeps" / "s" / "sweep.json"
