@@ -133,6 +133,32 @@ def test_as_text_converts_each_distinct_value_once_with_the_same_result() -> Non
     assert features.as_text(twice).to_numpy().tolist() == [["a", "b"]]
 
 
+def each_value_replaced(frame: pd.DataFrame, markers: list[str]) -> pd.DataFrame:
+    """Markers and blanks replaced one value at a time (what `replace_markers` did before it cleaned each distinct value once)."""
+    out = frame.copy()
+    for column in frame.columns:
+        if features.is_text(frame[column]):
+            text = each_value_as_text(frame[[column]])[column]
+            stripped = text.where(text.isna(), text.astype(str).str.strip())
+            gone = stripped.isin(markers) | stripped.eq("")
+            out[column] = pd.Series(stripped.where(~gone, np.nan).to_numpy(dtype=object), index=frame.index)
+    return out
+
+
+def test_replace_markers_cleans_each_distinct_value_once_with_the_same_result() -> None:
+    frame = pd.DataFrame({
+        "object": [" x", "?", "", None, "x "], "string": pd.Series(["p", " ?", "q", pd.NA, "  "], dtype="string"),
+        "category": pd.Categorical(["u", "?", None, "u", "v"]), "mixed": [1, "?", True, None, 1.0],
+        "numbers": [1.0, 2, 3, 4, 5], "str": pd.Series(["unknown", "k", None, "k", "?"], dtype="str"),
+    }, index=[9, 3, 5, 1, 0])
+    out, expected = features.replace_markers(frame, ["?", "unknown"]), each_value_replaced(frame, ["?", "unknown"])
+    assert list(out.dtypes) == list(expected.dtypes) and out.index.equals(frame.index)
+    for column in frame.columns:
+        pairs = zip(out[column].tolist(), expected[column].tolist(), strict=True)
+        assert all((a == b and type(a) is type(b)) or (a != a and b != b) for a, b in pairs), column
+    assert out["object"].tolist()[0] == "x" and out["mixed"].tolist()[0] == "1" and pd.isna(out["mixed"].tolist()[1])
+
+
 @pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
 def test_is_text_for_every_text_dtype(dtype: Any) -> None:
     assert features.is_text(pd.Series(["a", None], dtype=dtype))

@@ -138,11 +138,22 @@ def replace_markers(frame: pd.DataFrame, markers: Sequence[str], exclude: Sequen
     for column in frame.columns:
         if column in exclude or not is_text(frame[column]):
             continue
-        text = as_text(frame[[column]])[column]
-        stripped = text.where(text.isna(), text.astype(str).str.strip())
-        gone = stripped.isin(list(markers)) | stripped.eq("")
-        out[column] = pd.Series(stripped.where(~gone, np.nan).to_numpy(dtype=object), index=frame.index)
+        out[column] = pd.Series(cleaned_text(frame[column], markers), index=frame.index)
     return out
+
+
+def cleaned_text(values: pd.Series, markers: Sequence[str]) -> np.ndarray:
+    """One text column stripped, its blanks and markers NaN; each distinct value is cleaned once when they map
+    one-to-one to their text (`distinct_as_text`)."""
+    codes, uniques = pd.factorize(values)
+    labels = pd.Series(uniques, dtype=object)
+    if not distinct_as_text(values, uniques):
+        codes, labels = np.arange(len(values)), pd.Series(text_values(values), dtype=object)
+    stripped = labels.where(labels.isna(), labels.astype(str).str.strip())
+    gone = (stripped.isin(list(markers)) | stripped.eq("")).to_numpy()
+    kept = np.array(stripped, dtype=object)
+    kept[gone] = np.nan
+    return np.append(kept, np.nan).astype(object)[codes]
 
 
 def short_list(names: Sequence[str], limit: int = 3) -> str:
