@@ -106,6 +106,7 @@ class Module:
 
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}  # per process: a data file hashed once per content
 _MODULES: dict[tuple[str, int, int], Module] = {}  # per process: the import graph, parsed once per source
+_CODE: dict[tuple[str, int, int], str] = {}  # per process: a notebook's code, IPython magics transformed
 _IMPORTS: dict[str, list[str]] = {}  # "<sha256> <package>" → imported names; loaded from and saved to the store
 
 
@@ -133,11 +134,16 @@ def notebook_digest(notebook: Path) -> str:
 
 
 def notebook_code(notebook: Path) -> str:
-    """A notebook's code cells as Python (IPython magics turned into calls, so ast can parse them)."""
+    """A notebook's code cells as Python (IPython magics turned into calls, so ast can parse them), once per
+    process for each version of the file."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    manager = TransformerManager()
-    return "\n".join(manager.transform_cell(source) for kind, source in cells(notebook) if kind == "code")
+    status = notebook.stat()
+    memo = (str(notebook.resolve()), status.st_size, status.st_mtime_ns)
+    if memo not in _CODE:
+        manager = TransformerManager()
+        _CODE[memo] = "\n".join(manager.transform_cell(source) for kind, source in cells(notebook) if kind == "code")
+    return _CODE[memo]
 
 
 def imported_names(tree: ast.AST, package: str) -> set[str]:
@@ -194,10 +200,12 @@ def lib_sources(code: str, lib_root: Path = LIB) -> dict[str, str]:
     seen: set[str] = set()
     while pending:
         name = pending.pop()
-        path = module_file(lib_root, name)
-        if path is None or name in seen:
+        if name in seen:
             continue
         seen.add(name)
+        path = module_file(lib_root, name)
+        if path is None:
+            continue
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         module = parsed(path, package)
         found[f"lib/{PACKAGE}/{path.relative_to(lib_root).as_posix()}"] = module.sha256

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -178,8 +179,10 @@ def summarize(found: RunRecords) -> Summary:
     )
 
 
+@functools.cache
 def templates() -> jinja2.Environment:
-    """The Jinja environment for mlworkflow's own page templates (autoescaped)."""
+    """The Jinja environment for mlworkflow's own page templates (autoescaped), one per process so each
+    template compiles once (Jinja reloads a template whose file changed)."""
     loader = jinja2.FileSystemLoader(str(TEMPLATES))
     return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]))
 

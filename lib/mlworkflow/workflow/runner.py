@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -266,8 +267,14 @@ def run_info(request: RunRequest, layout: RunLayout) -> report.RunInfo:
         data_sha256=sha or "not yet computed",
         commit=provenance.git_commit(PROJECT_ROOT),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        versions=provenance.package_versions(report.PACKAGES),
+        versions=dict(page_versions()),
     )
+
+
+@functools.cache
+def page_versions() -> dict[str, str]:
+    """The package versions the pages state, read once per process (like the cache keys' distributions)."""
+    return provenance.package_versions(report.PACKAGES)
 
 
 def execute_stage(
