@@ -479,9 +479,58 @@ def test_the_t_test_uses_every_repeat() -> None:
     assert summary.ranking[1].p_value != pytest.approx(alone, abs=1e-6), "not the first repeat alone"
 
 
-def test_completed_candidates_are_compared_on_the_repeats_all_of_them_ran() -> None:
-    full, cut = outcome("svm", alternating(0.8, 0.01, 9)), outcome("knn", alternating(0.7, 0.01, 6))
-    failed = crossval.Outcome("mlp", "failed", tuple(outcome("mlp", [0.5]).folds), "ValueError on fold 2")
-    paired = select.common_folds([full, cut, failed])
-    assert [len(o.folds) for o in paired] == [6, 6, 1]
-    assert paired[0].folds == full.folds[:6] and paired[2] is failed
+def paced(monkeypatch: pytest.MonkeyPatch, seconds: dict[str, float], fail_on: int | None = None) -> list[str]:
+    """Folds that take these fit seconds per model class (a fake clock: no wall-clock assert); the calls made."""
+    calls: list[str] = []
+
+    def fold(pipeline: Any, *args: Any, **kwargs: Any) -> crossval.Fold:
+        calls.append(type(pipeline.named_steps["model"]).__name__)
+        if fail_on is not None and len(calls) == fail_on:
+            raise ValueError("singular on purpose")
+        return crossval.Fold({"accuracy": 0.5}, seconds[calls[-1]], 0.0, None)
+
+    monkeypatch.setattr(crossval, "run_fold", fold)
+    return calls
+
+
+def repeated(budget_s: float) -> list[crossval.Outcome]:
+    """Logistic regression and k-NN compared on 3 folds × 3 auto repeats with this budget."""
+    frame, y, spec = tiny("binary")
+    design = stability.FoldDesign(3, 3, len(y), auto=True)
+    splits = crossval.make_splits(y, "binary", design.folds, design.repeats, seed=0)
+    pipelines = select.build_candidates(spec, ("logistic", "knn"), 0)
+    return select.compare(pipelines, frame, y, splits, {}, budget_s, 1, design.optional_after)
+
+
+@pytest.mark.parametrize(("budget_s", "repeats"), [(5.0, 1), (7.0, 2), (9.0, 3)])
+def test_a_repeat_after_the_first_starts_only_when_every_candidate_would_end_it_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch, budget_s: float, repeats: int
+) -> None:
+    calls = paced(monkeypatch, {"LogisticRegression": 1.0, "KNeighborsClassifier": 1.0})  # 3 s per repeat
+    outcomes = repeated(budget_s)
+    assert [(o.status, len(o.folds)) for o in outcomes] == [("ok", 3 * repeats)] * 2
+    assert len(calls) == 2 * 3 * repeats, "no fit run beyond the repeats compared"
+    stop = f"its next repeat would pass the {budget_s:g} s budget: every candidate ran {repeats} of 3 repeats"
+    assert [o.message for o in outcomes] == ["" if repeats == 3 else stop] * 2
+
+
+def test_the_slowest_candidate_sets_the_repeats_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    paced(monkeypatch, {"LogisticRegression": 1.0, "KNeighborsClassifier": 2.0})
+    logistic, knn = repeated(10.0)
+    assert len(logistic.folds) == len(knn.folds) == 3 and logistic.message == ""
+    assert knn.message == "its next repeat would pass the 10 s budget: every candidate ran 1 of 3 repeats"
+
+
+def test_a_failure_in_a_later_repeat_fails_the_candidate_naming_the_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    paced(monkeypatch, {"LogisticRegression": 0.1, "KNeighborsClassifier": 0.1}, fail_on=11)  # k-NN, repeat 2, fold 2
+    logistic, knn = repeated(100.0)
+    assert logistic.status == "ok" and len(logistic.folds) == 9
+    assert knn.status == "failed" and len(knn.folds) == 4
+    assert knn.message == "ValueError on fold 2: singular on purpose (repeat 2)"
+
+
+def test_the_first_repeat_is_never_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    paced(monkeypatch, {"LogisticRegression": 2.0, "KNeighborsClassifier": 0.1})
+    logistic, knn = repeated(3.0)
+    assert logistic.status == "over budget" and logistic.message == "over its 3 s budget after 2 of 3 folds"
+    assert knn.status == "ok" and len(knn.folds) == 9, "the others go on without it"

@@ -71,3 +71,16 @@ def test_the_pipeline_table_names_the_steps_between_the_transformer_and_the_mode
     described = view.pipeline_table(select.build_candidates(spec, ("logistic",), 0))
     assert described.loc["logistic", "steps"] == "resample: FunctionSampler; select: SelectFromModel"
     assert "steps" not in view.pipeline_table(select.build_candidates(tiny("binary")[2], ("logistic",), 0)).columns
+
+
+def test_the_choice_table_says_how_the_folds_were_set_and_why_the_first_family_was_chosen() -> None:
+    summary = run("binary", ("logistic", "naive_bayes"), repeats="auto")
+    shown = view.choice_table(summary)
+    assert shown["folds × repeats"] == "3 × 10 on 120 rows"
+    assert shown["repeats rule"].startswith("auto: 10 repeats of 3 folds, so that 120 rows × repeats")
+    assert "vary least" in shown["stability rule"]
+    assert summary.stability is not None and shown["choice"] == summary.stability.sentence
+    cut = summary.model_copy(update={"cv": summary.cv.model_copy(update={"repeats": 4})})
+    assert view.choice_table(cut)["folds × repeats"] == "3 × 4 of 10 planned (time budget) on 120 rows"
+    older = summary.model_copy(update={"stability": None, "cv": summary.cv.model_copy(update={"rule": None})})
+    assert view.choice_table(older)["choice"] == "—" and view.choice_table(older)["repeats rule"] == "—"

@@ -152,21 +152,14 @@ def fold_loop(
     splits: Sequence[Split],
     scorers: Mapping[str, Any],
     budget_s: float | None,
-    optional_after: int | None = None,
+    trace: bool = True,
 ) -> Outcome:
-    """The folds in order, stopping at the first error, non-finite score or past the time budget.
-
-    With `optional_after` (the folds of one repeat), the repeats after the first are optional: one starts only when
-    the pace so far says it ends within the budget, and one the budget cuts short is dropped (status stays 'ok').
-    """
+    """The folds in order, stopping at the first error, non-finite score or past the time budget."""
     done: list[Fold] = []
     elapsed = 0.0
     for index, split in enumerate(splits):
-        if optional_after and index >= optional_after and index % optional_after == 0 and budget_s is not None \
-                and elapsed * (1 + optional_after / index) > budget_s:  # the next repeat would end past the budget
-            return cut_short(family, done, len(splits), optional_after, budget_s)
         try:
-            fold = run_fold(pipeline, X, y, split, scorers, trace=index == 0)
+            fold = run_fold(pipeline, X, y, split, scorers, trace=trace and index == 0)
         except CAUGHT as exc:
             reason = f"{type(exc).__name__} on fold {index + 1}: {str(exc).splitlines()[0][:300]}"
             return Outcome(family, "failed", tuple(done), reason)
@@ -176,18 +169,9 @@ def fold_loop(
         done.append(fold)
         elapsed += fold.fit_s + fold.predict_s
         if budget_s is not None and elapsed > budget_s:
-            if optional_after and index >= optional_after:  # within an optional repeat: keep the whole ones
-                return cut_short(family, done, len(splits), optional_after, budget_s)
             reason = f"over its {budget_s:g} s budget after {index + 1} of {len(splits)} folds"
             return Outcome(family, "over budget", tuple(done), reason)
     return Outcome(family, "ok", tuple(done))
-
-
-def cut_short(family: str, done: Sequence[Fold], planned: int, per_repeat: int, budget_s: float) -> Outcome:
-    """A candidate whose optional repeats the time budget cut short: its whole repeats, status 'ok', and why."""
-    whole, repeats = len(done) // per_repeat, planned // per_repeat
-    message = f"ran {whole} of {repeats} repeats: another would pass its {budget_s:g} s budget" if whole < repeats else ""
-    return Outcome(family, "ok", tuple(done[: whole * per_repeat]), message)
 
 
 def cross_validate(
@@ -198,16 +182,18 @@ def cross_validate(
     splits: Sequence[Split],
     scorers: Mapping[str, Any],
     budget_s: float | None,
-    optional_after: int | None = None,
+    trace: bool = True,
 ) -> Outcome:
-    """Run the folds in order; stop on the first error (status 'failed') or past the time budget (`fold_loop`).
+    """Run the folds in order; stop on the first error (status 'failed') or past the time budget.
+
+    `trace`: measure the peak memory of the first fold's fit (`peak_memory`; later repeats of a candidate skip it).
 
     Native thread pools (OpenMP, BLAS) are capped at one thread, so fit times compare like with
     like across families and candidates run in parallel processes do not oversubscribe the cores.
     """
     with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        outcome = fold_loop(family, pipeline, X, y, splits, scorers, budget_s, optional_after)
+        outcome = fold_loop(family, pipeline, X, y, splits, scorers, budget_s, trace)
     return Outcome(outcome.family, outcome.status, outcome.folds, outcome.message, warning_notes(caught))
 
 

@@ -119,30 +119,66 @@ def compare(
 ) -> list[crossval.Outcome]:
     """Cross-validate every candidate on the same folds; candidates run in n_jobs processes.
 
-    `optional_after` (`FoldDesign.optional_after`): repeats after the first run only while a candidate's time budget
-    allows; the completed candidates are then compared on the repeats all of them ran (`common_folds`).
+    `optional_after` (`FoldDesign.optional_after`, the folds of one repeat): the candidates run repeat by repeat,
+    and a repeat after the first starts only when, at each completed candidate's pace so far, it ends within
+    `budget_s` for every one of them, so all are compared on the same repeats and no fit is wasted.
     """
+    per_repeat = optional_after or len(splits)
+    outcomes = run_candidates(pipelines, X, y, splits[:per_repeat], scorers, budget_s, n_jobs, trace=True)
+    for start in range(per_repeat, len(splits), per_repeat):
+        slow = past_budget(outcomes, start // per_repeat, budget_s)
+        if slow:
+            return stopped(outcomes, slow, start // per_repeat, len(splits) // per_repeat, budget_s)
+        going = {o.family: pipelines[o.family] for o in outcomes if o.status == "ok"}
+        more = run_candidates(going, X, y, splits[start : start + per_repeat], scorers, None, n_jobs, trace=False)
+        outcomes = [joined(o, more, start // per_repeat + 1) for o in outcomes]
+    return outcomes
+
+
+def run_candidates(
+    pipelines: Mapping[str, Any], X: pd.DataFrame, y: pd.Series, splits: Sequence[crossval.Split],
+    scorers: Mapping[str, Any], budget_s: float | None, n_jobs: int, trace: bool,
+) -> list[crossval.Outcome]:
+    """Every candidate cross-validated on these folds, in n_jobs processes (or on the run's Dask cluster)."""
     from sklearn.utils.parallel import Parallel, delayed
 
     jobs = (
-        delayed(crossval.cross_validate)(name, p, X, y, splits, scorers, budget_s, optional_after)
+        delayed(crossval.cross_validate)(name, p, X, y, splits, scorers, budget_s, trace)
         for name, p in pipelines.items()
     )
     with parallel.configured():  # local processes, or the run's Dask cluster
-        return common_folds(list(Parallel(n_jobs=parallel.fit_jobs(n_jobs))(jobs)))
+        return list(Parallel(n_jobs=parallel.fit_jobs(n_jobs))(jobs))
+
+
+def past_budget(outcomes: Sequence[crossval.Outcome], repeats_done: int, budget_s: float | None) -> list[str]:
+    """The completed candidates whose next repeat, at their pace so far, would end past the budget."""
+    if budget_s is None:
+        return []
+    spent = {o.family: sum(f.fit_s + f.predict_s for f in o.folds) for o in outcomes if o.status == "ok"}
+    return [family for family, seconds in spent.items() if seconds * (1 + 1 / repeats_done) > budget_s]
+
+
+def stopped(outcomes: Sequence[crossval.Outcome], slow: Sequence[str], done: int, planned: int,
+            budget_s: float | None) -> list[crossval.Outcome]:
+    """The outcomes after the repeats stopped early, the candidates that set the limit saying so."""
+    why = f"its next repeat would pass the {budget_s:g} s budget: every candidate ran {done} of {planned} repeats"
+    return [dataclasses.replace(o, message=why) if o.family in slow else o for o in outcomes]
+
+
+def joined(outcome: crossval.Outcome, more: Sequence[crossval.Outcome], repeat: int) -> crossval.Outcome:
+    """A candidate's outcome with its next repeat's folds (a failure there fails it, naming the repeat), notes merged."""
+    found = [m for m in more if m.family == outcome.family]
+    if not found:
+        return outcome
+    nxt = found[0]
+    notes = tuple(dict.fromkeys([*outcome.notes, *nxt.notes]))[: crossval.MAX_NOTES]
+    message = f"{nxt.message} (repeat {repeat})" if nxt.message else ""
+    return crossval.Outcome(outcome.family, nxt.status, outcome.folds + nxt.folds, message, notes)
 
 
 def fold_design(params: SelectParams, rows: int) -> stability.FoldDesign:
     """The folds to compare on for this many rows (`select.repeats`, "auto": `stability.auto_repeats`)."""
     return stability.design(params.folds, params.repeats, rows)
-
-
-def common_folds(outcomes: Sequence[crossval.Outcome]) -> list[crossval.Outcome]:
-    """Completed candidates cut to the folds every one of them ran (whole repeats), so their scores stay paired."""
-    lengths = [len(o.folds) for o in outcomes if o.status == "ok"]
-    if not lengths:
-        return list(outcomes)
-    return [dataclasses.replace(o, folds=o.folds[: min(lengths)]) if o.status == "ok" else o for o in outcomes]
 
 
 # --- statistics and ranking ----------------------------------------------------------------------
