@@ -313,7 +313,8 @@ def run_on_cluster(address: str, tasks: Sequence[VariantTask], at_once: int,
     def submit(task: VariantTask) -> Any:
         return client.submit(run_variant_on_worker, task, key=f"variant-{task.run_id}", pure=False)
 
-    flying: Any = finished([submit(waiting.pop(0)) for _ in range(min(at_once, len(waiting)))])  # type: ignore[no-untyped-call]
+    first = [submit(waiting.pop(0)) for _ in range(min(at_once, len(waiting)))]
+    flying: Any = finished(first, loop=client.loop)  # type: ignore[no-untyped-call]  # our client is no default one
     for future in flying:
         done(future.result())
         if waiting:
