@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import numpy as np
 import pandas as pd
 
 from mlworkflow.bundle.contract import Contract, learn_contract
+from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import LoadedModel, Registry, Version
 from mlworkflow.core import families
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.params import DeployParams, PreprocessParams
 from mlworkflow.records import BundleMetadata
+from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy, preprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,3 +204,15 @@ def csv_cells(record: dict[str, Any], tiny: Tiny) -> list[str]:
 def csv_text(records: list[dict[str, Any]], tiny: Tiny) -> str:
     """Records as CSV text with a header."""
     return "\n".join([",".join(tiny.contract.names), *[",".join(csv_cells(r, tiny)) for r in records]]) + "\n"
+
+
+def assert_served_like_pipeline(loaded: LoadedModel, root: Path, records: list[dict[str, Any]], fast_path: str) -> None:
+    """Served batch and single-row probabilities equal the pipeline's exactly; /model's fast path starts `fast_path`."""
+    expected = loaded.pipeline.predict_proba(pd.DataFrame(records)[list(loaded.contract.names)])
+    with running(create_app(loaded, params(), sqlite_url(root / "log.sqlite"))) as url:
+        assert httpx2.get(f"{url}/model", timeout=10).json()["fast_path"].startswith(fast_path)
+        batch = httpx2.post(f"{url}/predict", json=records, timeout=120).json()["predictions"]
+        single = httpx2.post(f"{url}/predict", json=records[0], timeout=60).json()["predictions"]
+    positive = str(loaded.pipeline.classes_[1])
+    assert np.array_equal([row["probabilities"][positive] for row in batch], expected[:, 1])
+    assert single[0]["probabilities"][positive] == expected[0, 1]

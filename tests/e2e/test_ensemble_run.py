@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,9 +14,7 @@ import skops.io as sio
 from sklearn.ensemble import VotingClassifier
 
 from mlworkflow import io
-from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import LoadedModel, Registry
-from mlworkflow.service.app import create_app
 from mlworkflow.service.predictor import Predictor
 from mlworkflow.stages import deploy
 from tests import runkit as kit_run
@@ -69,14 +66,7 @@ def test_the_deployed_ensemble_round_trips_exactly_and_is_served_as_the_pipeline
     assert np.array_equal(trained.predict_proba(X), expected), "the registry's copy is the stage's model"
     again = sio.loads(sio.dumps(loaded.pipeline), trusted=registry.trusted_types())
     assert np.array_equal(again.predict_proba(X), expected)
-    app = create_app(loaded, kit.params(), sqlite_url(root / "log.sqlite"))
-    with kit.running(app) as url:
-        assert httpx2.get(f"{url}/model", timeout=10).json()["fast_path"].startswith("off")
-        batch = httpx2.post(f"{url}/predict", json=records, timeout=120).json()["predictions"]
-        single = httpx2.post(f"{url}/predict", json=records[0], timeout=60).json()["predictions"]
-    positive = str(loaded.pipeline.classes_[1])
-    assert np.array_equal([row["probabilities"][positive] for row in batch], expected[:, 1])
-    assert single[0]["probabilities"][positive] == expected[0, 1]
+    kit.assert_served_like_pipeline(loaded, root, records, "off")
 
 
 def test_the_fast_path_falls_back_to_the_ensembles_pipeline(ensemble_run: Run) -> None:

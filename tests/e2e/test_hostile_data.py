@@ -124,5 +124,7 @@ def test_the_command_exits_2_for_a_writing_query_and_1_for_a_misread_file_changi
                         "--root", str(tmp_path / "out"), cwd=tmp_path)
     line = failed.stderr.strip().splitlines()[-1]
     assert failed.returncode == 1 and "DataError" in line and "money.csv" in line and "column 'gain'" in line
-    after = {k: v for k, v in tree(tmp_path).items() if not k.startswith(("out/runs/hostile-", "out/reports/"))}
+    everything = tree(tmp_path)
+    assert [k for k in everything if k.startswith("out/cache/")] == ["out/cache/imports.json"], "a failed stage is not stored"
+    after = {k: v for k, v in everything.items() if not k.startswith(("out/runs/hostile-", "out/reports/", "out/cache/"))}
     assert after == {k: v for k, v in before.items() if k != "p.yaml"} | {"p.yaml": after["p.yaml"]}

@@ -6,15 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import httpx2
-import numpy as np
 import pandas as pd
 import pytest
 
-from mlworkflow.bundle.predlog import sqlite_url
 from mlworkflow.bundle.registry import Registry
 from mlworkflow.core import families
-from mlworkflow.service.app import create_app
 from mlworkflow.stages import deploy
 from tests import runkit as kit_run
 from tests import servekit as kit
@@ -53,12 +49,4 @@ def test_served_predictions_equal_the_pipelines_on_the_fast_path(
     raw["TotalCharges"] = pd.to_numeric(raw["TotalCharges"], errors="coerce")  # numbers stored as text in the file
     records = deploy.valid_records(raw, loaded.contract, 30)
     assert len(records) == 30
-    expected = loaded.pipeline.predict_proba(pd.DataFrame(records)[list(loaded.contract.names)])
-    app = create_app(loaded, kit.params(), sqlite_url(root / "log.sqlite"))
-    with kit.running(app) as url:
-        assert httpx2.get(f"{url}/model", timeout=10).json()["fast_path"].startswith("on")
-        batch = httpx2.post(f"{url}/predict", json=records, timeout=60).json()["predictions"]
-        single = httpx2.post(f"{url}/predict", json=records[0], timeout=60).json()["predictions"]
-    positive = str(loaded.pipeline.classes_[1])
-    assert np.array_equal([row["probabilities"][positive] for row in batch], expected[:, 1])
-    assert single[0]["probabilities"][positive] == expected[0, 1]
+    kit.assert_served_like_pipeline(loaded, root, records, "on")

@@ -28,7 +28,7 @@ def test_plan_table_says_what_the_stage_will_do() -> None:
     plan = view.plan_table(["logistic", "knn"], "neg_log_loss", params, 90)["plan"]
     assert plan["families"] == "logistic, knn" and plan["search"] == "Bayesian search (Optuna, TPE sampler)"
     assert plan["metric"].endswith("(lower is better)") and plan["candidates"] == "4 per family"
-    assert (plan["cross-validation"], plan["time budget"]) == ("2 folds over 90 training rows", "30 s per family")
+    assert (plan["cross-validation"], plan["time budget"]) == ("2 folds over 90 training rows", "30 s for all searches")
 
 
 def test_final_summary_describes_the_saved_pipeline() -> None:
