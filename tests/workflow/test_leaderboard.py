@@ -18,7 +18,7 @@ from mlworkflow.core import bootstrap, scoring
 from mlworkflow.core.target import Target
 from mlworkflow.layout import RunLayout
 from mlworkflow.records import TEST_SPLIT, EvaluateRecord, PreprocessRecord
-from mlworkflow.workflow import leaderboard
+from mlworkflow.workflow import leaderboard, paired
 from mlworkflow.workflow.sweepstate import SweepLayout, SweepRecord, VariantEntry, read_record, write_record
 from tests import recordkit
 
@@ -98,8 +98,8 @@ def test_rows_rank_best_first_with_paired_differences(finished: tuple[SweepLayou
             ((e.run_id, e) for e in record.variants)}
     first, other = runs[best.entry.run_id], runs["s-1"]
     assert first is not None and other is not None
-    gain = bootstrap.compare(first.scored, other.scored, BOOTSTRAP, 0.95, 3)["roc_auc"].gain
-    assert noise.difference == leaderboard.signed(gain) and gain.value == pytest.approx(aucs["s-1"] - aucs[best.entry.run_id])
+    gain = bootstrap.compare(first.scores.scored, other.scores.scored, BOOTSTRAP, 0.95, 3)["roc_auc"].gain
+    assert noise.difference == paired.signed(gain) and gain.value == pytest.approx(aucs["s-1"] - aucs[best.entry.run_id])
     assert best.score == f"{aucs[best.entry.run_id]:.4f} [{aucs[best.entry.run_id] - 0.02:.4f}, {aucs[best.entry.run_id] + 0.02:.4f}]"
 
 

@@ -260,7 +260,7 @@ def command_compare(args: argparse.Namespace) -> int:
         raise MlwError("compare needs at least two runs (run ids, or a sweep with two finished variants)")
     records = [compare.load_run(root, run_id) for run_id in run_ids]
     target = args.output or layout.compare_file(root, [Path(name).name for name in args.run_ids])
-    target.write_text(compare.compare_page(records), encoding="utf-8")
+    target.write_text(compare.compare_page(records, compare.scores_of(root, records)), encoding="utf-8")
     print(f"compared: {target}")
     return 0
 

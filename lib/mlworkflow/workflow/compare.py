@@ -1,4 +1,5 @@
-"""Run comparison: params that differ, metrics side by side with intervals, key plots next to each other; a sweep's runs."""
+"""Run comparison: the winner on the deciding metric, differences to it (paired on the same test rows), params that
+differ, metrics side by side, plots on shared axes; a sweep's runs."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from mlworkflow import io
+from mlworkflow.core.bootstrap import Interval as BootInterval
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import RunLayout, runs_dir
 from mlworkflow.records import EvaluateRecord, Interval
-from mlworkflow.workflow import report, runstate, sweepstate
+from mlworkflow.views.labels import family_label, metric_label
+from mlworkflow.workflow import paired, report, runstate, sweepstate
+from mlworkflow.workflow.paired import Scores
 
 KEY_PLOT = "key-plot"
 UNUSED = "sweep."  # a run ignores its params' sweep section (runs from before it have none)
@@ -60,10 +64,126 @@ def metrics_of(record: RunRecord) -> dict[str, Interval]:
     return record.evaluate.metrics if record.evaluate is not None else {}
 
 
-def metric_rows(records: Sequence[RunRecord]) -> list[tuple[str, list[str]]]:
-    """Every test metric of any run, one row each, the runs side by side."""
-    names = sorted({m for r in records for m in metrics_of(r)})
-    return [(m, [interval(metrics_of(r).get(m)) for r in records]) for m in names]
+def value_of(record: RunRecord, metric: str) -> float | None:
+    """A run's test value of the metric, or None when it has none."""
+    found = metrics_of(record).get(metric)
+    return found.value if found is not None else None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Who won: the deciding metric, the runs best first, and each other run's paired differences to the best."""
+
+    metric: str
+    order: list[RunRecord]
+    differences: dict[str, dict[str, BootInterval]]  # run id -> metric -> run − best; a run absent: not paired
+    split: list[str]  # the params choosing the test rows that differ between the runs
+    rows: dict[str, int]  # run id -> test rows scored
+
+    @property
+    def best(self) -> RunRecord | None:
+        """The best run on the deciding metric (None when no run has it)."""
+        first = self.order[0] if self.order else None
+        return first if first is not None and value_of(first, self.metric) is not None else None
+
+    @property
+    def others(self) -> list[RunRecord]:
+        """The evaluated runs after the best."""
+        return [r for r in self.order[1:] if value_of(r, self.metric) is not None]
+
+    @property
+    def paired(self) -> bool:
+        """Whether every other run was compared with the best on the same test rows."""
+        return all(r.run_id in self.differences for r in self.others)
+
+
+def ranked(records: Sequence[RunRecord], metric: str) -> list[RunRecord]:
+    """Best first by the metric in its better direction; runs without it last, in the order given."""
+    lower = paired.lower_is_better([r.evaluate for r in records if r.evaluate is not None], metric)
+
+    def key(record: RunRecord) -> tuple[bool, float]:
+        value = value_of(record, metric)
+        return value is None, (value if lower else -value) if value is not None else 0.0
+
+    return sorted(records, key=key)
+
+
+def standing(records: Sequence[RunRecord], scores: Mapping[str, Scores]) -> Standing:
+    """Rank the runs and pair each with the best where both were scored on the same test rows."""
+    evaluations = [r.evaluate for r in records if r.evaluate is not None]
+    metric = paired.deciding_metric(evaluations) if evaluations else ""
+    order = ranked(records, metric)
+    best = scores.get(order[0].run_id) if order else None
+    found = {r.run_id: paired.differences(best, scores[r.run_id]) for r in order[1:] if best and r.run_id in scores}
+    differences = {run_id: pairs for run_id, pairs in found.items() if pairs is not None}
+    split = paired.split_differences([flatten(r.params) for r in records])
+    return Standing(metric, order, differences, split, {k: v.scored.n_rows for k, v in scores.items()})
+
+
+def difference_text(standing: Standing, record: RunRecord, metric: str) -> str:
+    """The run − best difference of one metric: paired with its interval, else the plain gap, marked."""
+    pairs = standing.differences.get(record.run_id, {})
+    if metric in pairs:
+        return paired.signed(pairs[metric]) + (" *" if paired.significant(pairs[metric]) else "")
+    best = standing.best
+    mine, theirs = value_of(record, metric), value_of(best, metric) if best is not None else None
+    if mine is None or theirs is None:
+        return "—"
+    return paired.signed(BootInterval(mine - theirs, mine - theirs, mine - theirs)).split(" [")[0] + " (not paired)"
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric on the page: each run's value (best first) and each other run's difference to the best."""
+
+    metric: str
+    label: str
+    values: list[str]
+    differences: list[str]
+    decides: bool
+
+
+def metric_rows(standing: Standing) -> list[MetricRow]:
+    """Every test metric of any run, the deciding one first, the runs side by side best first."""
+    names = sorted({m for r in standing.order for m in metrics_of(r)})
+    first = [standing.metric] if standing.metric in names else []
+    return [
+        MetricRow(m, metric_label(m), [interval(metrics_of(r).get(m)) for r in standing.order],
+                  [difference_text(standing, r, m) for r in standing.others], m == standing.metric)
+        for m in [*first, *(n for n in names if n != standing.metric)]
+    ]
+
+
+def verdict(standing: Standing) -> list[str]:
+    """The winner in one sentence, then one sentence per other run: how far behind, and whether it is noise."""
+    best = standing.best
+    if best is None:
+        return ["No run has a test evaluation, so there is no winner."]
+    label, lower = metric_label(standing.metric), paired.lower_is_better([best.evaluate] if best.evaluate else [], standing.metric)
+    said = [f"Best on {label} ({'lower' if lower else 'higher'} is better): {best.run_id}, "
+            f"{interval(metrics_of(best).get(standing.metric))}."]
+    for record in standing.others:
+        pairs = standing.differences.get(record.run_id, {})
+        gap = difference_text(standing, record, standing.metric).removesuffix(" *")
+        if standing.metric not in pairs:
+            said.append(f"{record.run_id}: {gap}; tested on other rows, so no paired test: part of the gap is the rows.")
+            continue
+        real = paired.significant(pairs[standing.metric])
+        rows = standing.rows.get(record.run_id, 0)
+        said.append(f"{record.run_id}: {gap} on the same {rows:,} test rows (paired bootstrap): "
+                    + ("a real difference." if real else "within the noise (the interval includes 0)."))
+    return said
+
+
+def shared_plots(standing: Standing, scores: Mapping[str, Scores]) -> dict[str, str]:
+    """The comparison's own plots, every run on one set of axes."""
+    entries = {r.run_id: metrics_of(r).get(standing.metric) for r in standing.order}
+    intervals = {k: BootInterval(v.value, v.low, v.high) for k, v in entries.items()
+                 if v is not None and v.value is not None and v.low is not None and v.high is not None}
+    scored = [(r.run_id, scores[r.run_id].scored) for r in standing.order if r.run_id in scores]
+    from mlworkflow.views import compare as compare_views  # matplotlib, only when a comparison is drawn
+
+    return compare_views.shared_plots(intervals, standing.metric, scored) if standing.metric else {}
 
 
 def key_plots(notebook: Mapping[str, Any]) -> dict[str, str]:
@@ -114,11 +234,20 @@ def expand(root: Path, names: Sequence[str]) -> tuple[Path, list[str]]:
     return root, list(dict.fromkeys(run_ids))
 
 
-def compare_page(records: Sequence[RunRecord]) -> str:
-    """The comparison page for two or more runs."""
+def scores_of(root: Path, records: Sequence[RunRecord]) -> dict[str, Scores]:
+    """Each evaluated run's model scored again on its test rows (the runs that have them)."""
+    found = {r.run_id: paired.load(root, r.run_id, r.params) for r in records if r.evaluate is not None}
+    return {run_id: scores for run_id, scores in found.items() if scores is not None}
+
+
+def compare_page(records: Sequence[RunRecord], scores: Mapping[str, Scores] | None = None) -> str:
+    """The comparison page for two or more runs (paired differences where `scores` gives runs on the same rows)."""
+    ranking = standing(records, scores or {})
     titles = list(dict.fromkeys(t for r in records for t in r.plots))
     return report.templates().get_template("compare.html.j2").render(
-        records=records, params=differing_params(records), metrics=metric_rows(records), titles=titles
+        standing=ranking, records=ranking.order, params=differing_params(ranking.order), metrics=metric_rows(ranking),
+        verdict=verdict(ranking), shared=shared_plots(ranking, scores or {}), titles=titles,
+        family_label=family_label, metric_label=metric_label,
     )
 
 

@@ -1,30 +1,21 @@
 """A sweep's leaderboard: one row per variant, best first, with the difference to the best by a paired test.
 
-Every evaluated variant's model is scored again on its run's test rows at its threshold; when two runs
-share the same test rows (the same split: the columns both test splits have hold the same values), the difference of the
-deciding metric to the best is a paired bootstrap (`core.bootstrap.compare`, as evaluate and the retrain
-gate use): the same resamples of the same rows for both, so the interval reflects the models, not the rows.
+Every evaluated variant's model is scored again on its run's test rows at its threshold (`workflow.paired`);
+when two runs share the same test rows (the same split: the columns both test splits have hold the same values),
+the difference of the deciding metric to the best is a paired bootstrap: the same resamples of the same rows for
+both, so the interval reflects the models, not the rows.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-
-from mlworkflow import io
-from mlworkflow.core import bootstrap, scoring
-from mlworkflow.core.bootstrap import Interval
-from mlworkflow.core.metrics import format_value
-from mlworkflow.core.scoring import Scored
-from mlworkflow.core.target import Target
 from mlworkflow.layout import RunLayout
-from mlworkflow.records import TEST_SPLIT, EvaluateRecord, PreprocessRecord
-from mlworkflow.workflow import compare, report, runstate
+from mlworkflow.views.labels import metric_label
+from mlworkflow.workflow import compare, paired, report, runstate
+from mlworkflow.workflow.paired import Scores
 from mlworkflow.workflow.sweep import yaml_text
 from mlworkflow.workflow.sweepstate import SweepLayout, SweepRecord, VariantEntry, read_record
 
@@ -34,14 +25,10 @@ REUSED = "reused from "  # a stage's reason in state.json when the cache gave it
 
 @dataclass(frozen=True)
 class Evaluated:
-    """A variant whose run has a test evaluation: its record, params and scores on the test rows."""
+    """A variant whose run has a test evaluation, and its scores on the test rows."""
 
     entry: VariantEntry
-    evaluate: EvaluateRecord
-    params: dict[str, Any]
-    scored: Scored
-    target: str
-    columns: dict[str, str]  # the test split's columns' hashes: paired only on the same rows
+    scores: Scores
 
 
 @dataclass(frozen=True)
@@ -61,48 +48,21 @@ class Row:
 
 def evaluated(root: Path, entry: VariantEntry) -> Evaluated | None:
     """A finished variant's evaluation and test scores (None when its run has no evaluation)."""
-    store = io.Artifacts(RunLayout(root, entry.run_id).artifacts)
-    record = store.find(EvaluateRecord)
-    if entry.status != "ok" or record is None:
+    if entry.status != "ok":
         return None
-    target = Target.from_spec(store.read(PreprocessRecord))
-    frame = store.read_frame(TEST_SPLIT)
-    X, y = scoring.split_xy(frame, target)
-    scored = scoring.score(store.read_model(), X, y, target, record.threshold)
-    params = compare.load_run(root, entry.run_id).params
-    return Evaluated(entry, record, params, scored, target.name, column_hashes(frame))
-
-
-def column_hashes(frame: pd.DataFrame) -> dict[str, str]:
-    """A hash of each column's values in row order (a variant that drops a column still has the same rows)."""
-    def digest(column: pd.Series) -> str:
-        return hashlib.sha256(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes()).hexdigest()
-
-    return {str(name): digest(frame[name]) for name in frame.columns}
-
-
-def same_rows(one: Evaluated, other: Evaluated) -> bool:
-    """Whether two runs' test splits are the same rows: every column both have (the target among them) agrees."""
-    common = set(one.columns) & set(other.columns)
-    labelled = one.target in common and one.scored.labels == other.scored.labels
-    return labelled and all(one.columns[c] == other.columns[c] for c in common)
-
-
-def deciding_metric(runs: Sequence[Evaluated]) -> str:
-    """The metric that ranks: the one most variants' evaluations decided by (normally all of them)."""
-    names = [run.evaluate.metric for run in runs]
-    return max(dict.fromkeys(names), key=names.count)
+    scores = paired.load(root, entry.run_id, compare.load_run(root, entry.run_id).params)
+    return Evaluated(entry, scores) if scores is not None else None
 
 
 def value_of(run: Evaluated, metric: str) -> float | None:
     """A run's test value of the metric, or None when it has none."""
-    found = run.evaluate.metrics.get(metric)
+    found = run.scores.evaluate.metrics.get(metric)
     return found.value if found is not None else None
 
 
 def ranked(runs: Sequence[Evaluated], metric: str) -> list[Evaluated]:
     """Best first by the metric (in its better direction); runs without it last."""
-    lower = next((r.evaluate.lower_is_better for r in runs if r.evaluate.metric == metric), False)
+    lower = paired.lower_is_better([r.scores.evaluate for r in runs], metric)
 
     def key(run: Evaluated) -> tuple[bool, float]:
         value = value_of(run, metric)
@@ -111,43 +71,25 @@ def ranked(runs: Sequence[Evaluated], metric: str) -> list[Evaluated]:
     return sorted(runs, key=key)
 
 
-def paired_difference(best: Evaluated, other: Evaluated, metric: str) -> Interval | None:
-    """other − best on the same test rows, with the paired bootstrap interval; None on different rows."""
-    if not same_rows(best, other) or best.scored.n_rows != other.scored.n_rows:
-        return None
-    evaluate = best.params.get("evaluate", {})
-    n, confidence = int(evaluate.get("bootstrap", 1000)), float(evaluate.get("confidence", 0.95))
-    seed = int(best.params.get("run", {}).get("seed", 0))
-    pairs = bootstrap.compare(best.scored, other.scored, n, confidence, seed)
-    return pairs[metric].gain if metric in pairs else None
-
-
-def signed(interval: Interval) -> str:
-    """`+0.012 [-0.003, +0.027]`: a difference and its interval, signs shown."""
-    def text(value: float) -> str:
-        return ("+" if value > 0 else "") + format_value(value)
-
-    return f"{text(interval.value)} [{text(interval.low)}, {text(interval.high)}]"
-
-
 def evaluated_row(rank: int, run: Evaluated, best: Evaluated, metric: str, keys: Sequence[str]) -> Row:
     """The row of an evaluated variant: its score, and its paired difference to the best."""
-    score = compare.interval(run.evaluate.metrics.get(metric))
+    score = compare.interval(run.scores.evaluate.metrics.get(metric))
     values = [yaml_text(run.entry.values.get(key)) for key in keys]
     if run is best:
         return Row(rank, run.entry, values, metric, score, "best", "", "")
-    difference = paired_difference(best, run, metric)
-    if difference is None:
+    found = paired.differences(best.scores, run.scores)
+    if found is None or metric not in found:
         return Row(rank, run.entry, values, metric, score, "—", "", "other test rows than the best's: not paired")
-    excluded = not difference.low <= 0.0 <= difference.high
-    return Row(rank, run.entry, values, metric, score, signed(difference), SIGNIFICANT if excluded else "no", "")
+    difference = found[metric]
+    flag = SIGNIFICANT if paired.significant(difference) else "no"
+    return Row(rank, run.entry, values, metric, score, paired.signed(difference), flag, "")
 
 
 def rows(root: Path, record: SweepRecord) -> list[Row]:
     """Evaluated variants best first, then the others (failed, not run, or without an evaluation)."""
     found = {entry.run_id: evaluated(root, entry) for entry in record.variants}
     runs = [run for run in found.values() if run is not None]
-    metric = deciding_metric(runs) if runs else ""
+    metric = paired.deciding_metric([run.scores.evaluate for run in runs]) if runs else ""
     order = ranked(runs, metric)
     table = [evaluated_row(n, run, order[0], metric, record.keys) for n, run in enumerate(order, start=1)]
     for entry in record.variants:
@@ -174,7 +116,9 @@ def with_reuse(root: Path, table: Sequence[Row]) -> list[Row]:
 
 def page(record: SweepRecord, table: Sequence[Row]) -> str:
     """The leaderboard page."""
-    return report.templates().get_template("leaderboard.html.j2").render(record=record, rows=table)
+    metric = next((row.metric for row in table if row.metric), "")
+    label = metric_label(metric) if metric else "deciding metric"
+    return report.templates().get_template("leaderboard.html.j2").render(record=record, rows=table, metric=label)
 
 
 def write(sweep: SweepLayout) -> Path:
