@@ -140,3 +140,13 @@ def test_a_sweep_with_no_evaluated_variant_still_has_a_page(tmp_path: Path) -> N
     table = leaderboard.rows(tmp_path, read_record(sweep))
     assert [r.rank for r in table] == [None, None] and table[0].note == "boom"
     assert "boom" in leaderboard.write(sweep).read_text(encoding="utf-8")
+
+
+def test_the_page_says_the_winner_first_in_human_names(finished: tuple[SweepLayout, dict[str, float]]) -> None:
+    sweep, _ = finished
+    table = leaderboard.rows(sweep.root, read_record(sweep))
+    page = leaderboard.write(sweep).read_text(encoding="utf-8")
+    best = table[0]
+    assert f"<strong>Best on ROC AUC: {best.entry.run_id} ({best.entry.label}), {best.score}.</strong>" in page
+    assert page.index('id="mlw-winner"') < page.index('id="mlw-sweep"') < page.index('id="mlw-leaderboard"')
+    assert "<th>ROC AUC (test, 95% interval)</th>" in page and "roc_auc" not in page
