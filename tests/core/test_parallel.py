@@ -11,6 +11,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from joblib._dask import DaskDistributedBackend
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_validate
 from sklearn.utils.parallel import Parallel, delayed
@@ -76,7 +77,7 @@ def test_local_backend_runs_fits_in_other_processes_with_one_native_thread_each(
 
 def test_cluster_backend_runs_fits_on_the_clusters_workers(cluster: Any) -> None:
     with parallel.configured(parallel.kernel_environ(cluster.scheduler_address)):
-        assert type(joblib.parallel.get_active_backend()[0]).__name__ == "DaskDistributedBackend"
+        assert isinstance(joblib.parallel.get_active_backend()[0], DaskDistributedBackend)
         ran = Parallel(n_jobs=parallel.fit_jobs(1, {"MLW_CLUSTER": cluster.scheduler_address}))(
             delayed(where)(index) for index in range(6)
         )

@@ -9,7 +9,8 @@ it: every estimator and fold is seeded, so the same seed gives the same scores l
 The n_jobs rule (`fit_jobs`): a params `n_jobs` of k runs at most k fits at once, never more than this
 process's core budget (`MLW_CPUS`, which sweeps set per variant so parallel variants share the cores,
 else every core); -1 takes the whole budget; the default 1 stays sequential. On a cluster the workers'
-threads bound the parallelism instead (joblib's Dask backend uses them all, whatever n_jobs says).
+threads bound the parallelism instead (joblib's Dask backend uses them all, whatever n_jobs says), and a
+fit's own parallel calls run inside its task (`core.dask_backend`), not as more cluster tasks.
 The runner tells the kernel the cluster through `MLW_CLUSTER` (`kernel_environ`).
 """
 
@@ -73,7 +74,9 @@ def backend(cluster: str | None) -> Iterator[None]:
         with joblib.parallel_config(backend="loky", inner_max_num_threads=INNER_THREADS):
             yield
     else:
-        with joblib.parallel_config(backend="dask", client=client(cluster)):
+        from mlworkflow.core.dask_backend import FitsOnWorkers
+
+        with joblib.parallel_config(backend=FitsOnWorkers(client=client(cluster))):
             yield
 
 
