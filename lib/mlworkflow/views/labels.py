@@ -103,10 +103,11 @@ def percent(x: Any, digits: int = 1) -> str:
 
 
 def number(x: Any) -> str:
-    """A number rounded to what it means: counts with thousands separators, three significant digits below 1,000."""
+    """A number rounded to what it means: counts with thousands separators, scores to three decimals, else three
+    significant digits."""
     if _missing(x):
         return MISSING
-    if isinstance(x, bool):
+    if isinstance(x, bool) or type(x).__name__ in ("bool", "bool_"):  # NumPy 2 names its bool "bool"
         return "yes" if x else "no"
     value = float(x)
     if math.isinf(value):
@@ -115,8 +116,10 @@ def number(x: Any) -> str:
         return f"{int(value):,}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:.3g}" if abs(value) < 100 else f"{value:.1f}"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    if abs(value) >= 0.1:  # scores: three decimals, so 0.9996 stays below 1
+        return f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}"
     return f"{value:.3g}" if value else "0"
 
 

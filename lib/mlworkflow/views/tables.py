@@ -1,0 +1,101 @@
+"""Frames shown as clean tables: no row-number index, '—' for a missing value, shares as %, numbers rounded by
+meaning, long cells wrapped (never cut), `code` in a cell rendered, and 'none' for an empty table.
+
+A view marks what only it knows (which columns are shares, whether its index means something) with `table`;
+`register` makes the notebook display every frame and series through `html`, marked or not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from mlworkflow.views.labels import MISSING, number, percent
+
+Data = TypeVar("Data", pd.DataFrame, pd.Series)
+PERCENT = "mlw_percent"  # keys of DataFrame.attrs, which pandas carries with the frame
+INDEX = "mlw_index"
+CODE = re.compile(r"`([^`<>]+)`")
+SHARE = re.compile(r"\bshare\b", re.I)  # a column named a share holds one, unless a view says otherwise
+NONE = '<p class="mlw-none">none</p>'
+
+
+def table(data: Data, percent: Iterable[str] = (), index: bool | None = None) -> Data:
+    """`data` marked for display: the columns in `percent` hold shares (0.056 → 5.6%); `index` shows the index or
+    hides it (None: hidden when it only numbers the rows)."""
+    marked = data.copy(deep=False)
+    marked.attrs = {**data.attrs, PERCENT: tuple(percent), INDEX: index}
+    return marked
+
+
+def _cell(value: Any) -> str:
+    """One cell of a text column: a dash when missing, a rounded number, a list joined, else the text."""
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(_cell(item) for item in value) or MISSING
+    if isinstance(value, bool | int | float) or _is_numpy_number(value):
+        return number(value)
+    return MISSING if pd.api.types.is_scalar(value) and pd.isna(value) else str(value)
+
+
+def _is_numpy_number(value: Any) -> bool:
+    """True for NumPy's numeric and bool scalars."""
+    return type(value).__module__ == "numpy" and pd.api.types.is_number(value)
+
+
+def guessed_shares(frame: pd.DataFrame) -> set[Any]:
+    """The numeric columns named '… share' whose values all lie in [0, 1]."""
+    return {
+        name for name in frame.columns
+        if SHARE.search(str(name)) and pd.api.types.is_numeric_dtype(frame[name].dtype)
+        and bool(frame[name].dropna().between(0, 1).all())
+    }
+
+
+def _formatter(column: pd.Series, shares: bool) -> Callable[[Any], str]:
+    """How one column's cells are written."""
+    if shares:
+        return percent
+    return number if pd.api.types.is_numeric_dtype(column.dtype) else _cell
+
+
+def _shows_index(frame: pd.DataFrame, index: bool | None) -> bool:
+    """Whether the index is worth a column: asked for, or anything but an unnamed row number."""
+    if index is not None:
+        return index
+    return not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
+
+
+def as_frame(data: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """A series as a one-column frame (named after it, or 'value'); a frame as it is."""
+    if isinstance(data, pd.Series):
+        return data.to_frame(data.name if data.name is not None else "value")
+    return data
+
+
+def html(data: pd.DataFrame | pd.Series) -> str:
+    """The clean HTML table of a frame or series, in a box that scrolls sideways when it is wide."""
+    frame = as_frame(data)
+    if frame.empty:
+        return NONE
+    shares = set(data.attrs[PERCENT]) if PERCENT in data.attrs else guessed_shares(frame)
+    text = frame.astype(object)  # a copy whose cells take the written text, column by column (names may repeat)
+    for position, name in enumerate(frame.columns):
+        column = frame.iloc[:, position]
+        text.isetitem(position, [_formatter(column, name in shares)(value) for value in column])
+    body = text.to_html(index=_shows_index(frame, data.attrs.get(INDEX)), border=0, escape=True)
+    return '<div class="mlw-table">' + CODE.sub(r"<code>\1</code>", body) + "</div>"
+
+
+def register() -> None:
+    """Display every frame and series of this kernel as a clean table (no-op outside IPython)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["text/html"]
+    for kind in (pd.DataFrame, pd.Series):
+        formatter.for_type(kind, html)
