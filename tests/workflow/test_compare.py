@@ -62,7 +62,7 @@ def test_listing_shows_every_run(tmp_path: Path) -> None:
     make_run(tmp_path, "b", 2, 0.8)
     assert sorted(compare.list_runs(tmp_path)) == ["a", "b"]
     page = compare.listing_page([compare.load_run(tmp_path, r) for r in compare.list_runs(tmp_path)])
-    assert 'href="a/index.html"' in page and "roc_auc 0.8000 [0.7900, 0.8100]" in page
+    assert 'href="a/index.html"' in page and "ROC AUC 0.800 [0.790, 0.810] (test)" in page
 
 
 def test_unknown_run_is_a_clear_error(tmp_path: Path) -> None:

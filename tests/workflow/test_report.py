@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from mlworkflow.params import STAGES
 from mlworkflow.records import (
     DataRecord,
     EvaluateRecord,
@@ -17,6 +19,7 @@ from mlworkflow.records import (
     SelectRecord,
     TrainRecord,
 )
+from mlworkflow.views.summary import RunRecords
 from mlworkflow.workflow import report
 from tests import recordkit
 
@@ -81,7 +84,7 @@ def ranked(family: str, status: str, **changes: Any) -> dict[str, Any]:
 
 
 def test_summary_reads_the_stage_artifacts() -> None:
-    artifacts = report.RunRecords(
+    artifacts = RunRecords(
         data=recordkit.record(DataRecord, source="/x/adult.csv.gz", rows=10, target="y", task="binary", positive_class="1"),
         train=recordkit.record(TrainRecord, family="random_forest"),
         evaluate=recordkit.record(
@@ -118,14 +121,14 @@ def test_summary_reads_the_stage_artifacts() -> None:
     assert summary.performance[1]["baseline"] == "–"
     assert [g["group"] for g in summary.groups] == ["F"]
     assert [r["family"] for r in summary.selection] == ["rf"]
-    assert report.summarize(report.RunRecords()) == report.Summary()
+    assert report.summarize(RunRecords()) == report.Summary()
     monitor = recordkit.record(MonitorRecord, verdict="RETRAIN", reasons=["15 of 19 features drifted."])
-    watched = report.summarize(report.RunRecords(monitor=monitor))
+    watched = report.summarize(RunRecords(monitor=monitor))
     assert watched.monitoring == {"verdict": "RETRAIN", "reasons": ["15 of 19 features drifted."]}
 
 
 def test_index_shows_the_monitoring_verdict(tmp_path: Path) -> None:
-    summary = report.summarize(report.RunRecords(
+    summary = report.summarize(RunRecords(
         data=recordkit.record(DataRecord, source="x.csv", rows=3),
         monitor=recordkit.record(MonitorRecord, verdict="WARN", reasons=["a.", "b."]),
     ))
@@ -135,7 +138,7 @@ def test_index_shows_the_monitoring_verdict(tmp_path: Path) -> None:
 
 
 def test_index_links_the_retrain_gate(tmp_path: Path) -> None:
-    summary = report.summarize(report.RunRecords(
+    summary = report.summarize(RunRecords(
         data=recordkit.record(DataRecord, source="x.csv"),
         retrain=recordkit.record(RetrainRecord, passed=True, decision="Promoted."),
     ))
@@ -143,3 +146,72 @@ def test_index_links_the_retrain_gate(tmp_path: Path) -> None:
     report.write_index(tmp_path / "index.html", info(), [], "", summary)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "Retrain gate: passed." in page and 'href="retrain.html"' in page
+
+
+def evaluated_run() -> RunRecords:
+    """A smoke run's records (tests/fixtures/records): data at an absolute path, an evaluation, monitoring."""
+    from mlworkflow.records import PreprocessRecord
+
+    return RunRecords(
+        data=recordkit.record(DataRecord), preprocess=recordkit.record(PreprocessRecord),
+        select=recordkit.record(SelectRecord), train=recordkit.record(TrainRecord),
+        evaluate=recordkit.record(EvaluateRecord), monitor=recordkit.record(MonitorRecord),
+    )
+
+
+def test_index_leads_with_the_executive_summary_and_keeps_engineering_detail_below(tmp_path: Path) -> None:
+    stages = [report.StageReport("train", "ok", "04_train.html", {"model": "hist_gradient_boosting", "cv roc_auc": 0.91},
+                                 1.25, 2.0, 0.5)]
+    run_info = report.RunInfo("r-1", "/home/me/project/params/x.yaml", "data:\n  path: /home/me/project/data/a.csv\n",
+                              "ab" * 32, "abc123", "today", {"pandas": "3"})
+    report.write_index(tmp_path / "index.html", run_info, stages, "", report.summarize(evaluated_run()))
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<h1 class=\"mlw-title\">Predicting whether income is &gt;50K</h1>" in page
+    executive, details = page.index('id="mlw-executive"'), page.index('id="mlw-details"')
+    assert executive < page.index('id="mlw-summary"') < page.index('id="mlw-stage-list"') < details
+    assert "<strong>Recommendation: HOLD.</strong>" in page  # the fixture flags groups by sex
+    assert "Of every 1,000 rows it flags as &gt;50K, about 720 are" in page
+    assert "ROC AUC was measured 3 ways" in page and "the test figure is the one to quote" in page
+    assert page.index("kernel start") > details and page.index("3.8 s") > details  # timings only in the details
+    assert "<dd>Gradient boosting (histogram)</dd>" in page and "<dt>cv ROC AUC</dt>" in page
+    assert "`" not in page and "<code>roc_auc</code> decides because" in page
+    assert "/home/me" not in page and "/srv/mlw" not in page and "path: a.csv" in page
+
+
+def test_a_monitor_check_of_the_run_s_own_test_split_is_shown_as_a_baseline_check(tmp_path: Path) -> None:
+    current = {**recordkit.content(MonitorRecord)["current"], "source": "the run's test split"}
+    found = dataclasses.replace(evaluated_run(), monitor=recordkit.record(MonitorRecord, current=current))
+    report.write_index(tmp_path / "index.html", info(), [], "", report.summarize(found))
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "Baseline check: OK (on the run&#39;s own test split, not on new data)" in page
+    assert "Monitoring verdict" not in page and 'class="mlw-verdict mlw-verdict-baseline"' in page
+
+
+def test_paths_and_marks_a_reader_should_not_see() -> None:
+    assert report.without_paths("read /tmp/x/runs/r-1/data.csv and C.csv, sqlite:///models/log.db") == (
+        "read data.csv and C.csv, sqlite:///models/log.db"
+    )
+    assert str(report.code_marks("`roc_auc` <decides>")) == "<code>roc_auc</code> &lt;decides&gt;"
+    assert report.readable_headline({"not significantly worse": "logistic, knn", "rows": 2000, "note": "a, b"}) == {
+        "not significantly worse": "Logistic regression, Nearest neighbours", "rows": "2,000", "note": "a, b",
+    }
+
+
+def test_the_runs_list_marks_monitor_and_partial_runs() -> None:
+    from mlworkflow.workflow.compare import RunRecord
+
+    params = {"data": {"path": "/home/me/data/adult_train.csv.gz"}}
+    monitor = recordkit.record(MonitorRecord, verdict="WARN")
+    evaluate = recordkit.record(EvaluateRecord)
+    runs = [
+        RunRecord("watch", params, "ok", done=("monitor",), monitor=monitor),
+        RunRecord("early", params, "ok", done=("data", "preprocess")),
+        RunRecord("full", params, "ok", evaluate, done=STAGES, monitor=recordkit.record(MonitorRecord)),
+    ]
+    page = report.templates().get_template("runs_index.html.j2").render(records=runs)
+    watch, early, full = (page.split(f'href="{r}/index.html"')[1].split("</tr>")[0] for r in ("watch", "early", "full"))
+    assert "monitor run" in watch and "file adult_test.csv.gz" in watch and "adult_train" not in watch
+    assert "Monitoring verdict: WARN" in watch and "adult-smoke@1" in watch
+    assert "partial: 2 of 7 stages (data, preprocess)" in early and "adult_train.csv.gz" in early
+    assert "partial" not in full and "monitor run" not in full and "ROC AUC 0.916 [0.882, 0.944] (test)" in full
+    assert "Random forest" in full and "/home/me" not in page

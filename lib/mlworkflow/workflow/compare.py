@@ -13,7 +13,7 @@ from mlworkflow import io
 from mlworkflow.core.bootstrap import Interval as BootInterval
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import RunLayout, runs_dir
-from mlworkflow.records import EvaluateRecord, Interval
+from mlworkflow.records import EvaluateRecord, Interval, MonitorRecord
 from mlworkflow.views.labels import family_label, metric_label
 from mlworkflow.workflow import paired, report, runstate, sweepstate
 from mlworkflow.workflow.paired import Scores
@@ -33,6 +33,8 @@ class RunRecord:
     plots: dict[str, str] = field(default_factory=dict)  # title -> base64 PNG
     resume: str = ""  # the command that resumes the run (state.json)
     note: str = ""  # why the listing cannot show the run
+    done: tuple[str, ...] = ()  # the stages the run completed (state.json)
+    monitor: MonitorRecord | None = None  # what a monitor run saw (the runs list shows its data and verdict)
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -211,7 +213,10 @@ def load_run(root: Path, run_id: str) -> RunRecord:
     for notebook in sorted(run.executed.glob("*.ipynb")):
         plots.update(key_plots(runstate.read_object(notebook, "an executed notebook (a JSON object)")))
     status = runstate.status_of(state) if state is not None else "unknown"
-    return RunRecord(run_id, params, status, evaluate, plots, state.resume if state is not None else "")
+    done = tuple(state.done) if state is not None else ()
+    monitor = io.Artifacts(run.artifacts).find(MonitorRecord)
+    return RunRecord(run_id, params, status, evaluate, plots, state.resume if state is not None else "", done=done,
+                     monitor=monitor)
 
 
 def list_runs(root: Path) -> list[str]:

@@ -10,19 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from mlworkflow.config import TEMPLATES
+from mlworkflow.params import STAGES
 from mlworkflow.records import (
     DataRecord,
     EvaluateRecord,
     Interval,
     MonitorRecord,
-    RetrainRecord,
     SelectRecord,
     TrainRecord,
 )
+from mlworkflow.views.labels import FAMILIES, METRICS, family_label, metric_label, number, percent
+from mlworkflow.views.summary import Executive, RunRecords, executive
 
 NOTICE = re.compile(r'<p class="mlw-notice[^"]*" id="mlw-notice">.*?</p>', re.S)
+CODE_MARK = re.compile(r"`([^`]+)`")
+LOCAL_PATH = re.compile(r"(?<![\w.:/~-])(?:/[\w.+~-]+)+/([\w.+~-]+)")  # an absolute POSIX path; group 1: its last name
 PACKAGES = (
     "mlworkflow",
     "numpy",
@@ -98,18 +103,7 @@ class Summary:
     selection: list[dict[str, Any]] = field(default_factory=list)
     monitoring: dict[str, Any] = field(default_factory=dict)
     retrain: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunRecords:
-    """The records a run's stages have written so far (None for a stage that has not run)."""
-
-    data: DataRecord | None = None
-    select: SelectRecord | None = None
-    train: TrainRecord | None = None
-    evaluate: EvaluateRecord | None = None
-    monitor: MonitorRecord | None = None
-    retrain: RetrainRecord | None = None
+    executive: Executive = field(default_factory=Executive)
 
 
 def _interval(entry: Interval | None) -> str:
@@ -176,7 +170,55 @@ def summarize(found: RunRecords) -> Summary:
         selection=_selection(found.select),
         monitoring={"verdict": monitor.verdict, "reasons": list(monitor.reasons)} if monitor else {},
         retrain={"decision": gate.decision, "passed": gate.passed} if gate else {},
+        executive=executive(found),
     )
+
+
+def code_marks(text: str) -> Markup:
+    """Text whose `marked` words show as code, not as literal backticks (escaped otherwise)."""
+    return Markup(CODE_MARK.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(text))))
+
+
+def without_paths(text: str) -> str:
+    """Text with every absolute local path cut to its last name: pages show no local folders."""
+    return LOCAL_PATH.sub(lambda m: m.group(1), text)
+
+
+def readable_value(value: Any) -> str:
+    """A headline value: a list of family keys as the names a reader knows, a number rounded, no local paths."""
+    if isinstance(value, int | float):
+        return number(value)
+    names = [name.strip() for name in str(value).split(",")]
+    if all(name in FAMILIES for name in names):
+        return ", ".join(family_label(name) for name in names)
+    return without_paths(str(value))
+
+
+def readable_headline(headline: dict[str, Any]) -> dict[str, str]:
+    """A stage's headline as the index shows it: metric and family names a reader knows, numbers rounded."""
+    return {" ".join(metric_label(w) if w in METRICS else w for w in key.split(" ")): readable_value(value)
+            for key, value in headline.items()}
+
+
+@dataclass(frozen=True)
+class Listed:
+    """How the runs list shows one run: the data it read, what kind of run it is, a monitor run's verdict."""
+
+    data: str
+    kind: str = ""  # "", "monitor run" or "partial: …"
+    verdict: str = ""
+
+
+def listed(params: dict[str, Any], status: str, done: list[str], monitor: MonitorRecord | None) -> Listed:
+    """A run's line of the runs list: a monitor run shows the data it monitored and its verdict; a run that did not
+    complete every stage says so."""
+    if monitor is not None and "data" not in done:
+        return Listed(without_paths(monitor.current.source), "monitor run", monitor.verdict)
+    data = params.get("data", {})
+    source = str(data.get("path") or ("SQL query" if data.get("sql_query") else ""))
+    missing = [stage for stage in STAGES if stage not in done]
+    kind = f"partial: {len(done)} of {len(STAGES)} stages ({', '.join(s for s in STAGES if s in done) or 'none'})" if missing and done else ""
+    return Listed(Path(source).name if "://" not in source else without_paths(source), kind if status != "running" else "")
 
 
 @functools.cache
@@ -184,7 +226,11 @@ def templates() -> jinja2.Environment:
     """The Jinja environment for mlworkflow's own page templates (autoescaped), one per process so each
     template compiles once (Jinja reloads a template whose file changed)."""
     loader = jinja2.FileSystemLoader(str(TEMPLATES))
-    return jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env.filters.update(family_label=family_label, metric_label=metric_label, number=number, percent=percent,
+                       code_marks=code_marks, without_paths=without_paths, readable_headline=readable_headline)
+    env.globals.update(listed=listed)
+    return env
 
 
 def stage_header(info: RunInfo, stage: str, section_yaml: str, status: str, error: str) -> str:

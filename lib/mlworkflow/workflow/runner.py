@@ -28,10 +28,12 @@ from mlworkflow.records import (
     DataRecord,
     EvaluateRecord,
     MonitorRecord,
+    PreprocessRecord,
     RetrainRecord,
     SelectRecord,
     TrainRecord,
 )
+from mlworkflow.views.summary import RunRecords
 from mlworkflow.workflow import cache, report, runstate
 
 Echo = Callable[[str], None]
@@ -336,12 +338,12 @@ class CellCounter:
         self.progress(f"cell {self.done}/{self.total} · {time.perf_counter() - self.began:.0f} s")
 
 
-def read_records(layout: RunLayout) -> report.RunRecords:
+def read_records(layout: RunLayout) -> RunRecords:
     """The records the run's stages (and a retrain) have written so far."""
     store = io.Artifacts(layout.artifacts)
-    return report.RunRecords(
+    return RunRecords(
         store.find(DataRecord), store.find(SelectRecord), store.find(TrainRecord), store.find(EvaluateRecord),
-        store.find(MonitorRecord), store.find(RetrainRecord),
+        store.find(MonitorRecord), store.find(RetrainRecord), store.find(PreprocessRecord),
     )
 
 
