@@ -44,8 +44,9 @@ nbval: $(STAMP) ## re-execute the committed notebooks and compare their outputs
 notebooks: $(STAMP) ## re-execute the committed notebooks in place with their defaults (after a stage change)
 	$(BIN)/python -m mlworkflow.workflow.refresh refresh notebooks
 
-lab: $(STAMP) ## open the notebooks in JupyterLab with the project's kernel
-	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: $(STAMP) ## open the notebooks in JupyterLab with the project's kernel (no news pop-up: jupyter/labconfig)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH)) \
+	  $(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP) ## run the benchmarks (needs ../shared/data)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
