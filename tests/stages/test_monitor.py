@@ -127,6 +127,24 @@ def test_verdict_takes_the_most_serious_reason_first() -> None:
     assert retrain.status == "RETRAIN" and retrain.reasons[0].startswith("5 of 10 features drifted (f0, f1, f2, f3 +1 more)")
 
 
+
+def test_too_few_rows_are_said_first_and_never_mean_retrain() -> None:
+    params, quiet = MonitorParams(), pd.Series({"drifted": False, "why": ""})
+    ok = monitor.Decay("roc_auc", "realized", 0.8, 0.79, 0.81, EXPECTED, 0.0, "OK", "Performance holds.")
+    few = monitor.verdict(dataset(5), quiet, ok, 2, params)
+    assert few.status == "WARN" and few.reasons[0].startswith("Too few rows to judge: only 2 current row(s), fewer than the 50")
+    assert few.reasons[1].startswith("5 of 10 features drifted") and len(few.reasons) == 3
+
+
+def test_an_estimate_on_too_few_rows_is_shown_but_not_judged() -> None:
+    table = pd.DataFrame([{"rows": 2, "realized": np.nan, "estimated": 0.5}], index=["all"])
+    found = monitor.decay("roc_auc", table, EXPECTED, MonitorParams())
+    assert found.status == "OK" and found.change is None and found.value == 0.5 and "worse" not in found.reason
+    assert "on 2 row(s) is not compared with the expected 0.800 [0.780, 0.820]: too few rows" in found.reason
+    enough = monitor.decay("roc_auc", table.assign(rows=500), EXPECTED, MonitorParams())
+    assert enough.status == "WARN" and "38% worse" in enough.reason
+
+
 # --- reading current data ------------------------------------------------------------------------------------
 
 
@@ -167,6 +185,29 @@ def test_read_window_joins_feedback_and_filters_time_name_and_version(log_url: s
     assert window["label"].iloc[0] == "no" and pd.isna(window["label"].iloc[1])
     assert read_window(log, version="1", name="m")["id"].tolist() == [rows[i]["id"] for i in (0, 1, 4)]
     log.close()
+
+
+def test_an_empty_log_window_is_a_clear_warning_not_an_error(tiny: kit.Tiny, tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "predictions.sqlite")
+    log = PredictionLog(url)
+    log.write([{"id": "0" * 32, "request_id": "r", "created_at": datetime(2026, 1, 1, tzinfo=UTC), "model_name": "tiny",
+                "model_version": "9", "inputs": {}, "prediction": "yes", "scores": None, "flags": [], "path": "fast"}])
+    log.close()
+    tiny.train.to_csv(tmp_path / "reference.csv", index=False)
+    params = MonitorParams(model="tiny@champion", registry=str(tiny.registry.root), reference=str(tmp_path / "reference.csv"),
+                           log_url=url, since="2026-01-01")
+    result = monitor.assess(params, sources.resolve(params, io.Artifacts(tmp_path / "artifacts")), 0)
+    assert isinstance(result, monitor.Empty) and result.verdict.status == "WARN" and len(result.verdict.reasons) == 1
+    reason = result.verdict.reasons[0]
+    assert reason.startswith("No rows to judge: prediction log, 2026-01-01 to now holds no rows for tiny@1.")
+    assert "widen the window (--since / --until) (1 prediction(s) of other versions were in it)" in reason
+    content = monitor.record(result, params)
+    assert content.current.rows == 0 and content.drift.table == [] and content.performance.basis == "none"
+    assert content.headline["window"] == "0 rows" and json.dumps(content.model_dump())
+    shown = [view.drift_table(result), view.performance_table(result), view.plot_drifted(result),
+             view.plot_prediction(result), view.plot_performance(result, 0.05)]
+    assert all(getattr(s, "data", "") == view.NOTHING for s in shown)
+    assert view.sources_table(result)["current rows"] == "0"
 
 
 def test_params_reject_two_sources_and_bad_times(tmp_path: Path) -> None:
@@ -232,6 +273,7 @@ def test_adult_test_against_adult_train_is_ok(shared_data: Path, tmp_path: Path)
     params = base.model_copy(update={"reference": str(shared_data / "adult_train.csv"),
                                      "current": str(shared_data / "adult_test.csv")})
     result = monitor.assess(params, sources.resolve(params, io.Artifacts(tmp_path / "artifacts")), seed=0)
+    assert isinstance(result, monitor.Assessment)
     assert result.verdict.status == "OK", result.verdict.reasons
     assert not result.table["drifted"].any() and set(result.table["method"]) == {"effect"}
     assert result.decay.basis == "realized" and result.decay.status == "OK"
@@ -252,6 +294,7 @@ def test_bank_marketing_late_rows_mean_retrain(shared_data: Path, tmp_path: Path
     base = register(tmp_path / "models", "bank", shuffled.iloc[:fit_rows], shuffled.iloc[fit_rows:], meta, settings)
     params = base.model_copy(update={"reference": str(tmp_path / "reference.csv"), "current": str(tmp_path / "current.csv")})
     result = monitor.assess(params, sources.resolve(params, io.Artifacts(tmp_path / "artifacts")), seed=0)
+    assert isinstance(result, monitor.Assessment)
     assert result.verdict.status == "RETRAIN"
     assert {"nr.employed", "euribor3m", "emp.var.rate"} <= set(result.dataset.names)
     assert result.verdict.reasons[0].startswith(f"{result.dataset.drifted} of 19 features drifted (")
@@ -287,10 +330,12 @@ def test_every_task_realized_with_labels_estimated_or_unknown_without(
     params = base.model_copy(update={"reference": str(tmp_path / "reference.csv"), "min_rows": 20, "chunks": 3})
     watched = params.model_copy(update={"current": str(tmp_path / "current.csv")})
     labelled = monitor.assess(watched, sources.resolve(watched, io.Artifacts(tmp_path)), 0)
+    assert isinstance(labelled, monitor.Assessment)
     assert labelled.verdict.status == "OK", labelled.verdict.reasons
     assert labelled.decay.basis == "realized" and labelled.decay.metric == metric
     unlabelled = params.model_copy(update={"current": str(tmp_path / "unlabelled.csv")})
     blind = monitor.assess(unlabelled, sources.resolve(unlabelled, io.Artifacts(tmp_path)), 0)
+    assert isinstance(blind, monitor.Assessment)
     assert blind.decay.basis == ("estimated" if estimate else "none")
     content = monitor.record(blind, params)
     assert (content.performance.assumption == monitor.CBPE_ASSUMPTION) is estimate

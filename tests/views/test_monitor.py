@@ -24,7 +24,9 @@ def shifted(tmp_path_factory: pytest.TempPathFactory) -> monitor.Assessment:
     tiny.rows.assign(age=tiny.rows["age"] + 25).to_csv(root / "current.csv", index=False)
     params = MonitorParams(model="tiny@champion", registry=str(root / "models"), reference=str(root / "reference.csv"),
                            current=str(root / "current.csv"), min_rows=20, chunks=3)
-    return monitor.assess(params, sources.resolve(params, io.Artifacts(root / "artifacts")), seed=0)
+    result = monitor.assess(params, sources.resolve(params, io.Artifacts(root / "artifacts")), seed=0)
+    assert isinstance(result, monitor.Assessment)
+    return result
 
 
 def test_verdict_markdown_is_a_heading_and_one_bullet_per_reason(shifted: monitor.Assessment) -> None:

@@ -310,6 +310,13 @@ def estimated_decay(metric: str, value: float, expected: Interval, params: Monit
     return Decay(metric, "estimated", value, None, None, expected, change, "OK", f"Performance likely holds: {said}.")
 
 
+def unjudged_estimate(metric: str, value: float, expected: Interval, rows: int) -> Decay:
+    """A CBPE estimate on too few rows: shown, but not compared with the expected value (it would be noise)."""
+    return Decay(metric, "estimated", value, None, None, expected, None, "OK",
+                 f"Estimated {metric} {format_value(value)} (CBPE, no labels) on {rows:,} row(s) is not compared with "
+                 f"the expected {expected}: too few rows for the estimate to mean anything.")
+
+
 def decay(metric: str, table: pd.DataFrame, expected: Interval | None, params: MonitorParams) -> Decay:
     """Judge the metric over all current rows: realized if labelled enough, else estimated, else unknown."""
     overall = table.iloc[-1]  # the "all" row
@@ -319,6 +326,9 @@ def decay(metric: str, table: pd.DataFrame, expected: Interval | None, params: M
     if np.isfinite(overall["realized"]):
         return realized_decay(metric, overall, expected, params)
     if np.isfinite(overall["estimated"]):
+        rows = int(overall.get("rows", params.min_rows))
+        if rows < params.min_rows:
+            return unjudged_estimate(metric, float(overall.loc["estimated"]), expected, rows)
         return estimated_decay(metric, float(overall.loc["estimated"]), expected, params)
     return Decay(metric, "none", None, None, None, expected, None, "OK",
                  f"Performance is unknown: fewer than {params.min_rows} labelled rows and no probabilities to estimate {metric} from.")
@@ -355,11 +365,16 @@ def verdict(dataset: drift.DatasetDrift, prediction: pd.Series, found: Decay, ro
     if prediction["drifted"]:
         reasons.append(("WARN", f"The model's predictions drifted ({prediction['why']})."))
     reasons.append((found.status, found.reason))
-    if rows < params.min_rows:
-        reasons.append(("WARN", f"Only {rows} current rows: too few to judge reliably (monitor.min_rows is {params.min_rows})."))
     reasons.sort(key=lambda item: -LEVELS[item[0]])
-    status = reasons[0][0]
-    return Verdict(status, tuple(text for _, text in reasons))
+    if rows < params.min_rows:  # said first: every figure after it rests on too few rows to act on
+        return Verdict("WARN", (too_few(rows, params), *(text for _, text in reasons)))
+    return Verdict(reasons[0][0], tuple(text for _, text in reasons))
+
+
+def too_few(rows: int, params: MonitorParams) -> str:
+    """The sentence that leads a verdict on fewer than `min_rows` current rows."""
+    return (f"Too few rows to judge: only {rows:,} current row(s), fewer than the {params.min_rows:,} of monitor.min_rows; "
+            "the findings below are not reliable enough to act on. Collect more rows (a longer window) and monitor again.")
 
 
 # --- the whole assessment --------------------------------------------------------------------------------------
@@ -384,6 +399,40 @@ class Assessment:
     decay: Decay
     verdict: Verdict
 
+    @property
+    def current(self) -> Current:
+        """The current rows that were assessed."""
+        return self.scoring.current
+
+    @property
+    def metric(self) -> str:
+        """The deciding metric."""
+        return self.decay.metric
+
+
+@dataclass(frozen=True)
+class Empty:
+    """A current window without rows: nothing to measure; the verdict says so and what to do."""
+
+    model: str
+    reference_source: str
+    current: Current
+    metric: str
+    expected: Interval | None
+    features: int
+    verdict: Verdict
+
+
+def empty(inputs: Inputs, params: MonitorParams) -> Empty:
+    """The assessment of a window without rows: a warning that names the source and what to do, no figures."""
+    current, metric = inputs.current, deciding_metric(params, inputs.model)
+    reason = f"No rows to judge: {current.source} holds no rows for {inputs.model.entry.ref}."
+    if current.note:
+        reason += f" {current.note[:1].upper()}{current.note[1:]}."
+    numeric, categorical = features(inputs.model.contract)
+    return Empty(inputs.model.entry.ref, inputs.reference_source, current, metric,
+                 expected_metric(inputs.model, metric), len(numeric) + len(categorical), Verdict("WARN", (reason,)))
+
 
 def drift_settings(params: MonitorParams) -> drift.DriftSettings:
     """The drift thresholds of the monitor params."""
@@ -391,8 +440,11 @@ def drift_settings(params: MonitorParams) -> drift.DriftSettings:
     return drift.DriftSettings(**params.model_dump(include=names))
 
 
-def assess(params: MonitorParams, inputs: Inputs, seed: int) -> Assessment:
-    """Compute drift, performance, decay and the verdict of resolved inputs (`monitor_sources.resolve`)."""
+def assess(params: MonitorParams, inputs: Inputs, seed: int) -> Assessment | Empty:
+    """Compute drift, performance, decay and the verdict of resolved inputs (`monitor_sources.resolve`);
+    a window without rows is an `Empty` assessment, not an error."""
+    if inputs.current.rows == 0:
+        return empty(inputs, params)
     model, reference, current, held_out = inputs.model, inputs.reference, inputs.current, inputs.held_out
     numeric, categorical = features(model.contract)
     reference_profile, current_profile = drift.profile(reference, numeric, categorical), drift.profile(current.frame, numeric, categorical)
@@ -420,8 +472,11 @@ def json_records(table: pd.DataFrame) -> list[dict[str, Any]]:
             for row in table.to_dict("records")]
 
 
-def headline(result: Assessment) -> dict[str, str]:
+def headline(result: Assessment | Empty) -> dict[str, str]:
     """The index page's headline; its keys sort with the verdict first (the artifact's keys are sorted)."""
+    if isinstance(result, Empty):
+        unmeasured = "not measured: no rows in the window"
+        return {"verdict": result.verdict.status, "vs expected": unmeasured, "vs reference": unmeasured, "window": "0 rows"}
     found, dataset, current = result.decay, result.dataset, result.scoring.current
     performance = "unknown" if found.value is None else f"{found.metric} {format_value(found.value)} ({found.basis})"
     if found.expected is not None and found.value is not None:
@@ -434,8 +489,28 @@ def headline(result: Assessment) -> dict[str, str]:
     }
 
 
-def record(result: Assessment, params: MonitorParams) -> MonitorRecord:
+def empty_record(result: Empty, params: MonitorParams) -> MonitorRecord:
+    """monitor.json of a window without rows: the warning, the sources, no drift and no performance."""
+    current = result.current
+    return MonitorRecord.model_validate({
+        "verdict": result.verdict.status, "reasons": list(result.verdict.reasons), "model": result.model,
+        "reference": result.reference_source,
+        "current": {"source": current.source, "rows": 0, "labelled": 0, "note": current.note},
+        "drift": {"columns": result.features, "drifted": [], "share": 0.0, "rule": "not measured: no rows",
+                  "method": "none", "table": []},
+        "prediction_drift": {},
+        "performance": {"metric": result.metric, "basis": "none", "value": None, "low": None, "high": None,
+                        "expected": None if result.expected is None else vars(result.expected), "change": None,
+                        "status": "OK", "assumption": None, "chunks": []},
+        "params": params.model_dump(mode="json"),
+        "headline": headline(result),
+    })
+
+
+def record(result: Assessment | Empty, params: MonitorParams) -> MonitorRecord:
     """The content of monitor.json: verdict and reasons first, then drift, performance and sources."""
+    if isinstance(result, Empty):
+        return empty_record(result, params)
     found, dataset, current = result.decay, result.dataset, result.scoring.current
     return MonitorRecord.model_validate({
         "verdict": result.verdict.status,

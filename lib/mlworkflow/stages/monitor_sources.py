@@ -91,12 +91,22 @@ def current_from_log(params: MonitorParams, model: LoadedModel) -> Current:
     rows, skipped = log_rows(params, model)
     window = f"{params.since or 'the start'} to {params.until or 'now'}"
     if rows.empty:
-        raise DataError(f"holds no predictions of {model.entry.ref} from {window}", source=params.log_url)
+        return empty_window(model, f"prediction log, {window}", skipped)
     inputs = pd.DataFrame(list(rows["inputs"]), index=rows.index)
     frame = clean(inputs, model.contract, ())
     times = pd.to_datetime(rows["created_at"], utc=True).reset_index(drop=True)
     note = f"{skipped} prediction(s) of other versions skipped" if skipped else ""
     return in_time_order(frame, rows["label"].reset_index(drop=True), times, f"prediction log, {window}", note)
+
+
+def empty_window(model: LoadedModel, source: str, skipped: int) -> Current:
+    """No prediction of the monitored version in the window: no rows, and a note that says what to do."""
+    others = f" ({skipped} prediction(s) of other versions were in it)" if skipped else ""
+    note = (f"check that the service runs and logs to this log (deploy.log_url), or widen the window "
+            f"(--since / --until){others}")
+    frame = clean(pd.DataFrame(columns=list(model.contract.names)), model.contract, ())
+    times = pd.Series([], dtype="datetime64[ns, UTC]")
+    return in_time_order(frame, pd.Series([], dtype=object), times, source, note)
 
 
 def read_current(params: MonitorParams, model: LoadedModel, runs: io.Artifacts) -> Current:

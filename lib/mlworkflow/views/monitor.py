@@ -4,30 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mlworkflow.core import drift, metrics
 from mlworkflow.stages import monitor
-from mlworkflow.stages.monitor import Assessment
+from mlworkflow.stages.monitor import Assessment, Empty
 from mlworkflow.views import plots
 
 PLOTTED = 9
+NOTHING = "*Nothing to show: the window holds no rows (see the verdict above).*"
 
 
-def verdict_markdown(result: Assessment) -> str:
+def nothing() -> Markdown:
+    """What a section shows for a window without rows, instead of an empty table or plot."""
+    return Markdown(NOTHING)
+
+
+def verdict_markdown(result: Assessment | Empty) -> str:
     """The verdict in bold, then one bullet per reason (Markdown, so no sentence is cut short)."""
     bullets = "\n".join(f"- {reason}" for reason in result.verdict.reasons)
     return f"### Verdict: **{result.verdict.status}**\n\n{bullets}\n"
 
 
-def sources_table(result: Assessment) -> pd.Series:
+def sources_table(result: Assessment | Empty) -> pd.Series:
     """What was compared: the model (its name: the version is in monitor.json), the reference, the current data."""
-    current = result.scoring.current
+    current = result.current
     rows = {
         "model": result.model.split("@")[0], "reference": result.reference_source, "current": current.source,
         "current rows": f"{current.rows:,}", "labelled rows": f"{current.labelled:,}",
-        "deciding metric": result.decay.metric,
+        "deciding metric": result.metric,
     }
     if current.note:
         rows["note"] = current.note
@@ -44,8 +51,15 @@ def display_table(table: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return shown.rename(columns=names).set_index("column").round(decimals)
 
 
-def performance_table(result: Assessment, decimals: int = 3) -> pd.DataFrame:
+def drift_table(result: Assessment | Empty) -> pd.DataFrame | Markdown:
+    """The drift table of an assessment (`display_table`), or the note of a window without rows."""
+    return nothing() if isinstance(result, Empty) else display_table(result.table)
+
+
+def performance_table(result: Assessment | Empty, decimals: int = 3) -> pd.DataFrame | Markdown:
     """The metric per chunk, rounded, with the expected value beside it."""
+    if isinstance(result, Empty):
+        return nothing()
     table = result.performance.copy()
     expected = result.decay.expected
     table["expected"] = np.nan if expected is None else expected.value
@@ -78,8 +92,10 @@ def plot_categorical(ax: Axes, name: str, reference: drift.CategoricalSummary, c
     ax.set(title=name, xlabel="share of rows")
 
 
-def plot_drifted(result: Assessment, limit: int = PLOTTED) -> Figure:
+def plot_drifted(result: Assessment | Empty, limit: int = PLOTTED) -> Figure | Markdown:
     """Reference vs current for the drifted features (the largest effects first; all features if none drifted)."""
+    if isinstance(result, Empty):
+        return nothing()
     table = result.table
     chosen = list(table.loc[table["drifted"], "column"][:limit]) or list(table["column"][: min(3, len(table))])
     figure, axes = plots.grid(len(chosen))
@@ -93,8 +109,10 @@ def plot_drifted(result: Assessment, limit: int = PLOTTED) -> Figure:
     return figure
 
 
-def plot_prediction(result: Assessment) -> Figure:
+def plot_prediction(result: Assessment | Empty) -> Figure | Markdown:
     """The model's outputs on the reference (held-out split) and on the current data."""
+    if isinstance(result, Empty):
+        return nothing()
     figure = Figure(figsize=(6.0, 3.0), layout="constrained")
     ax = figure.subplots()
     name = str(result.prediction["column"])
@@ -109,8 +127,10 @@ def plot_prediction(result: Assessment) -> Figure:
     return figure
 
 
-def plot_performance(result: Assessment, tolerance: float) -> Figure:
+def plot_performance(result: Assessment | Empty, tolerance: float) -> Figure | Markdown:
     """The metric per chunk: realized with its interval, the CBPE estimate, the expected value and tolerance band."""
+    if isinstance(result, Empty):
+        return nothing()
     table = result.performance.drop(index="all")
     figure = Figure(figsize=(8.0, 3.4), layout="constrained")
     ax = figure.subplots()
@@ -131,7 +151,7 @@ def plot_performance(result: Assessment, tolerance: float) -> Figure:
     return figure
 
 
-def headline_table(result: Assessment) -> pd.DataFrame:
+def headline_table(result: Assessment | Empty) -> pd.DataFrame:
     """The headline as a one-column table, for the notebook."""
     return pd.Series(monitor.headline(result), name="value").to_frame()
 
