@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from matplotlib.ticker import EngFormatter
+import IPython
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter, FuncFormatter
 
 from mlworkflow.views import plots
 
@@ -25,3 +29,61 @@ def test_row_and_compact() -> None:
     assert len(axes) == 2 and tuple(figure.get_size_inches()) == (6.0, 3.0)
     plots.compact(*axes)
     assert all(isinstance(ax.xaxis.get_major_formatter(), EngFormatter) for ax in axes)
+
+
+def test_short_numbers_have_no_offset_or_scientific_notation() -> None:
+    assert [plots.short_number(v) for v in (0, 0.25, 999, 1500, 25_000, 2_500_000, 3e9, -5000)] == [
+        "0", "0.25", "999", "1.5k", "25k", "2.5M", "3B", "-5k"]
+
+
+def test_readable_shortens_and_thins_numeric_ticks_and_leaves_others_alone() -> None:
+    figure, (wide, text, logged) = plots.row(3)
+    wide.plot([0, 1_000_000], [0, 20_000])
+    text.bar(["a", "b"], [1, 2])
+    logged.set_xscale("log")
+    logged.plot([1, 1000], [1, 2])
+    kept = type(logged.xaxis.get_major_formatter())
+    plots.readable(figure)
+    figure.draw_without_rendering()
+    low, high = wide.get_xlim()
+    labels = [t.get_text() for t in wide.get_xticklabels() if low <= t.get_position()[0] <= high]
+    assert 3 <= len(labels) <= 6 and "1M" in labels and not any("e" in label for label in labels)
+    assert wide.xaxis.get_offset_text().get_text() == ""
+    assert "20k" in [t.get_text() for t in wide.get_yticklabels()]
+    assert [t.get_text() for t in text.get_xticklabels()] == ["a", "b"]
+    assert type(logged.xaxis.get_major_formatter()) is kept
+
+
+def test_row_can_share_one_scale() -> None:
+    _, (left, right) = plots.row(2, sharey=True)
+    left.plot([0, 1], [0, 10])
+    right.plot([0, 1], [0, 1])
+    assert left.get_ylim() == right.get_ylim()
+
+
+def test_point_labels_move_apart_instead_of_covering_each_other() -> None:
+    figure, (ax,) = plots.row(1, width=6.0, height=4.0)
+    points = [(1.0, 0.900), (1.02, 0.901), (1.04, 0.899), (5.0, 0.5)]
+    ax.plot(*zip(*points, strict=True), "o")
+    plots.label_points(ax, points, ["random forest", "logistic", "knn", "naive bayes"])
+    figure.draw_without_rendering()
+    boxes = [text.get_window_extent() for text in ax.texts]
+    assert len(boxes) == 4
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_register_makes_every_displayed_figure_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    shown: list[Figure] = []
+    shell.display_formatter.formatters["image/png"].for_type(Figure, lambda figure: shown.append(figure) or b"")
+    try:
+        plots.register()
+        plots.register()  # a second stage in the same kernel: still one wrapper
+        figure, (ax,) = plots.row(1)
+        ax.plot([0, 1_000_000], [0, 1])
+        shell.display_formatter.format(figure)
+        assert shown == [figure]
+        assert isinstance(ax.xaxis.get_major_formatter(), FuncFormatter)
+    finally:
+        InteractiveShell.clear_instance()

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from mlworkflow.workflow import pages, report
@@ -64,3 +65,18 @@ def test_a_rendered_stage_page_has_its_contents_under_the_title_and_no_progress(
     assert links == ["Part-1", "Part-2", "Part-3"]
     assert all(f'id="{anchor}"' in page for anchor in links)
     assert page.index('id="Train-the-model"') < page.index('class="mlw-toc"') < page.index('id="Part-1"')
+
+
+def test_local_paths_are_shortened_and_urls_are_left_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = f'path = "{tmp_path}/data/adult.csv"\nartifacts: /srv/root/runs/smoke-1/artifacts\nurl = "http://host/a/b"'
+    assert pages.short_paths(text) == 'path = "data/adult.csv"\nartifacts: …/smoke-1/artifacts\nurl = "http://host/a/b"'
+
+
+def test_a_rendered_page_shows_no_absolute_path_in_its_code_or_header(tmp_path: Path) -> None:
+    cells = [new_code_cell('artifacts = "/srv/root/runs/smoke-1/artifacts"')]
+    notebook = tmp_path / "01_data.ipynb"
+    nbformat.write(new_notebook(cells=cells), notebook)
+    report.render_stage(notebook, tmp_path / "01_data.html", "<pre>path: /srv/root/data/a.csv</pre>", show_code=True)
+    page = (tmp_path / "01_data.html").read_text(encoding="utf-8")
+    assert "/srv/root" not in page and "…/data/a.csv" in page and "…/smoke-1/artifacts" in page

@@ -10,11 +10,12 @@ from typing import Any
 from mlworkflow import io
 from mlworkflow.errors import ParamsError
 from mlworkflow.params import section_from_namespace
-from mlworkflow.views import tables
+from mlworkflow.views import plots, tables
 
 
 def setup() -> None:
-    """Set the plotting theme, clean tables (views/tables.py) and warning filters for a stage notebook."""
+    """Set the plotting theme, clean tables and readable figures (views/tables.py, plots.py) and warning filters for a
+    stage notebook."""
     import matplotlib
     import matplotlib.pyplot  # activates the kernel's inline backend, so Figures display
     import pandas as pd
@@ -29,6 +30,7 @@ def setup() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*vert: bool.*")
     tables.register()
+    plots.register()
 
 
 def name_params_file(params_file: str) -> None:

@@ -1,6 +1,9 @@
-"""Figure layouts shared by the stage views: a grid of small panels, a row of axes."""
+"""Figure layouts shared by the stage views (a grid of small panels, a row of axes) and readable ticks and labels."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -17,10 +20,11 @@ def grid(panels: int, columns: int = 3, size: tuple[float, float] = (3.4, 2.6)) 
     return figure, axes
 
 
-def row(ncols: int, width: float = 9.0, height: float = 3.8) -> tuple[Figure, list[Axes]]:
-    """A figure of `ncols` axes side by side."""
+def row(ncols: int, width: float = 9.0, height: float = 3.8, sharex: bool = False,
+        sharey: bool = False) -> tuple[Figure, list[Axes]]:
+    """A figure of `ncols` axes side by side; `sharex`/`sharey` give them one scale, so they compare at a glance."""
     figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, list(figure.subplots(1, ncols, squeeze=False)[0])
+    return figure, list(figure.subplots(1, ncols, squeeze=False, sharex=sharex, sharey=sharey)[0])
 
 
 def compact(*axes: Axes) -> None:
@@ -30,3 +34,75 @@ def compact(*axes: Axes) -> None:
     for ax in axes:
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_formatter(EngFormatter(sep=""))
+
+
+def short_number(value: float, _position: float | None = None) -> str:
+    """A tick label without offset or scientific notation: 25000 → '25k', 2500000 → '2.5M', 0.25 → '0.25'."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}" if value else "0"
+
+
+def readable(figure: Figure, x_ticks: int = 5) -> Figure:
+    """Plain, short tick labels on every numeric axis (no '1e6' offset, '25k' not '25000'), at most `x_ticks` on a
+    horizontal axis so neighbours never collide; axes with ticks or labels of their own are left alone."""
+    from matplotlib.ticker import AutoLocator, FuncFormatter, MaxNLocator, ScalarFormatter
+
+    for ax in figure.axes:
+        for axis, bins in ((ax.xaxis, x_ticks), (ax.yaxis, 0)):
+            if type(axis.get_major_formatter()) is not ScalarFormatter:  # log, category, percent, engineering
+                continue
+            if bins and type(axis.get_major_locator()) is AutoLocator:
+                axis.set_major_locator(MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]))
+            axis.set_major_formatter(FuncFormatter(short_number))
+    return figure
+
+
+def _tidied(show: Callable[..., Any]) -> Callable[..., Any]:
+    """A figure formatter that makes the figure readable first."""
+    def tidy_then_show(figure: Figure, *args: Any, **kwargs: Any) -> Any:
+        return show(readable(figure), *args, **kwargs)
+
+    tidy_then_show.__wrapped__ = show  # type: ignore[attr-defined]  # what a second register() unwraps
+    return tidy_then_show
+
+
+def register() -> None:
+    """Make every figure this kernel displays `readable` (after the inline backend set its formatters)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    for kind in ("image/png", "image/svg+xml", "image/jpeg", "application/pdf"):
+        formatter = shell.display_formatter.formatters[kind]
+        show = formatter.lookup_by_type(Figure) if Figure in formatter.type_printers else None
+        if show is not None:
+            formatter.for_type(Figure, _tidied(getattr(show, "__wrapped__", show)))
+
+
+def label_points(ax: Axes, points: Sequence[tuple[float, float]], names: Sequence[str], size: float = 9.0) -> None:
+    """Name each point beside it, moving a label to the next free place when it would cover another one."""
+    ax.autoscale_view()
+    scale = ax.figure.dpi / 72  # points → pixels
+    placed: list[tuple[float, float, float, float]] = []
+    for (x, y), name in zip(points, names, strict=True):
+        px, py = ax.transData.transform((x, y))
+        width, height = 0.6 * size * len(name) * scale, 1.3 * size * scale
+        for dx, dy in LABEL_PLACES:
+            left = px + dx * scale - (width if dx < 0 else 0)
+            box = (left, py + dy * scale, left + width, py + dy * scale + height)
+            if not any(_overlap(box, other) for other in placed):
+                break
+        placed.append(box)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), ha="right" if dx < 0 else "left",
+                    fontsize=size)
+
+
+LABEL_PLACES = ((6, 2), (6, -12), (-6, 2), (-6, -12), (6, 14), (6, -24), (-6, 14), (-6, -24), (6, 26), (6, -36))
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """True when two (left, bottom, right, top) boxes intersect."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

@@ -10,6 +10,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -24,6 +25,8 @@ ANCHOR_LINK = re.compile(r'<a class="anchor-link"[^>]*>.*?</a>', re.S)
 ID = re.compile(r'\bid="([^"]+)"')
 LOCAL_HREF = re.compile(r'\bhref="#([^"]+)"')
 WIDGET = "application/vnd.jupyter.widget-view+json"
+# an absolute local path (two parts at least), not part of a URL or of a longer path
+ABSOLUTE = re.compile(r"(?<![\w.:/~-])/(?:[\w.@+-]+/)+[\w.@+-]+")
 MIN_ENTRIES = 3  # a page with fewer sections needs no table of contents
 
 
@@ -42,6 +45,19 @@ def is_progress(output: Any) -> bool:
         return bool(output.get("name") == "stderr" or PROGRESS.search(str(output.get("text", ""))))
     data = output.get("data", {})
     return WIDGET in data and bool(PROGRESS.search(str(data.get("text/plain", ""))))
+
+
+def short_path(found: re.Match[str]) -> str:
+    """An absolute path as a page shows it: relative to the working folder under it, else its last two parts."""
+    path = Path(found.group(0))
+    if path.is_relative_to(Path.cwd()):
+        return str(path.relative_to(Path.cwd()))
+    return "…/" + "/".join(path.parts[-2:])
+
+
+def short_paths(text: str) -> str:
+    """`text` without absolute local paths (a page is read elsewhere; where the run sat on disk is no news)."""
+    return ABSOLUTE.sub(short_path, text)
 
 
 def page_outputs(outputs: Iterable[Any]) -> list[Any]:
@@ -93,13 +109,16 @@ def title_cell(cells: Sequence[Any]) -> int:
 
 
 class PagePreprocessor(Preprocessor):  # type: ignore[misc]  # nbconvert is untyped
-    """Drops console-only outputs and puts the table of contents under the page's title."""
+    """Drops console-only outputs, shortens local paths in code and the header, puts the contents under the title."""
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """Clean every code cell's outputs; list the notebook's second-level headings after its title."""
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs = page_outputs(cell.outputs)
+                cell.source = short_paths(cell.source)
         if contents := toc_html(cell_headings(nb.cells)):
             nb.cells.insert(title_cell(nb.cells) + 1, nbformat.v4.new_markdown_cell(contents))
+        if "mlw" in resources:  # the header's params
+            resources["mlw"]["header"] = short_paths(resources["mlw"]["header"])
         return nb, resources
