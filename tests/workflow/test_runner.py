@@ -249,3 +249,15 @@ def test_the_listing_shows_an_interrupted_run_and_marks_its_index(params: Params
     index = run.index.read_text(encoding="utf-8")
     assert "Interrupted: the process running this run is gone" in index and "In progress" not in index
 
+
+
+def test_a_monitor_run_lists_only_its_own_stage(params: Params, tmp_path: Path) -> None:
+    from mlworkflow.layout import RunLayout
+
+    monitoring = request_for(params, tmp_path, tmp_path, stages=["monitor"], run_id="watch")
+    assert runner.listed_stages(monitoring) == ("monitor",)
+    assert runner.listed_stages(request_for(params, tmp_path, tmp_path, stages=["data"])) == tuple(STAGES)
+    layout = RunLayout(tmp_path, "watch")
+    runner.write_run_index(monitoring, layout, runner.RunResult(layout, []))
+    index = layout.index.read_text(encoding="utf-8")
+    assert 'id="stage-monitor"' in index and 'id="stage-data"' not in index and index.count("not run") == 1

@@ -364,7 +364,8 @@ def render(
     message = f"{error.ename}: {error.evalue} (cell {error.cell})" if error else ""
     info = run_info(request, layout)
     header = report.stage_header(info, stage, section, "failed" if error else "ok", message)
-    report.render_stage(executed, layout.reports / name, header, request.show_code)
+    hide = (layout.root.resolve(), layout.root.absolute())  # pages name the run's files relative to its root
+    report.render_stage(executed, layout.reports / name, header, request.show_code, hide)
     return name, time.perf_counter() - began
 
 
@@ -522,12 +523,17 @@ def start_run(request: RunRequest, layout: RunLayout) -> Ledger:
     return ledger
 
 
+def listed_stages(request: RunRequest) -> tuple[str, ...]:
+    """The stages a run's index lists: a monitor run (`mlworkflow monitor`) its own only, any other run every stage."""
+    return ("monitor",) if list(request.stages) == ["monitor"] else tuple(STAGES)
+
+
 def write_run_index(request: RunRequest, layout: RunLayout, result: RunResult) -> None:
-    """Write the index with every stage: executed ones with figures, the rest as not run."""
+    """Write the index with every stage it lists: executed ones with figures, the rest as not run."""
     shown = {s.stage for s in result.stages}
     rows = list(result.stages)
     state = load_state(layout) if layout.state_file.is_file() else runstate.RunState()
-    for stage in STAGES:
+    for stage in listed_stages(request):
         if stage not in shown:
             pages = sorted(layout.reports.glob(f"[0-9][0-9]_{stage}.html"))
             status = "ok (earlier)" if stage in state.done else "not run"
