@@ -12,7 +12,6 @@ import pytest
 from mlworkflow.core.target import Target
 from mlworkflow.stages import data
 from mlworkflow.views import explore
-from mlworkflow.views.widgets import NotePanel
 from tests.stages.test_data import frame_for, target_of
 
 
@@ -147,4 +146,5 @@ def test_plots_sample_a_large_frame(tmp_path: Path) -> None:
 def test_nothing_to_explore_without_features() -> None:
     frame = pd.DataFrame({"y": ["a", "b"] * 5})
     profile = data.Profile(*(pd.DataFrame(columns=["missing share"]),) * 7)
-    assert isinstance(explore.data_explorer(frame, Target("y", "binary", ("a", "b"), "b"), profile), NotePanel)
+    note = explore.data_explorer(frame, Target("y", "binary", ("a", "b"), "b"), profile)
+    assert note._repr_markdown_() == "Nothing to explore: the data has no column besides the target."

@@ -102,3 +102,90 @@ def test_field_widget_kinds() -> None:
     many = pd.Series([f"v{i}" for i in range(widgets.MAX_DROPDOWN + 1)])
     assert isinstance(widgets.field_widget("id", many, "v3"), ipywidgets.Text)
     assert isinstance(widgets.field_widget("flag", pd.Series([True, False]), True), ipywidgets.Dropdown)
+
+
+def test_slider_moves_the_roc_point_and_redraws_the_confusion_matrix() -> None:
+    panel = widgets.threshold_slider(scored(0.5))
+    assert isinstance(panel, widgets.ThresholdPanel)
+    assert "false positive rate 0.000, true positive rate 0.667" in panel.readout.value
+    plot = bytes(panel.plot.value)
+    assert plot.startswith(b"\x89PNG")
+    panel.slider.value = 0.25
+    assert "false positive rate 0.333, true positive rate 1.000" in panel.readout.value  # fp 1 of 3 negatives
+    assert bytes(panel.plot.value) != plot
+
+
+def test_slider_static_report_shows_the_plots_at_the_chosen_threshold() -> None:
+    panel = widgets.threshold_slider(scored(0.5))
+    assert isinstance(panel, widgets.ThresholdPanel)
+    first = panel._repr_mimebundle_()["text/html"]
+    panel.slider.value = 0.25
+    static = panel._repr_mimebundle_()["text/html"]
+    assert static == first  # what the saved notebook and its report show: the chosen threshold, not a slider's
+    assert static.count("data:image/png;base64,") == 1 and "<b>precision</b> 1.000" in static
+    assert "interactive in JupyterLab" not in static + panel.text()
+
+
+def test_threshold_figure_marks_the_point_on_both_curves() -> None:
+    values = widgets.metrics_at(TRUTH, SCORES, 0.25)
+    figure = widgets.threshold_figure(widgets.Curves.of(scored()), values, ("no", "yes"))
+    roc, pr, matrix = figure.axes
+    assert roc.lines[-1].get_xydata().tolist() == [[pytest.approx(1 / 3), 1.0]]
+    assert pr.lines[-1].get_xydata().tolist() == [[1.0, 0.75]]
+    assert [t.get_text() for t in matrix.texts] == ["2\n67%", "1\n33%", "0\n0%", "3\n100%"]
+
+
+GROUPS = pd.DataFrame({"sex": ["f", "m", "f", "m", "f", "m"], "age": [20, 30, 40, 50, 60, 70]})
+
+
+def test_error_browser_lists_errors_most_wrong_first_and_follows_the_slider() -> None:
+    slider = widgets.threshold_slider(scored(0.5))
+    panel = widgets.error_browser(scored(0.5), GROUPS, ["sex", "not a column"], follow=slider)
+    assert panel.groups == ["sex"]
+    assert panel.shown.empty and "0 false positives, showing 0" in panel.view.value
+    panel.controls["kind"].value = "false negatives"
+    assert panel.shown["age"].tolist() == [40] and panel.shown["score"].tolist() == [0.3]
+    panel.controls["kind"].value = "false positives"
+    assert isinstance(slider, widgets.ThresholdPanel)
+    slider.slider.value = 0.25
+    assert panel.shown["age"].tolist() == [50]  # scored 0.4, now past the threshold
+    assert panel.shown[["actual", "predicted"]].values.tolist() == [["no", "yes"]]
+    assert "6 rows in the test split, 1 misclassified (16.7%)" in panel.view.value
+
+
+def test_error_browser_narrows_to_a_group() -> None:
+    panel = widgets.error_browser(scored(0.25), GROUPS, ["sex"])
+    panel.controls["kind"].value = "all rows"
+    panel.controls["column"].value = "sex"
+    assert list(panel.controls["group"].options) == ["f", "m"]
+    assert panel.shown["sex"].tolist() == ["f", "f", "f"]
+    panel.controls["group"].value = "m"
+    assert panel.shown["age"].tolist() == [30, 50, 70]
+    assert "3 rows in sex = m, 1 misclassified (33.3%)" in panel.view.value
+
+
+def test_error_browser_static_report_has_the_worst_rows_and_errors_per_group() -> None:
+    panel = widgets.error_browser(scored(0.25), GROUPS, ["sex"])
+    bundle = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    static = bundle["text/html"]
+    assert all(f"<h4>{kind}</h4>" in static for kind in ("False positives", "False negatives", "All errors"))
+    errors = widgets.group_errors(scored(0.25), GROUPS, 0.25, ["sex"])
+    assert errors.to_dict("list") == {"column": ["sex", "sex"], "group": ["f", "m"], "rows": ["3", "3"],
+                                      "error rate": ["0.0%", "33.3%"], "false positives": ["0", "1"],
+                                      "false negatives": ["0", "0"]}
+    assert "<h4>Errors per group</h4>" in static
+
+
+def test_error_browser_for_regression_and_multiclass() -> None:
+    truth = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    regression = Scored("regression", (), truth, truth, truth + np.array([0, 3, 0, -1, 0, 0.5]), False, None)
+    panel = widgets.error_browser(regression, GROUPS, ["sex"])
+    assert panel.shown["error"].tolist()[:3] == [-3.0, 1.0, -0.5]
+    assert "mean absolute error 0.75" in panel.view.value
+    probabilities = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1]])
+    multiclass = Scored("multiclass", ("a", "b", "c"), np.array([0.0, 1.0, 1.0]), probabilities,
+                        np.array([0.0, 1.0, 0.0]), True, None)
+    panel = widgets.error_browser(multiclass, GROUPS.head(3), [])
+    assert panel.shown[["actual", "predicted", "score"]].values.tolist() == [["b", "a", 0.6]]
+    assert "<h4>Errors per group</h4>" not in panel.static()

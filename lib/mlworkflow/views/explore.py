@@ -20,7 +20,6 @@ from matplotlib.figure import Figure
 from mlworkflow.core.target import Target
 from mlworkflow.stages.data import Profile, numeric_columns, sample
 from mlworkflow.views.labels import number, percent
-from mlworkflow.views.widgets import NotePanel
 
 PLOT_ROWS = 5_000  # rows a plot draws (seeded sample): a distribution's shape needs no more, and redraws stay fast
 SHOW_ROWS = 10  # rows the filter lists
@@ -427,11 +426,13 @@ def _tabs(controls: dict[str, Any], views: dict[str, Any]) -> Any:
     return tabs
 
 
-def data_explorer(frame: pd.DataFrame, target: Target, profile: Profile, seed: int = 0) -> DataExplorer | NotePanel:
+def data_explorer(frame: pd.DataFrame, target: Target, profile: Profile, seed: int = 0) -> DataExplorer | Any:
     """The exploration panel over `frame` (with its target), its columns ranked and flagged by `profile`."""
     ranked, flags = ranked_columns(profile), flagged_columns(profile)
     if not ranked:
-        return NotePanel("Nothing to explore: the data has no column besides the target.")
+        from IPython.display import Markdown
+
+        return Markdown("Nothing to explore: the data has no column besides the target.")
     controls, views = _controls(ranked, flags), _views()
     panel = DataExplorer(Drawn(frame, target, seed), ranked, flags, controls, views, _tabs(controls, views))
     for update in (panel.show_column, panel.filter_choices, panel.show_cross, panel.show_flag):

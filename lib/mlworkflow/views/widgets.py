@@ -1,7 +1,7 @@
-"""Interactive panels for stage `evaluate`: a threshold slider and a what-if form.
+"""Interactive panels for stage `evaluate`: a threshold slider whose plots follow it, an error browser, a what-if form.
 
-The panels are built here and only displayed by notebooks. Each one shows a short, deterministic
-text summary where no widget frontend exists (a headless run, an HTML report).
+The panels are built here and only displayed by notebooks. Where no widget frontend exists (a headless run, an HTML
+report) each shows what it shows at its starting point: the plots and tables as static HTML, or a short text summary.
 """
 
 from __future__ import annotations
@@ -13,21 +13,31 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from mlworkflow.core.metrics import format_value
 from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.stages.evaluate import metrics_at, predict_row, threshold_range
+from mlworkflow.views import plots
+from mlworkflow.views.explore import image_html, levels, png, table_html
+from mlworkflow.views.labels import number, percent
 
 MAX_DROPDOWN = 100  # categorical columns with more distinct values get a free-text box
 STYLE = {"description_width": "150px"}
 
 
-def _bundle(box: Any, text: str, **kwargs: Any) -> Any:
+def _bundle(box: Any, text: str, static: str = "", **kwargs: Any) -> Any:
     bundle = box._repr_mimebundle_(**kwargs)
     if isinstance(bundle, tuple):
         bundle = bundle[0]
-    return {**(bundle or {}), "text/plain": text}
+    return {**(bundle or {}), "text/plain": text, **({"text/html": static} if static else {})}
+
+
+def false_positive_rate(values: Mapping[str, float]) -> float:
+    """The share of true negatives called positive: the ROC point's x."""
+    return values["fp"] / max(values["fp"] + values["tn"], 1.0)
 
 
 def readout_html(values: Mapping[str, float], labels: tuple[str, ...]) -> str:
@@ -42,7 +52,56 @@ def readout_html(values: Mapping[str, float], labels: tuple[str, ...]) -> str:
         for label, a, b in ((negative, "tn", "fp"), (positive, "fn", "tp"))
     )
     head = f"<tr><th></th><th>predicted {negative}</th><th>predicted {positive}</th></tr>"
-    return f"<div>{scores}</div><table>{head}{cells}</table>"
+    point = (f"<div>ROC point: false positive rate {false_positive_rate(values):.3f}, "
+             f"true positive rate {values['recall']:.3f}</div>")
+    return f"<div>{scores}</div>{point}<table>{head}{cells}</table>"
+
+
+@dataclass(frozen=True)
+class Curves:
+    """A binary model's ROC and precision–recall curves, computed once for every threshold."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+
+    @classmethod
+    def of(cls, scored: Scored) -> Curves:
+        """The curves of the test scores."""
+        from sklearn.metrics import precision_recall_curve, roc_curve
+
+        fpr, tpr, _ = roc_curve(scored.truth == 1, scored.scores)
+        precision, recall, _ = precision_recall_curve(scored.truth == 1, scored.scores)
+        return cls(fpr, tpr, precision, recall)
+
+
+def _confusion(ax: Axes, values: Mapping[str, float], labels: tuple[str, ...]) -> None:
+    counts = np.array([[values["tn"], values["fp"]], [values["fn"], values["tp"]]])
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    for (row, column), count in np.ndenumerate(counts):
+        colour = "white" if shares[row, column] > 0.6 else "black"
+        ax.text(column, row, f"{int(count):,}\n{shares[row, column]:.0%}", ha="center", va="center", color=colour)
+    ax.set_xticks([0, 1], [f"predicted {label}" for label in labels])
+    ax.set_yticks([0, 1], [f"true {label}" for label in labels], rotation=90, va="center")
+    ax.set_title("Confusion matrix (share of each true class)", fontsize=10)
+
+
+def threshold_figure(curves: Curves, values: Mapping[str, float], labels: tuple[str, ...]) -> Figure:
+    """The ROC and precision–recall curves with the point at one threshold, and the confusion matrix there."""
+    figure, (roc, pr, matrix) = plots.row(3, width=12.0, height=3.6)
+    roc.plot(curves.fpr, curves.tpr, label="model")
+    roc.plot([0, 1], [0, 1], linestyle="--", color="grey", label="baseline")
+    roc.plot([false_positive_rate(values)], [values["recall"]], "o", color="black", label="threshold")
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve", xlim=(0, 1), ylim=(0, 1.02))
+    pr.plot(curves.recall, curves.precision, drawstyle="steps-post", label="model")
+    pr.plot([values["recall"]], [values["precision"]], "o", color="black", label="threshold")
+    pr.set(xlabel="recall", ylabel="precision", title="Precision–recall curve", xlim=(0, 1), ylim=(0, 1.02))
+    roc.legend(loc="lower right", fontsize="small")
+    _confusion(matrix, values, labels)
+    figure.suptitle(f"at threshold {values['threshold']:.2f}", fontsize=10)
+    return figure
 
 
 @dataclass
@@ -52,24 +111,35 @@ class ThresholdPanel:
     scored: Scored
     slider: Any
     readout: Any
+    plot: Any
     box: Any
+    curves: Curves
     current: dict[str, float] = field(default_factory=dict)
+    start: bytes = b""
 
     def update(self, change: Any = None) -> None:
-        """Recompute the readout at the slider's value."""
+        """Recompute the readout, the curves' points and the confusion matrix at the slider's value."""
         self.current = metrics_at(self.scored.truth, self.scored.scores, float(self.slider.value))
         self.readout.value = readout_html(self.current, self.scored.labels)
+        self.plot.value = png(threshold_figure(self.curves, self.current, self.scored.labels))
+        self.start = self.start or bytes(self.plot.value)
 
     def text(self) -> str:
         """A one-line summary of the current state, for headless output."""
         c = self.current
         return (
-            f"Threshold slider at {c['threshold']:.2f}: precision {c['precision']:.3f}, recall {c['recall']:.3f}, "
-            f"F1 {c['f1']:.3f} (interactive in JupyterLab; the table above covers a grid of thresholds)"
+            f"At threshold {c['threshold']:.2f}: precision {c['precision']:.3f}, recall {c['recall']:.3f}, "
+            f"F1 {c['f1']:.3f} (the table above covers a grid of thresholds)"
         )
 
+    def static(self) -> str:
+        """The plots and readout at the starting threshold, for a static report."""
+        note = "<p>At the chosen threshold; the table above gives the same figures over a grid of thresholds.</p>"
+        start = metrics_at(self.scored.truth, self.scored.scores, float(self.scored.threshold or 0.0))
+        return f"{note}{image_html(self.start, 'curves and confusion matrix')}{readout_html(start, self.scored.labels)}"
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return _bundle(self.box, self.text(), **kwargs)
+        return _bundle(self.box, self.text(), self.static(), **kwargs)
 
 
 @dataclass
@@ -94,10 +164,11 @@ def threshold_slider(scored: Scored) -> ThresholdPanel | NotePanel:
         description="threshold", readout_format=".2f", continuous_update=True, style=STYLE,
         layout=widgets.Layout(width="480px"),
     )
-    readout = widgets.HTML()
+    readout, plot = widgets.HTML(), widgets.Image(format="png")
     slider.add_class("mlw-threshold-slider")
     readout.add_class("mlw-threshold-readout")  # stable hooks for the browser test and custom CSS
-    panel = ThresholdPanel(scored, slider, readout, widgets.VBox([slider, readout]))
+    plot.add_class("mlw-threshold-plot")
+    panel = ThresholdPanel(scored, slider, readout, plot, widgets.VBox([slider, plot, readout]), Curves.of(scored))
     panel.update()
     slider.observe(panel.update, names="value")
     return panel
@@ -178,4 +249,176 @@ def what_if(estimator: Any, X_train: pd.DataFrame, example: pd.DataFrame, target
     panel.update()
     for widget in fields.values():
         widget.observe(panel.update, names="value")
+    return panel
+
+
+# --- the error browser ---------------------------------------------------------------------------
+
+BROWSE_ROWS = 20  # rows the browser lists: the most confidently wrong first
+STATIC_ROWS = 10  # rows per table in a static report
+EVERY_ROW = "(every row)"
+KINDS = {"binary": ("false positives", "false negatives", "all errors", "all rows"),
+         "multiclass": ("all errors", "all rows"), "regression": ("largest errors", "all rows")}
+
+
+def predicted_at(scored: Scored, threshold: float | None) -> np.ndarray:
+    """Class codes (binary: at `threshold`) or predictions."""
+    if scored.task == "binary" and threshold is not None:
+        return (scored.scores >= threshold).astype(float)
+    return scored.predicted
+
+
+def wrongness(scored: Scored, predicted: np.ndarray, threshold: float | None) -> np.ndarray:
+    """How wrong each row is: the score's distance past the threshold, the missed class's shortfall, or |error|."""
+    if scored.task == "regression":
+        return np.asarray(np.abs(scored.truth - predicted))
+    if scored.task == "binary":
+        return np.asarray(np.where(scored.truth != predicted, np.abs(scored.scores - float(threshold or 0.0)), 0.0))
+    codes = scored.truth.astype(int)
+    own = scored.scores[np.arange(codes.size), codes]
+    return np.asarray(np.where(scored.truth != predicted, scored.scores.max(axis=1) - own, 0.0))
+
+
+def kind_mask(scored: Scored, predicted: np.ndarray, kind: str) -> np.ndarray:
+    """Which rows a browser choice keeps."""
+    wrong = scored.truth != predicted
+    masks = {"false positives": wrong & (predicted == 1), "false negatives": wrong & (predicted == 0),
+             "all errors": wrong}
+    return np.asarray(masks.get(kind, np.ones(wrong.size, dtype=bool)))
+
+
+def labelled(scored: Scored, X: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
+    """The rows with their actual value, the prediction and its score, before the features."""
+    if scored.task == "regression":
+        head = {"actual": scored.truth, "predicted": predicted, "error": scored.truth - predicted}
+    else:
+        names = np.array(scored.labels, dtype=object)
+        score = scored.scores if scored.task == "binary" else scored.scores.max(axis=1)
+        head = {"actual": names[scored.truth.astype(int)], "predicted": names[predicted.astype(int)],
+                "score": np.round(score, 3)}
+    return pd.concat([pd.DataFrame(head), X.reset_index(drop=True)], axis=1)
+
+
+def browse(scored: Scored, X: pd.DataFrame, threshold: float | None, kind: str,
+           group: tuple[str, str] | None = None, rows: int = BROWSE_ROWS) -> tuple[pd.DataFrame, str]:
+    """The rows of one kind (in one group), most wrong first, at most `rows`, and a sentence about them."""
+    predicted = predicted_at(scored, threshold)
+    inside = np.ones(scored.n_rows, dtype=bool)
+    if group is not None:
+        inside = (levels(X[group[0]]) == group[1]).to_numpy()
+    keep = inside & kind_mask(scored, predicted, kind)
+    order = np.argsort(-wrongness(scored, predicted, threshold), kind="stable")
+    chosen = [i for i in (order if kind != "all rows" else np.arange(scored.n_rows)) if keep[i]][:rows]
+    table = labelled(scored, X, predicted).iloc[chosen]
+    return table, _browse_sentence(scored, predicted, inside, keep, group, kind, len(chosen))
+
+
+def _browse_sentence(scored: Scored, predicted: np.ndarray, inside: np.ndarray, keep: np.ndarray,
+                     group: tuple[str, str] | None, kind: str, shown: int) -> str:
+    where = f"{group[0]} = {group[1]}" if group else "the test split"
+    if scored.task == "regression":
+        error = float(np.abs(scored.truth - predicted)[inside].mean()) if inside.any() else float("nan")
+        quality = f"mean absolute error {number(error)}"
+    else:
+        wrong = int((scored.truth != predicted)[inside].sum())
+        quality = f"{number(wrong)} misclassified ({percent(wrong / max(int(inside.sum()), 1))})"
+    return (f"{number(int(inside.sum()))} rows in {where}, {quality}; {number(int(keep.sum()))} {kind}, "
+            f"showing {shown}{', most wrong first' if kind != 'all rows' else ''}.")
+
+
+def group_errors(scored: Scored, X: pd.DataFrame, threshold: float | None, columns: list[str]) -> pd.DataFrame:
+    """Per level of each group column: rows, and errors (binary: false positives and negatives) or the mean error."""
+    predicted = predicted_at(scored, threshold)
+    wrong = scored.truth != predicted
+    rows = []
+    for column in columns:
+        banded = levels(X[column]).to_numpy()
+        for level in pd.unique(banded):
+            inside = banded == level
+            row: dict[str, Any] = {"column": column, "group": level, "rows": number(int(inside.sum()))}
+            if scored.task == "regression":
+                row["mean absolute error"] = number(float(np.abs(scored.truth - predicted)[inside].mean()))
+            else:
+                row["error rate"] = percent(float(wrong[inside].mean()))
+            if scored.task == "binary":
+                row["false positives"] = number(int((wrong & (predicted == 1))[inside].sum()))
+                row["false negatives"] = number(int((wrong & (predicted == 0))[inside].sum()))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class ErrorBrowser:
+    """Browse the test rows the model gets wrong, in the whole split or one group, at the slider's threshold."""
+
+    scored: Scored
+    X: pd.DataFrame
+    groups: list[str]
+    controls: dict[str, Any]
+    view: Any
+    box: Any
+    follow: ThresholdPanel | None = None
+    shown: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def threshold(self) -> float | None:
+        """The slider's threshold when following one, else the chosen one."""
+        return float(self.follow.slider.value) if self.follow is not None else self.scored.threshold
+
+    def group_choices(self, change: Any = None) -> None:
+        """Offer the levels of the chosen group column, then browse."""
+        column = self.controls["column"].value
+        options = [EVERY_ROW] if column == EVERY_ROW else sorted(set(levels(self.X[column])))
+        self.controls["group"].options = options  # resets the value to the first option, which browses once
+        self.update()
+
+    def update(self, change: Any = None) -> None:
+        """List the chosen rows."""
+        column, level = self.controls["column"].value, self.controls["group"].value
+        group = None if column == EVERY_ROW or level is None else (str(column), str(level))
+        self.shown, sentence = browse(self.scored, self.X, self.threshold, str(self.controls["kind"].value), group)
+        self.view.value = f"<p>{html.escape(sentence)}</p>{table_html(self.shown)}"
+
+    def static(self) -> str:
+        """The most wrong rows of each kind and the errors per group, at the chosen threshold."""
+        parts = []
+        for kind in KINDS[self.scored.task][:-1]:
+            table, sentence = browse(self.scored, self.X, self.scored.threshold, kind, rows=STATIC_ROWS)
+            parts.append(f"<h4>{html.escape(kind.capitalize())}</h4><p>{html.escape(sentence)}</p>{table_html(table)}")
+        if self.groups:
+            parts.append(f"<h4>Errors per group</h4>{table_html(group_errors(self.scored, self.X, self.scored.threshold, self.groups))}")
+        return "".join(parts)
+
+    def text(self) -> str:
+        """A one-line summary, for headless output."""
+        return f"Error browser over {self.scored.n_rows:,} test rows: {', '.join(KINDS[self.scored.task])}"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return _bundle(self.box, self.text(), self.static(), **kwargs)
+
+
+def error_browser(scored: Scored, X_test: pd.DataFrame, group_columns: list[str],
+                  follow: ThresholdPanel | NotePanel | None = None) -> ErrorBrowser:
+    """A browser over the test rows (in `scored`'s order): which kind of error, in which group; binary tasks follow
+    the threshold slider `follow` when given."""
+    import ipywidgets as widgets
+
+    groups = [str(c) for c in group_columns if c in X_test.columns]
+    controls = {
+        "kind": widgets.Dropdown(description="show", options=KINDS[scored.task], style=STYLE),
+        "column": widgets.Dropdown(description="group column", options=[EVERY_ROW, *groups], style=STYLE),
+        "group": widgets.Dropdown(description="group", options=[EVERY_ROW], style=STYLE),
+    }
+    view = widgets.HTML()
+    view.add_class("mlw-error-browser-rows")
+    box = widgets.VBox([widgets.HBox(list(controls.values())), view])
+    box.add_class("mlw-error-browser")
+    panel = ErrorBrowser(scored, X_test.reset_index(drop=True), groups, controls, view, box,
+                         follow if isinstance(follow, ThresholdPanel) else None)
+    panel.update()
+    controls["column"].observe(panel.group_choices, names="value")
+    for name in ("kind", "group"):
+        controls[name].observe(panel.update, names="value")
+    if panel.follow is not None:
+        panel.follow.slider.observe(panel.update, names="value")
     return panel
