@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from mlworkflow.errors import MlwError
+from mlworkflow.records import DataRecord, EvaluateRecord
+from mlworkflow.views.summary import RunRecords
 from mlworkflow.workflow import export, report
+from tests import recordkit
 from tests.workflow.test_report import EXTERNAL, executed_notebook, info
 
 
@@ -44,3 +48,18 @@ def test_a_foreign_page_is_refused(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<html><body>hi</body></html>", encoding="utf-8")
     with pytest.raises(MlwError, match="not an mlworkflow report page"):
         export.single_file(tmp_path, "x")
+
+
+def test_the_summary_comes_first_then_contents_whose_links_all_resolve(tmp_path: Path) -> None:
+    folder = report_folder(tmp_path)
+    summary = report.summarize(RunRecords(data=recordkit.record(DataRecord), evaluate=recordkit.record(EvaluateRecord)))
+    report.write_index(folder / "index.html", info(), [], "", summary)
+    page = export.single_file(folder, "r-1")
+    executive, toc = page.index('id="index-mlw-executive"'), page.index('<nav class="mlw-toc"')
+    assert page.index('id="page-index"') < executive < toc < page.index('id="page-01_data"')
+    assert "Recommendation: HOLD." in page[executive:toc]
+    listed = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', page[toc:page.index("</nav>", toc)])
+    assert [text for _, text in listed] == ["Summary", "Title", "Title"]  # each page's title (the test notebook's)
+    ids = set(re.findall(r'\bid="([^"]+)"', page))
+    assert [target for target in re.findall(r'href="#([^"]+)"', page) if target not in ids] == []
+    assert len(ids) == len(re.findall(r'\bid="([^"]+)"', page)), "pages joined into one file keep distinct ids"

@@ -175,7 +175,7 @@ def test_index_leads_with_the_executive_summary_and_keeps_engineering_detail_bel
     assert page.index("kernel start") > details and page.index("3.8 s") > details  # timings only in the details
     assert "<dd>Gradient boosting (histogram)</dd>" in page and "<dt>cv ROC AUC</dt>" in page
     assert "`" not in page and "<code>roc_auc</code> decides because" in page
-    assert "/home/me" not in page and "/srv/mlw" not in page and "path: a.csv" in page
+    assert "/home/me" not in page and "/srv/mlw" not in page and "path: …/data/a.csv" in page
 
 
 def test_a_monitor_check_of_the_run_s_own_test_split_is_shown_as_a_baseline_check(tmp_path: Path) -> None:
@@ -189,7 +189,7 @@ def test_a_monitor_check_of_the_run_s_own_test_split_is_shown_as_a_baseline_chec
 
 def test_paths_and_marks_a_reader_should_not_see() -> None:
     assert report.without_paths("read /tmp/x/runs/r-1/data.csv and C.csv, sqlite:///models/log.db") == (
-        "read data.csv and C.csv, sqlite:///models/log.db"
+        "read …/r-1/data.csv and C.csv, sqlite:///models/log.db"
     )
     assert str(report.code_marks("`roc_auc` <decides>")) == "<code>roc_auc</code> &lt;decides&gt;"
     assert report.readable_headline({"not significantly worse": "logistic, knn", "rows": 2000, "note": "a, b"}) == {
@@ -215,3 +215,4 @@ def test_the_runs_list_marks_monitor_and_partial_runs() -> None:
     assert "partial: 2 of 7 stages (data, preprocess)" in early and "adult_train.csv.gz" in early
     assert "partial" not in full and "monitor run" not in full and "ROC AUC 0.916 [0.882, 0.944] (test)" in full
     assert "Random forest" in full and "/home/me" not in page
+

@@ -1,4 +1,4 @@
-"""One self-contained HTML file per run: the summary and every stage page, to mail or attach."""
+"""One self-contained HTML file per run: the summary, a table of contents, then every stage page, to mail or attach."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from mlworkflow.config import TEMPLATES
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import INDEX_PAGE, REPORTS
+from mlworkflow.workflow import pages
 
 STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
 MAIN = re.compile(r"<main>(.*)</main>", re.S)
@@ -40,6 +41,27 @@ def link_within(body: str) -> str:
     return PAGE_LINK.sub(lambda m: f'href="#page-{m.group(1)}"', body)
 
 
+def section(page: Page) -> str:
+    """A page as a section of the single file: its ids prefixed with its name (pages repeat ids), links within."""
+    return f'<section class="mlw-page" id="page-{page.name}">{link_within(pages.scoped(page.body, page.name))}</section>'
+
+
+def page_title(page: Page) -> str:
+    """What the contents call a page: its first titled heading, else its name."""
+    found = pages.headings(page.body, (1,))
+    return found[0].text if found else page.name
+
+
+def contents(sections: list[Page]) -> str:
+    """The file's table of contents: each page (the summary first), with its sections under it."""
+    entries: list[pages.Heading] = []
+    for page in sections:
+        title = "Summary" if page.name == "index" else page_title(page)
+        entries.append(pages.Heading(1, f"page-{page.name}", title))
+        entries += [pages.Heading(2, f"{page.name}-{h.anchor}", h.text) for h in pages.headings(page.body, (2,))]
+    return pages.toc_html(entries)
+
+
 def report_pages(folder: Path) -> list[Path]:
     """The run's pages in reading order: the summary, then the stages."""
     index = folder / INDEX_PAGE
@@ -50,12 +72,9 @@ def report_pages(folder: Path) -> list[Path]:
 
 def single_file(folder: Path, title: str) -> str:
     """The whole run as one HTML document; images are already inline, nothing loads from the network."""
-    pages = [read_page(path) for path in report_pages(folder)]
-    styles = dict.fromkeys(style for page in pages for style in page.styles)  # ordered, no duplicates
-    sections = "\n".join(
-        f'<section class="mlw-page" id="page-{page.name}">{link_within(page.body)}</section>'
-        for page in pages
-    )
+    found = [read_page(path) for path in report_pages(folder)]
+    styles = dict.fromkeys(style for page in found for style in page.styles)  # ordered, no duplicates
+    sections = "\n".join([section(found[0]), contents(found), *(section(page) for page in found[1:])])  # summary first
     script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     head = '<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">'
     return (

@@ -24,10 +24,10 @@ from mlworkflow.records import (
 )
 from mlworkflow.views.labels import FAMILIES, METRICS, family_label, metric_label, number, percent
 from mlworkflow.views.summary import Executive, RunRecords, executive
+from mlworkflow.workflow import pages
 
 NOTICE = re.compile(r'<p class="mlw-notice[^"]*" id="mlw-notice">.*?</p>', re.S)
 CODE_MARK = re.compile(r"`([^`]+)`")
-LOCAL_PATH = re.compile(r"(?<![\w.:/~-])(?:/[\w.+~-]+)+/([\w.+~-]+)")  # an absolute POSIX path; group 1: its last name
 PACKAGES = (
     "mlworkflow",
     "numpy",
@@ -180,8 +180,8 @@ def code_marks(text: str) -> Markup:
 
 
 def without_paths(text: str) -> str:
-    """Text with every absolute local path cut to its last name: pages show no local folders."""
-    return LOCAL_PATH.sub(lambda m: m.group(1), text)
+    """Text without absolute local paths, shortened as on the stage pages."""
+    return pages.short_paths(text)
 
 
 def readable_value(value: Any) -> str:

@@ -364,8 +364,7 @@ def render(
     message = f"{error.ename}: {error.evalue} (cell {error.cell})" if error else ""
     info = run_info(request, layout)
     header = report.stage_header(info, stage, section, "failed" if error else "ok", message)
-    hide = (layout.root.resolve(), layout.root.absolute())  # pages name the run's files relative to its root
-    report.render_stage(executed, layout.reports / name, header, request.show_code, hide)
+    report.render_stage(executed, layout.reports / name, header, request.show_code)
     return name, time.perf_counter() - began
 
 
