@@ -8,6 +8,7 @@ from mlworkflow.params import SelectParams
 from mlworkflow.records import Ranked, SelectRecord
 from mlworkflow.stages import select
 from mlworkflow.views import select as view
+from mlworkflow.views.labels import family_label
 from tests.core.test_families import tiny
 from tests.stages.test_select import FAST, run
 
@@ -16,7 +17,7 @@ def test_tables_and_plots_for_the_notebook() -> None:
     summary = run("binary")
     ranking = summary.model_dump()["ranking"]
     table = view.ranking_table(ranking, summary.metrics)
-    assert list(table.columns[:3]) == ["status", "roc_auc", "average_precision"]
+    assert list(table.columns[:3]) == ["status", "ROC AUC", "Average precision"]
     assert table.iloc[0]["gap"] == "0.0000" and table.iloc[0]["significantly worse"] == "no"
     assert list(view.cost_table(ranking).columns) == [
         "folds run",
@@ -26,6 +27,7 @@ def test_tables_and_plots_for_the_notebook() -> None:
     ]
     folds = view.fold_frame(summary)
     assert len(folds) == 6 * len(FAST) and folds["family"].iloc[0] == summary.ranking[0].family
+    assert list(table.index) == [family_label(row.family) for row in summary.ranking]
     for figure in (view.plot_scores(summary), view.plot_tradeoff(summary)):
         assert isinstance(figure, Figure) and figure.axes
 
@@ -34,10 +36,11 @@ def test_plan_and_pipeline_tables_describe_the_comparison() -> None:
     _, _, spec = tiny("regression")
     plan = select.plan(SelectParams(candidates=("svm", "naive_bayes")), "regression")
     shown = view.plan_table(plan, 100, 50)
-    assert shown["skipped"] == "naive_bayes (classification only, not for regression)"
+    assert shown["skipped"] == "Naive Bayes (classification only, not for regression)"
+    assert shown["candidates"] == "Support vector machine" and shown["deciding metric"] == "Root mean squared error"
     assert shown["training rows used"] == "50 of 100 (seeded subsample)"
     described = view.pipeline_table(select.build_candidates(spec, plan.candidates, 0))
-    assert described.loc["svm", "model"] == "TransformedTargetRegressor(SVR)"
+    assert described.loc["Support vector machine", "model"] == "TransformedTargetRegressor(SVR)"
 
 
 def test_notes_table_lists_skipped_families_then_each_failure_and_warning() -> None:
@@ -55,8 +58,8 @@ def test_the_steps_tables_and_the_calibration_plot() -> None:
     summary = run_with_steps("model", "smote")
     effect = view.effect_table(summary)
     assert list(effect.columns) == ["with steps", "without"]
-    assert "brier_score (lower is better)" in effect.index and "±" in effect.iloc[0, 0]
-    assert set(view.steps_table(summary).index) == {"logistic", "knn"}
+    assert "Brier score (lower is better)" in effect.index and "±" in effect.iloc[0, 0]
+    assert set(view.steps_table(summary).index) == {"Logistic regression", "Nearest neighbours"}
     figure = view.plot_calibration(summary)
     assert isinstance(figure, Figure) and len(figure.axes[0].lines) == 3
     plain = run("binary")
@@ -69,7 +72,7 @@ def test_the_pipeline_table_names_the_steps_between_the_transformer_and_the_mode
     _, _, spec = tiny("binary")
     spec = spec.model_copy(update={"transformer": TransformerSettings(feature_selection="model", imbalance="smote")})
     described = view.pipeline_table(select.build_candidates(spec, ("logistic",), 0))
-    assert described.loc["logistic", "steps"] == "resample: FunctionSampler; select: SelectFromModel"
+    assert described.loc["Logistic regression", "steps"] == "resample: FunctionSampler; select: SelectFromModel"
     assert "steps" not in view.pipeline_table(select.build_candidates(tiny("binary")[2], ("logistic",), 0)).columns
 
 

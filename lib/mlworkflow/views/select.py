@@ -15,20 +15,20 @@ from mlworkflow.core import families
 from mlworkflow.core.metrics import better, display_name, to_display
 from mlworkflow.records import SelectRecord
 from mlworkflow.stages.select import Plan, decimals_for, mean_pm_std
-
-LABEL_OFFSETS = ((6, 4, "left"), (6, -12, "left"), (-6, 4, "right"), (-6, -12, "right"))
+from mlworkflow.views import plots
+from mlworkflow.views.labels import family_label, metric_label
 
 
 def plan_table(chosen: Plan, train_rows: int, used_rows: int) -> pd.Series:
     """The plan in one small table."""
-    skipped = ", ".join(f"{name} ({why})" for name, why in chosen.skipped.items()) or "none"
+    skipped = ", ".join(f"{family_label(name)} ({why})" for name, why in chosen.skipped.items()) or "none"
     rows = f"{used_rows:,} of {train_rows:,}" + (" (seeded subsample)" if used_rows < train_rows else "")
     values = {
         "task": chosen.task,
-        "candidates": ", ".join(chosen.candidates),
+        "candidates": ", ".join(map(family_label, chosen.candidates)),
         "skipped": skipped,
-        "deciding metric": display_name(chosen.metric),
-        "other metrics": ", ".join(display_name(m) for m in chosen.metrics[1:]) or "none",
+        "deciding metric": metric_label(chosen.metric),
+        "other metrics": ", ".join(metric_label(m) for m in chosen.metrics[1:]) or "none",
         "training rows used": rows,
     }
     return pd.Series(values, name="plan")
@@ -51,7 +51,7 @@ def describe(pipeline: Any) -> dict[str, str]:
 
 def pipeline_table(pipelines: Mapping[str, Any]) -> pd.DataFrame:
     """One row per candidate: model and preprocessing."""
-    return pd.DataFrame({name: describe(p) for name, p in pipelines.items()}).T.rename_axis("family")
+    return pd.DataFrame({family_label(name): describe(p) for name, p in pipelines.items()}).T.rename_axis("family")
 
 
 def ranking_table(ranking: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
@@ -59,13 +59,13 @@ def ranking_table(ranking: Sequence[Mapping[str, Any]], metrics: Sequence[str]) 
     digits = decimals_for(ranking[0]["score"] or 0.0) if ranking else 4
     rows = []
     for row in ranking:
-        cells = {display_name(m): mean_pm_std(row["metrics"].get(display_name(m))) for m in metrics}
+        cells = {metric_label(m): mean_pm_std(row["metrics"].get(display_name(m))) for m in metrics}
         flag = {True: "yes", False: "no", None: "—"}[row["significant"]]
         gap = "—" if row["gap"] is None else f"{row['gap']:,.{digits}f}"
         p_value = "—" if row["p_value"] is None else f"{row['p_value']:.3f}"
         rows.append(
             {
-                "family": row["family"],
+                "family": family_label(row["family"]),
                 "status": row["status"],
                 **cells,
                 "gap": gap,
@@ -84,8 +84,8 @@ def cost_table(ranking: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         "predict_s": "predict s / fold",
         "peak_mb": "peak MiB",
     }
-    table = pd.DataFrame([{k: row[k] for k in ["family", *columns]} for row in ranking]).set_index("family")
-    return table.rename(columns=columns).round(3)
+    table = pd.DataFrame([{k: row[k] for k in ["family", *columns]} for row in ranking])
+    return table.assign(family=table["family"].map(family_label)).set_index("family").rename(columns=columns).round(3)
 
 
 def choice_table(summary: SelectRecord) -> pd.Series:
@@ -104,11 +104,11 @@ def choice_table(summary: SelectRecord) -> pd.Series:
 def notes_table(summary: SelectRecord) -> pd.DataFrame:
     """What went wrong or was noisy, per family: failures, budget stops, warnings, skipped families, and those not
     chosen for probabilities worse than the class prior's."""
-    rows = [{"family": name, "note": f"skipped: {why}"} for name, why in summary.skipped.items()]
+    rows = [{"family": family_label(name), "note": f"skipped: {why}"} for name, why in summary.skipped.items()]
     for row in summary.ranking:
-        rows += [{"family": row.family, "note": note} for note in [row.message, *row.notes] if note]
+        rows += [{"family": family_label(row.family), "note": note} for note in [row.message, *row.notes] if note]
     untrusted = summary.probabilities.untrusted if summary.probabilities else {}
-    rows += [{"family": name, "note": f"not chosen: {why}"} for name, why in untrusted.items()]
+    rows += [{"family": family_label(name), "note": f"not chosen: {why}"} for name, why in untrusted.items()]
     return pd.DataFrame(rows, columns=["family", "note"]).set_index("family")
 
 
@@ -127,14 +127,14 @@ def fold_frame(summary: SelectRecord) -> pd.DataFrame:
 def plot_scores(summary: SelectRecord) -> Figure:
     """Per-fold scores of the deciding metric, one row per candidate (best at the top)."""
     metric = display_name(summary.metric)
-    folds = fold_frame(summary)
+    folds = fold_frame(summary).assign(family=lambda frame: frame["family"].map(family_label))
     figure = Figure(figsize=(7.0, 0.5 * folds["family"].nunique() + 1.5))
     axes = figure.subplots()
     with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib's deprecated `vert`
         warnings.filterwarnings("ignore", message=".*vert: bool.*")
         sns.boxplot(data=folds, x=metric, y="family", color="0.9", showfliers=False, ax=axes)
     sns.stripplot(data=folds, x=metric, y="family", hue="family", legend=False, size=5, ax=axes)
-    axes.set(xlabel=f"{metric} per fold ({better(summary.metric)} is better)", ylabel="")
+    axes.set(xlabel=f"{metric_label(summary.metric)} per fold ({better(summary.metric)} is better)", ylabel="")
     figure.tight_layout()
     return figure
 
@@ -145,21 +145,21 @@ def plot_tradeoff(summary: SelectRecord) -> Figure:
     figure = Figure(figsize=(7.0, 4.0))
     axes = figure.subplots()
     placed = [row for row in summary.ranking if row.status == "ok" and row.fit_s]
-    for index, row in enumerate(placed):
+    points = []
+    for row in placed:
         shown = row.metrics[display_name(metric)]
         face = "none" if row.significant else "C0"
-        where = (row.fit_s or 0.0, shown.mean or 0.0)  # an "ok" candidate has both
-        axes.errorbar(*where, yerr=shown.std, fmt="o", color="C0", mfc=face, capsize=3)
-        dx, dy, align = LABEL_OFFSETS[index % len(LABEL_OFFSETS)]  # rotate so neighbours rarely collide
-        axes.annotate(row.family, where, textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=9)
+        points.append((row.fit_s or 0.0, shown.mean or 0.0))  # an "ok" candidate has both
+        axes.errorbar(*points[-1], yerr=shown.std, fmt="o", color="C0", mfc=face, capsize=3)
     axes.set_xscale("log")
     axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     axes.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
     axes.xaxis.set_minor_formatter(NullFormatter())
     axes.margins(x=0.3, y=0.15)
+    plots.label_points(axes, points, [family_label(row.family) for row in placed])
     axes.set(
         xlabel="mean fit time per fold (s, log scale)",
-        ylabel=f"{display_name(metric)} ({better(metric)} is better)",
+        ylabel=f"{metric_label(metric)} ({better(metric)} is better)",
         title="filled: not significantly worse than the best · hollow: significantly worse",
     )
     axes.title.set_fontsize(9)
@@ -179,14 +179,15 @@ def effect_table(summary: SelectRecord) -> pd.DataFrame:
     for name in effect.metrics:
         shown = display_name(name)
         cells = {label: mean_pm_std(scores[shown].model_dump()) for label, scores in effect.scores.items()}
-        rows[f"{shown} ({better(name)} is better)"] = cells
-    return pd.DataFrame(rows).T.rename_axis(f"{effect.family}, metric")
+        rows[f"{metric_label(name)} ({better(name)} is better)"] = cells
+    return pd.DataFrame(rows).T.rename_axis(f"{family_label(effect.family)}, metric")
 
 
 def steps_table(summary: SelectRecord) -> pd.DataFrame:
     """What feature selection and imbalance handling do to each candidate family (empty without them)."""
     notes = {} if summary.steps is None else summary.steps.families
-    return pd.DataFrame({"what the steps do": notes}).rename_axis("family")
+    named = {family_label(name): note for name, note in notes.items()}
+    return pd.DataFrame({"what the steps do": named}, dtype=object).rename_axis("family")
 
 
 def plot_calibration(summary: SelectRecord) -> Figure | None:
