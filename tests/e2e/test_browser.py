@@ -151,3 +151,57 @@ def test_exported_file_opens_offline(
     assert broken == [] and count >= stage_images > 0, (count, stage_images)
     assert toggle_steps(page) == [("Show code", {False}), ("Hide code", {True}), ("Show code", {False})]
     assert watch.problems() == {}
+
+
+EXECUTIVE_SENTENCES = ("Recommendation:", "The model predicts whether income is >50K", "Of every 1,000 rows it flags as >50K",
+                       "The checks behind the recommendation", "ROC AUC was measured", "the test figure is the one to quote")
+UNRESOLVED_LINKS = """() => [...document.querySelectorAll('a[href^="#"]')]
+    .map(a => a.getAttribute('href').slice(1)).filter(id => !document.getElementById(id))"""
+
+
+def export_smoke(smoke_reports: Path, folder: Path, root: Path) -> Path:
+    """`mlworkflow export` of the smoke run into folder/report.html."""
+    exported = folder / "report.html"
+    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "export", smoke_reports.name]
+    command += ["--root", str(smoke_reports.parents[1]), "--output", str(exported)]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return exported
+
+
+def summary_text(page: Page, selector: str) -> str:
+    """The executive summary's text; it must come before the stage list and keep the timings folded away."""
+    summary = page.locator(selector)
+    assert summary.count() == 1 and summary.is_visible(), f"{page.url}: no executive summary"
+    return summary.inner_text()
+
+
+def test_index_and_export_open_with_the_executive_summary(
+    smoke_reports: Path, watched: tuple[Any, Page, PageWatch], tmp_path: Path, root: Path
+) -> None:
+    _, page, watch = watched
+    page.goto((smoke_reports / "index.html").as_uri())
+    text = summary_text(page, "#mlw-executive")
+    assert [s for s in EXECUTIVE_SENTENCES if s not in text] == []
+    top = page.locator("#mlw-executive").bounding_box()
+    stages = page.locator("#mlw-stage-list").bounding_box()
+    assert top is not None and stages is not None and top["y"] < stages["y"]
+    assert page.locator("#mlw-timings").is_hidden(), "timings belong in the folded details"
+    page.locator("#mlw-details > summary").click()
+    assert page.locator("#mlw-timings").is_visible() and "kernel start" in page.locator("#mlw-timings").inner_text()
+    page.goto(export_smoke(smoke_reports, tmp_path, root).as_uri())
+    exported = summary_text(page, "#index-mlw-executive")
+    assert [s for s in EXECUTIVE_SENTENCES if s not in exported] == []
+    first = page.locator("section.mlw-page").first.get_attribute("id")
+    assert first == "page-index" and page.locator("nav.mlw-toc").count() >= 1
+    assert page.evaluate(UNRESOLVED_LINKS) == []
+    assert watch.problems() == {}
+
+
+def test_no_page_shows_where_the_run_sits_on_disk(smoke_reports: Path, tmp_path: Path, root: Path) -> None:
+    run_root = smoke_reports.parents[1]
+    pages = [*smoke_reports.glob("*.html"), run_root / "reports" / "index.html", export_smoke(smoke_reports, tmp_path, root)]
+    assert len(pages) >= 10
+    for where in {str(run_root), str(run_root.resolve())}:
+        assert [p.name for p in pages if where in p.read_text(encoding="utf-8")] == []
+    assert "`" not in (smoke_reports / "index.html").read_text(encoding="utf-8")
