@@ -7,11 +7,14 @@ from matplotlib.figure import Figure
 from mlworkflow.params import TrainParams
 from mlworkflow.stages import train
 from mlworkflow.views import train as view
+from mlworkflow.views.labels import family_label
 from tests.stages.test_train import FAST, standard, tiny
 
 
 def test_search_plot_for_sequential_and_halving_searches() -> None:
-    assert isinstance(view.plot_search(standard("binary", "optuna")), Figure)
+    searched = standard("binary", "optuna")
+    title = view.plot_search(searched).axes[0].get_title()
+    assert title == f"{family_label(searched.family)}: Bayesian search (Optuna, TPE sampler)" and "_" not in title
     assert isinstance(view.plot_search(standard("binary", "halving")), Figure)
     labels = train.curve_frame("max_depth", [None, 8], [[0.8], [0.9]], [[0.7], [0.8]], "roc_auc")
     assert labels["max_depth"].tolist() == [None, 8]
@@ -26,8 +29,8 @@ def test_search_plot_for_sequential_and_halving_searches() -> None:
 def test_plan_table_says_what_the_stage_will_do() -> None:
     params = TrainParams.model_validate({**FAST, "search": "optuna", "time_budget_s": 30})
     plan = view.plan_table(["logistic", "knn"], "neg_log_loss", params, 90)["plan"]
-    assert plan["families"] == "logistic, knn" and plan["search"] == "Bayesian search (Optuna, TPE sampler)"
-    assert plan["metric"].endswith("(lower is better)") and plan["candidates"] == "4 per family"
+    assert plan["families"] == "Logistic regression, Nearest neighbours" and plan["search"] == "Bayesian search (Optuna, TPE sampler)"
+    assert plan["metric"] == "Log loss (lower is better)" and plan["candidates"] == "4 per family"
     assert (plan["cross-validation"], plan["time budget"]) == ("2 folds over 90 training rows", "30 s for all searches")
 
 

@@ -14,6 +14,7 @@ from mlworkflow.core.searches import SearchResult, best_trial, short_name
 from mlworkflow.params import TrainParams
 from mlworkflow.records import TrainRecord
 from mlworkflow.stages.train import LARGE_DATA_FOLDS, fold_count, is_number, same_predictions, value_label
+from mlworkflow.views.labels import family_label, metric_label
 
 SEARCH_LABELS = {
     "grid": "grid search",
@@ -28,8 +29,8 @@ def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int
     better = metrics.better(metric)
     grid = params.search == "grid"
     plan = {
-        "families": ", ".join(names),
-        "metric": f"{metrics.display_name(metric)} ({better} is better)",
+        "families": ", ".join(map(family_label, names)),
+        "metric": f"{metric_label(metric)} ({better} is better)",
         "search": SEARCH_LABELS[params.search],
         "candidates": f"{params.grid_points} values per range" if grid else f"{params.n_iter} per family",
         "cross-validation": f"{fold_count(params, rows)} folds over {rows} training rows{fewer_folds(params, rows)}",
@@ -45,7 +46,7 @@ def model_parts(model: Any) -> dict[str, str]:
         return {"steps": " → ".join(name for name, _ in model.steps), "estimator": type(model.named_steps["model"]).__name__}
     names = [name for name, _ in model.estimators]
     weights = getattr(model, "weights", None) or [None] * len(names)
-    members = [name if w is None else f"{name} ({w:.2f})" for name, w in zip(names, weights, strict=True)]
+    members = [family_label(name) + ("" if w is None else f" ({w:.2f})") for name, w in zip(names, weights, strict=True)]
     return {"estimator": type(model).__name__, "members": ", ".join(members)}
 
 
@@ -106,7 +107,7 @@ def plot_curve(curve: pd.DataFrame, metric: str, title: str, mark: Any = None) -
         ax.axvline(at, color="grey", linestyle="--", label="tuned value")
     if log:
         ax.set_xscale("log")
-    ax.set(xlabel=str(curve.columns[0]), ylabel=metrics.display_name(metric), title=title)
+    ax.set(xlabel=str(curve.columns[0]), ylabel=metric_label(metric), title=title)
     ax.legend()
     return fig
 
@@ -126,7 +127,8 @@ def plot_search(result: SearchResult) -> Figure:
         best = np.fmax.accumulate(np.where(np.isnan(raw), -np.inf, raw))
         ax.step(number, sign * best, where="post", label="best so far")
         ax.legend()
-    ax.set(xlabel="trial", ylabel=metrics.display_name(result.metric), title=f"{result.family}: {result.search} search")
+    title = f"{family_label(result.family)}: {SEARCH_LABELS.get(result.search, result.search)}"
+    ax.set(xlabel="trial", ylabel=metric_label(result.metric), title=title)
     return fig
 
 
@@ -153,7 +155,7 @@ def ensemble_table(chosen: ensemble.Choice) -> pd.DataFrame:
         return pd.DataFrame()
     sign, n = metrics.sign(chosen.metric), len(chosen.scores.ensemble)
     table = pd.DataFrame({"ensemble": sign * np.asarray(chosen.scores.ensemble),
-                          chosen.single: sign * np.asarray(chosen.scores.single)},
+                          family_label(chosen.single): sign * np.asarray(chosen.scores.single)},
                          index=[f"fold {i}" for i in range(1, n + 1)])
     table.loc["mean"] = table.mean()
-    return table.round(4).rename_axis(metrics.display_name(chosen.metric))
+    return table.round(4).rename_axis(metric_label(chosen.metric))
