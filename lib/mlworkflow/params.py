@@ -345,8 +345,10 @@ class EvaluateParams(Section):
     threshold_folds: int = Field(3, ge=2, le=20)
     group_columns: tuple[str, ...] = ()
     group_tolerance: float = Field(0.05, ge=0.0, le=1.0)
+    group_min_rows: int = Field(30, ge=1, le=1_000_000)  # smaller groups get a caution, not a verdict
     permutation_repeats: int = Field(5, ge=1, le=100)
     permutation_rows: int | None = Field(10_000, ge=100)  # a seeded stratified sample of the test rows (null: all)
+    explain_rows: int = Field(500, ge=10, le=100_000)  # the seeded sample of test rows SHAP explains
     n_jobs: int = Field(1, ge=-1, le=64)
 
 

@@ -319,8 +319,41 @@ class GroupRow(Part):
     flag: str
 
 
+class Fairness(Part):
+    """How the groups were judged: a gap is flagged only when its whole interval lies beyond the tolerance."""
+
+    metric: str
+    tolerance: str  # as a reader reads it: '±0.05', or '±5% of the overall rmse'
+    min_rows: int
+    confidence: float
+    flagged: list[str]  # 'column=group: what was flagged'
+    small: list[str]  # 'column=group', too few rows to judge
+    glossary: dict[str, str]
+
+
+class Drivers(Part):
+    """What drives predictions: mean |SHAP| per input column, or the partial-dependence range of the top features."""
+
+    method: str  # 'shap' or 'partial_dependence'
+    rows: int
+    note: str
+    features: Rows
+
+
+class CostView(Part):
+    """Expected cost per 1,000 rows at the chosen threshold and at the cheapest one (binary tasks)."""
+
+    cost_fp: float
+    cost_fn: float
+    threshold: float | None
+    per_1000: float | None
+    best_threshold: float
+    best_per_1000: float
+
+
 class EvaluateRecord(Record):
-    """evaluate.json: the deciding metric and why, test metrics with intervals, threshold, groups, importance."""
+    """evaluate.json: the deciding metric and why, test metrics with intervals, threshold, groups, importance
+    (fairness, drivers, gains and cost are optional so runs recorded before them still load)."""
 
     model: str
     metric: str
@@ -336,6 +369,10 @@ class EvaluateRecord(Record):
     threshold_note: str
     groups: list[GroupRow]
     importance: Rows
+    fairness: Fairness | None = Field(None, exclude_if=lambda value: value is None)  # absent: older runs
+    drivers: Drivers | None = Field(None, exclude_if=lambda value: value is None)  # absent: older runs
+    gains: Rows = Field(default_factory=list, exclude_if=lambda value: not value)  # absent: not binary, older runs
+    cost: CostView | None = Field(None, exclude_if=lambda value: value is None)  # absent: not binary, older runs
 
 
 # --- deploy.json -----------------------------------------------------------------------------------------------

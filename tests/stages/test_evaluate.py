@@ -376,3 +376,66 @@ def test_multiclass_reliability_reads_the_top_class_confidence() -> None:
     assert len(points) == 5
     top_right = (scored.scores.argmax(axis=1) == scored.truth).mean()
     assert points["observed"].mean() == pytest.approx(top_right, abs=0.02)
+
+
+# ---------------------------------------------------------------- lift, cost, drivers, fairness in the record
+
+
+def test_cost_view_finds_the_cheapest_threshold_and_prices_the_chosen_one() -> None:
+    scored = binary_scored(threshold=0.5)
+    params = EvaluateParams(cost_fp=1.0, cost_fn=5.0)
+    curve = evaluate.cost_curve(scored, params)
+    brute = {t: (1.0 * ((scored.scores >= t) & (scored.truth == 0)).sum()
+                 + 5.0 * ((scored.scores < t) & (scored.truth == 1)).sum()) / 300 * 1000 for t in curve["threshold"]}
+    view = evaluate.cost_view(scored, curve, params)
+    assert view is not None and view.best_per_1000 == pytest.approx(min(brute.values()))
+    assert brute[view.best_threshold] == pytest.approx(view.best_per_1000)
+    at = evaluate.metrics_at(scored.truth, scored.scores, 0.5)
+    assert view.per_1000 == pytest.approx((at["fp"] + 5 * at["fn"]) / 300 * 1000) and view.per_1000 >= view.best_per_1000
+    assert evaluate.cost_view(multiclass_scored(), evaluate.cost_curve(multiclass_scored(), params), params) is None
+    assert evaluate.gains(regression_scored()).empty and len(evaluate.gains(scored)) == 10
+
+
+def test_explain_uses_shap_for_a_tree_and_partial_dependence_otherwise() -> None:
+    X, y = classifier_frame()
+    params = EvaluateParams(explain_rows=60)
+    importance = pd.DataFrame({"feature": ["x", "noise", "colour"]})
+    forest = pipeline(DecisionTreeClassifier(max_depth=3, random_state=0)).fit(X, y)
+    shap = evaluate.explain(forest, X, BINARY, params, 0, importance)
+    assert shap.method == "shap" and shap.rows == 60 and shap.ranking["feature"].iloc[0] == "x"
+    linear = evaluate.explain(pipeline(LogisticRegression()).fit(X, y), X, BINARY, params, 0, importance, top=2)
+    assert linear.method == "partial_dependence" and [d.feature for d in linear.dependence] == ["x", "noise"]
+    assert linear.ranking["spread"].iloc[0] > linear.ranking["spread"].iloc[1]
+    record = evaluate.drivers_record(shap)
+    assert record.method == "shap" and record.features[0]["feature"] == "x" and "probability" in record.note
+    rows, changes = evaluate.worked_examples(forest, X, X, BINARY, 0.5, shap)
+    assert len(rows) == 3 and set(changes["feature"]) <= {"x", "noise", "colour"} and len(changes) == 6
+
+
+def test_the_record_keeps_fairness_drivers_lift_and_cost_and_old_records_still_load() -> None:
+    scored, frame = group_example()
+    params = EvaluateParams(group_columns=("g",), bootstrap=100)
+    groups = evaluate.evaluate_groups(scored, frame, "accuracy", params, seed=0)
+    judged = evaluate.fairness_record(groups, "accuracy", "binary", params)
+    assert judged is not None and [line.split(":")[0] for line in judged.flagged] == ["g=B"]
+    assert judged.small == ["g=C"] and judged.tolerance == "±0.05" and "selection rate" in judged.glossary
+    table = evaluate.metric_table(scored, scored, 60, 0.95, seed=0)
+    decision = evaluate.MetricDecision("accuracy", "train", "because.")
+    choice = evaluate.ThresholdChoice("max_f1", 0.5, True, "the threshold with the highest F1")
+    importance = pd.DataFrame({"feature": ["g"], "importance": [0.1], "std": [0.0]})
+    cost = evaluate.cost_view(scored, evaluate.cost_curve(scored, params), params)
+    record = evaluate.summary("logistic", decision, table, choice, groups, importance, judged=judged,
+                              lift=evaluate.gains(scored), cost=cost)
+    dumped = record.model_dump()
+    json.dumps(dumped, allow_nan=False)
+    assert dumped["fairness"]["flagged"] == judged.flagged and len(dumped["gains"]) == 10
+    assert dumped["groups"][2]["verdict"] == "flagged" and dumped["cost"]["threshold"] == 0.5
+    old = {k: v for k, v in dumped.items() if k not in ("fairness", "drivers", "gains", "cost")}
+    loaded = type(record).model_validate(old)
+    assert loaded.fairness is None and loaded.drivers is None and loaded.gains == [] and loaded.cost is None
+
+
+def test_group_min_rows_and_explain_rows_are_validated() -> None:
+    for key in ("group_min_rows", "explain_rows"):
+        with pytest.raises(ValueError, match=key):
+            EvaluateParams.model_validate({key: 0})

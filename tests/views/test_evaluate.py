@@ -8,11 +8,21 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 
 from mlworkflow.core.scoring import Scored
+from mlworkflow.params import EvaluateParams
 from mlworkflow.stages import evaluate
 from mlworkflow.views import evaluate as view
-from tests.core.test_scoring import binary_scored, multiclass_scored, regression_scored
+from tests.core.test_scoring import (
+    BINARY,
+    binary_scored,
+    classifier_frame,
+    multiclass_scored,
+    pipeline,
+    regression_scored,
+)
 from tests.stages.test_evaluate import group_example
 
 
@@ -66,3 +76,56 @@ def test_calibration_change_plots_reliability_and_losses() -> None:
     assert [line.get_label() for line in curve.get_lines()] == [
         "before calibration", "isotonic calibration (kept)", "perfectly calibrated"]
     assert len(bars.patches) == 6, "log-loss and Brier for the prior, before and after"
+
+
+def test_group_view_reads_shares_as_percentages_and_says_the_verdict() -> None:
+    scored, frame = group_example()
+    table = evaluate.group_table(scored, frame, ["g"], "accuracy", tolerance=0.05)
+    shown = view.group_view(table).set_index("group")
+    assert list(shown.columns)[:5] == ["column", "rows", "Accuracy", "Accuracy gap", "selection rate"]
+    assert shown.loc["B", "Accuracy"].startswith("0 [") and shown.loc["B", "verdict"] == "flagged"
+    assert shown.loc["C", "verdict"] == "too few rows" and shown.loc["(all)", "verdict"] == "the whole test split"
+    assert shown.loc["(all)", "selection rate"].startswith("50.0% [") and shown.loc["A", "selection rate gap"].endswith("pts")
+    assert "nan" not in view.style_groups(table, 0.05).to_html()
+
+
+def test_fairness_notes_list_the_flagged_groups_and_the_glossary() -> None:
+    scored, frame = group_example()
+    params = EvaluateParams(group_columns=("g",))
+    judged = evaluate.fairness_record(evaluate.evaluate_groups(scored, frame, "accuracy", params, 0), "accuracy",
+                                      "binary", params)
+    notes = view.fairness_notes(judged)
+    assert "**1 group(s) flagged**" in notes and "- g=B: accuracy -0.692" in notes
+    assert "under 30) to judge: g=C" in notes and "- **selection rate**: share of the group the model flags" in notes
+    assert view.fairness_notes(None).startswith("No group columns")
+
+
+def test_drivers_gains_and_cost_plots() -> None:
+    X, y = classifier_frame()
+    params = EvaluateParams(explain_rows=80)
+    importance = pd.DataFrame({"feature": ["x", "colour"]})
+    for estimator, method in ((DecisionTreeClassifier(max_depth=3, random_state=0), "shap"),
+                              (LogisticRegression(), "partial_dependence")):
+        report = evaluate.explain(pipeline(estimator).fit(X, y), X, BINARY, params, 0, importance)
+        assert report.method == method and view.plot_drivers(report).axes
+        assert view.drivers_table(report)["feature"].iloc[0] == "x"
+    scored = binary_scored(threshold=0.4)
+    lift = evaluate.gains(scored)
+    assert len(view.plot_gains(lift).axes[1].patches) == 10
+    assert view.gains_summary(lift).startswith("The 10% of test rows the model scores highest hold ")
+    curve = evaluate.cost_curve(scored, params)
+    cost = evaluate.cost_view(scored, curve, params)
+    assert cost is not None and view.plot_cost(curve, cost).axes
+    assert f"chosen threshold 0.40 cost {cost.per_1000:,.0f} per 1,000 rows" in view.cost_summary(cost)
+
+
+def test_worked_examples_say_the_change_and_both_predictions() -> None:
+    X, y = classifier_frame()
+    model = pipeline(LogisticRegression()).fit(X, y)
+    report = evaluate.explain(model, X, BINARY, EvaluateParams(), 0, pd.DataFrame({"feature": ["x", "colour"]}))
+    _rows, changes = evaluate.worked_examples(model, X, X, BINARY, 0.5, report)
+    table = view.worked_examples(changes, BINARY)
+    assert list(table.columns) == ["example", "change", "prediction", "after the change", "difference"]
+    assert table["change"].iloc[0].startswith("x: ") and " → " in table["change"].iloc[0]
+    assert table["prediction"].iloc[0].endswith("%)") and "P(yes) = " in table["prediction"].iloc[0]
+    assert table["difference"].str.endswith(" pts").all()

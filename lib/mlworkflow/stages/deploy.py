@@ -157,15 +157,30 @@ def card_groups(meta: BundleMetadata) -> list[str]:
     groups = meta.groups
     if not groups:
         return ["## Results per group", "", "No group columns were evaluated (`evaluate.group_columns`)."]
+    if "verdict" in (groups[0].model_extra or {}):  # judged with intervals (evaluate's fairness table)
+        return ["## Results per group", "", *judged_groups(meta)]
     # the metric columns vary with the task: the first group row's, in its order
     keys = [k for k in (groups[0].model_extra or {}) if k != "gap"][:4]
     rows = [[g.column, g.group, g.n, *[number((g.model_extra or {}).get(k)) for k in keys], g.flag] for g in groups]
     return ["## Results per group", "", markdown_table(["column", "group", "n", *keys, "flag"], rows)]
 
 
+def _with_interval(extra: Mapping[str, Any], name: str) -> str:
+    return f"{number(extra.get(name))} [{number(extra.get(f'{name}_low'))}, {number(extra.get(f'{name}_high'))}]"
+
+
+def judged_groups(meta: BundleMetadata) -> list[str]:
+    """The groups judged with intervals: rows, the deciding metric, selection and base rates, the verdict."""
+    names = [n for n in (meta.metric, "selection_rate", "base_rate") if n in (meta.groups[0].model_extra or {})]
+    rows = [[g.column, g.group, g.n, *[_with_interval(g.model_extra or {}, n) for n in names],
+             (g.model_extra or {}).get("verdict") or "the whole test split"] for g in meta.groups]
+    note = "A gap is flagged only when its whole bootstrap interval lies beyond the tolerance."
+    return [markdown_table(["column", "group", "n", *names, "verdict"], rows), "", note]
+
+
 def computed_limitations(meta: BundleMetadata, preprocessed: PreprocessRecord) -> list[str]:
-    """Limitations that follow from the evaluation: flagged groups, small groups, training size."""
-    flagged = [f"{g.column}={g.group}" for g in meta.groups if g.flag and "too few" not in g.flag]
+    """Limitations that follow from the evaluation: flagged groups (and what was flagged), small groups, training size."""
+    flagged = [f"{g.column}={g.group} ({g.flag})" for g in meta.groups if g.flag and "too few" not in g.flag]
     small = [f"{g.column}={g.group}" for g in meta.groups if "too few" in g.flag]
     notes = []
     if flagged:

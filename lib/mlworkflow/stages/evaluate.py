@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlworkflow.core import bootstrap, calibration, metrics, parallel, text
+from mlworkflow.core import bootstrap, calibration, drivers, fairness, metrics, parallel, text
+from mlworkflow.core import gains as core_gains
 from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.oof import OutOfFold
 from mlworkflow.core.scoring import (
@@ -23,18 +24,12 @@ from mlworkflow.core.scoring import (
     point_metrics,
     predict_labels,
     score,
-    subset,
 )
 from mlworkflow.core.target import Target
 from mlworkflow.errors import DataError
 from mlworkflow.params import EvaluateParams
-from mlworkflow.records import OOF, Calibration, EvaluateRecord
+from mlworkflow.records import OOF, Calibration, CostView, Drivers, EvaluateRecord, Fairness
 
-GROUP_METRICS = {
-    "binary": ("accuracy", "precision", "recall", "f1", "selection_rate"),
-    "multiclass": ("accuracy", "balanced_accuracy", "f1_macro"),
-    "regression": ("mae", "rmse", "r2"),
-}
 MIN_GROUP_ROWS = 30
 
 
@@ -218,6 +213,39 @@ def threshold_range(scored: Scored) -> tuple[float, float]:
     return float(np.min(scored.scores)), float(np.max(scored.scores))
 
 
+def gains(scored: Scored) -> pd.DataFrame:
+    """Lift and gains by score decile on the test split (binary tasks; empty for the others)."""
+    if scored.task != "binary":
+        return pd.DataFrame()
+    return core_gains.gains_table(scored.truth, scored.scores).round(4)
+
+
+def cost_curve(scored: Scored, params: EvaluateParams) -> pd.DataFrame:
+    """The expected cost of errors per 1,000 test rows at every distinct score, with `cost_fp` and `cost_fn`
+    (binary tasks; empty for the others)."""
+    if scored.task != "binary":
+        return pd.DataFrame(columns=["threshold", "fp", "fn", "cost_per_1000"])
+    curve = threshold_curve(scored.truth, scored.scores)
+    per = core_gains.cost_per_1000(curve["fp"].to_numpy(), curve["fn"].to_numpy(), scored.n_rows,
+                                   params.cost_fp, params.cost_fn)
+    return curve[["threshold", "fp", "fn"]].assign(cost_per_1000=per)
+
+
+def cost_view(scored: Scored, curve: pd.DataFrame, params: EvaluateParams) -> CostView | None:
+    """The cost per 1,000 rows at the chosen threshold and at the test split's cheapest one (hindsight); None
+    without a cost curve."""
+    if curve.empty:
+        return None
+    best = curve.iloc[int(np.argmin(curve["cost_per_1000"].to_numpy()))]
+    per_1000 = None
+    if scored.threshold is not None:
+        at = metrics_at(scored.truth, scored.scores, scored.threshold)
+        per_1000 = float(core_gains.cost_per_1000(np.array([at["fp"]]), np.array([at["fn"]]), scored.n_rows,
+                                                  params.cost_fp, params.cost_fn)[0])
+    return CostView(cost_fp=params.cost_fp, cost_fn=params.cost_fn, threshold=scored.threshold, per_1000=per_1000,
+                    best_threshold=float(best["threshold"]), best_per_1000=float(best["cost_per_1000"]))
+
+
 # ---------------------------------------------------------------- calibration before and after
 
 
@@ -318,40 +346,73 @@ def group_labels(values: pd.Series, bins: int = 4) -> npt.NDArray[np.str_]:
     return np.asarray(named.astype(str).to_numpy(), dtype=np.str_)
 
 
-def _group_row(column: str, group: str, scored: Scored, names: Sequence[str]) -> dict[str, Any]:
-    values = point_metrics(scored) if scored.n_rows else {}
-    if scored.task == "binary":
-        values["selection_rate"] = float(scored.predicted.mean()) if scored.n_rows else float("nan")
-    return {"column": column, "group": group, "n": scored.n_rows} | {
-        name: values.get(name, float("nan")) for name in names
-    }
-
-
-def _flag(row: Mapping[str, Any], overall: Mapping[str, Any], names: Sequence[str], tolerance: float) -> str:
-    if row["column"] == "(all)":
-        return ""
-    if row["n"] < MIN_GROUP_ROWS:
-        return f"n < {MIN_GROUP_ROWS}: too few rows to judge"
-    gaps = [(name, row[name] - overall[name]) for name in names]
-    return ", ".join(f"{name} {gap:+.3f}" for name, gap in gaps if np.isfinite(gap) and abs(gap) > tolerance)
-
-
-def group_table(scored: Scored, frame: pd.DataFrame, columns: Sequence[str], metric: str,
-                tolerance: float) -> pd.DataFrame:
-    """Metrics per group of each column, the gap to the overall value, and a flag for gaps beyond tolerance."""
+def group_table(scored: Scored, frame: pd.DataFrame, columns: Sequence[str], metric: str, tolerance: float,
+                min_rows: int = MIN_GROUP_ROWS, n_resamples: int = 200, confidence: float = 0.95,
+                seed: int = 0) -> pd.DataFrame:
+    """Per group of each column: rows, base rate, the deciding metric and the selection rate with intervals, their
+    gaps to the whole test split, and a flag only where a gap's whole interval lies beyond the tolerance."""
     for column in columns:
         if column not in frame.columns:
             raise DataError(f"group column not in the test split (columns: {', '.join(map(str, frame.columns))})",
                             column=column)
-    names = [metric, *(name for name in GROUP_METRICS[scored.task] if name != metric)]
-    rows = [_group_row("(all)", "(all)", scored, names)]
+    masks: dict[fairness.Key, npt.NDArray[np.bool_]] = {}
     for column in columns:
         groups = group_labels(frame[column])
-        rows += [_group_row(column, str(group), subset(scored, groups == group), names) for group in sorted(set(groups))]
-    table = pd.DataFrame(rows)
-    table.insert(4, "gap", table[metric] - rows[0][metric])
-    table["flag"] = [_flag(row, rows[0], names, tolerance) for row in rows]
-    return table.round(4)
+        masks |= {(column, str(group)): groups == group for group in sorted(set(groups))}
+    rules = fairness.Rules(metric, tolerance, min_rows, n_resamples, confidence, seed)
+    return pd.DataFrame(fairness.assess(scored, masks, rules)).round(4)
+
+
+def evaluate_groups(scored: Scored, frame: pd.DataFrame, metric: str, params: EvaluateParams, seed: int) -> pd.DataFrame:
+    """The group table of `params.group_columns` with the params' tolerance, minimum rows and bootstrap."""
+    return group_table(scored, frame, params.group_columns, metric, params.group_tolerance, params.group_min_rows,
+                       params.bootstrap, params.confidence, seed)
+
+
+# ---------------------------------------------------------------- what drives predictions
+
+
+@dataclass(frozen=True)
+class DriverReport:
+    """SHAP values of a tree model, or the partial dependence of the top features, on a seeded sample of rows."""
+
+    method: str  # "shap" or "partial_dependence"
+    rows: int
+    ranking: pd.DataFrame  # feature and its strength, strongest first
+    explained: drivers.Explained | None
+    dependence: tuple[drivers.Dependence, ...]
+
+
+def explain(model: Any, X: pd.DataFrame, target: Target, params: EvaluateParams, seed: int,
+            importance: pd.DataFrame, top: int = 4) -> DriverReport:
+    """SHAP values on `explain_rows` sampled test rows when TreeExplainer applies, else the partial dependence of
+    the `top` features by permutation importance."""
+    rows = drivers.sample_rows(X, params.explain_rows, seed)
+    explained = drivers.shap_values(model, rows, target)
+    if explained is not None:
+        return DriverReport("shap", len(rows), drivers.shap_ranking(explained), explained, ())
+    features = [f for f in importance["feature"] if f in X.columns][:top]
+    dependence = tuple(drivers.partial_dependence(model, rows, f, target) for f in features)
+    ranking = pd.DataFrame({"feature": features, "spread": [d.spread for d in dependence]})
+    return DriverReport("partial_dependence", len(rows), ranking, None, dependence)
+
+
+def worked_examples(model: Any, X_train: pd.DataFrame, X_test: pd.DataFrame, target: Target,
+                    threshold: float | None, report: DriverReport, rows: int = 3,
+                    changed: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A few real test rows and what their prediction does when one of the `changed` strongest drivers changes."""
+    features = [f for f in report.ranking["feature"] if f in X_test.columns and f in X_train.columns][:changed]
+    return drivers.what_if_examples(model, X_train, X_test, target, threshold, features or [str(X_test.columns[0])],
+                                    rows)
+
+
+def drivers_record(report: DriverReport, top: int = 10) -> Drivers:
+    """The drivers as evaluate.json keeps them."""
+    if report.explained is not None:
+        note = f"mean |SHAP value| in {report.explained.output}" + (f"; {report.explained.note}" if report.explained.note else "")
+    else:
+        note = "how far the average prediction moves as the feature moves over its values"
+    return Drivers(method=report.method, rows=report.rows, note=note, features=_records(report.ranking.head(top)))
 
 
 # ---------------------------------------------------------------- one prediction and the stage record
@@ -390,11 +451,27 @@ def _intervals(table: pd.DataFrame, prefix: str) -> dict[str, dict[str, Any]]:
     return result
 
 
+def fairness_record(groups: pd.DataFrame, metric: str, task: str, params: EvaluateParams) -> Fairness | None:
+    """How the groups were judged, the flagged and the small ones (None without group columns)."""
+    if "verdict" not in groups.columns:
+        return None
+    rules = fairness.Rules(metric, params.group_tolerance, params.group_min_rows, params.bootstrap,
+                           params.confidence, 0)
+    rows = [{str(k): v for k, v in row.items()} for row in groups.to_dict("records")]
+    return Fairness(metric=metric, tolerance=fairness.tolerance_text(rules, task), min_rows=params.group_min_rows,
+                    confidence=params.confidence, flagged=fairness.flagged(rows), small=fairness.small(rows),
+                    glossary=fairness.glossary(rules, task))
+
+
 def summary(family: str, decision: MetricDecision, table: pd.DataFrame, choice: ThresholdChoice,
-            groups: pd.DataFrame, importance: pd.DataFrame, top: int = 10) -> EvaluateRecord:
+            groups: pd.DataFrame, importance: pd.DataFrame, top: int = 10, *, judged: Fairness | None = None,
+            explained: Drivers | None = None, lift: pd.DataFrame | None = None,
+            cost: CostView | None = None) -> EvaluateRecord:
     """The content of evaluate.json, headline included."""
     threshold = "none" if choice.threshold is None else f"{choice.threshold:.3f} ({choice.rule})"
     return EvaluateRecord.model_validate({
+        "fairness": judged, "drivers": explained, "cost": cost,
+        "gains": [] if lift is None else _records(lift),
         "model": family, "metric": decision.metric, "why": decision.why, "metric_source": decision.source,
         "lower_is_better": metrics.lower_is_better(decision.metric),
         "metrics": _intervals(table, ""), "baseline": _intervals(table, "baseline"),

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
-from mlworkflow.core import metrics
+from mlworkflow.core import fairness, metrics
 from mlworkflow.core.calibration import PRIOR
+from mlworkflow.core.drivers import Dependence, Explained
 from mlworkflow.core.scoring import Scored
+from mlworkflow.core.target import Target
+from mlworkflow.records import CostView, Fairness
 from mlworkflow.stages.evaluate import (
-    MIN_GROUP_ROWS,
+    DriverReport,
     ThresholdChoice,
     calibration_table,
     metrics_at,
@@ -23,6 +28,7 @@ from mlworkflow.stages.evaluate import (
     threshold_range,
 )
 from mlworkflow.views import plots
+from mlworkflow.views.labels import metric_label, number, percent
 
 
 def format_table(table: pd.DataFrame, decided: str) -> pd.DataFrame:
@@ -59,21 +65,77 @@ def threshold_grid(scored: Scored, steps: int = 19) -> pd.DataFrame:
     return table.astype({name: int for name in ("tn", "fp", "fn", "tp")}).round(4)
 
 
-def _gap_styles(column: pd.Series, reference: float, tolerance: float, small: pd.Series) -> list[str]:
-    far = ((column - reference).abs() > tolerance) & ~small
-    return ["background-color: #fde2a7; font-weight: bold" if flag else "" for flag in far]
+FLAG_STYLE = "background-color: #fde2a7; font-weight: bold"
+
+
+def _interval_text(row: Mapping[str, Any], name: str, share: bool) -> str:
+    value, low, high = (row.get(f"{name}{end}") for end in ("", "_low", "_high"))
+    if share:
+        return f"{percent(value)} [{percent(low)}, {percent(high)}]"
+    return f"{number(value)} [{number(low)}, {number(high)}]"
+
+
+def _signed(value: Any, share: bool) -> str:
+    if value is None or not np.isfinite(value):
+        return "—"
+    return f"{value * 100:+.1f}" if share else f"{value:+.3f}"
+
+
+def _gap_text(row: Mapping[str, Any], name: str, share: bool) -> str:
+    value, low, high = (_signed(row.get(f"{name}{end}"), share) for end in ("", "_low", "_high"))
+    return f"{value} [{low}, {high}]" + (" pts" if share else "")  # a gap between shares is in percentage points
+
+
+def group_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The group table as a reader reads it: rows, base rate, the deciding metric, selection rate, gaps, verdict."""
+    metric = str(table.columns[3])
+    shares = "selection_rate" in table.columns
+    columns: dict[str, list[Any]] = {"column": list(table["column"]), "group": list(table["group"]),
+                                     "rows": [number(int(n)) for n in table["n"]]}
+    records = [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
+    columns[metric_label(metric)] = [_interval_text(r, metric, False) for r in records]
+    columns[f"{metric_label(metric)} gap"] = [_gap_text(r, "gap", False) for r in records]
+    if shares:
+        columns["selection rate"] = [_interval_text(r, "selection_rate", True) for r in records]
+        columns["selection rate gap"] = [_gap_text(r, "selection_gap", True) for r in records]
+    if "base_rate" in table.columns:
+        columns["base rate"] = [_interval_text(r, "base_rate", shares) for r in records]
+    columns["verdict"] = [r["verdict"] or "the whole test split" for r in records]
+    return pd.DataFrame(columns)
+
+
+def _cell_styles(view: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    styles = pd.DataFrame("", index=view.index, columns=view.columns)
+    metric = metric_label(str(table.columns[3]))
+    for cells, verdicts in (([metric, f"{metric} gap"], "gap_verdict"),
+                            (["selection rate", "selection rate gap"], "selection_gap_verdict")):
+        if verdicts in table.columns:
+            styles.loc[(table[verdicts] == fairness.FLAGGED).to_numpy(), cells] = FLAG_STYLE
+    return styles
 
 
 def style_groups(table: pd.DataFrame, tolerance: float) -> Styler:
-    """The group table with gaps beyond tolerance highlighted (a fixed uuid keeps the HTML stable)."""
-    names = [c for c in table.columns if c not in ("column", "group", "n", "gap", "flag")]
-    small = (table["n"] < MIN_GROUP_ROWS) | (table["column"] == "(all)")
-    styler = table.style.hide(axis="index").format(precision=3, na_rep="n/a").set_uuid("mlw-groups")
-    styler = styler.apply(_gap_styles, subset=["gap"], reference=0.0, tolerance=tolerance, small=small)
-    for name in names:
-        reference = float(table[name].iloc[0])
-        styler = styler.apply(_gap_styles, subset=[name], reference=reference, tolerance=tolerance, small=small)
-    return styler
+    """The readable group table with flagged gaps highlighted (a fixed uuid keeps the HTML stable)."""
+    view = group_view(table)
+    styler = view.style.hide(axis="index").set_uuid("mlw-groups")
+    styler = styler.apply(lambda _: _cell_styles(view, table), axis=None)
+    return styler.set_caption(f"Highlighted: a gap whose whole interval lies beyond the tolerance (±{tolerance:g}); "
+                              "groups with too few rows are shown, not judged.")
+
+
+def fairness_notes(judged: Fairness | None) -> str:
+    """What was flagged, what was too small to judge, and the glossary, as Markdown."""
+    if judged is None:
+        return "No group columns were evaluated (`evaluate.group_columns`)."
+    if judged.flagged:
+        lead = f"**{len(judged.flagged)} group(s) flagged** (a gap's whole interval lies beyond {judged.tolerance}):"
+        found = [lead, "", *[f"- {line}" for line in judged.flagged]]
+    else:
+        found = [f"**No group flagged:** no gap's whole interval lies beyond {judged.tolerance}."]
+    if judged.small:
+        found += ["", f"Too few test rows (under {judged.min_rows}) to judge: {', '.join(judged.small)}."]
+    words = [f"- **{word}**: {meaning}" for word, meaning in judged.glossary.items()]
+    return "\n".join([*found, "", "What the columns mean:", "", *words])
 
 
 def plot_errors(scored: Scored) -> Figure:
@@ -247,3 +309,149 @@ def example_row(X: pd.DataFrame) -> pd.DataFrame:
     index = int(np.argmax(complete)) if complete.any() else 0
     return X.iloc[[index]].reset_index(drop=True)
 
+
+
+# ---------------------------------------------------------------- what drives predictions, lift, cost
+
+
+def plot_drivers(report: DriverReport, top: int = 10) -> Figure:
+    """SHAP: mean |SHAP value| per input column and each sampled row's values; else partial-dependence panels."""
+    if report.explained is not None:
+        return _plot_shap(report.explained, report.ranking.head(top))
+    return _plot_dependence(report.dependence)
+
+
+def _row_colours(values: pd.Series) -> npt.NDArray[np.float64] | None:
+    """Each row's rank within its column in [0, 1] (numbers), None for categories."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    return np.asarray(values.rank(pct=True).fillna(0.5).to_numpy(), dtype=np.float64)
+
+
+def _plot_shap(explained: Explained, ranking: pd.DataFrame) -> Figure:
+    shown = list(ranking["feature"])[::-1]
+    figure, (bars, strip) = plots.row(2, width=10.0, height=0.35 * len(shown) + 1.6)
+    bars.barh(shown, ranking["mean_abs_shap"].to_numpy()[::-1], color="#4c72b0")
+    bars.set(xlabel=f"mean |SHAP value| ({explained.output})", title="What drives predictions")
+    jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(explained.values))
+    for position, feature in enumerate(shown):
+        values, colours = explained.values[feature].to_numpy(), _row_colours(explained.inputs[feature])
+        if colours is None:
+            strip.scatter(values, position + jitter, s=5, color="#999999", alpha=0.6)
+        else:
+            strip.scatter(values, position + jitter, s=5, c=colours, cmap="coolwarm", vmin=0.0, vmax=1.0, alpha=0.7)
+    strip.axvline(0.0, color="black", linewidth=1)
+    strip.set_yticks(range(len(shown)), [""] * len(shown))
+    strip.set(xlabel="SHAP value (right of 0: raises the prediction)", title="Each sampled row")
+    strip.set_title("red: high value · blue: low · grey: category", fontsize=8, loc="right")
+    return figure
+
+
+def _plot_dependence(dependence: tuple[Dependence, ...]) -> Figure:
+    figure, axes = plots.grid(max(len(dependence), 1), columns=min(max(len(dependence), 1), 4), size=(3.2, 2.8))
+    for ax, one in zip(axes, dependence, strict=False):
+        numeric = all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in one.grid)
+        for output, line in zip(one.outputs, one.average, strict=True):
+            if numeric:
+                ax.plot(np.asarray(one.grid, dtype=np.float64), line, label=output)
+            else:
+                ax.plot([str(v) for v in one.grid], line, "o", label=output)
+        if not numeric:
+            ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        ax.set(title=one.feature, ylabel="average prediction")
+        if len(one.outputs) > 1:
+            ax.legend(fontsize="x-small")
+    return figure
+
+
+def drivers_table(report: DriverReport) -> pd.DataFrame:
+    """The ranking of the drivers as a reader reads it."""
+    if report.method == "shap":
+        return pd.DataFrame({"feature": report.ranking["feature"],
+                             "mean |SHAP value|": [number(v) for v in report.ranking["mean_abs_shap"]],
+                             "share of the total": [percent(v) for v in report.ranking["share"]]})
+    return pd.DataFrame({"feature": report.ranking["feature"],
+                         "how far the average prediction moves": [number(v) for v in report.ranking["spread"]]})
+
+
+def plot_gains(table: pd.DataFrame) -> Figure:
+    """The cumulative gains curve against random ranking, and the lift of each score decile."""
+    from matplotlib.ticker import PercentFormatter
+
+    figure, (curve, lift) = plots.row(2)
+    curve.plot(np.r_[0.0, table["share_of_rows"]], np.r_[0.0, table["share_of_positives"]], "o-", label="model")
+    curve.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random order")
+    curve.set(xlabel="share of rows contacted, highest scores first", ylabel="share of all positives found",
+              title="Cumulative gains (test split)")
+    lift.bar(table["decile"], table["lift"], color="#4c72b0")
+    lift.axhline(1.0, linestyle="--", color="grey", label="random order (lift 1)")
+    lift.set(xlabel="score decile (1 = highest scores)", ylabel="positive rate ÷ overall rate",
+             title="Lift per decile", xticks=list(table["decile"]))
+    for axis in (curve.xaxis, curve.yaxis):
+        axis.set_major_formatter(PercentFormatter(1.0))
+    curve.legend(fontsize="small")
+    lift.legend(fontsize="small")
+    return figure
+
+
+def gains_summary(table: pd.DataFrame) -> str:
+    """The top decile's lift and the share of positives the top 10% and 30% of scores hold, in one sentence."""
+    top, third = table.iloc[0], table.iloc[min(2, len(table) - 1)]
+    return (f"The 10% of test rows the model scores highest hold {percent(top['share_of_positives'])} of all positives "
+            f"(lift {top['lift']:.1f}: {top['lift']:.1f}× the overall rate); the top 30% hold "
+            f"{percent(third['share_of_positives'])}.")
+
+
+def plot_cost(curve: pd.DataFrame, view: CostView) -> Figure:
+    """The expected cost of errors per 1,000 rows across thresholds, the chosen and the cheapest marked."""
+    figure, (ax,) = plots.row(1, width=7.0, height=3.6)
+    ordered = curve.sort_values("threshold")
+    ax.plot(ordered["threshold"], ordered["cost_per_1000"], color="#4c72b0")
+    if view.threshold is not None and view.per_1000 is not None:
+        ax.axvline(view.threshold, color="black", linewidth=1)
+        ax.plot([view.threshold], [view.per_1000], "o", color="black",
+                label=f"chosen threshold {view.threshold:.2f}: {view.per_1000:,.0f}")
+    ax.plot([view.best_threshold], [view.best_per_1000], "v", color="#c44e52",
+            label=f"cheapest on the test split {view.best_threshold:.2f}: {view.best_per_1000:,.0f}")
+    ax.set(xlabel="threshold", ylabel="cost per 1,000 rows", xlim=(0.0, 1.0) if curve["threshold"].between(0, 1.0001).all() else None,
+           title=f"Expected cost of errors (a false positive costs {view.cost_fp:g}, a false negative {view.cost_fn:g})")
+    ax.legend(fontsize="small")
+    return figure
+
+
+def cost_summary(view: CostView) -> str:
+    """The cost at the chosen threshold against the test split's cheapest, in one sentence."""
+    costs = f"a false positive costing {view.cost_fp:g} and a false negative {view.cost_fn:g} (`cost_fp`, `cost_fn`)"
+    if view.per_1000 is None or view.threshold is None:
+        return f"With {costs}, the cheapest threshold on the test split costs {view.best_per_1000:,.0f} per 1,000 rows."
+    return (f"With {costs}, errors at the chosen threshold {view.threshold:.2f} cost {view.per_1000:,.0f} per 1,000 "
+            f"rows; the cheapest threshold on the test split, {view.best_threshold:.2f}, would cost "
+            f"{view.best_per_1000:,.0f} (found in hindsight on the test rows, so not a fair choice of threshold).")
+
+
+# ---------------------------------------------------------------- worked what-if examples
+
+
+def _shown(value: Any) -> str:
+    return number(value) if isinstance(value, int | float | np.number) and not isinstance(value, bool) else str(value)
+
+
+def _prediction_text(score: float, label: str, target: Target) -> str:
+    if target.task == "regression":
+        return number(score)
+    if target.task == "binary":
+        return f"{label} (P({target.positive}) = {percent(score)})"
+    return f"{label} ({percent(score)})"
+
+
+def worked_examples(changes: pd.DataFrame, target: Target) -> pd.DataFrame:
+    """One line per example row and changed feature: the change, the prediction before and after."""
+    rows = changes.to_dict("records")
+    return pd.DataFrame({
+        "example": [r["example"] for r in rows],
+        "change": [f"{r['feature']}: {_shown(r['from'])} → {_shown(r['to'])}" for r in rows],
+        "prediction": [_prediction_text(r["score_before"], r["label_before"], target) for r in rows],
+        "after the change": [_prediction_text(r["score_after"], r["label_after"], target) for r in rows],
+        "difference": [_signed(r["score_after"] - r["score_before"], target.task != "regression")
+                       + (" pts" if target.task != "regression" else "") for r in rows],
+    })
