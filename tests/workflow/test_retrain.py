@@ -157,3 +157,22 @@ monitor:
   gate_no_worse: [log_loss]
   auto_promote: true
 """
+
+
+def test_the_report_looks_like_the_other_pages_links_back_and_has_its_plots(tmp_path: Path) -> None:
+    tiny = kit.tiny_model(tmp_path)
+    compared = table(0.02, 0.01).assign(better="higher", champion_low=0.79, champion_high=0.81,
+                                        challenger_low=0.81, challenger_high=0.83)
+    decision = retrain.Gate(False, ("roc_auc missed.",), ("roc_auc",))
+    drawn = retrain.report_plots(compared, decision, tiny.train, tiny.rows.assign(age=tiny.rows["age"] + 20),
+                                 tiny.model.contract, MonitorParams())
+    assert list(drawn) == ["Champion and challenger on the held-out new rows (95% intervals)",
+                           "The new rows against the old, on the features that moved most"]
+    outcome = retrain.Outcome(run=None, rows={"old": 1200}, challenger="m@2", champion="m@1",  # type: ignore[arg-type]
+                              table=compared, gate=decision, plots=drawn)
+    page = retrain.page(outcome, "Retrain r", "r")
+    assert '<a href="index.html">← this run\'s summary</a> · <a href="../index.html">all runs</a>' in page
+    assert 'class="mlw-verdict mlw-verdict-warn"' in page and "failed the gate; the champion m@1 stays" in page
+    assert ".mlw-header" in page and "font-family: system-ui" in page  # report.css and the listing style
+    assert "ROC AUC <strong>(gate)</strong>" in page and page.count("<img") == 2 and "1,200" in page
+    assert "http" not in page

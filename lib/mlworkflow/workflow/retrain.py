@@ -11,17 +11,17 @@ only if the gate passes, automatically when `monitor.auto_promote` is set.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from mlworkflow import io
+from mlworkflow.bundle.contract import Contract
 from mlworkflow.bundle.registry import LoadedModel, Registry, RegistryError
 from mlworkflow.config import TEMPLATES
 from mlworkflow.core import bootstrap, metrics, scoring
@@ -35,7 +35,7 @@ from mlworkflow.params import STAGES, MonitorParams, Params, load_params
 from mlworkflow.records import HOLDOUT, RETRAIN_DATA, DeployRecord, RetrainRecord
 from mlworkflow.stages import monitor
 from mlworkflow.stages.data import read_source
-from mlworkflow.workflow import runner
+from mlworkflow.workflow import report, runner
 
 TRAINING_STAGES = tuple(STAGES[: STAGES.index("monitor")])
 Echo = Callable[[str], None]
@@ -165,18 +165,21 @@ def check(rule: Rule, table: pd.DataFrame, significant: bool) -> tuple[bool, str
 
 @dataclass(frozen=True)
 class Gate:
-    """The gate's decision and one sentence per rule."""
+    """The gate's decision, one sentence per rule, and the metrics its rules are on."""
 
     passed: bool
     reasons: tuple[str, ...]
+    metrics: tuple[str, ...] = ()
 
 
 def gate(table: pd.DataFrame, params: MonitorParams, deciding: str) -> Gate:
     """Apply every rule; the gate passes when all do."""
-    checked = [check(rule, table, params.gate_significant) for rule in rules(params, deciding)]
+    found = rules(params, deciding)
+    checked = [check(rule, table, params.gate_significant) for rule in found]
     if not checked:
         return Gate(True, ("No gate rules are set (monitor.gate_*): the challenger passes unchecked.",))
-    return Gate(all(ok for ok, _ in checked), tuple(text for _, text in checked))
+    metrics = tuple(dict.fromkeys(rule.metric for rule in found))
+    return Gate(all(ok for ok, _ in checked), tuple(text for _, text in checked), metrics)
 
 
 # --- the whole refinement ------------------------------------------------------------------------------------------
@@ -207,6 +210,7 @@ class Outcome:
     promoted: bool = False
     promote_command: str = ""
     report: Path | None = None
+    plots: dict[str, str] = field(default_factory=dict)  # title -> base64 PNG
 
 
 def champion_of(registry: Registry, name: str) -> str | None:
@@ -234,7 +238,8 @@ def retrain(request: Request, echo: Echo) -> Outcome:
     base = load_params(request.params_source, request.overrides)
     root = request.root.resolve()
     layout = RunLayout(root, request.run_id or retrain_run_id(base.run.name, root))
-    prepared = prepare(base, io.read_file(request.new_data, base.data.read), layout.retrain_inputs)
+    new = io.read_file(request.new_data, base.data.read)
+    prepared = prepare(base, new, layout.retrain_inputs)
     overrides = [*request.overrides, *run_overrides(prepared, request.registry)]
     params = load_params(request.params_source, overrides)
     run_request = runner.RunRequest(params, request.params_source, overrides, TRAINING_STAGES, root, layout.run_id)
@@ -250,7 +255,10 @@ def retrain(request: Request, echo: Echo) -> Outcome:
     promoted = decision.passed and params.monitor.auto_promote and challenger != champion
     if promoted:
         registry.promote(name, version, "champion")
-    outcome = write_report(Outcome(run, prepared.rows, challenger, champion, table, decision, promoted, command), layout, params)
+    old = io.Artifacts(prepared.data.parent).read_frame(RETRAIN_DATA).iloc[: prepared.rows["old"]]
+    drawn = report_plots(table, decision, old, new, registry.load(challenger).contract, params.monitor)
+    outcome = Outcome(run, prepared.rows, challenger, champion, table, decision, promoted, command, plots=drawn)
+    outcome = write_report(outcome, layout, params)
     runner.write_run_index(run_request, layout, run)  # the run's summary now links the gate's report
     return outcome
 
@@ -258,18 +266,45 @@ def retrain(request: Request, echo: Echo) -> Outcome:
 # --- the comparison report -------------------------------------------------------------------------------------------
 
 
-def display(table: pd.DataFrame) -> pd.DataFrame:
-    """The comparison for people: 'value [low, high]' strings."""
-    def interval(row: pd.Series, key: str) -> str:
-        return str(Interval(float(row[key]), float(row[f"{key}_low"]), float(row[f"{key}_high"])))
+def report_plots(table: pd.DataFrame | None, decision: Gate, old: pd.DataFrame, new: pd.DataFrame,
+                 contract: Contract, params: MonitorParams) -> dict[str, str]:
+    """The report's plots as PNGs by title: champion vs challenger per metric, and old vs new rows."""
+    from mlworkflow.views import compare as compare_views
+    from mlworkflow.views import retrain as retrain_views
 
+    plots = {"The new rows against the old, on the features that moved most":
+             compare_views.png(retrain_views.drift_figure(old, new, contract, params))}
+    if table is None:
+        return plots
+    gains = {"Champion and challenger on the held-out new rows (95% intervals)":
+             compare_views.png(retrain_views.gain_figure(table, decision.metrics))}
+    return gains | plots
+
+
+def interval_text(row: pd.Series, key: str) -> str:
+    """'value [low, high]' of one model (or the gain) in a comparison row."""
+    return str(Interval(float(row[key]), float(row[f"{key}_low"]), float(row[f"{key}_high"])))
+
+
+def display(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison for the console: 'value [low, high]' strings."""
     return pd.DataFrame({
         "better": table["better"],
-        "champion": [interval(row, "champion") for _, row in table.iterrows()],
-        "challenger": [interval(row, "challenger") for _, row in table.iterrows()],
-        "challenger's gain": [interval(row, "gain") for _, row in table.iterrows()],
+        "champion": [interval_text(row, "champion") for _, row in table.iterrows()],
+        "challenger": [interval_text(row, "challenger") for _, row in table.iterrows()],
+        "challenger's gain": [interval_text(row, "gain") for _, row in table.iterrows()],
         "relative gain": [f"{v:+.1%}" for v in table["relative_gain"]],
     }, index=table.index)
+
+
+def display_rows(table: pd.DataFrame, gated: Sequence[str]) -> list[dict[str, Any]]:
+    """The comparison for people, the gate's metrics first: values with intervals, the gain, the relative gain."""
+    order = [*[m for m in gated if m in table.index], *[m for m in table.index if m not in gated]]
+    return [{"metric": name, "gated": name in gated, "better": table.loc[name, "better"],
+             "champion": interval_text(table.loc[name], "champion"),
+             "challenger": interval_text(table.loc[name], "challenger"),
+             "gain": interval_text(table.loc[name], "gain"), "relative": f"{table.loc[name, 'relative_gain']:+.1%}"}
+            for name in order]
 
 
 def decision_text(outcome: Outcome) -> str:
@@ -283,18 +318,14 @@ def decision_text(outcome: Outcome) -> str:
     return f"The challenger {outcome.challenger} failed the gate; the champion {outcome.champion} stays."
 
 
-def page(outcome: Outcome, title: str) -> str:
-    """The comparison report: an offline HTML page (decision, rules, metrics side by side, rows used)."""
-    style = (TEMPLATES / "listing.css.j2").read_text(encoding="utf-8")  # a plain <style> block
-    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in (outcome.gate.reasons if outcome.gate else ()))
-    table = display(outcome.table).to_html(classes="mlw-table") if outcome.table is not None else "<p>No champion to compare with.</p>"
-    rows = "".join(f"<li>{html.escape(k)}: {v:,}</li>" for k, v in outcome.rows.items())
-    return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"{style}</head><body><main><h1>{html.escape(title)}</h1>"
-        f"<p><strong>{html.escape(decision_text(outcome))}</strong></p><h2>The gate</h2><ul>{reasons}</ul>"
-        f"<h2>Champion {html.escape(str(outcome.champion))} vs challenger {html.escape(str(outcome.challenger))}, "
-        f"on the held-out new rows</h2>{table}<h2>Rows</h2><ul>{rows}</ul></main></body></html>\n"
+def page(outcome: Outcome, title: str, run_id: str = "") -> str:
+    """The comparison report: an offline page in the run index's style (decision, rules, metrics, plots, rows)."""
+    gated = outcome.gate.metrics if outcome.gate else ()
+    return report.templates().get_template("retrain.html.j2").render(
+        title=title, run_id=run_id, decision=decision_text(outcome), passed=None if outcome.gate is None else outcome.gate.passed,
+        reasons=outcome.gate.reasons if outcome.gate else (), champion=outcome.champion, challenger=outcome.challenger,
+        rows_table=display_rows(outcome.table, gated) if outcome.table is not None else [], plots=outcome.plots,
+        rows=outcome.rows, css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
     )
 
 
@@ -315,6 +346,5 @@ def write_report(outcome: Outcome, layout: RunLayout, params: Params) -> Outcome
     io.Artifacts(layout.artifacts).write(record(outcome, params))
     target = layout.retrain_page
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page(outcome, f"Retrain {layout.run_id}: champion vs challenger"), encoding="utf-8")
-    return Outcome(outcome.run, outcome.rows, outcome.challenger, outcome.champion, outcome.table, outcome.gate,
-                   outcome.promoted, outcome.promote_command, target)
+    target.write_text(page(outcome, f"Retrain {layout.run_id}: champion vs challenger", layout.run_id), encoding="utf-8")
+    return replace(outcome, report=target)
