@@ -21,7 +21,7 @@ from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.stages.evaluate import metrics_at, predict_row, threshold_range
 from mlworkflow.views import plots
-from mlworkflow.views.explore import image_html, levels, png, table_html
+from mlworkflow.views.explore import image_html, level_order, levels, png, table_html
 from mlworkflow.views.labels import number, percent
 
 MAX_DROPDOWN = 100  # categorical columns with more distinct values get a free-text box
@@ -287,29 +287,31 @@ def kind_mask(scored: Scored, predicted: np.ndarray, kind: str) -> np.ndarray:
     return np.asarray(masks.get(kind, np.ones(wrong.size, dtype=bool)))
 
 
-def labelled(scored: Scored, X: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
-    """The rows with their actual value, the prediction and its score, before the features."""
+def labelled(scored: Scored, X: pd.DataFrame, predicted: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
+    """Rows `rows` (positions) with their actual value, the prediction and its score, before the features."""
+    truth, predicted = scored.truth[rows], predicted[rows]
     if scored.task == "regression":
-        head = {"actual": scored.truth, "predicted": predicted, "error": scored.truth - predicted}
+        head = {"actual": truth, "predicted": predicted, "error": truth - predicted}
     else:
         names = np.array(scored.labels, dtype=object)
-        score = scored.scores if scored.task == "binary" else scored.scores.max(axis=1)
-        head = {"actual": names[scored.truth.astype(int)], "predicted": names[predicted.astype(int)],
-                "score": np.round(score, 3)}
-    return pd.concat([pd.DataFrame(head), X.reset_index(drop=True)], axis=1)
+        score = scored.scores[rows] if scored.task == "binary" else scored.scores[rows].max(axis=1)
+        head = {"actual": names[truth.astype(int)], "predicted": names[predicted.astype(int)], "score": np.round(score, 3)}
+    return pd.concat([pd.DataFrame(head), X.iloc[rows].reset_index(drop=True)], axis=1)
 
 
 def browse(scored: Scored, X: pd.DataFrame, threshold: float | None, kind: str,
-           group: tuple[str, str] | None = None, rows: int = BROWSE_ROWS) -> tuple[pd.DataFrame, str]:
-    """The rows of one kind (in one group), most wrong first, at most `rows`, and a sentence about them."""
+           group: tuple[str, str] | None = None, rows: int = BROWSE_ROWS,
+           banded: np.ndarray | None = None) -> tuple[pd.DataFrame, str]:
+    """The rows of one kind (in one group), most wrong first, at most `rows`, and a sentence about them; `banded` is
+    the group column as `levels` gives it, when already computed."""
     predicted = predicted_at(scored, threshold)
     inside = np.ones(scored.n_rows, dtype=bool)
     if group is not None:
-        inside = (levels(X[group[0]]) == group[1]).to_numpy()
+        inside = (levels(X[group[0]]).to_numpy() if banded is None else banded) == group[1]
     keep = inside & kind_mask(scored, predicted, kind)
-    order = np.argsort(-wrongness(scored, predicted, threshold), kind="stable")
-    chosen = [i for i in (order if kind != "all rows" else np.arange(scored.n_rows)) if keep[i]][:rows]
-    table = labelled(scored, X, predicted).iloc[chosen]
+    order = np.argsort(-wrongness(scored, predicted, threshold), kind="stable") if kind != "all rows" else None
+    chosen = (order[keep[order]] if order is not None else np.flatnonzero(keep))[:rows]
+    table = labelled(scored, X, predicted, chosen)
     return table, _browse_sentence(scored, predicted, inside, keep, group, kind, len(chosen))
 
 
@@ -359,6 +361,13 @@ class ErrorBrowser:
     box: Any
     follow: ThresholdPanel | None = None
     shown: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bands: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def banded(self, column: str) -> np.ndarray:
+        """A group column's levels (numbers in quantile bands), computed once."""
+        if column not in self.bands:
+            self.bands[column] = levels(self.X[column]).to_numpy()
+        return self.bands[column]
 
     @property
     def threshold(self) -> float | None:
@@ -368,7 +377,8 @@ class ErrorBrowser:
     def group_choices(self, change: Any = None) -> None:
         """Offer the levels of the chosen group column, then browse."""
         column = self.controls["column"].value
-        options = [EVERY_ROW] if column == EVERY_ROW else sorted(set(levels(self.X[column])))
+        banded = None if column == EVERY_ROW else pd.Series(self.banded(str(column)), index=self.X.index)
+        options = [EVERY_ROW] if banded is None else level_order(banded, self.X[column])
         self.controls["group"].options = options  # resets the value to the first option, which browses once
         self.update()
 
@@ -376,7 +386,9 @@ class ErrorBrowser:
         """List the chosen rows."""
         column, level = self.controls["column"].value, self.controls["group"].value
         group = None if column == EVERY_ROW or level is None else (str(column), str(level))
-        self.shown, sentence = browse(self.scored, self.X, self.threshold, str(self.controls["kind"].value), group)
+        banded = self.banded(group[0]) if group else None
+        self.shown, sentence = browse(self.scored, self.X, self.threshold, str(self.controls["kind"].value), group,
+                                      banded=banded)
         self.view.value = f"<p>{html.escape(sentence)}</p>{table_html(self.shown)}"
 
     def static(self) -> str:
