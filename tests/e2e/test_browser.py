@@ -205,3 +205,28 @@ def test_no_page_shows_where_the_run_sits_on_disk(smoke_reports: Path, tmp_path:
     for where in {str(run_root), str(run_root.resolve())}:
         assert [p.name for p in pages if where in p.read_text(encoding="utf-8")] == []
     assert "`" not in (smoke_reports / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_compare_page_shows_the_winner_and_the_difference_column(
+    smoke_reports: Path, watched: tuple[Any, Page, PageWatch], tmp_path: Path, root: Path
+) -> None:
+    import shutil
+
+    _, page, watch = watched
+    runs = smoke_reports.parents[1] / "runs" / smoke_reports.name
+    for name in ("first", "again"):  # the smoke run twice: the same test rows, so the difference is paired
+        shutil.copytree(runs, tmp_path / "runs" / name, ignore=shutil.ignore_patterns("cache", "*.sqlite"))
+    target = tmp_path / "compare.html"
+    command = [sys.executable, "-m", "mlworkflow.workflow.cli", "compare", "first", "again", "--root", str(tmp_path)]
+    done = subprocess.run([*command, "--output", str(target)], cwd=root, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    page.goto(target.as_uri())
+    headers = page.locator("#mlw-metrics thead th").all_inner_texts()
+    assert headers[-1] == "difference again − best (paired)", headers
+    first_row = page.locator("#mlw-metrics tbody tr").first
+    assert "(decides)" in first_row.inner_text() and first_row.locator("td.mlw-difference").count() == 1
+    assert first_row.locator("td.mlw-difference").inner_text().startswith("0.000 [")  # the same model: no gap
+    assert page.locator("#mlw-winner").inner_text().startswith("Best on ")
+    assert page.locator("#mlw-rows-differ").count() == 0 and image_check(page)[1] == []
+    assert watch.problems() == {}
