@@ -186,3 +186,9 @@ def test_cost_and_drivers_are_said_when_evaluate_recorded_them() -> None:
     assert found.performance[1] == ("Counting a false alarm as 1 and a miss as 5, its errors cost about 231 per 1,000 "
                                     "rows; the cheapest threshold on the test rows (0.210) would cost 180.")
     assert found.performance[-1] == "Its predictions lean most on age and sex (SHAP values)."
+
+
+def test_equal_error_costs_are_counted_as_wrong_calls() -> None:
+    cost = {"cost_fp": 1.0, "cost_fn": 1.0, "threshold": 0.4, "per_1000": 142.4, "best_threshold": 0.532, "best_per_1000": 125.0}
+    found = summary.executive(records(evaluate=binary(cost=cost)))
+    assert found.performance[1] == "It makes about 142 wrong calls per 1,000 rows; the threshold 0.532 would make 125."

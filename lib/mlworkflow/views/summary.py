@@ -165,10 +165,14 @@ def cost_sentence(evaluate: EvaluateRecord) -> list[str]:
     cost = evaluate.cost
     if cost is None or cost.per_1000 is None:
         return []
-    cheapest = (f"; the cheapest threshold on the test rows ({number(cost.best_threshold)}) would cost "
-                f"{round(cost.best_per_1000):,}" if round(cost.best_per_1000) < round(cost.per_1000) else "")
+    cheaper = round(cost.best_per_1000) < round(cost.per_1000)
+    if cost.cost_fp == cost.cost_fn > 0:  # every error costs the same: the cost is a count of wrong calls
+        scale = cost.cost_fp
+        best = f"; the threshold {number(cost.best_threshold)} would make {round(cost.best_per_1000 / scale):,}" if cheaper else ""
+        return [f"It makes about {round(cost.per_1000 / scale):,} wrong calls per 1,000 rows{best}."]
+    best = f"; the cheapest threshold on the test rows ({number(cost.best_threshold)}) would cost {round(cost.best_per_1000):,}" if cheaper else ""
     return [f"Counting a false alarm as {number(cost.cost_fp)} and a miss as {number(cost.cost_fn)}, its errors cost "
-            f"about {round(cost.per_1000):,} per 1,000 rows{cheapest}."]
+            f"about {round(cost.per_1000):,} per 1,000 rows{best}."]
 
 
 def drivers_sentence(evaluate: EvaluateRecord) -> list[str]:
