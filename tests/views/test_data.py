@@ -87,3 +87,13 @@ def test_the_class_bars_count_every_row() -> None:
     frame = pd.DataFrame({"y": ["a"] * 7 + ["b"] * 3})
     bars = view.plot_target(frame, Target("y", "binary", ("a", "b"), "b")).axes[0].patches
     assert sorted(round(bar.get_width()) for bar in bars) == [3, 7]
+
+
+def test_category_labels_are_legible_and_a_long_level_is_shortened() -> None:
+    long = "Married-civ-spouse-absent-for-years"
+    categories = pd.DataFrame({"column": ["status"] * 2, "level": [long, "Single"], "rows": [5, 3], "levels": [2, 2]})
+    ax = view.plot_categories(categories).axes[0]
+    labels = ax.get_yticklabels()
+    assert [label.get_text() for label in labels] == [view.short_label(long), "Single"]
+    assert len(labels[0].get_text()) == view.LABEL_CHARS and labels[0].get_text().endswith("…")
+    assert min(label.get_fontsize() for label in labels) >= 8

@@ -47,3 +47,12 @@ def test_percent(share: object, digits: int, expected: str) -> None:
 ])
 def test_number_rounds_to_what_the_value_means(value: object, expected: str) -> None:
     assert labels.number(value) == expected
+
+
+@pytest.mark.parametrize(("dtype", "expected"), [
+    ("int64", "whole number"), (np.dtype("uint8"), "whole number"), ("float32", "number"), ("object", "text"),
+    ("str", "text"), ("string", "text"), ("bool", "yes/no"), ("datetime64[ns]", "date and time"),
+    ("category", "category"), ("Int64", "whole number"), ("period[M]", "Period[M]"),
+])
+def test_kind_label_says_what_a_column_holds(dtype: object, expected: str) -> None:
+    assert labels.kind_label(dtype) == expected

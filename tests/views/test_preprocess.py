@@ -7,6 +7,7 @@ import pandas as pd
 from mlworkflow.core.features import FeatureSpec, build_preprocessor
 from mlworkflow.stages import preprocess as pp
 from mlworkflow.views import preprocess as view
+from mlworkflow.views import tables
 from tests.stages.test_preprocess import META, clean_split, make_frame, params, spec_for, with_duplicates
 
 
@@ -29,6 +30,7 @@ def test_clean_summary_says_what_happened() -> None:
     assert summary.loc["id", "action"].startswith("dropped: identifier")
     assert summary.loc["city", "missing after"] > summary.loc["city", "missing"]
     assert summary.loc["age", "action"] == "kept"
+    assert (summary.loc["charges", "holds"], summary.loc["charges", "holds after"]) == ("text", "number")
 
 
 def test_class_balance_counts_and_shares() -> None:
@@ -39,6 +41,7 @@ def test_class_balance_counts_and_shares() -> None:
         "a": {"train rows": 3, "train share": 0.75, "test rows": 1, "test share": 0.5},
         "b": {"train rows": 1, "train share": 0.25, "test rows": 1, "test share": 0.5},
     }
+    assert "<td>75.0%</td>" in tables.html(table)  # shown as percentages
 
 
 def test_balance_describes_a_regression_target() -> None:
@@ -99,5 +102,5 @@ def test_the_feature_table_shows_timestamps_and_derived_features_with_their_form
     table = view.feature_table(train, spec)
     assert table.loc["pickup", "kind"] == "datetime"
     assert table.loc["minutes"].to_dict() == {
-        "kind": "derived: minutes(dropoff - pickup)", "dtype": "float64", "distinct": 2, "missing share": 0.333,
+        "kind": "derived: minutes(dropoff - pickup)", "holds": "number", "distinct": 2, "missing share": 0.333,
     }

@@ -11,8 +11,10 @@ from mlworkflow.core.target import Target
 from mlworkflow.records import ReadReport
 from mlworkflow.stages.data import Profile, describe_target, numeric_columns, sample
 from mlworkflow.views import plots
+from mlworkflow.views.labels import metric_label
 
 MAX_PANELS = 12
+LABEL_CHARS = 18  # a longer level name is cut on a bar's tick label, so the bars keep their width
 PLOT_ROWS = 50_000  # rows a histogram draws: its shape needs no more (counts and tables use every row)
 
 
@@ -97,15 +99,23 @@ def plot_numeric(frame: pd.DataFrame, target: Target, exclude: tuple[str, ...] =
     return figure
 
 
+def short_label(text: str, limit: int = LABEL_CHARS) -> str:
+    """A category level short enough for a bar's tick label (the tables above show it whole)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def plot_categories(categories: pd.DataFrame, exclude: tuple[str, ...] = ()) -> Figure:
     """Bar charts of the most frequent levels of each categorical feature."""
     columns = [c for c in categories["column"].unique() if c not in exclude][:MAX_PANELS]
-    figure, axes = plots.grid(len(columns), size=(3.6, 2.8))
+    shown = categories[categories["column"].isin(columns)]
+    tallest = int(shown.groupby("column").size().max()) if columns else 0  # bars in the fullest panel
+    figure, axes = plots.grid(len(columns), size=(3.8, max(2.8, 0.24 * tallest + 0.9)))
     for ax, column in zip(axes, columns, strict=False):
         part = categories[categories["column"] == column]
-        sns.barplot(x=part["rows"].to_numpy(), y=part["level"].astype(str).to_numpy(), ax=ax, color="C0")
+        levels = [short_label(str(level)) for level in part["level"]]
+        sns.barplot(x=part["rows"].to_numpy(), y=levels, ax=ax, color="C0")
         ax.set(title=f"{column} ({int(part['levels'].iloc[0])} levels)", xlabel="", ylabel="")
-        ax.tick_params(axis="y", labelsize=7)
+        ax.tick_params(axis="y", labelsize=9 if len(levels) <= 8 else 8)
     if not columns:
         axes[0].set_visible(True)
         axes[0].text(0.5, 0.5, "no categorical features", ha="center", va="center")
@@ -132,7 +142,7 @@ def plot_leak_scores(scores: pd.DataFrame, threshold: float) -> Figure:
     sns.barplot(x=scores["score"].to_numpy(), y=scores.index.astype(str), ax=ax, color="C0")
     ax.axvline(threshold, color="C3", linestyle="--", label=f"leak threshold {threshold}")
     low = min(0.0, float(scores["score"].min())) if len(scores) else 0.0
-    ax.set(xlabel=str(scores["metric"].iloc[0]) if len(scores) else "score", ylabel="", xlim=(low, 1.02))
+    ax.set(xlabel=metric_label(str(scores["metric"].iloc[0])) if len(scores) else "score", ylabel="", xlim=(low, 1.02))
     ax.legend(loc="lower right")
     return figure
 

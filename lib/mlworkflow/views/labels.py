@@ -126,3 +126,14 @@ def number(x: Any) -> str:
 def _integral_type(x: Any) -> bool:
     """True for NumPy's integer scalars, which are counts even below 1,000."""
     return type(x).__name__.startswith(("int", "uint"))
+
+
+KINDS = (("bool", "yes/no"), ("int", "whole number"), ("uint", "whole number"), ("float", "number"),
+         ("datetime", "date and time"), ("timedelta", "duration"), ("category", "category"), ("object", "text"),
+         ("str", "text"), ("string", "text"))
+
+
+def kind_label(dtype: Any) -> str:
+    """What a column holds in words, from its pandas dtype: 'int64' → 'whole number', 'object' → 'text'."""
+    name = str(dtype)
+    return next((label for prefix, label in KINDS if name.lower().startswith(prefix)), readable(name))

@@ -13,10 +13,12 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from mlworkflow.core import derived, expressions
 from mlworkflow.core.features import FeatureSpec, as_text, is_text
+from mlworkflow.views import tables
+from mlworkflow.views.labels import kind_label
 
 
 def clean_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, dropped: Mapping[str, str]) -> pd.DataFrame:
-    """One row per raw column: dtype and missing values before and after cleaning, and what happened."""
+    """One row per raw column: what it holds and its missing values before and after cleaning, and what happened."""
     rows = []
     for column in raw.columns:
         after = cleaned[column] if column in cleaned.columns else None
@@ -27,8 +29,8 @@ def clean_summary(raw: pd.DataFrame, cleaned: pd.DataFrame, dropped: Mapping[str
         rows.append(
             {
                 "column": column,
-                "dtype": str(raw[column].dtype),
-                "dtype after": str(after.dtype) if after is not None else "",
+                "holds": kind_label(raw[column].dtype),
+                "holds after": kind_label(after.dtype) if after is not None else pd.NA,
                 "missing": int(raw[column].isna().sum()),
                 "missing after": int(after.isna().sum()) if after is not None else pd.NA,
                 "action": action,
@@ -55,7 +57,8 @@ def class_balance(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.Da
     counts = counts.fillna(0).astype(int).sort_index(key=lambda index: index.astype(str))
     shares = (counts / counts.sum()).round(3)
     table = pd.concat([counts.add_suffix(" rows"), shares.add_suffix(" share")], axis=1)
-    return table[["train rows", "train share", "test rows", "test share"]].rename_axis(target)
+    shown = table[["train rows", "train share", "test rows", "test share"]].rename_axis(target)
+    return tables.table(shown, percent=["train share", "test share"])
 
 
 def target_summary(train: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -104,26 +107,26 @@ def preprocessor_steps(preprocessor: ColumnTransformer) -> pd.DataFrame:
 
 
 def feature_table(train: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """One row per feature: kind, dtype, distinct values and missing share in train."""
+    """One row per feature: kind, what it holds, distinct values and missing share in train (shown as %)."""
     rows = [
         {
             "feature": name,
             "kind": "numeric" if name in spec.numeric else "text" if name in spec.text
             else "datetime" if name in spec.datetime else "categorical",
-            "dtype": str(train[name].dtype),
+            "holds": kind_label(train[name].dtype),
             "distinct": int(train[name].nunique()),
             "missing share": round(float(train[name].isna().mean()), 3),
         }
         for name in spec.features
     ]
     rows += [derived_row(train, name, formula) for name, formula in spec.derived.items()]
-    return pd.DataFrame(rows).set_index("feature")
+    return tables.table(pd.DataFrame(rows).set_index("feature"), percent=["missing share"])
 
 
 def derived_row(train: pd.DataFrame, name: str, formula: str) -> dict[str, Any]:
     """A derived feature's row of the feature table, its values computed on train as the pipeline does."""
     values = pd.Series(derived.numbers(expressions.parse(formula), train))
-    return {"feature": name, "kind": f"derived: {formula}", "dtype": str(values.dtype), "distinct": int(values.nunique()),
+    return {"feature": name, "kind": f"derived: {formula}", "holds": kind_label(values.dtype), "distinct": int(values.nunique()),
             "missing share": round(float(values.isna().mean()), 3)}
 
 
