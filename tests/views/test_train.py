@@ -54,3 +54,11 @@ def test_steps_table_names_the_kept_features() -> None:
     assert table["class imbalance"].startswith("undersample: the larger classes")
     plain = train.record(result, [result], {})
     assert view.steps_table(plain)["final model"].tolist() == ["no feature selection, no imbalance handling"]
+
+
+def test_search_table_names_families_and_searches() -> None:
+    result = standard("binary", "optuna")
+    table = view.search_table([result])
+    assert list(table.index) == [family_label(result.family)]
+    assert table["search"].tolist() == ["Bayesian search (Optuna, TPE sampler)"]
+    assert table.columns.tolist() == train.search_table([result]).columns.tolist()

@@ -13,6 +13,7 @@ from mlworkflow.core import ensemble, metrics, parallel
 from mlworkflow.core.searches import SearchResult, best_trial, short_name
 from mlworkflow.params import TrainParams
 from mlworkflow.records import TrainRecord
+from mlworkflow.stages import train
 from mlworkflow.stages.train import LARGE_DATA_FOLDS, fold_count, is_number, same_predictions, value_label
 from mlworkflow.views.labels import family_label, metric_label
 
@@ -159,3 +160,10 @@ def ensemble_table(chosen: ensemble.Choice) -> pd.DataFrame:
                          index=[f"fold {i}" for i in range(1, n + 1)])
     table.loc["mean"] = table.mean()
     return table.round(4).rename_axis(metric_label(chosen.metric))
+
+
+def search_table(results: Sequence[SearchResult]) -> pd.DataFrame:
+    """The stage's one line per tuned family, with the family and its search named as a reader knows them."""
+    table = train.search_table(results)
+    table.index = table.index.map(family_label)
+    return table.assign(search=table["search"].map(lambda name: SEARCH_LABELS.get(name, name)))
