@@ -189,3 +189,14 @@ def test_error_browser_for_regression_and_multiclass() -> None:
     panel = widgets.error_browser(multiclass, GROUPS.head(3), [])
     assert panel.shown[["actual", "predicted", "score"]].values.tolist() == [["b", "a", 0.6]]
     assert "<h4>Errors per group</h4>" not in panel.static()
+
+
+def test_what_if_static_report_shows_the_example_row_and_its_prediction() -> None:
+    model, X = classifier()
+    example = pd.DataFrame({"x": [-2.0], "count": [1], "colour": ["red"]})
+    panel = widgets.what_if(model, X, example, BINARY, 0.5)
+    static = panel._repr_mimebundle_()["text/html"]
+    panel.fields["x"].value = 2.0
+    assert panel._repr_mimebundle_()["text/html"] == static  # the saved example, not the edit
+    assert "<b>prediction:</b> no at threshold 0.500" in static and "<td>colour</td>" in static and "<td>red</td>" in static
+    assert "interactive in JupyterLab" not in static

@@ -226,6 +226,7 @@ def plot_cross(frame: pd.DataFrame, target: Target, first: str, second: str) -> 
                 cbar_kws={"label": cross_title(target)})
     ax.set_title(f"{cross_title(target)} by {first} and {second}", fontsize=10)
     ax.tick_params(axis="x", labelrotation=30)
+    ax.grid(False)  # the theme's grid would cut through the cells
     return figure
 
 

@@ -83,9 +83,10 @@ def _confusion(ax: Axes, values: Mapping[str, float], labels: tuple[str, ...]) -
     for (row, column), count in np.ndenumerate(counts):
         colour = "white" if shares[row, column] > 0.6 else "black"
         ax.text(column, row, f"{int(count):,}\n{shares[row, column]:.0%}", ha="center", va="center", color=colour)
-    ax.set_xticks([0, 1], [f"predicted {label}" for label in labels])
+    ax.set_xticks([0, 1], [f"predicted\n{label}" for label in labels])  # two lines: long labels would collide
     ax.set_yticks([0, 1], [f"true {label}" for label in labels], rotation=90, va="center")
     ax.set_title("Confusion matrix (share of each true class)", fontsize=10)
+    ax.grid(False)
 
 
 def threshold_figure(curves: Curves, values: Mapping[str, float], labels: tuple[str, ...]) -> Figure:
@@ -214,6 +215,7 @@ class WhatIfPanel:
     result: Any
     box: Any
     current: dict[str, Any] = field(default_factory=dict)
+    start: str = ""
 
     def row(self) -> pd.DataFrame:
         """The edited example as a one-row frame with the training dtypes."""
@@ -224,6 +226,12 @@ class WhatIfPanel:
         """Predict for the edited row."""
         self.current = predict_row(self.estimator, self.row(), self.target, self.threshold)
         self.result.value = prediction_html(self.current, self.threshold)
+        self.start = self.start or self.static_now()
+
+    def static_now(self) -> str:
+        """The example row as it stands and its prediction, as HTML."""
+        values = pd.DataFrame({"feature": list(self.fields), "value": [w.value for w in self.fields.values()]})
+        return f"<p>The example test row, and {prediction_html(self.current, self.threshold)}</p>{table_html(values)}"
 
     def text(self) -> str:
         """A one-line summary of the current prediction, for headless output."""
@@ -231,7 +239,7 @@ class WhatIfPanel:
         return f"What-if panel over {len(self.fields)} features (interactive in JupyterLab); {html.unescape(shown)}"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return _bundle(self.box, self.text(), **kwargs)
+        return _bundle(self.box, self.text(), self.start, **kwargs)
 
 
 def what_if(estimator: Any, X_train: pd.DataFrame, example: pd.DataFrame, target: Target,
@@ -399,7 +407,7 @@ class ErrorBrowser:
             parts.append(f"<h4>{html.escape(kind.capitalize())}</h4><p>{html.escape(sentence)}</p>{table_html(table)}")
         if self.groups:
             parts.append(f"<h4>Errors per group</h4>{table_html(group_errors(self.scored, self.X, self.scored.threshold, self.groups))}")
-        return "".join(parts)
+        return f'<div class="mlw-error-browser-static">{"".join(parts)}</div>'
 
     def text(self) -> str:
         """A one-line summary, for headless output."""
