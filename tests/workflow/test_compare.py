@@ -112,6 +112,10 @@ def test_the_deciding_metric_comes_first_and_the_best_run_leads(tmp_path: Path) 
     rows = compare.metric_rows(ranking)
     assert [r.metric for r in rows] == ["roc_auc", "accuracy", "brier"] and rows[0].decides
     assert [r.differences for r in rows] == [["-0.050 (not paired)"], ["+0.200 (not paired)"], ["-0.100 (not paired)"]]
+    assert ranking.unscored == ["better", "worse"] and ranking.differ == []  # no model to score: not paired, not "other rows"
+    assert compare.verdict(ranking)[1] == "worse: -0.050 (not paired); not paired: a run could not be scored again on its test rows."
+    page = compare.compare_page([worse, better])
+    assert "<strong>Not paired.</strong> better, worse could not be scored" in page and "Different test rows" not in page
     lower = compare.standing([metrics_run(tmp_path, "b1", {"brier": 0.2}, "brier"),
                               metrics_run(tmp_path, "b2", {"brier": 0.1}, "brier")], {})
     assert lower.best is not None and lower.best.run_id == "b2"
@@ -172,7 +176,7 @@ def test_different_test_rows_are_not_paired_and_say_why(tmp_path: Path) -> None:
     scored_run(tmp_path, "large", ["x1", "x2"], test_rows=150, test_size=0.3)
     records = [compare.load_run(tmp_path, r) for r in ("small", "large")]
     ranking = compare.standing(records, compare.scores_of(tmp_path, records))
-    assert ranking.differences == {} and not ranking.paired
+    assert ranking.differences == {} and not ranking.paired and ranking.differ == ["large"] and ranking.unscored == []
     assert ranking.split == ["preprocess.test_size 0.2 vs 0.3"]
     assert "tested on other rows, so no paired test" in compare.verdict(ranking)[1]
     page = compare.compare_page(records, compare.scores_of(tmp_path, records))

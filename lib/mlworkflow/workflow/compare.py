@@ -34,6 +34,7 @@ class RunRecord:
     resume: str = ""  # the command that resumes the run (state.json)
     note: str = ""  # why the listing cannot show the run
     done: tuple[str, ...] = ()  # the stages the run completed (state.json)
+    stages: tuple[str, ...] = ()  # the stages it was asked for (state.json; empty: every stage)
     monitor: MonitorRecord | None = None  # what a monitor run saw (the runs list shows its data and verdict)
 
 
@@ -97,6 +98,18 @@ class Standing:
     def paired(self) -> bool:
         """Whether every other run was compared with the best on the same test rows."""
         return all(r.run_id in self.differences for r in self.others)
+
+    @property
+    def unscored(self) -> list[str]:
+        """The evaluated runs that could not be scored again (no model or test split left): never paired."""
+        best = self.best
+        return [r.run_id for r in ([best] if best else []) + self.others if r.run_id not in self.rows]
+
+    @property
+    def differ(self) -> list[str]:
+        """The other runs scored again whose test rows are not the best's."""
+        scored = self.best is not None and self.best.run_id in self.rows
+        return [r.run_id for r in self.others if scored and r.run_id in self.rows and r.run_id not in self.differences]
 
 
 def ranked(records: Sequence[RunRecord], metric: str) -> list[RunRecord]:
@@ -168,7 +181,9 @@ def verdict(standing: Standing) -> list[str]:
         pairs = standing.differences.get(record.run_id, {})
         gap = difference_text(standing, record, standing.metric).removesuffix(" *")
         if standing.metric not in pairs:
-            said.append(f"{record.run_id}: {gap}; tested on other rows, so no paired test: part of the gap is the rows.")
+            why = ("tested on other rows, so no paired test: part of the gap is the rows" if record.run_id in standing.differ
+                   else "not paired: a run could not be scored again on its test rows")
+            said.append(f"{record.run_id}: {gap}; {why}.")
             continue
         real = paired.significant(pairs[standing.metric])
         rows = standing.rows.get(record.run_id, 0)
@@ -213,10 +228,10 @@ def load_run(root: Path, run_id: str) -> RunRecord:
     for notebook in sorted(run.executed.glob("*.ipynb")):
         plots.update(key_plots(runstate.read_object(notebook, "an executed notebook (a JSON object)")))
     status = runstate.status_of(state) if state is not None else "unknown"
-    done = tuple(state.done) if state is not None else ()
+    done, asked = (tuple(state.done), tuple(state.stages)) if state is not None else ((), ())
     monitor = io.Artifacts(run.artifacts).find(MonitorRecord)
     return RunRecord(run_id, params, status, evaluate, plots, state.resume if state is not None else "", done=done,
-                     monitor=monitor)
+                     stages=asked, monitor=monitor)
 
 
 def list_runs(root: Path) -> list[str]:
