@@ -207,6 +207,7 @@ def test_the_runs_list_marks_monitor_and_partial_runs() -> None:
         RunRecord("watch", params, "ok", done=("monitor",), monitor=monitor),
         RunRecord("early", params, "ok", done=("data", "preprocess")),
         RunRecord("full", params, "ok", evaluate, done=STAGES, monitor=recordkit.record(MonitorRecord)),
+        RunRecord("broken", {**params, "monitor": {"current": "/home/me/new.csv"}}, "failed", stages=("monitor",)),
     ]
     page = report.templates().get_template("runs_index.html.j2").render(records=runs)
     watch, early, full = (page.split(f'href="{r}/index.html"')[1].split("</tr>")[0] for r in ("watch", "early", "full"))
@@ -215,4 +216,6 @@ def test_the_runs_list_marks_monitor_and_partial_runs() -> None:
     assert "partial: 2 of 7 stages (data, preprocess)" in early and "adult_train.csv.gz" in early
     assert "partial" not in full and "monitor run" not in full and "ROC AUC 0.916 [0.882, 0.944] (test)" in full
     assert "Random forest" in full and "/home/me" not in page
+    broken = page.split('href="broken/index.html"')[1].split("</tr>")[0]
+    assert "monitor run" in broken and "file new.csv" in broken and "adult_train" not in broken
 

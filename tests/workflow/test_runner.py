@@ -261,3 +261,12 @@ def test_a_monitor_run_lists_only_its_own_stage(params: Params, tmp_path: Path) 
     runner.write_run_index(monitoring, layout, runner.RunResult(layout, []))
     index = layout.index.read_text(encoding="utf-8")
     assert 'id="stage-monitor"' in index and 'id="stage-data"' not in index and index.count("not run") == 1
+
+
+def test_the_state_records_the_stages_asked_for(params: Params, tmp_path: Path) -> None:
+    from mlworkflow.layout import RunLayout
+
+    asked = request_for(params, tmp_path, tmp_path, stages=["monitor"])
+    state = runner.state_of(RunLayout(tmp_path, "s"), runner.Ledger(), asked, "ok")
+    assert state.stages == ["monitor"]  # the runs list shows such a run as a monitor run, even when it failed
+    assert runner.state_of(RunLayout(tmp_path, "t"), runner.Ledger(), request_for(params, tmp_path, tmp_path), "ok").stages == []

@@ -209,11 +209,22 @@ class Listed:
     verdict: str = ""
 
 
-def listed(params: dict[str, Any], status: str, done: list[str], monitor: MonitorRecord | None) -> Listed:
+def monitored_data(params: dict[str, Any], monitor: MonitorRecord | None) -> str:
+    """The data a monitor run watched: its record's source, else what its params name."""
+    if monitor is not None:
+        return without_paths(monitor.current.source)
+    section = params.get("monitor", {})
+    if section.get("current"):
+        return f"file {Path(str(section['current'])).name}"
+    return "prediction log" if section.get("log_url") else "—"
+
+
+def listed(params: dict[str, Any], status: str, done: list[str], monitor: MonitorRecord | None,
+           stages: list[str] | tuple[str, ...] = ()) -> Listed:
     """A run's line of the runs list: a monitor run shows the data it monitored and its verdict; a run that did not
     complete every stage says so."""
-    if monitor is not None and "data" not in done:
-        return Listed(without_paths(monitor.current.source), "monitor run", monitor.verdict)
+    if list(stages) == ["monitor"] or (monitor is not None and "data" not in done):
+        return Listed(monitored_data(params, monitor), "monitor run", monitor.verdict if monitor is not None else "")
     data = params.get("data", {})
     source = str(data.get("path") or ("SQL query" if data.get("sql_query") else ""))
     missing = [stage for stage in STAGES if stage not in done]

@@ -203,7 +203,7 @@ def state_of(layout: RunLayout, ledger: Ledger, request: RunRequest, status: run
     """The run's state: done stages, status, how it was asked for, its process, the command that resumes it."""
     return runstate.RunState(
         done=dict(ledger.done), outputs=dict(ledger.outputs), reasons=dict(ledger.reasons), status=status,
-        params_source=request.params_source, overrides=list(request.overrides),
+        params_source=request.params_source, overrides=list(request.overrides), stages=list(request.stages),
         owner=runstate.this_process(), resume=resume_command(request, layout.run_id),
     )
 

@@ -42,7 +42,7 @@ class Owner(BaseModel):
 
 class RunState(BaseModel):
     """What state.json holds: per done stage its cache key, its files' SHA-256 and whether it ran or was
-    reused (older runs have no owner, no resume command, no outputs and no reasons)."""
+    reused, the stages asked for (older runs have no owner, no resume command, no outputs, reasons or stages)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,6 +52,7 @@ class RunState(BaseModel):
     status: Status = "running"
     params_source: str = ""
     overrides: list[str] = []
+    stages: list[str] = []  # the stages asked for (`--stages`; `mlworkflow monitor`: monitor); empty: every stage
     owner: Owner | None = None
     resume: str = ""
 
