@@ -32,8 +32,8 @@ def test_row_and_compact() -> None:
 
 
 def test_short_numbers_have_no_offset_or_scientific_notation() -> None:
-    assert [plots.short_number(v) for v in (0, 0.25, 999, 1500, 25_000, 2_500_000, 3e9, -5000)] == [
-        "0", "0.25", "999", "1.5k", "25k", "2.5M", "3B", "-5k"]
+    assert [plots.short_number(v) for v in (0, 5e-06, 0.25, 999, 1500, 25_000, 2_500_000, 3e9, -5000)] == [
+        "0", "0.000005", "0.25", "999", "1.5k", "25k", "2.5M", "3B", "-5k"]
 
 
 def test_readable_shortens_and_thins_numeric_ticks_and_leaves_others_alone() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -41,6 +43,8 @@ def short_number(value: float, _position: float | None = None) -> str:
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             return f"{value / size:.3g}{suffix}"
+    if abs(value) < 1e-3:  # densities: '0.000005', never '5e-06'
+        return np.format_float_positional(value, precision=2, unique=False, fractional=False, trim="-")
     return f"{value:.3g}" if value else "0"
 
 
