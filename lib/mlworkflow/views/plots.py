@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
