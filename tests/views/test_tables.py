@@ -94,3 +94,10 @@ def test_register_displays_every_frame_and_series_as_a_clean_table(shell: Intera
 def test_register_outside_ipython_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     tables.register()  # no shell to register with: nothing to fail
+
+
+def test_a_column_of_sentences_reads_left_aligned_and_whole() -> None:
+    note = "not chosen: out-of-fold log-loss 2.81 is worse than the class prior's 0.55"
+    page = tables.html(pd.DataFrame({"status": ["ok", "ok"], "note": [note, "short"]}))
+    assert f'<td class="mlw-prose">{note}</td>' in page and '<td class="mlw-prose">short</td>' in page
+    assert "<td>ok</td>" in page and "\x00" not in page

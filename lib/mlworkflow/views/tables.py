@@ -21,6 +21,8 @@ INDEX = "mlw_index"
 CODE = re.compile(r"`([^`<>]+)`")
 SHARE = re.compile(r"\bshare\b", re.I)  # a column named a share holds one, unless a view says otherwise
 NONE = '<p class="mlw-none">none</p>'
+PROSE = "\x00"  # marks the cells of a column of sentences (read left-aligned); html.escape leaves it alone
+PROSE_CHARS = 30
 
 
 def table(data: Data, percent: Iterable[str] = (), index: bool | None = None) -> Data:
@@ -84,9 +86,12 @@ def html(data: pd.DataFrame | pd.Series) -> str:
     text = frame.astype(object)  # a copy whose cells take the written text, column by column (names may repeat)
     for position, name in enumerate(frame.columns):
         column = frame.iloc[:, position]
-        text.isetitem(position, [_formatter(column, name in shares)(value) for value in column])
+        cells = [_formatter(column, name in shares)(value) for value in column]
+        prose = max(map(len, cells)) > PROSE_CHARS and not pd.api.types.is_numeric_dtype(column.dtype)
+        text.isetitem(position, [PROSE + cell for cell in cells] if prose else cells)
     body = text.to_html(index=_shows_index(frame, data.attrs.get(INDEX)), border=0, escape=True)
-    return '<div class="mlw-table">' + CODE.sub(r"<code>\1</code>", body) + "</div>"
+    body = CODE.sub(r"<code>\1</code>", body).replace(f"<td>{PROSE}", '<td class="mlw-prose">')
+    return f'<div class="mlw-table">{body}</div>'
 
 
 def register() -> None:
