@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,45 @@ def test_row_lines_count_quoted_line_breaks_and_skip_blank_lines(tmp_path: Path)
 def test_a_row_of_another_width_is_refused_with_its_line(tmp_path: Path, text: str, found: str) -> None:
     with pytest.raises(DataError, match=found):
         reading.row_lines(write(tmp_path / "w.csv", text), ",", ReadOptions())
+
+
+PLAIN_TEXTS = [
+    "a,b\n1,2\n3,4\n", "a,b\n1,2\n3,4", "a,b\r\n1,2\r\n\r\n3,4\r\n", "\n\n a , b\n1,2\n   \n\n3,4\n",
+    "a,b\n1,2\n , \n", "a\tb\n1\t2\n \t \n", "héllo,wörld\n€,✓\n", "a,b\n1,2,3\n", "a,b\n1,2\n\n4\n", "",
+    "\n  \n", "a,a\n1,2\n", "a;b;c\n1;2;3\n",
+]
+
+
+def walked(text: str, sep: str) -> np.ndarray | str:
+    """The csv module's row lines of a text, or the DataError's message."""
+    try:
+        return reading.walked_lines(io.StringIO(text, newline=""), sep, "t.csv")
+    except DataError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("text", PLAIN_TEXTS)
+def test_plain_text_is_counted_with_numpy_exactly_as_the_csv_reader_reads_it(text: str) -> None:
+    sep = ";" if ";" in text else "\t" if "\t" in text else ","
+    data = reading.plain_bytes(text, sep)
+    assert data is not None
+    try:
+        counted: np.ndarray | str = reading.counted_lines(data, sep, "t.csv")
+    except DataError as exc:
+        counted = str(exc)
+    expected = walked(text, sep)
+    assert counted == expected if isinstance(expected, str) else counted.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(("text", "sep"), [('a,b\n"1",2\n', ","), ("a,b\r1,2\r", ","), ("a,b\n1\x00,2\n", ","),
+                                           ("a b\n1 2\n", " "), ("a::b\n1::2\n", "::")])
+def test_quotes_lone_carriage_returns_nul_and_odd_separators_go_to_the_csv_reader(text: str, sep: str) -> None:
+    assert reading.plain_bytes(text, sep) is None
+
+
+def test_a_quoted_file_still_reads_through_the_csv_reader(tmp_path: Path) -> None:
+    path = write(tmp_path / "q.csv", 'a,b\r1,"x\r\ny"\r3,4\r')
+    assert reading.row_lines(path, ",", ReadOptions()).tolist() == [2, 4]
 
 
 def test_a_repeated_header_name_is_refused_after_stripping_spaces() -> None:

@@ -36,6 +36,7 @@ SNIFF_CHARACTERS = 65_536  # text sampled to sniff the separator
 SEPARATORS = ",;\t|"  # the separators the sniffer may choose
 GROUPING_MARKS = (",", ".", " ", "'", "\u00a0", "\u202f")  # thousands separators a file may use
 NUMBER_SHARE = 0.95  # a text column this often a (grouped) number holds numbers
+QUOTE_AND_SPACE = '" '  # the csv reader's quote character, and the space its skipinitialspace drops
 SepFrom = Literal["given", "sniffed", "extension", "default"]
 
 
@@ -126,22 +127,65 @@ def check_header(names: Sequence[str], source: str) -> None:
 
 def row_lines(path: Path, sep: str, options: ReadOptions) -> np.ndarray:
     """The line each data row starts on; a row wider or narrower than the header is a DataError naming it."""
-    source, lines = str(path), array("q")
+    with open_text(path, options.encoding) as handle:
+        text = handle.read()
+    data = plain_bytes(text, sep)
+    if data is None:  # quotes, a lone carriage return or a NUL: the csv module reads it record by record
+        return walked_lines(io.StringIO(text, newline=""), sep, str(path))
+    return counted_lines(data, sep, str(path))
+
+
+def walked_lines(handle: IO[str], sep: str, source: str) -> np.ndarray:
+    """`row_lines` by the csv module's reader, one record at a time (quoted fields may span lines)."""
+    lines = array("q")
     try:
-        with open_text(path, options.encoding) as handle:
-            rows = records(handle, sep)
-            first = next(rows, None)
-            if first is None:
-                raise DataError("file has no columns", source=source)
-            header = first[1]
-            check_header(header, source)
-            for line, cells in rows:
-                if len(cells) != len(header):
-                    raise DataError(width_reason(line, len(cells), len(header), sep), source=source)
-                lines.append(line)
+        rows = records(handle, sep)
+        first = next(rows, None)
+        if first is None:
+            raise DataError("file has no columns", source=source)
+        header = first[1]
+        check_header(header, source)
+        for line, cells in rows:
+            if len(cells) != len(header):
+                raise DataError(width_reason(line, len(cells), len(header), sep), source=source)
+            lines.append(line)
     except csv.Error as exc:
         raise DataError(f"malformed CSV: {exc}", source=source) from None
     return np.asarray(lines, dtype=np.int64)
+
+
+def plain_bytes(text: str, sep: str) -> np.ndarray | None:
+    """The text as UTF-8 bytes with "\\n" line ends when every newline ends a record and every separator splits
+    fields as the csv module would (no quote, lone carriage return or NUL), else None."""
+    if len(sep) != 1 or not sep.isascii() or sep in QUOTE_AND_SPACE or '"' in text or "\0" in text:
+        return None
+    data = np.frombuffer(text.replace("\r\n", "\n").encode("utf-8"), dtype=np.uint8)
+    return None if (data == ord("\r")).any() else data
+
+
+def per_line(data: np.ndarray, ends: np.ndarray, character: str) -> np.ndarray:
+    """How often an ASCII character occurs in each line (the lines ending at `ends`)."""
+    return np.diff(np.searchsorted(np.flatnonzero(data == ord(character)), ends), prepend=0)
+
+
+def counted_lines(data: np.ndarray, sep: str, source: str) -> np.ndarray:
+    """`row_lines` of plain text (`plain_bytes`), counted with NumPy: lines of spaces only skipped as the csv
+    reader skips them, each other line's separators counted and checked against the header's."""
+    ends = np.flatnonzero(data == ord("\n"))
+    if len(data) and data[-1] != ord("\n"):  # a last line without its newline
+        ends = np.append(ends, len(data))
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    filled = np.flatnonzero(ends - starts > per_line(data, ends, " "))
+    if not len(filled):
+        raise DataError("file has no columns", source=source)
+    first = data[starts[filled[0]]:ends[filled[0]]].tobytes().decode("utf-8")
+    header = next(csv.reader([first], delimiter=sep, skipinitialspace=True))
+    check_header(header, source)
+    widths = (per_line(data, ends, sep) + 1)[filled[1:]]
+    if len(wrong := np.flatnonzero(widths != len(header))):
+        line, found = int(filled[1:][wrong[0]]) + 1, int(widths[wrong[0]])
+        raise DataError(width_reason(line, found, len(header), sep), source=source)
+    return (filled[1:] + 1).astype(np.int64)
 
 
 def width_reason(line: int, found: int, expected: int, sep: str) -> str:

@@ -203,6 +203,44 @@ def test_ordinal_preprocessor_codes_categories_and_passes_numbers() -> None:
     assert out["c"].iloc[0] == 1.0 and np.isnan(out["c"].iloc[1]) and np.isnan(out["x"].iloc[1])
 
 
+def levels_frame(rows: int = 400) -> pd.DataFrame:
+    """Two categorical columns of 7 and 3 levels, with missing values, and a number."""
+    rng = np.random.default_rng(0)
+    many = rng.choice([f"v{i}" for i in range(7)], rows, p=[0.4, 0.3, 0.1, 0.1, 0.05, 0.03, 0.02]).astype(object)
+    many[rng.random(rows) < 0.1] = None
+    return pd.DataFrame({"x": rng.normal(size=rows), "c": many, "d": rng.choice(["p", "q", "r"], rows)})
+
+
+def encoder(spec: features.FeatureSpec, max_categories: int) -> Any:
+    """The OrdinalEncoder inside the ordinal preprocessor of a spec."""
+    blocks = {name: step for name, step, _ in features.ordinal_preprocessor(spec, max_categories).transformers}
+    return blocks["categorical"]["encode"]
+
+
+def test_most_levels_counts_present_values_of_the_widest_column() -> None:
+    assert features.most_levels(levels_frame(), ["c", "d"]) == 7
+    assert features.most_levels(levels_frame(), []) == 0
+
+
+@pytest.mark.parametrize("max_categories", [3, 7, 255])
+def test_known_levels_skip_the_infrequent_count_only_when_none_can_be_infrequent(max_categories: int) -> None:
+    frame = levels_frame()
+    base = {"target": "y", "task": "binary", "numeric": ("x",), "categorical": ("c", "d")}
+    known = features.FeatureSpec(**base, levels=features.most_levels(frame, ["c", "d"]))
+    unknown = features.FeatureSpec(**base)  # a record written before levels: counts as before
+    assert encoder(unknown, max_categories).max_categories == max_categories
+    assert encoder(known, max_categories).max_categories == (None if max_categories >= 7 else max_categories)
+    fitted = [features.ordinal_preprocessor(spec, max_categories).fit(frame) for spec in (known, unknown)]
+    probe = pd.concat([frame, pd.DataFrame({"x": [0.0], "c": ["never seen"], "d": ["p"]})], ignore_index=True)
+    pd.testing.assert_frame_equal(transform(fitted[0], probe), transform(fitted[1], probe))
+
+
+def test_levels_round_trip_and_stay_out_of_older_records() -> None:
+    spec = features.FeatureSpec(target="y", task="binary", categorical=("c",), levels=12)
+    assert features.FeatureSpec.from_json(spec.to_json()).levels == 12
+    assert "levels" not in features.FeatureSpec(target="y", task="binary", categorical=("c",)).to_json()
+
+
 def test_trusted_types_name_as_text_where_it_lives() -> None:
     assert "mlworkflow.core.features.as_text" in features.TRUSTED_TYPES
 

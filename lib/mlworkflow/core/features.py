@@ -65,6 +65,8 @@ class FeatureSpec(BaseModel):
     datetime: tuple[str, ...] = Field((), exclude_if=lambda value: not value)
     derived: dict[str, str] = Field(default_factory=dict, exclude_if=lambda value: not value)  # {name: formula}
     transformer: TransformerSettings = TransformerSettings()
+    # the most distinct values of one categorical column in the training rows (`most_levels`); None: unknown
+    levels: int | None = Field(None, ge=0, exclude_if=lambda value: value is None)
 
     @model_validator(mode="after")
     def _consistent(self) -> FeatureSpec:
@@ -264,13 +266,21 @@ def build_preprocessor(spec: FeatureSpec, sparse_text: bool = False) -> ColumnTr
     return transformer if sparse else transformer.set_output(transform="pandas")
 
 
+def most_levels(frame: pd.DataFrame, columns: Sequence[str]) -> int:
+    """The most distinct present values of one of these columns (0 for none): no fold of `frame` has more."""
+    return max((int(frame[column].nunique()) for column in columns), default=0)
+
+
 def ordinal_preprocessor(spec: FeatureSpec, max_categories: int) -> ColumnTransformer:
     """For models that handle categories and NaN themselves: ordinal codes (NaN if missing or unseen), raw numerics."""
+    # To find infrequent levels scikit-learn counts an object column's values one by one in Python (37 s of a
+    # fit on 800k rows); with no column above `max_categories` levels none is infrequent, so it need not count.
+    needed = spec.levels is None or spec.levels > max_categories
     encoder = OrdinalEncoder(
         handle_unknown="use_encoded_value",
         unknown_value=np.nan,
         encoded_missing_value=np.nan,
-        max_categories=max_categories,
+        max_categories=max_categories if needed else None,
     )
     blocks = [
         ("categorical", Pipeline([("text", text_step()), ("encode", encoder)]), list(spec.categorical)),

@@ -20,6 +20,7 @@ from mlworkflow.core.features import (
     build_preprocessor,
     derive_steps,
     is_text,
+    most_levels,
     replace_markers,
     short_list,
 )
@@ -300,12 +301,14 @@ def infer_spec(train: pd.DataFrame, meta: Mapping[str, Any], params: PreprocessP
     features = feature_columns(train, target, params.time_column)
     if not features:
         raise DataError("no feature columns left to learn from", source="preprocess")
+    groups = feature_groups(train, features, column_roles(meta, params))
     spec = {
         "target": target,
         "task": meta_value(meta, "task"),
         "classes": [str(c) for c in meta.get("classes") or ()],
         "positive_class": meta.get("positive_class"),
-        **feature_groups(train, features, column_roles(meta, params)),
+        **groups,
+        "levels": most_levels(train, groups["categorical"]),  # lets native families skip counting levels
         "derived": dict(params.features),
         "transformer": params.model_dump(include=set(TransformerSettings.model_fields)),
     }
