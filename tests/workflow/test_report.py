@@ -219,3 +219,11 @@ def test_the_runs_list_marks_monitor_and_partial_runs() -> None:
     broken = page.split('href="broken/index.html"')[1].split("</tr>")[0]
     assert "monitor run" in broken and "file new.csv" in broken and "adult_train" not in broken
 
+
+
+def test_a_monitor_run_s_index_leads_with_its_verdict(tmp_path: Path) -> None:
+    summary = report.summarize(RunRecords(monitor=recordkit.record(MonitorRecord, verdict="RETRAIN")))
+    report.write_index(tmp_path / "index.html", info(), [], "", summary)
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<h1 class=\"mlw-title\">Monitoring adult-smoke@1</h1>" in page and "No recommendation yet" not in page
+    assert page.index("Monitoring verdict: RETRAIN") < page.index("<h2>Stages</h2>")
