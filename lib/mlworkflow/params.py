@@ -348,7 +348,7 @@ class EvaluateParams(Section):
     group_min_rows: int = Field(30, ge=1, le=1_000_000)  # smaller groups get a caution, not a verdict
     permutation_repeats: int = Field(5, ge=1, le=100)
     permutation_rows: int | None = Field(10_000, ge=100)  # a seeded stratified sample of the test rows (null: all)
-    explain_rows: int = Field(500, ge=10, le=100_000)  # the seeded sample of test rows SHAP explains
+    explain_rows: int = Field(200, ge=10, le=100_000)  # the seeded sample of test rows SHAP (or partial dependence) reads
     n_jobs: int = Field(1, ge=-1, le=64)
 
 

@@ -111,3 +111,11 @@ def test_changed_value_of_each_kind() -> None:
     assert drivers.changed_value(pd.Series(["a", "a", "b", "c"]), "a") == "b"
     assert drivers.changed_value(pd.Series([True, False]), True) is False
     assert drivers.changed_value(pd.Series([1, 2, 3, 4, 5]), 1) == 4
+
+
+def test_partial_dependence_of_an_integer_column() -> None:
+    X, y = classifier_frame()
+    X["count"] = np.arange(len(X)) % 7
+    model = pipeline(LogisticRegression()).fit(X, y)
+    one = drivers.partial_dependence(model, X, "count", BINARY)
+    assert one.grid[0] == 0 and one.grid[-1] == 6 and np.isfinite(one.average).all()

@@ -63,7 +63,8 @@ def test_a_selection_rate_gap_is_flagged_either_way() -> None:
     rows = by_group(fairness.assess(scored, {("g", g): groups == g for g in ("high", "low")}, RULES))
     assert rows["high"]["selection_gap_verdict"] == rows["low"]["selection_gap_verdict"] == fairness.FLAGGED
     assert rows["high"]["gap_verdict"] == fairness.WITHIN  # accuracy 1 everywhere
-    assert "selection rate +0.2" in rows["high"]["flag"] and rows["low"]["base_rate"] == pytest.approx(0.1)
+    assert rows["high"]["flag"].startswith("selection rate +20.0 pts [") and rows["low"]["base_rate"] == pytest.approx(0.1)
+    assert "(50.0% selected vs 30.0% overall; base rate 50.0% vs 30.0%)" in rows["high"]["flag"]
 
 
 def test_a_group_below_the_minimum_gets_a_caution_not_a_flag() -> None:

@@ -95,7 +95,7 @@ def test_fairness_notes_list_the_flagged_groups_and_the_glossary() -> None:
     judged = evaluate.fairness_record(evaluate.evaluate_groups(scored, frame, "accuracy", params, 0), "accuracy",
                                       "binary", params)
     notes = view.fairness_notes(judged)
-    assert "**1 group(s) flagged**" in notes and "- g=B: accuracy -0.692" in notes
+    assert "**1 group flagged**" in notes and "- g=B: accuracy -0.692" in notes
     assert "under 30) to judge: g=C" in notes and "- **selection rate**: share of the group the model flags" in notes
     assert view.fairness_notes(None).startswith("No group columns")
 

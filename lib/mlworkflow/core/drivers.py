@@ -18,7 +18,7 @@ TREE_MODELS = frozenset({
     "ExtraTreesClassifier", "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor",
     "HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "LGBMClassifier", "LGBMRegressor",
 })
-GRID = 20  # partial-dependence grid points per numeric feature
+GRID = 10  # partial-dependence grid points per numeric feature (one prediction of the sampled rows each)
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,10 @@ def partial_dependence(model: Any, X: pd.DataFrame, feature: str, target: Target
 
     column = X[feature]
     categorical = not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    if pd.api.types.is_integer_dtype(column) and not categorical:  # scikit-learn refuses integer columns here
+        X = X.astype({feature: np.float64})
     # the grid from the values seen, missing ones left out (scikit-learn cannot sort strings with NaN)
-    seen = column.dropna()
-    grid = np.array(sorted(seen.unique(), key=str), dtype=object) if categorical else None
+    grid = np.array(sorted(column.dropna().unique(), key=str), dtype=object) if categorical else None
     result = sklearn_pd(model, X, [feature], kind="average", grid_resolution=GRID,
                         categorical_features=[feature] if categorical else None,
                         custom_values={feature: grid} if categorical else None)

@@ -136,8 +136,18 @@ def assess_group(key: Key, n: int, point: Mapping[str, float], drawn: Mapping[st
         allowed = rules.tolerance * (abs(overall[0][name]) if name == "metric" and relative(rules.metric, task) else 1)
         verdicts[f"{label}_verdict"] = gap_verdict(gap, allowed, metrics.sign(rules.metric) if name == "metric" else None)
         if verdicts[f"{label}_verdict"] == FLAGGED:
-            flags.append(f"{rules.metric if name == 'metric' else 'selection rate'} {signed(gap)}")
+            flags.append(flag_text(name, rules.metric, gap, point, overall[0]))
     return row | _verdicts(key, n, verdicts, flags, rules)
+
+
+def flag_text(name: str, metric: str, gap: Interval, point: Mapping[str, float], overall: Mapping[str, float]) -> str:
+    """What was flagged, with the group's and the whole split's values: 'accuracy -0.692 [-0.8, -0.6] (0.000 vs
+    0.692 overall)', or a selection rate in percentage points beside the base rates."""
+    if name == "metric":
+        return f"{metric} {signed(gap)} ({point['metric']:.3f} vs {overall['metric']:.3f} overall)"
+    points = f"{gap.value * 100:+.1f} pts [{gap.low * 100:+.1f}, {gap.high * 100:+.1f}]"
+    rates = f"{point['selection_rate']:.1%} selected vs {overall['selection_rate']:.1%} overall"
+    return f"selection rate {points} ({rates}; base rate {point['base_rate']:.1%} vs {overall['base_rate']:.1%})"
 
 
 def _verdicts(key: Key, n: int, verdicts: Mapping[str, str], flags: list[str], rules: Rules) -> dict[str, str]:

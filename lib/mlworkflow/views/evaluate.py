@@ -119,7 +119,8 @@ def style_groups(table: pd.DataFrame, tolerance: float) -> Styler:
     view = group_view(table)
     styler = view.style.hide(axis="index").set_uuid("mlw-groups")
     styler = styler.apply(lambda _: _cell_styles(view, table), axis=None)
-    return styler.set_caption(f"Highlighted: a gap whose whole interval lies beyond the tolerance (±{tolerance:g}); "
+    return styler.set_caption(f"Highlighted: a gap whose whole interval lies beyond the tolerance (±{tolerance:g}, "
+                              f"{tolerance * 100:g} pts for a rate); "
                               "groups with too few rows are shown, not judged.")
 
 
@@ -128,7 +129,8 @@ def fairness_notes(judged: Fairness | None) -> str:
     if judged is None:
         return "No group columns were evaluated (`evaluate.group_columns`)."
     if judged.flagged:
-        lead = f"**{len(judged.flagged)} group(s) flagged** (a gap's whole interval lies beyond {judged.tolerance}):"
+        count = "1 group" if len(judged.flagged) == 1 else f"{len(judged.flagged)} groups"
+        lead = f"**{count} flagged** (a gap's whole interval lies beyond {judged.tolerance}):"
         found = [lead, "", *[f"- {line}" for line in judged.flagged]]
     else:
         found = [f"**No group flagged:** no gap's whole interval lies beyond {judged.tolerance}."]
@@ -342,8 +344,8 @@ def _plot_shap(explained: Explained, ranking: pd.DataFrame) -> Figure:
             strip.scatter(values, position + jitter, s=5, c=colours, cmap="coolwarm", vmin=0.0, vmax=1.0, alpha=0.7)
     strip.axvline(0.0, color="black", linewidth=1)
     strip.set_yticks(range(len(shown)), [""] * len(shown))
-    strip.set(xlabel="SHAP value (right of 0: raises the prediction)", title="Each sampled row")
-    strip.set_title("red: high value · blue: low · grey: category", fontsize=8, loc="right")
+    strip.set_xlabel("SHAP value (right of 0: raises the prediction)")
+    strip.set_title("Each sampled row (red: high value, blue: low, grey: a category)", fontsize=9)
     return figure
 
 
@@ -442,6 +444,11 @@ def _prediction_text(score: float, label: str, target: Target) -> str:
     if target.task == "binary":
         return f"{label} (P({target.positive}) = {percent(score)})"
     return f"{label} ({percent(score)})"
+
+
+def example_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The example test rows, numbered as the worked examples name them."""
+    return rows.rename_axis("example")
 
 
 def worked_examples(changes: pd.DataFrame, target: Target) -> pd.DataFrame:
