@@ -204,10 +204,9 @@ def test_an_empty_log_window_is_a_clear_warning_not_an_error(tiny: kit.Tiny, tmp
     content = monitor.record(result, params)
     assert content.current.rows == 0 and content.drift.table == [] and content.performance.basis == "none"
     assert content.headline["window"] == "0 rows" and json.dumps(content.model_dump())
-    shown = [view.drift_table(result), view.performance_table(result), view.plot_drifted(result),
-             view.plot_prediction(result), view.plot_performance(result, 0.05)]
-    assert all(getattr(s, "data", "") == view.NOTHING for s in shown)
-    assert view.sources_table(result)["current rows"] == "0"
+    shown = [view.drift_table(result), view.performance_table(result), view.plot_drifted(result), view.plot_prediction(result)]
+    assert all(getattr(s, "data", "") == view.NOTHING for s in shown) and view.plot_performance(result, 0.05) is None
+    assert view.sources_table(result)["current rows"] == "0" and view.sources_table(result)["deciding metric"] == "ROC AUC"
 
 
 def test_params_reject_two_sources_and_bad_times(tmp_path: Path) -> None:

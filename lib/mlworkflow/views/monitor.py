@@ -12,6 +12,7 @@ from mlworkflow.core import drift, metrics
 from mlworkflow.stages import monitor
 from mlworkflow.stages.monitor import Assessment, Empty
 from mlworkflow.views import plots
+from mlworkflow.views.labels import metric_label
 
 PLOTTED = 9
 NOTHING = "*Nothing to show: the window holds no rows (see the verdict above).*"
@@ -34,7 +35,7 @@ def sources_table(result: Assessment | Empty) -> pd.Series:
     rows = {
         "model": result.model.split("@")[0], "reference": result.reference_source, "current": current.source,
         "current rows": f"{current.rows:,}", "labelled rows": f"{current.labelled:,}",
-        "deciding metric": result.metric,
+        "deciding metric": metric_label(result.metric),
     }
     if current.note:
         rows["note"] = current.note
@@ -127,10 +128,11 @@ def plot_prediction(result: Assessment | Empty) -> Figure | Markdown:
     return figure
 
 
-def plot_performance(result: Assessment | Empty, tolerance: float) -> Figure | Markdown:
-    """The metric per chunk: realized with its interval, the CBPE estimate, the expected value and tolerance band."""
+def plot_performance(result: Assessment | Empty, tolerance: float) -> Figure | None:
+    """The metric per chunk: realized with its interval, the CBPE estimate, the expected value and tolerance band
+    (nothing for a window without rows: the table above already says so)."""
     if isinstance(result, Empty):
-        return nothing()
+        return None
     table = result.performance.drop(index="all")
     figure = Figure(figsize=(8.0, 3.4), layout="constrained")
     ax = figure.subplots()
