@@ -54,8 +54,13 @@ def test_shares_are_the_columns_a_view_names_or_else_those_named_share() -> None
     assert isinstance(marked, pd.DataFrame) and marked["rate"].iloc[0] == 0.5  # the values stay as they are
 
 
+def test_a_column_of_fractions_has_one_number_of_decimals() -> None:
+    data = pd.DataFrame({"sd": [0.0035, 0.011, np.nan], "auc": [0.973, 1.0, 0.9], "n": [2.0, 3.0, 4.0]})
+    assert cells(tables.html(data))[3:] == ["0.0035", "0.973", "2", "0.0110", "1.000", "3", "—", "0.900", "4"]
+
+
 def test_a_share_column_outside_zero_to_one_is_a_number() -> None:
-    assert cells(tables.html(pd.DataFrame({"share": [1.5, 2.0]})))[1:] == ["1.5", "2"]
+    assert cells(tables.html(pd.DataFrame({"share": [1.5, 2.0]})))[1:] == ["1.5", "2.0"]
 
 
 def test_an_empty_table_is_the_word_none() -> None:

@@ -60,7 +60,19 @@ def _formatter(column: pd.Series, shares: bool) -> Callable[[Any], str]:
     """How one column's cells are written."""
     if shares:
         return percent
+    if pd.api.types.is_float_dtype(column.dtype):
+        return _decimals(column)
     return number if pd.api.types.is_numeric_dtype(column.dtype) else _cell
+
+
+def _decimals(column: pd.Series) -> Callable[[Any], str]:
+    """A column of fractions written with one number of decimals (the most `number` needs, at most 4), so its
+    values line up ('1.000' beside '0.973'); counts, large and tiny values as `number` writes them."""
+    values = column.dropna()
+    if values.empty or bool((values == values.round()).all()) or not 1e-3 <= values.abs().max() < 1000:
+        return number
+    decimals = min(4, max(len(number(value).partition(".")[2]) for value in values))
+    return lambda value: number(value) if pd.isna(value) else f"{value:,.{decimals}f}"
 
 
 def _shows_index(frame: pd.DataFrame, index: bool | None) -> bool:
