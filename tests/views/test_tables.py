@@ -46,6 +46,11 @@ def test_a_meaningful_index_is_kept_and_a_view_can_say_otherwise() -> None:
     assert "<th>0</th>" in tables.html(tables.table(frame(), index=True))
 
 
+def test_index_labels_are_written_like_cells() -> None:
+    data = pd.DataFrame({"rows": [1, 2]}, index=pd.Index([np.nan, 0.5], name="threshold"))
+    assert cells(tables.html(data)) == ["", "rows", "threshold", "", "—", "1", "0.500", "2"]
+
+
 def test_shares_are_the_columns_a_view_names_or_else_those_named_share() -> None:
     data = pd.DataFrame({"train share": [0.25], "rate": [0.5], "share of text": ["a"]})
     assert cells(tables.html(data))[3:] == ["25.0%", "0.500", "a"]

@@ -96,6 +96,8 @@ def html(data: pd.DataFrame | pd.Series) -> str:
         return NONE
     shares = set(data.attrs[PERCENT]) if PERCENT in data.attrs else guessed_shares(frame)
     text = frame.astype(object)  # a copy whose cells take the written text, column by column (names may repeat)
+    if not isinstance(frame.index, pd.MultiIndex):
+        text.index = pd.Index([_cell(label) for label in frame.index], name=frame.index.name)
     for position, name in enumerate(frame.columns):
         column = frame.iloc[:, position]
         cells = [_formatter(column, name in shares)(value) for value in column]
