@@ -159,8 +159,11 @@ def plain_bytes(text: str, sep: str) -> np.ndarray | None:
     fields as the csv module would (no quote, lone carriage return or NUL), else None."""
     if len(sep) != 1 or not sep.isascii() or sep in QUOTE_AND_SPACE or '"' in text or "\0" in text:
         return None
-    data = np.frombuffer(text.replace("\r\n", "\n").encode("utf-8"), dtype=np.uint8)
-    return None if (data == ord("\r")).any() else data
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
 def per_line(data: np.ndarray, ends: np.ndarray, character: str) -> np.ndarray:
