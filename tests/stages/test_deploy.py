@@ -91,6 +91,22 @@ def test_model_card_has_every_section() -> None:
     assert "Too few test rows to judge: race=Other" in card
 
 
+def test_card_of_groups_judged_with_intervals_lists_only_the_flagged_ones() -> None:
+    def judged(group: str, n: int, verdict: str, flag: str) -> dict[str, object]:
+        return {"column": "sex", "group": group, "n": n, "verdict": verdict, "flag": flag, "roc_auc": 0.9,
+                "roc_auc_low": 0.85, "roc_auc_high": 0.95, "selection_rate": 0.2, "selection_rate_low": 0.15,
+                "selection_rate_high": 0.25, "base_rate": 0.24, "base_rate_low": 0.2, "base_rate_high": 0.28}
+
+    groups = [judged("(all)", 400, "", ""), judged("Female", 125, "flagged", "selection rate -12.1 pts [-17.7, -6.5]"),
+              judged("Male", 270, "not clear", ""), judged("Other", 5, "too few rows", "n < 30: too few rows to judge")]
+    meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION.model_copy(update={"groups": groups}))
+    card = deploy.model_card(meta, DATA, PREPROCESSED, deploy.learn(small_train(), PREPROCESSED), DeployParams())
+    assert "| sex | Female | 125 | 0.900 [0.850, 0.950] | 0.200 [0.150, 0.250] | 0.240 [0.200, 0.280] | flagged |" in card
+    assert "| column | group | n | roc_auc | selection rate | base rate | verdict |" in card
+    assert "differs by group beyond the tolerance for: sex=Female (selection rate -12.1 pts [-17.7, -6.5])." in card
+    assert "sex=Male" not in card.split("## Limitations")[1] and "Too few test rows to judge: sex=Other" in card
+
+
 def test_card_without_groups_says_so() -> None:
     meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION.model_copy(update={"groups": []}))
     card = deploy.model_card(meta, DATA, PREPROCESSED, deploy.learn(small_train(), PREPROCESSED), DeployParams())

@@ -175,7 +175,8 @@ def judged_groups(meta: BundleMetadata) -> list[str]:
     rows = [[g.column, g.group, g.n, *[_with_interval(g.model_extra or {}, n) for n in names],
              (g.model_extra or {}).get("verdict") or "the whole test split"] for g in meta.groups]
     note = "A gap is flagged only when its whole bootstrap interval lies beyond the tolerance."
-    return [markdown_table(["column", "group", "n", *names, "verdict"], rows), "", note]
+    header = ["column", "group", "n", *[{"selection_rate": "selection rate", "base_rate": "base rate"}.get(n, n) for n in names], "verdict"]
+    return [markdown_table(header, rows), "", note]
 
 
 def computed_limitations(meta: BundleMetadata, preprocessed: PreprocessRecord) -> list[str]:
@@ -184,7 +185,7 @@ def computed_limitations(meta: BundleMetadata, preprocessed: PreprocessRecord) -
     small = [f"{g.column}={g.group}" for g in meta.groups if "too few" in g.flag]
     notes = []
     if flagged:
-        notes.append(f"Performance differs by group beyond the tolerance for: {', '.join(flagged)}.")
+        notes.append(f"The model differs by group beyond the tolerance for: {', '.join(flagged)}.")
     if small:
         notes.append(f"Too few test rows to judge: {', '.join(small)}.")
     notes.append(f"Learned from {preprocessed.rows.train} rows; inputs unlike them are "
