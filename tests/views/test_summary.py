@@ -192,3 +192,10 @@ def test_equal_error_costs_are_counted_as_wrong_calls() -> None:
     cost = {"cost_fp": 1.0, "cost_fn": 1.0, "threshold": 0.4, "per_1000": 142.4, "best_threshold": 0.532, "best_per_1000": 125.0}
     found = summary.executive(records(evaluate=binary(cost=cost)))
     assert found.performance[1] == "It makes about 142 wrong calls per 1,000 rows; the threshold 0.532 would make 125."
+
+
+def test_scores_of_another_metric_are_not_set_beside_the_test_figure() -> None:
+    told = summary.executive(records(train=recordkit.record(TrainRecord, metric="average_precision"),
+                                     select=recordkit.record(SelectRecord, metric="average_precision"))).story
+    assert told[1] == "ROC AUC: 0.916 (95% interval 0.882–0.944) on the 400 test rows no earlier step had seen."
+    assert len(told) == 2

@@ -136,7 +136,7 @@ def test_part(evaluate: EvaluateRecord, preprocess: PreprocessRecord | None) -> 
 def agreement(evaluate: EvaluateRecord, train: TrainRecord | None) -> str:
     """Whether the tuned cross-validated score lies within the test score's interval, and what it means if not."""
     entry = evaluate.metrics.get(evaluate.metric)
-    cv = train.cv_score.mean if train is not None else None
+    cv = train.cv_score.mean if train is not None and same_metric(train.metric, evaluate.metric) else None
     if entry is None or entry.low is None or entry.high is None or cv is None:
         return ""
     if entry.low <= cv <= entry.high:
