@@ -267,6 +267,9 @@ STATIC_ROWS = 10  # rows per table in a static report
 EVERY_ROW = "(every row)"
 KINDS = {"binary": ("false positives", "false negatives", "all errors", "all rows"),
          "multiclass": ("all errors", "all rows"), "regression": ("largest errors", "all rows")}
+STATIC_KINDS = {"binary": ("false positives", "false negatives"), "multiclass": ("all errors",),
+                "regression": ("largest errors",)}
+COUNTED = {"all errors": "errors", "largest errors": "rows", "all rows": "rows"}  # "57 errors", not "57 all errors"
 
 
 def predicted_at(scored: Scored, threshold: float | None) -> np.ndarray:
@@ -332,7 +335,7 @@ def _browse_sentence(scored: Scored, predicted: np.ndarray, inside: np.ndarray, 
     else:
         wrong = int((scored.truth != predicted)[inside].sum())
         quality = f"{number(wrong)} misclassified ({percent(wrong / max(int(inside.sum()), 1))})"
-    return (f"{number(int(inside.sum()))} rows in {where}, {quality}; {number(int(keep.sum()))} {kind}, "
+    return (f"{number(int(inside.sum()))} rows in {where}, {quality}; {number(int(keep.sum()))} {COUNTED.get(kind, kind)}, "
             f"showing {shown}{', most wrong first' if kind != 'all rows' else ''}.")
 
 
@@ -402,7 +405,7 @@ class ErrorBrowser:
     def static(self) -> str:
         """The most wrong rows of each kind and the errors per group, at the chosen threshold."""
         parts = []
-        for kind in KINDS[self.scored.task][:-1]:
+        for kind in STATIC_KINDS[self.scored.task]:
             table, sentence = browse(self.scored, self.X, self.scored.threshold, kind, rows=STATIC_ROWS)
             parts.append(f"<h4>{html.escape(kind.capitalize())}</h4><p>{html.escape(sentence)}</p>{table_html(table)}")
         if self.groups:
