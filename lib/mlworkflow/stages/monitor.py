@@ -313,7 +313,7 @@ def estimated_decay(metric: str, value: float, expected: Interval, params: Monit
 def unjudged_estimate(metric: str, value: float, expected: Interval, rows: int) -> Decay:
     """A CBPE estimate on too few rows: shown, but not compared with the expected value (it would be noise)."""
     return Decay(metric, "estimated", value, None, None, expected, None, "OK",
-                 f"Estimated {metric} {format_value(value)} (CBPE, no labels) on {rows:,} row(s) is not compared with "
+                 f"Estimated {metric} {format_value(value)} (CBPE) on {rows:,} row(s) is not compared with "
                  f"the expected {expected}: too few rows for the estimate to mean anything.")
 
 
@@ -480,7 +480,8 @@ def headline(result: Assessment | Empty) -> dict[str, str]:
     found, dataset, current = result.decay, result.dataset, result.scoring.current
     performance = "unknown" if found.value is None else f"{found.metric} {format_value(found.value)} ({found.basis})"
     if found.expected is not None and found.value is not None:
-        performance += f" vs {format_value(found.expected.value)}"
+        judged = found.basis != "estimated" or found.change is not None  # an estimate on too few rows is not
+        performance += f" vs {format_value(found.expected.value)}" + ("" if judged else ", too few rows to judge")
     return {
         "verdict": result.verdict.status,
         "vs expected": performance,
