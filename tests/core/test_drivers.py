@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeRegressor
 
 from mlworkflow.core import drivers
@@ -119,3 +122,13 @@ def test_partial_dependence_of_an_integer_column() -> None:
     model = pipeline(LogisticRegression()).fit(X, y)
     one = drivers.partial_dependence(model, X, "count", BINARY)
     assert one.grid[0] == 0 and one.grid[-1] == 6 and np.isfinite(one.average).all()
+
+
+def test_partial_dependence_of_a_many_valued_category_shows_the_commonest_values() -> None:
+    X, y = classifier_frame()
+    X["word"] = [f"w{i % 40}" if i % 3 else "common" for i in range(len(X))]
+    encode = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), ["colour", "word"])],
+                               remainder="passthrough")
+    model = Pipeline([("preprocess", encode), ("model", LogisticRegression())]).fit(X, y)
+    one = drivers.partial_dependence(model, X, "word", BINARY)
+    assert len(one.grid) == drivers.CATEGORIES and "common" in one.grid

@@ -19,6 +19,7 @@ TREE_MODELS = frozenset({
     "HistGradientBoostingClassifier", "HistGradientBoostingRegressor", "LGBMClassifier", "LGBMRegressor",
 })
 GRID = 10  # partial-dependence grid points per numeric feature (one prediction of the sampled rows each)
+CATEGORIES = 12  # the commonest categories a partial dependence shows
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,10 @@ def partial_dependence(model: Any, X: pd.DataFrame, feature: str, target: Target
     categorical = not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
     if pd.api.types.is_integer_dtype(column) and not categorical:  # scikit-learn refuses integer columns here
         X = X.astype({feature: np.float64})
-    # the grid from the values seen, missing ones left out (scikit-learn cannot sort strings with NaN)
-    grid = np.array(sorted(column.dropna().unique(), key=str), dtype=object) if categorical else None
+    # the commonest values seen, missing ones left out (scikit-learn cannot sort strings with NaN); a text column
+    # has thousands of values, and each one costs a prediction of every sampled row
+    common = column.dropna().value_counts().index[:CATEGORIES]
+    grid = np.array(sorted(common, key=str), dtype=object) if categorical else None
     result = sklearn_pd(model, X, [feature], kind="average", grid_resolution=GRID,
                         categorical_features=[feature] if categorical else None,
                         custom_values={feature: grid} if categorical else None)

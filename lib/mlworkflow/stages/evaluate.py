@@ -391,7 +391,8 @@ def explain(model: Any, X: pd.DataFrame, target: Target, params: EvaluateParams,
     explained = drivers.shap_values(model, rows, target)
     if explained is not None:
         return DriverReport("shap", len(rows), drivers.shap_ranking(explained), explained, ())
-    features = [f for f in importance["feature"] if f in X.columns][:top]
+    explainable = [f for f in importance["feature"] if f in X.columns and not pd.api.types.is_datetime64_any_dtype(X[f])]
+    features = explainable[:top]
     dependence = tuple(drivers.partial_dependence(model, rows, f, target) for f in features)
     ranking = pd.DataFrame({"feature": features, "spread": [d.spread for d in dependence]})
     return DriverReport("partial_dependence", len(rows), ranking, None, dependence)

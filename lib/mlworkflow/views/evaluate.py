@@ -345,7 +345,7 @@ def _plot_shap(explained: Explained, ranking: pd.DataFrame) -> Figure:
     strip.axvline(0.0, color="black", linewidth=1)
     strip.set_yticks(range(len(shown)), [""] * len(shown))
     strip.set_xlabel("SHAP value (right of 0: raises the prediction)")
-    strip.set_title("Each sampled row (red: high value, blue: low, grey: a category)", fontsize=9)
+    strip.set_title("Each sampled row (red: high, blue: low, grey: category)")
     return figure
 
 
