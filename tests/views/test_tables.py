@@ -34,15 +34,15 @@ def frame() -> pd.DataFrame:
 def test_a_row_number_index_is_hidden_and_missing_values_are_dashes() -> None:
     shown = cells(tables.html(frame()))
     assert shown[:5] == ["family", "missing share", "rows", "score", "note"]
-    assert shown[5:10] == ["hist_gradient_boosting", "5.6%", "12,345", "0.933", "set <code>folds</code> = 3"]
-    assert shown[10:] == ["knn", "—", "7", "0.900", "—"]
+    assert shown[5:10] == ["Gradient boosting (histogram)", "5.6%", "12,345", "0.933", "set <code>folds</code> = 3"]
+    assert shown[10:] == ["Nearest neighbours", "—", "7", "0.900", "—"]
     assert not any(text.lower() == "nan" for text in shown)
 
 
 def test_a_meaningful_index_is_kept_and_a_view_can_say_otherwise() -> None:
     named = frame().set_index("family")
-    assert "hist_gradient_boosting" in cells(tables.html(named))
-    assert "hist_gradient_boosting" not in cells(tables.html(tables.table(named, index=False)))
+    assert "Gradient boosting (histogram)" in cells(tables.html(named))
+    assert "Gradient boosting (histogram)" not in cells(tables.html(tables.table(named, index=False)))
     assert "<th>0</th>" in tables.html(tables.table(frame(), index=True))
 
 
@@ -111,3 +111,12 @@ def test_a_column_of_sentences_reads_left_aligned_and_whole() -> None:
     page = tables.html(pd.DataFrame({"status": ["ok", "ok"], "note": [note, "short"]}))
     assert f'<td class="mlw-prose">{note}</td>' in page and '<td class="mlw-prose">short</td>' in page
     assert "<td>ok</td>" in page and "\x00" not in page
+
+
+def test_family_and_metric_keys_read_as_their_human_names() -> None:
+    data = pd.DataFrame({"cv roc_auc": [0.9], "chosen": ["random_forest, knn"], "note": ["random_forest won"]},
+                        index=pd.Index(["log_loss"], name="metric"))
+    assert cells(tables.html(data)) == [
+        "", "cv ROC AUC", "chosen", "note", "metric", "", "", "",
+        "Log loss", "0.900", "Random forest, Nearest neighbours", "random_forest won",
+    ]

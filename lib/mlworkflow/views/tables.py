@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from mlworkflow.views import labels
 from mlworkflow.views.labels import MISSING, number, percent
 
 Data = TypeVar("Data", pd.DataFrame, pd.Series)
@@ -23,6 +24,8 @@ SHARE = re.compile(r"\bshare\b", re.I)  # a column named a share holds one, unle
 NONE = '<p class="mlw-none">none</p>'
 PROSE = "\x00"  # marks the cells of a column of sentences (read left-aligned); html.escape leaves it alone
 PROSE_CHARS = 30
+HEADING_CHARS = 40  # a longer label is a sentence: its words stay as written
+METRIC_KEY = re.compile(r"\b(?:" + "|".join(sorted((k for k in labels.METRICS if "_" in k), key=len, reverse=True)) + r")\b")
 
 
 def table(data: Data, percent: Iterable[str] = (), index: bool | None = None) -> Data:
@@ -39,7 +42,23 @@ def _cell(value: Any) -> str:
         return ", ".join(_cell(item) for item in value) or MISSING
     if isinstance(value, bool | int | float) or _is_numpy_number(value):
         return number(value)
-    return MISSING if pd.api.types.is_scalar(value) and pd.isna(value) else str(value)
+    return MISSING if pd.api.types.is_scalar(value) and pd.isna(value) else named(str(value))
+
+
+def named(text: str) -> str:
+    """A cell that is a family key, a list of them or a metric key, in human names ('random_forest, knn' →
+    'Random forest, Nearest neighbours'); any other text as it is."""
+    parts = [part.strip() for part in text.split(",")]
+    if all(part in labels.FAMILIES for part in parts):
+        return ", ".join(map(labels.family_label, parts))
+    return labels.metric_label(text) if text in labels.METRICS else text
+
+
+def heading(label: Any) -> Any:
+    """A column or row label with the metric keys in it named ('cv roc_auc' → 'cv ROC AUC'); others unchanged."""
+    if not isinstance(label, str) or len(label) > HEADING_CHARS:
+        return label
+    return METRIC_KEY.sub(lambda found: labels.metric_label(found.group(0)), named(label))
 
 
 def _is_numpy_number(value: Any) -> bool:
@@ -97,7 +116,9 @@ def html(data: pd.DataFrame | pd.Series) -> str:
     shares = set(data.attrs[PERCENT]) if PERCENT in data.attrs else guessed_shares(frame)
     text = frame.astype(object)  # a copy whose cells take the written text, column by column (names may repeat)
     if not isinstance(frame.index, pd.MultiIndex):
-        text.index = pd.Index([_cell(label) for label in frame.index], name=frame.index.name)
+        text.index = pd.Index([heading(_cell(label)) for label in frame.index], name=frame.index.name)
+    if not isinstance(frame.columns, pd.MultiIndex):
+        text.columns = pd.Index([heading(label) for label in frame.columns], name=frame.columns.name)
     for position, name in enumerate(frame.columns):
         column = frame.iloc[:, position]
         cells = [_formatter(column, name in shares)(value) for value in column]
