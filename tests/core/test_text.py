@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import warnings
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -98,3 +100,21 @@ def test_telling_terms_are_empty_without_sparse_terms_or_coefficients() -> None:
 def test_term_row_splits_the_output_name() -> None:
     assert text.term_row("spam", "text_words_my_column__free prize", 1.23456) == {
         "class": "spam", "term": "free prize", "column": "my_column", "weight": 1.2346}
+
+
+def test_the_vocabulary_is_plain_ints_so_a_saved_text_model_stays_small() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    documents = text.as_documents(messages(200)["message"])
+    terms = text.TfidfTerms(max_features=20).fit(documents)
+    plain = TfidfVectorizer(max_features=20).fit(documents)
+    assert {type(index) for index in terms.vocabulary_.values()} == {int}
+    assert terms.vocabulary_ == plain.vocabulary_
+    assert (terms.transform(documents) != plain.transform(documents)).nnz == 0
+    assert (text.TfidfTerms(max_features=20).fit_transform(documents) != plain.transform(documents)).nnz == 0
+    saved = sio.dumps(terms)
+    stored = {name: len(zipfile.ZipFile(io.BytesIO(b)).namelist()) for name, b in [("terms", saved),
+                                                                                ("plain", sio.dumps(plain))]}
+    assert stored["plain"] >= 20 > stored["terms"]  # numpy-int vocabularies cost a stored scalar per term
+    loaded = sio.loads(saved, trusted=list(text.TRUSTED_TYPES))
+    assert (loaded.transform(documents) != terms.transform(documents)).nnz == 0
