@@ -66,6 +66,7 @@ def test_partial_dependence_of_a_linear_model_is_monotone_in_its_feature(target:
     # 'yes' grows with x: its probability rises, and the probability of 'no' falls
     assert (steps > 0).all() if target.positive == "yes" else (steps < 0).all()
     assert one.spread == pytest.approx(line.max() - line.min()) and one.spread > 0.5
+    assert one.quantity == f"average P({target.positive})"
 
 
 def test_partial_dependence_of_a_category_with_missing_values_uses_the_seen_values() -> None:

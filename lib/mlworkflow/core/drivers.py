@@ -41,6 +41,7 @@ class Dependence:
     grid: list[Any]
     average: FloatArray  # (outputs, grid points)
     outputs: list[str] = field(default_factory=list)
+    quantity: str = "average prediction"  # what is averaged, for the axis
 
     @property
     def spread(self) -> float:
@@ -147,7 +148,9 @@ def partial_dependence(model: Any, X: pd.DataFrame, feature: str, target: Target
                         custom_values={feature: grid} if categorical else None)
     average = _positive_first(np.asarray(result["average"], dtype=np.float64), model, target)
     outputs = [str(c) for c in getattr(model, "classes_", [])] if average.shape[0] > 1 else [target.name]
-    return Dependence(feature, list(result["grid_values"][0]), average, outputs)
+    quantity = {"binary": f"average P({target.positive})", "multiclass": "average probability"}.get(
+        target.task, f"average predicted {target.name}")
+    return Dependence(feature, list(result["grid_values"][0]), average, outputs, quantity)
 
 
 # --- worked what-if examples for static reports ---------------------------------------------------------------

@@ -359,8 +359,8 @@ def _plot_dependence(dependence: tuple[Dependence, ...]) -> Figure:
             else:
                 ax.plot([str(v) for v in one.grid], line, "o", label=output)
         if not numeric:
-            ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-        ax.set(title=one.feature, ylabel="average prediction")
+            ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.set(title=one.feature, ylabel=one.quantity)
         if len(one.outputs) > 1:
             ax.legend(fontsize="x-small")
     return figure
