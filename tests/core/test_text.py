@@ -118,3 +118,14 @@ def test_the_vocabulary_is_plain_ints_so_a_saved_text_model_stays_small() -> Non
     assert stored["plain"] >= 20 > stored["terms"]  # numpy-int vocabularies cost a stored scalar per term
     loaded = sio.loads(saved, trusted=list(text.TRUSTED_TYPES))
     assert (loaded.transform(documents) != terms.transform(documents)).nnz == 0
+
+
+def test_the_dense_blocks_vocabulary_is_plain_ints_and_the_saved_encoder_loads_by_name() -> None:
+    column = pd.Series(text.as_documents(messages(200)["message"]), name="message")
+    encoder = text.dense_block("word", (1, 2), components=3)
+    components = encoder.fit_transform(column)
+    assert type(encoder).__name__ == "StringComponents" and text.StringComponents is type(encoder)
+    assert {type(index) for index in encoder.vectorizer_.vocabulary_.values()} == {int}
+    loaded = sio.loads(sio.dumps(encoder), trusted=list(text.TRUSTED_TYPES))
+    assert type(loaded) is type(encoder)
+    assert np.array_equal(loaded.transform(column).to_numpy(), components.to_numpy())

@@ -10,6 +10,7 @@ name inside saved models, so `mlworkflow.core.text.as_documents` is part of the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,35 +27,37 @@ BLOCK_PREFIX = "text"
 
 # Types skops does not trust by default that the text blocks hold (a saved model records them).
 TRUSTED_TYPES: tuple[str, ...] = (
-    "mlworkflow.core.text.as_documents", "mlworkflow.core.text.TfidfTerms", "skrub._string_encoder.StringEncoder",
-    "skrub._to_str.ToStr",
+    "mlworkflow.core.text.as_documents", "mlworkflow.core.text.TfidfTerms", "mlworkflow.core.text.StringComponents",
+    "skrub._string_encoder.StringEncoder", "skrub._to_str.ToStr",
 )
 
 
-class TfidfTerms(TfidfVectorizer):  # type: ignore[misc]
-    """scikit-learn's TfidfVectorizer whose fitted vocabulary maps each term to a Python int.
+def plain_vocabulary(vectorizer: Any) -> None:
+    """Give a fitted vectorizer's vocabulary Python int indices (the same mapping); no-op without a vocabulary.
 
-    With `max_features` scikit-learn maps the kept terms to numpy integers, which skops stores one numpy scalar
-    node each: a 33,000-term model of 960 messages was 43 MB and took minutes to save. Python ints are plain JSON
-    to skops (benchmarks/text_model.py measures the ratio); the transform is the same.
+    scikit-learn maps terms to numpy integers, which skops stores as one numpy scalar node each: a
+    33,000-term model of 960 messages took minutes to save. Python ints are plain JSON to skops
+    (benchmarks/text_model.py measures the ratio); the transform is unchanged.
     """
+    fitted: dict[str, Any] | None = vars(vectorizer).get("vocabulary_")  # set by the untyped base class's fit
+    if fitted is not None:
+        vectorizer.vocabulary_ = {term: int(index) for term, index in fitted.items()}
+
+
+class TfidfTerms(TfidfVectorizer):  # type: ignore[misc]
+    """scikit-learn's TfidfVectorizer whose fitted vocabulary has Python int indices (`plain_vocabulary`)."""
 
     def fit(self, raw_documents: Any, y: Any = None) -> TfidfTerms:
         """Learn the vocabulary and idf, as TfidfVectorizer does."""
         super().fit(raw_documents, y)
-        return self.plain_vocabulary()
+        plain_vocabulary(self)
+        return self
 
     def fit_transform(self, raw_documents: Any, y: Any = None) -> Any:
         """Learn the vocabulary and idf and return the TF-IDF matrix, as TfidfVectorizer does."""
         matrix = super().fit_transform(raw_documents, y)
-        self.plain_vocabulary()
+        plain_vocabulary(self)
         return matrix
-
-    def plain_vocabulary(self) -> TfidfTerms:
-        """The fitted vocabulary with Python int indices (the same mapping)."""
-        fitted: dict[str, Any] = vars(self)["vocabulary_"]  # set by the untyped base class's fit
-        self.vocabulary_ = {term: int(index) for term, index in fitted.items()}
-        return self
 
 
 def as_documents(values: Any) -> npt.NDArray[np.object_]:
@@ -78,11 +81,34 @@ def sparse_block(analyzer: str, ngrams: NgramRange, max_features: int) -> Pipeli
                      ("tfidf", vectorizer)])
 
 
-def dense_block(analyzer: str, ngrams: NgramRange, components: int) -> Any:
-    """TF-IDF of the n-grams reduced by truncated SVD to `components` dense columns (skrub's StringEncoder)."""
+@functools.cache
+def string_components() -> type:
+    """skrub's StringEncoder whose fitted TF-IDF vocabulary has Python int indices (`plain_vocabulary`).
+
+    Defined on first use: importing skrub costs a second, and only the dense text blocks need it.
+    """
     from skrub import StringEncoder
 
-    return StringEncoder(n_components=components, ngram_range=ngrams, analyzer=analyzer, random_state=SVD_SEED)
+    def fit_transform(self: Any, column: Any, y: Any = None) -> Any:
+        """Fit skrub's StringEncoder and return its components."""
+        components = StringEncoder.fit_transform(self, column, y)
+        plain_vocabulary(self.vectorizer_)  # a HashingVectorizer pipeline has none
+        return components
+
+    return type("StringComponents", (StringEncoder,), {"__module__": __name__, "fit_transform": fit_transform,
+                                                        "__doc__": string_components.__doc__})
+
+
+def __getattr__(name: str) -> Any:
+    """`StringComponents`, made on first use (PEP 562), so a saved model can name it and skops can load it."""
+    if name == "StringComponents":
+        return string_components()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def dense_block(analyzer: str, ngrams: NgramRange, components: int) -> Any:
+    """TF-IDF of the n-grams reduced by truncated SVD to `components` dense columns (skrub's StringEncoder)."""
+    return string_components()(n_components=components, ngram_range=ngrams, analyzer=analyzer, random_state=SVD_SEED)
 
 
 def blocks(
