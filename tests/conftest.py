@@ -1,4 +1,4 @@
-"""Shared fixtures: the repo root, ../shared/data (skipped where absent), one smoke run, a headless Chromium."""
+"""Shared fixtures: the repo root, ../shared/data (skipped where absent), one smoke run, a LocalCluster, a headless Chromium."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -76,6 +76,20 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
             )
     args, returncode, stdout, stderr = json.loads(record.read_text(encoding="utf-8"))
     return subprocess.CompletedProcess(args, returncode, stdout, stderr), out
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A dask.distributed LocalCluster of two single-threaded worker processes on loopback."""
+    distributed = pytest.importorskip("distributed")
+    try:
+        local = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
+    except (OSError, TimeoutError) as exc:
+        pytest.skip(f"distributed cannot start a LocalCluster on loopback here ({exc})")
+    with local:
+        yield local
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import joblib
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import cross_validate
@@ -18,20 +16,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.parallel import Parallel, delayed
 
 from mlworkflow.core import dask_backend, parallel
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    """A LocalCluster of two single-threaded worker processes on loopback."""
-    distributed = pytest.importorskip("distributed")
-    try:
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        )
-    except (OSError, TimeoutError) as exc:
-        pytest.skip(f"distributed cannot start a LocalCluster on loopback here ({exc})")
-    with local:
-        yield local
 
 
 def backend_name(_index: int) -> str:

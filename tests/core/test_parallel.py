@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import joblib
@@ -22,20 +21,6 @@ from mlworkflow.core import parallel
 def where(_index: int) -> tuple[int, str | None]:
     """The process a task ran in and its OpenMP thread cap."""
     return os.getpid(), os.environ.get("OMP_NUM_THREADS")
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    """A LocalCluster of two single-threaded worker processes on loopback."""
-    distributed = pytest.importorskip("distributed")
-    try:
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        )
-    except (OSError, TimeoutError) as exc:
-        pytest.skip(f"distributed cannot start a LocalCluster on loopback here ({exc})")
-    with local:
-        yield local
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +29,6 @@ select: {{candidates: [logistic, random_forest, hist_gradient_boosting], folds: 
 train: {{search: optuna, n_iter: 3, folds: 2, time_budget_s: null, n_jobs: 2}}
 evaluate: {{bootstrap: 50, threshold_folds: 2, permutation_repeats: 1, explain_rows: 20, n_jobs: 2}}
 """
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    """A LocalCluster of two single-threaded worker processes on loopback."""
-    distributed = pytest.importorskip("distributed")
-    try:
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        )
-    except (OSError, TimeoutError) as exc:
-        pytest.skip(f"distributed cannot start a LocalCluster on loopback here ({exc})")
-    with local:
-        yield local
 
 
 def tiny(root: Path, repo: Path, *extra: str) -> subprocess.CompletedProcess[str]:
