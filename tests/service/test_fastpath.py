@@ -141,7 +141,7 @@ def test_identical_with_feature_selection_and_resampling(
     assert_identical(pipeline, adult.iloc[2000:2400][list(spec.features)])
 
 
-@pytest.mark.parametrize(("family", "step"), [("logistic", "sparse output"), ("hist_gradient_boosting", "StringEncoder")])
+@pytest.mark.parametrize(("family", "step"), [("logistic", "sparse output"), ("hist_gradient_boosting", "StringComponents")])
 def test_text_blocks_are_refused_so_the_service_keeps_the_pipeline(family: str, step: str) -> None:
     frame = pd.DataFrame({"message": [f"free prize {i}" if i % 2 else f"see you at {i}" for i in range(60)],
                           "y": ["spam", "ham"] * 30})

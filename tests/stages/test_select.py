@@ -23,6 +23,7 @@ from mlworkflow.params import SelectParams
 from mlworkflow.records import Ranked, SelectRecord
 from mlworkflow.stages import select
 from mlworkflow.views import select as view
+from mlworkflow.views.labels import family_label
 from tests.core.test_calibration import few_rows_five_classes
 from tests.core.test_families import tiny
 from tests.metrickit import LABEL_SETS, direct, relabel
@@ -199,7 +200,7 @@ def test_a_failing_candidate_is_reported_not_raised() -> None:
     assert select.choose(ranking, top_k=2) == ["logistic"]
     assert (
         "ValueError on fold 1"
-        in view.notes_table(SelectRecord.model_construct(skipped={}, ranking=[Ranked(**r) for r in ranking])).loc["broken", "note"]
+        in view.notes_table(SelectRecord.model_construct(skipped={}, ranking=[Ranked(**r) for r in ranking])).loc[family_label("broken"), "note"]
     )
 
 
@@ -306,7 +307,7 @@ def test_a_family_whose_log_loss_is_worse_than_the_prior_is_not_chosen() -> None
     assert "worse than the class prior's 1.32" in summary.probabilities.untrusted["decision_tree"]
     assert "decision_tree" not in summary.chosen and summary.chosen[0] == "logistic"
     assert summary.headline["worse than the class prior"].startswith("decision_tree")
-    assert "not chosen: out-of-fold log-loss" in view.notes_table(summary).loc["decision_tree", "note"]
+    assert "not chosen: out-of-fold log-loss" in view.notes_table(summary).loc[family_label("decision_tree"), "note"]
 
 
 def test_the_prior_scores_the_same_folds_and_regression_has_no_check() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -109,6 +110,9 @@ def test_drivers_gains_and_cost_plots() -> None:
         report = evaluate.explain(pipeline(estimator).fit(X, y), X, BINARY, params, 0, importance)
         assert report.method == method and view.plot_drivers(report).axes
         assert view.drivers_table(report)["feature"].iloc[0] == "x"
+        if report.explained is not None:  # a feature derived inside the pipeline has no input column to colour by
+            derived = dataclasses.replace(report.explained, inputs=report.explained.inputs.drop(columns=["x"]))
+            assert view.plot_drivers(dataclasses.replace(report, explained=derived)).axes
     scored = binary_scored(threshold=0.4)
     lift = evaluate.gains(scored)
     assert len(view.plot_gains(lift).axes[1].patches) == 10

@@ -337,7 +337,8 @@ def _plot_shap(explained: Explained, ranking: pd.DataFrame) -> Figure:
     bars.set(xlabel=f"mean |SHAP value| ({explained.output})", title="What drives predictions")
     jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(explained.values))
     for position, feature in enumerate(shown):
-        values, colours = explained.values[feature].to_numpy(), _row_colours(explained.inputs[feature])
+        inputs = explained.inputs.get(feature)  # None for a feature derived inside the pipeline (preprocess.features)
+        values, colours = explained.values[feature].to_numpy(), None if inputs is None else _row_colours(inputs)
         if colours is None:
             strip.scatter(values, position + jitter, s=5, color="#999999", alpha=0.6)
         else:
@@ -345,7 +346,7 @@ def _plot_shap(explained: Explained, ranking: pd.DataFrame) -> Figure:
     strip.axvline(0.0, color="black", linewidth=1)
     strip.set_yticks(range(len(shown)), [""] * len(shown))
     strip.set_xlabel("SHAP value (right of 0: raises the prediction)")
-    strip.set_title("Each sampled row (red: high, blue: low, grey: category)")
+    strip.set_title("Each sampled row (red: high, blue: low, grey: category or derived)")
     return figure
 
 
