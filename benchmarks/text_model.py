@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from hotspots import fastest  # type: ignore[import-not-found]  # benchmarks/ is on the path of its scripts
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from mlworkflow.core import text
@@ -32,16 +31,6 @@ def documents() -> np.ndarray:
         return text.as_documents(pd.read_csv(SMS)["text"])
     rng = np.random.default_rng(0)
     return np.array([" ".join(f"w{k}" for k in rng.integers(0, 20_000, 15)) for _ in range(5_000)], dtype=object)
-
-
-def fastest(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """The fastest of `repeats` calls and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def measure(vectorizer: Any, repeats: int) -> tuple[int, float, float]:
