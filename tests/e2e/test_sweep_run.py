@@ -107,3 +107,60 @@ def test_the_leaderboard_in_a_browser(swept: Swept, watched: tuple[Any, Page, Pa
     page.locator(f"a[href='{second}/index.html']").click()
     page.wait_for_url(re.compile(rf"/{second}/index\.html$"))
     assert watch.problems() == {}
+
+
+DATA_ONLY = f"""
+run: {{name: tiny, seed: 7}}
+data: {{path: {PROJECT_ROOT / "data" / "adult_train.csv.gz"}, target: income, sample_rows: 300}}
+"""
+
+
+@pytest.fixture(scope="module")
+def swept_on_cluster(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Swept:
+    """A two-variant sweep of the data stage alone (the cheapest run that starts a kernel) with --cluster."""
+    root = tmp_path_factory.mktemp("sweep-cluster")
+    params = root / "tiny.yaml"
+    params.write_text(DATA_ONLY, encoding="utf-8")
+    done = mlworkflow("sweep", str(params), "--vary", "data.sample_rows=300,400", "--stages", "data",
+                      "--cluster", cluster.scheduler_address, "--root", str(root), cwd=root)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    record = json.loads(next((root / "sweeps").glob("*/sweep.json")).read_text(encoding="utf-8"))
+    return done, root, record
+
+
+def variants_each_worker_ran(cluster: Any) -> dict[str, set[str]]:
+    """{worker address: the sweep-variant task keys it executed}, from each worker's own transition log."""
+    from distributed import Client
+
+    def executed(dask_worker: Any) -> list[str]:
+        return sorted({str(entry[0]) for entry in dask_worker.state.log
+                       if str(entry[0]).startswith("variant-") and "executing" in entry[1:3]})
+
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        return {address: set(keys) for address, keys in client.run(executed).items()}
+
+
+def test_on_a_cluster_each_variant_runs_as_a_task_of_its_workers(swept_on_cluster: Swept, cluster: Any) -> None:
+    done, root, record = swept_on_cluster
+    run_ids = [v["run_id"] for v in record["variants"]]
+    assert [v["status"] for v in record["variants"]] == ["ok", "ok"] and record["shared"] == []
+    assert f"variants: tasks of the Dask cluster at {cluster.scheduler_address}" in done.stdout
+    ran = variants_each_worker_ran(cluster)
+    assert set(ran) == set(cluster.scheduler_info["workers"])
+    assert sorted(key for keys in ran.values() for key in keys) == sorted(f"variant-{r}" for r in run_ids)
+    for variant in record["variants"]:
+        state = runstate.read(root / "runs" / variant["run_id"] / "state.json")
+        assert state.status == "ok" and state.reasons == {"data": "ran: first run"}
+        params = json.loads((root / "runs" / variant["run_id"] / "params.json").read_text(encoding="utf-8"))
+        assert params["data"]["sample_rows"] == variant["values"]["data.sample_rows"]
+        assert params["run"]["cluster"] == cluster.scheduler_address
+
+
+def test_on_a_cluster_the_leaderboard_lists_both_variants(swept_on_cluster: Swept) -> None:
+    _, root, record = swept_on_cluster
+    page = leaderboard(swept_on_cluster).read_text(encoding="utf-8")
+    links = re.findall(r'href="([^"]+)"', page)
+    assert sorted(links) == sorted(["index.html", *[f"{v['run_id']}/index.html" for v in record["variants"]]])
+    assert all((root / "reports" / link).is_file() for link in links)
+    assert page.count("no evaluation (the evaluate stage was not run)") == 2
+    assert "<code>300</code>" in page and "<code>400</code>" in page

@@ -76,6 +76,8 @@ def _add_sweep_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
                        help="variants at a time (default: sweep.parallel, else as many as the cores)")
     sweep.add_argument("--stages", default="", help="comma-separated stages of each variant (default data … evaluate)")
     sweep.add_argument("--root", type=Path, default=Path.cwd(), help="folder holding runs/, reports/ and sweeps/")
+    sweep.add_argument("--cluster", default=None, metavar="tcp://HOST:PORT",
+                       help="run each variant as a task of this dask.distributed scheduler (same as --set run.cluster=ADDRESS)")
 
 
 def _add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -273,7 +275,8 @@ def command_sweep(args: argparse.Namespace) -> int:
     if args.parallel is not None and args.parallel < 1:
         raise ParamsError("command line", [ParamsIssue("--parallel", "a number of variants ≥ 1", str(args.parallel))])
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    request = sweep.SweepRequest(str(args.params), shown_path(args.params), args.overrides, args.vary, args.root,
+    overrides = [*args.overrides, *cluster_override(args)]
+    request = sweep.SweepRequest(str(args.params), shown_path(args.params), overrides, args.vary, args.root,
                                  parallel.cpu_budget(os.environ), stages, args.parallel)
     planned = sweep.plan(request)
     record = planned.record

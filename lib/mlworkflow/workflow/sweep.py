@@ -399,6 +399,7 @@ def execute(planned: Plan, echo: Echo = print, run: Execute = run_variant) -> Sw
 
     cluster = cluster_of(tasks) if run is run_variant else None
     if cluster is not None:  # each variant a task of the run's Dask cluster (its fits too)
+        echo(f"variants: tasks of the Dask cluster at {cluster}")
         run_on_cluster(cluster, tasks, record.parallel, done)
     else:
         run_tasks(run, tasks, record.parallel, done)
