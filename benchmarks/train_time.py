@@ -154,7 +154,7 @@ def stage_work(spec: Any, names: Any, X: pd.DataFrame, y: pd.Series, params: Any
         if getattr(params, "validation_curve", True):
             train.validation_curve_frame(spec, best, X, y, params, seed)
         if hasattr(train, "try_ensemble"):
-            train.try_ensemble(spec, results, kept, X, y, params, seed)
+            train.try_ensemble(spec, results, kept, y, params, seed)
         if hasattr(train, "kept_out_of_fold"):
             train.kept_out_of_fold(kept).to_frame()
         model = train.fit_final(spec, best, X, y, seed, kept.check)

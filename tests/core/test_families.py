@@ -169,6 +169,18 @@ def test_lightgbm_takes_column_names_it_would_refuse_itself() -> None:
     assert (pipeline.predict(frame.rename(columns=odd)) == y).mean() > 0.7
 
 
+@pytest.mark.parametrize("task", families.TASKS)
+def test_lightgbm_stops_early_below_its_cap_on_rows_it_holds_out(task: str) -> None:
+    from mlworkflow.core import boosting
+
+    frame, y, spec = tiny(task)
+    model = families.make_pipeline(spec, "lightgbm", 0).fit(frame, y).named_steps["model"]
+    assert isinstance(model, boosting.LGBMRegressor if task == "regression" else boosting.LGBMClassifier)
+    assert model.early_stopping is True and "model__n_estimators" not in families.search_space("lightgbm", task)
+    assert model.best_iteration_ > 0, "a fit without early stopping has no best iteration"
+    assert model.n_estimators_ < families.LGBM_DEFAULTS["n_estimators"]
+
+
 def test_lightgbm_seed_changes_the_bagged_model() -> None:
     frame, y, spec = tiny("regression")
     first = families.make_pipeline(spec, "lightgbm", 1).fit(frame, y).predict(frame)

@@ -14,7 +14,7 @@ map to, per task:
 | `knn`                    | KNeighborsClassifier                       | KNeighborsRegressor                 |
 | `naive_bayes`            | GaussianNB                                 | (not available)                     |
 | `mlp`                    | MLPClassifier                              | TransformedTargetRegressor(MLPRegressor) |
-| `lightgbm`               | lightgbm.LGBMClassifier                    | lightgbm.LGBMRegressor              |
+| `lightgbm`               | core.boosting.LGBMClassifier (early stopping) | core.boosting.LGBMRegressor      |
 
 `hist_gradient_boosting` handles categories itself (`Family.native`): categorical columns are
 ordinal-encoded (missing and unseen categories become NaN) and passed as `categorical_features`,
@@ -139,19 +139,23 @@ KNN_DEFAULTS = {"n_neighbors": 15, "weights": "distance"}
 FOREST_DEFAULTS = {"n_estimators": 100, "min_samples_leaf": 2, "n_jobs": 1}
 TREE_TYPES = ("sklearn.tree._tree.Tree",)
 # LightGBM: one thread (parallel CV runs folds in processes), deterministic and row-wise histograms so a
-# seed gives the same model; no early stopping (its sklearn API needs an eval_set: n_estimators and
-# learning_rate are searched instead); small groups still split categories on small tables.
+# seed gives the same model; early stopping on 10% of the rows held out inside fit (`core.boosting`), so
+# n_estimators is a cap and not searched; small groups still split categories on small tables.
 LGBM_DEFAULTS = {
-    "n_estimators": 200, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 10,
+    "n_estimators": 1000, "early_stopping": True, "n_iter_no_change": 20, "validation_fraction": 0.1,
+    "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 10,
     "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "min_data_per_group": 20,
     "categorical_column": None, "n_jobs": 1, "verbose": -1, "deterministic": True, "force_row_wise": True,
 }
 LGBM_SPACE = {
-    "n_estimators": [100, 200, 400], "learning_rate": _range(0.01, 0.3), "num_leaves": _range(8, 128, kind="int"),
+    "learning_rate": _range(0.01, 0.3), "num_leaves": _range(8, 128, kind="int"),
     "min_child_samples": _range(5, 100, kind="int"), "reg_lambda": _range(1e-6, 10.0),
     "colsample_bytree": _range(0.5, 1.0, log=False),
 }
-LGBM_TYPES = ("collections.OrderedDict", "lightgbm.basic.Booster")  # the Booster pickles as its model string
+LGBM_TYPES = (  # the Booster pickles as its model string
+    "collections.OrderedDict", "lightgbm.basic.Booster",
+    "mlworkflow.core.boosting.LGBMClassifier", "mlworkflow.core.boosting.LGBMRegressor",
+)
 KNN_TYPES = (
     "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.metrics._dist_metrics.ManhattanDistance64",
     "sklearn.neighbors._ball_tree.BallTree", "sklearn.neighbors._kd_tree.KDTree",
@@ -222,10 +226,10 @@ CATALOGUE: tuple[Family, ...] = (
     ),
     Family(
         "lightgbm",
-        Estimator("lightgbm.LGBMClassifier", LGBM_SPACE, "num_leaves", LGBM_DEFAULTS),
-        Estimator("lightgbm.LGBMRegressor", LGBM_SPACE, "num_leaves", LGBM_DEFAULTS),
+        Estimator("mlworkflow.core.boosting.LGBMClassifier", LGBM_SPACE, "num_leaves", LGBM_DEFAULTS),
+        Estimator("mlworkflow.core.boosting.LGBMRegressor", LGBM_SPACE, "num_leaves", LGBM_DEFAULTS),
         native=Native("categorical_column", 255, by_position=True),
-        trusted_types=(*LGBM_TYPES, "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor"),
+        trusted_types=LGBM_TYPES,
         row_wise=True,
         class_weight=True,
     ),
