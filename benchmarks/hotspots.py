@@ -8,6 +8,10 @@
    every value of every categorical column to find infrequent levels. After: the spec with `levels` (what
    stage preprocess now records), which skips the count when no column has more than 255 levels. Both outputs
    are compared.
+3. reading.check_frame's test for numbers left as text (thousands separators, decimal commas) on every text column.
+   Before: each row's value converted to text and stripped, then counted (`texts_per_row`, the code before).
+   After: each distinct value counted, then converted and stripped once (`reading.distinct_texts`). Both counts
+   are compared.
 The rows are Adult resampled with noise (benchmarks/scale.py's `synthetic`), written to a temporary folder.
 Each measurement runs `--repeats` times and keeps its fastest; the load average is printed with the figures.
 Usage: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/hotspots.py [--rows 300000] [--repeats 2]
@@ -58,6 +62,21 @@ def row_lines(path: Path, repeats: int) -> dict[str, Any]:
     return {"hot spot": "reading.row_lines", "before s": before, "after s": after, "same": np.array_equal(old, new)}
 
 
+def texts_per_row(values: pd.Series) -> pd.Series:
+    """The distinct stripped texts' counts as check_grouped_numbers made them before: per row, then counted."""
+    texts = values.dropna().astype(str).str.strip()
+    return texts[texts != ""].value_counts()
+
+
+def text_numbers(frame: pd.DataFrame, repeats: int) -> dict[str, Any]:
+    """The distinct texts of every text column, per row before and per distinct value after."""
+    columns = [frame[c] for c in frame.columns if features.is_text(frame[c])]
+    before, old = fastest(lambda: [texts_per_row(v) for v in columns], repeats)
+    after, new = fastest(lambda: [reading.distinct_texts(v) for v in columns], repeats)
+    same = all(a.sort_index().to_dict() == b.sort_index().to_dict() for a, b in zip(old, new, strict=True))
+    return {"hot spot": "reading.check_frame text numbers", "before s": before, "after s": after, "same": same}
+
+
 def spec_of(frame: pd.DataFrame, known: bool) -> features.FeatureSpec:
     """Adult's feature spec, with the categorical columns' `levels` recorded or not (an older record)."""
     categorical = tuple(c for c in frame.columns if c != TARGET and features.is_text(frame[c]))
@@ -85,7 +104,9 @@ def main() -> None:
         path = Path(folder) / "adult.csv.gz"
         frame.to_csv(path, index=False)
         print(f"{args.rows:,} rows; load average before: {os.getloadavg()}", flush=True)
-        table = pd.DataFrame([row_lines(path, args.repeats), encoding(frame, args.repeats)]).set_index("hot spot")
+        read = pd.read_csv(path, skipinitialspace=True)  # as the data stage reads it (pyarrow-backed text)
+        found = [row_lines(path, args.repeats), encoding(frame, args.repeats), text_numbers(read, args.repeats)]
+        table = pd.DataFrame(found).set_index("hot spot")
     table["speed-up"] = table["before s"] / table["after s"]
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     print(f"load average after: {os.getloadavg()}")

@@ -107,6 +107,18 @@ def test_grouped_numbers_with_a_space_name_that_separator() -> None:
         reading.check_grouped_numbers(values, np.array([2, 3, 4]), ReadOptions(), "f.csv")
 
 
+def test_distinct_texts_count_each_stripped_text_over_its_spellings_most_first() -> None:
+    values = pd.Series([" 1,5", "a", None, "1,5 ", "1,5", "  ", 7, "7"], dtype=object)
+    counts = reading.distinct_texts(values)
+    assert counts.to_dict() == {"1,5": 3, "7": 2, "a": 1} and list(counts) == [3, 2, 1]
+
+
+def test_grouped_numbers_name_the_line_of_the_first_row_holding_the_example() -> None:
+    values = pd.Series([None, "3,25", " 2,5", "2,5", "4,5"], dtype=object, name="rate")
+    with pytest.raises(DataError, match=r"decimal comma \(e\.g\. '2,5' on line 4\)"):
+        reading.check_grouped_numbers(values, np.arange(2, 7), ReadOptions(), "f.csv")
+
+
 def test_the_pandas_keywords_are_pandas_defaults_when_nothing_is_set() -> None:
     keywords = reading.pandas_options(ReadOptions(), ",")
     assert keywords["na_values"] is None and keywords["thousands"] is None and "parse_dates" not in keywords

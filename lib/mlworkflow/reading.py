@@ -294,9 +294,8 @@ def check_finite(values: pd.Series, lines: np.ndarray, source: str) -> None:
 
 def check_grouped_numbers(values: pd.Series, lines: np.ndarray, options: ReadOptions, source: str) -> None:
     """A text column of numbers with thousands separators or a decimal comma: a DataError naming the option."""
-    texts = values.dropna().astype(str).str.strip()
-    counts = texts[texts != ""].value_counts()  # distinct texts: a category column has few
-    distinct = counts.index.to_series().astype(str)
+    counts = distinct_texts(values)
+    distinct = counts.index.to_series()
     if distinct.empty or not distinct.str.contains(r"\d").any():
         return
     plain = distinct.str.fullmatch(rf"[+-]?\d+(?:{re.escape(options.decimal)}\d*)?").to_numpy()
@@ -305,8 +304,22 @@ def check_grouped_numbers(values: pd.Series, lines: np.ndarray, options: ReadOpt
         matched = distinct.str.fullmatch(pattern).to_numpy()
         if matched.any() and float(weights[matched | plain].sum()) >= NUMBER_SHARE:
             example = str(distinct[matched].iloc[0])
-            position = int(np.flatnonzero((texts == example).reindex(values.index, fill_value=False).to_numpy())[0])
-            raise DataError(number_reason(mark, example, where(lines, position)), str(values.name), source)
+            raise DataError(number_reason(mark, example, where(lines, first_row(values, example))), str(values.name), source)
+
+
+def distinct_texts(values: pd.Series) -> pd.Series:
+    """How many rows hold each present, non-blank text (stripped), most first; each distinct value is converted and
+    stripped once, not each row (a category column has few)."""
+    raw = values.value_counts()
+    texts = pd.Series(raw.to_numpy(), index=raw.index.astype(str).str.strip())
+    merged = texts[texts.index != ""].groupby(level=0, sort=False).sum()
+    return merged.sort_values(ascending=False, kind="stable")
+
+
+def first_row(values: pd.Series, text: str) -> int:
+    """The position of the first row whose present value reads `text` once stripped."""
+    same = values.astype(str).str.strip().to_numpy() == text
+    return int(np.flatnonzero(same & values.notna().to_numpy())[0])
 
 
 def number_patterns(options: ReadOptions) -> list[tuple[str, str]]:

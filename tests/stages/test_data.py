@@ -503,6 +503,17 @@ def test_titanic_identifiers_are_flagged_and_names_are_text(shared_data: Path) -
     assert result.leaks == {}
 
 
+def test_profile_correlates_a_seeded_sample_of_a_large_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = frame_for("binary", n=400)
+    target = target_of(frame, tmp_path)
+    monkeypatch.setattr(data, "CORRELATION_ROWS", 100)
+    result = data.profile(frame, target, 0.98, seed=3)
+    expected = data.correlations(data.sample(frame, 100, 3), target, "spearman")
+    pd.testing.assert_frame_equal(result.spearman, expected)
+    assert not result.spearman.equals(data.correlations(frame, target, "spearman"))
+    assert result.columns.loc["x", "missing"] == 0 and int(result.balance["rows"].sum()) == 400  # the rest: every row
+
+
 def test_profile_records_every_column_role_with_its_reason() -> None:
     templates = ["call now to win a cash prize", "see you at lunch tomorrow", "free entry in our weekly draw"]
     messages = [f"{templates[i % 3]} {i}" for i in range(N)]  # unique per row, but words repeat: free text
