@@ -1,7 +1,9 @@
-"""Project paths, all derived from the project root, and the native thread caps; nothing happens at import."""
+"""Project paths, all derived from the project root, the native thread caps and the skipped grammar import;
+nothing happens at import."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +25,13 @@ THREAD_VARIABLES = (
 )
 
 
+# nbformat validates notebooks with jsonschema, whose format checkers import rfc3987_syntax when it is installed
+# (jupyterlab's dependencies install it): that module compiles 38 Lark grammars at import for the `iri` formats,
+# which no notebook schema uses — about 3 s of CPU in every command that reads a notebook, most of a re-run that
+# reuses every stage (python-jsonschema/jsonschema issue 1428). jsonschema skips the optional module when absent.
+UNUSED_GRAMMARS = "rfc3987_syntax"
+
+
 def user_sized_threads(environ: Mapping[str, str]) -> bool:
     """Whether the user set (non-empty) any native thread-pool variable."""
     return any(environ.get(name) for name in THREAD_VARIABLES)
@@ -39,3 +48,9 @@ def cap_loaded_pools(environ: Mapping[str, str]) -> None:
 
     if not user_sized_threads(environ):
         threadpool_limits(THREADS_PER_PROCESS)
+
+
+def skip_unused_grammars() -> None:
+    """Make this process's later imports of jsonschema skip its IRI format grammars (none of our schemas uses
+    them); nothing changes when the module is already loaded."""
+    sys.modules.setdefault(UNUSED_GRAMMARS, None)  # type: ignore[arg-type]  # None: "not importable" to importlib

@@ -422,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     challenger fails the gate (0 when it passed, promoted or not).
     """
     args = build_parser().parse_args(argv)
+    config.skip_unused_grammars()  # before papermill and nbconvert load nbformat
     user_environment = dict(os.environ)
     os.environ.update(config.thread_caps(user_environment))  # kernels, workers and libraries loaded later
     config.cap_loaded_pools(user_environment)  # libraries this process has loaded already
