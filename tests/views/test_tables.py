@@ -118,5 +118,31 @@ def test_family_and_metric_keys_read_as_their_human_names() -> None:
                         index=pd.Index(["log_loss"], name="metric"))
     assert cells(tables.html(data)) == [
         "", "cv ROC AUC", "chosen", "note", "metric", "", "", "",
-        "Log loss", "0.900", "Random forest, Nearest neighbours", "random_forest won",
+        "Log loss", "0.900", "Random forest, Nearest neighbours", "Random forest won",
     ]
+
+
+def test_a_styler_renders_by_the_same_rules_and_keeps_its_styles() -> None:
+    data = pd.DataFrame({"family": ["random_forest", "knn"], "log_loss": [0.3, np.nan], "note": ["ok", None]})
+    styler = data.style.set_uuid("t").apply(lambda _: pd.DataFrame("color: red", index=data.index, columns=data.columns),
+                                            axis=None).set_caption("Caption.")
+    page = tables.styled_html(styler)
+    assert page.startswith('<div class="mlw-table">') and "color: red" in page and "Caption." in page
+    assert cells(page) == ["family", "Log loss", "note", "Random forest", "0.300", "ok", "Nearest neighbours", "—", "—"]
+    assert "nan" not in page.lower() and "None" not in page
+    assert "random_forest" in styler.to_html()  # the view's Styler itself is left as it was
+    assert tables.Styled(styler).to_html() == tables.Styled(styler)._repr_html_() == page
+    assert tables.styled_html(pd.DataFrame().style) == tables.NONE
+
+
+def test_register_displays_a_styler_as_a_clean_table(shell: InteractiveShell) -> None:
+    tables.register()
+    shown = shell.display_formatter.format(pd.DataFrame({"a": [1.0, np.nan]}).style)[0]["text/html"]
+    assert cells(shown) == ["a", "1", "—"] and 'class="mlw-table"' in shown
+
+
+def test_a_hyperparameter_left_unset_reads_in_words() -> None:
+    trials = pd.DataFrame({"max_depth": ["None", 8], "class_weight": ["None", "balanced"]})
+    assert cells(tables.html(trials)) == ["max_depth", "class_weight", "no limit", "none", "8", "balanced"]
+    tuned = pd.Series({"max_leaf_nodes": "None", "criterion": "None"}, name="value")
+    assert cells(tables.html(tuned)) == ["", "value", "max_leaf_nodes", "no limit", "criterion", "none"]

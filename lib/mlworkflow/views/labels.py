@@ -1,88 +1,23 @@
-"""Human names for model families and metrics, and numbers written as a reader expects them."""
+"""Human names for model families and metrics (core/names.py's, for views), and numbers written as a reader expects
+them."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-FAMILIES: dict[str, str] = {
-    "logistic": "Logistic regression",
-    "decision_tree": "Decision tree",
-    "random_forest": "Random forest",
-    "hist_gradient_boosting": "Gradient boosting (histogram)",
-    "svm": "Support vector machine",
-    "knn": "Nearest neighbours",
-    "naive_bayes": "Naive Bayes",
-    "mlp": "Neural network (MLP)",
-    "lightgbm": "LightGBM",
-    "ensemble": "Ensemble",
-    "baseline": "Baseline",
-    "dummy": "Baseline",
-}
-METRICS: dict[str, str] = {
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy",
-    "precision": "Precision",
-    "recall": "Recall",
-    "f1": "F1",
-    "roc_auc": "ROC AUC",
-    "roc_auc_ovr": "ROC AUC (one vs rest)",
-    "roc_auc_ovr_weighted": "ROC AUC (one vs rest, weighted)",
-    "roc_auc_ovo": "ROC AUC (one vs one)",
-    "roc_auc_ovo_weighted": "ROC AUC (one vs one, weighted)",
-    "average_precision": "Average precision",
-    "log_loss": "Log loss",
-    "brier": "Brier score",
-    "d2_brier_score": "D² Brier score",
-    "d2_log_loss_score": "D² log loss",
-    "d2_absolute_error_score": "D² absolute error",
-    "top_k_accuracy": "Top-k accuracy",
-    "matthews_corrcoef": "Matthews correlation",
-    "jaccard": "Jaccard index",
-    "positive_likelihood_ratio": "Positive likelihood ratio",
-    "negative_likelihood_ratio": "Negative likelihood ratio",
-    "mae": "Mean absolute error",
-    "mean_absolute_error": "Mean absolute error",
-    "rmse": "Root mean squared error",
-    "root_mean_squared_error": "Root mean squared error",
-    "mean_squared_error": "Mean squared error",
-    "r2": "R²",
-    "explained_variance": "Explained variance",
-    "max_error": "Max error",
-    "median_absolute_error": "Median absolute error",
-    "mean_absolute_percentage_error": "Mean absolute percentage error",
-    "mean_squared_log_error": "Mean squared log error",
-    "root_mean_squared_log_error": "Root mean squared log error",
-    "mean_poisson_deviance": "Mean Poisson deviance",
-    "mean_gamma_deviance": "Mean gamma deviance",
-    "selection_rate": "Selection rate",
-}
-AVERAGES: dict[str, str] = {"macro": "macro average", "weighted": "weighted average", "micro": "micro average"}
+from mlworkflow.core import names
+
+FAMILIES: dict[str, str] = names.FAMILIES
+METRICS: dict[str, str] = {key: names.metric_label(key) for key in sorted(names.metric_keys())}  # every known key
 MISSING = "—"
-
-
-def readable(key: str) -> str:
-    """A key no catalogue names, made readable: 'max_leaf_nodes' → 'Max leaf nodes'."""
-    words = str(key).replace("_", " ").replace("-", " ").split()
-    text = " ".join(words)
-    return text[:1].upper() + text[1:]
-
-
-def family_label(key: str) -> str:
-    """The name a reader knows a model family by: 'hist_gradient_boosting' → 'Gradient boosting (histogram)'."""
-    name = str(key)
-    return FAMILIES.get(name) or FAMILIES.get(name.lower()) or readable(name)
-
-
-def metric_label(key: str) -> str:
-    """The name a reader knows a metric by: 'roc_auc' → 'ROC AUC', 'f1_macro' → 'F1 (macro average)'."""
-    name = str(key).removeprefix("neg_")
-    if name in METRICS:
-        return METRICS[name]
-    base, _, average = name.rpartition("_")
-    if base in METRICS and average in AVERAGES:
-        return f"{METRICS[base]} ({AVERAGES[average]})"
-    return readable(name)
+readable = names.readable
+family_label = names.family_label
+metric_label = names.metric_label
+in_words = names.in_words
+setting = names.setting
+unset = names.unset
+threshold_rule_label = names.threshold_rule_label
 
 
 def _missing(x: Any) -> bool:

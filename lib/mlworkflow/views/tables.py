@@ -7,11 +7,14 @@ A view marks what only it knows (which columns are shares, whether its index mea
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from mlworkflow.views import labels
 from mlworkflow.views.labels import MISSING, number, percent
@@ -25,7 +28,6 @@ NONE = '<p class="mlw-none">none</p>'
 PROSE = "\x00"  # marks the cells of a column of sentences (read left-aligned); html.escape leaves it alone
 PROSE_CHARS = 30
 HEADING_CHARS = 40  # a longer label is a sentence: its words stay as written
-METRIC_KEY = re.compile(r"\b(?:" + "|".join(sorted((k for k in labels.METRICS if "_" in k), key=len, reverse=True)) + r")\b")
 
 
 def table(data: Data, percent: Iterable[str] = (), index: bool | None = None) -> Data:
@@ -47,18 +49,25 @@ def _cell(value: Any) -> str:
 
 def named(text: str) -> str:
     """A cell that is a family key, a list of them or a metric key, in human names ('random_forest, knn' →
-    'Random forest, Nearest neighbours'); any other text as it is."""
+    'Random forest, Nearest neighbours'); other text with the keys it names in human names (`labels.in_words`)."""
     parts = [part.strip() for part in text.split(",")]
     if all(part in labels.FAMILIES for part in parts):
         return ", ".join(map(labels.family_label, parts))
-    return labels.metric_label(text) if text in labels.METRICS else text
+    return labels.metric_label(text) if text in labels.METRICS else labels.in_words(text)
 
 
 def heading(label: Any) -> Any:
     """A column or row label with the metric keys in it named ('cv roc_auc' → 'cv ROC AUC'); others unchanged."""
     if not isinstance(label, str) or len(label) > HEADING_CHARS:
         return label
-    return METRIC_KEY.sub(lambda found: labels.metric_label(found.group(0)), named(label))
+    return labels.in_words(named(label))
+
+
+def _unset(cells: list[str], column: Any, rows: pd.Index) -> list[str]:
+    """Cells reading 'None' (a hyperparameter left unset) in words, by the column's or the row's name (`names.unset`)."""
+    said = [{labels.unset(str(column)), labels.unset(str(row))} for row in rows]
+    return [cell if cell != "None" else "no limit" if "no limit" in words else "none"
+            for cell, words in zip(cells, said, strict=True)]
 
 
 def _is_numpy_number(value: Any) -> bool:
@@ -121,7 +130,7 @@ def html(data: pd.DataFrame | pd.Series) -> str:
         text.columns = pd.Index([heading(label) for label in frame.columns], name=frame.columns.name)
     for position, name in enumerate(frame.columns):
         column = frame.iloc[:, position]
-        cells = [_formatter(column, name in shares)(value) for value in column]
+        cells = _unset([_formatter(column, name in shares)(value) for value in column], name, frame.index)
         prose = max(map(len, cells)) > PROSE_CHARS and not pd.api.types.is_numeric_dtype(column.dtype)
         text.isetitem(position, [PROSE + cell for cell in cells] if prose else cells)
     body = text.to_html(index=_shows_index(frame, data.attrs.get(INDEX)), border=0, escape=True)
@@ -129,8 +138,39 @@ def html(data: pd.DataFrame | pd.Series) -> str:
     return f'<div class="mlw-table">{body}</div>'
 
 
+def styled_html(styler: Styler) -> str:
+    """A pandas Styler's table by the same rules as `html` (cells written, headings named, a row-number index hidden,
+    'none' when empty, in the scrolling box), its cell styles and caption kept."""
+    frame: pd.DataFrame = styler.data  # type: ignore[attr-defined]  # public, but pandas-stubs leaves it out
+    if frame.empty:
+        return NONE
+    shown = copy.deepcopy(styler)  # the caller's Styler stays as it was
+    shares = set(frame.attrs[PERCENT]) if PERCENT in frame.attrs else guessed_shares(frame)
+    if frame.columns.is_unique:
+        shown.format({name: _formatter(frame[name], name in shares) for name in frame.columns})
+    shown.format_index(heading, axis=1).format_index(lambda label: heading(_cell(label)), axis=0)
+    if not _shows_index(frame, frame.attrs.get(INDEX)):
+        shown.hide(axis="index")
+    body = CODE.sub(r"<code>\1</code>", shown.to_html())
+    return f'<div class="mlw-table">{body}</div>'
+
+
+@dataclass(frozen=True)
+class Styled:
+    """A Styler a view returns for display: the notebook shows it as a clean table (`styled_html`)."""
+
+    styler: Styler
+
+    def to_html(self) -> str:
+        """The clean HTML of the styled table."""
+        return styled_html(self.styler)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
 def register() -> None:
-    """Display every frame and series of this kernel as a clean table (no-op outside IPython)."""
+    """Display every frame, series and Styler of this kernel as a clean table (no-op outside IPython)."""
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -139,3 +179,4 @@ def register() -> None:
     formatter = shell.display_formatter.formatters["text/html"]
     for kind in (pd.DataFrame, pd.Series):
         formatter.for_type(kind, html)
+    formatter.for_type(Styler, styled_html)
