@@ -59,6 +59,27 @@ def test_role_table_lists_every_column_with_its_reason(tmp_path: Path) -> None:
     table = view.role_table(result)
     assert list(table.index) == ["id", "x", "k", "colour", "note"]
     assert table.loc["id", "role"] == "identifier" and table.loc["colour", "reason"] == "categories (3 levels)"
+    assert table.loc["x", "reason"] == "numbers (number)"  # core.roles wrote 'numbers (float64)'
+
+
+def test_the_column_table_says_what_each_column_holds_in_words(tmp_path: Path) -> None:
+    frame = frame_for("binary")
+    result = data.profile(frame, target_of(frame, tmp_path), 0.98, seed=0)
+    table = view.column_table(result)
+    assert list(table.columns) == ["holds", "missing", "missing share", "distinct"]
+    assert table["holds"].to_dict() == {"id": "whole number", "x": "number", "k": "whole number", "colour": "text",
+                                        "note": "text", "y": "text"}
+    assert result.columns["dtype"].iloc[0] == "int64"  # the record keeps the dtype
+
+
+def test_density_histograms_hide_their_meaningless_scale_and_heatmap_numbers_are_legible(tmp_path: Path) -> None:
+    frame = frame_for("binary")
+    target = target_of(frame, tmp_path)
+    result = data.profile(frame, target, 0.98, seed=0)
+    ax = view.plot_numeric(frame, target).axes[0]
+    assert not ax.yaxis.get_tick_params()["labelleft"]
+    heatmap = view.plot_correlations(result.pearson, result.spearman).axes[0]
+    assert heatmap.texts and min(text.get_fontsize() for text in heatmap.texts) >= 9
 
 
 def test_the_reading_table_says_how_a_csv_and_a_sql_source_were_parsed() -> None:
@@ -96,4 +117,4 @@ def test_category_labels_are_legible_and_a_long_level_is_shortened() -> None:
     labels = ax.get_yticklabels()
     assert [label.get_text() for label in labels] == [view.short_label(long), "Single"]
     assert len(labels[0].get_text()) == view.LABEL_CHARS and labels[0].get_text().endswith("…")
-    assert min(label.get_fontsize() for label in labels) >= 8
+    assert min(label.get_fontsize() for label in labels) >= 10

@@ -47,11 +47,11 @@ def test_differing_params_and_metrics_side_by_side(tmp_path: Path) -> None:
     with_sweep = compare.RunRecord("c", {**records[0].params, "sweep": {"vary": {}, "parallel": None}}, "ok")
     assert compare.differing_params([records[0], with_sweep]) == []
     assert compare.metric_rows(compare.standing(records, {})) == [compare.MetricRow(
-        "roc_auc", "ROC AUC", ["0.9000 [0.8900, 0.9100]", "0.8000 [0.7900, 0.8100]"], ["-0.100 (not paired)"], True
+        "roc_auc", "ROC AUC", ["0.900 [0.890, 0.910]", "0.800 [0.790, 0.810]"], ["-0.100 (not paired)"], True
     )]
     assert records[0].plots == {"ROC": PNG} and records[1].plots == {}
     page = compare.compare_page(records)
-    assert "run.seed" in page and "0.8000 [0.7900, 0.8100]" in page
+    assert "run.seed" in page and "0.800 [0.790, 0.810]" in page
     assert page.count("<img") == 2 and "<p>—</p>" in page  # the metric of both runs on one axis, a's key plot
     assert 'alt="ROC AUC, every run"' in page
     assert "difference b − best" in page and "Best on ROC AUC (higher is better): a" in page
@@ -119,7 +119,7 @@ def test_the_deciding_metric_comes_first_and_the_best_run_leads(tmp_path: Path) 
     lower = compare.standing([metrics_run(tmp_path, "b1", {"brier": 0.2}, "brier"),
                               metrics_run(tmp_path, "b2", {"brier": 0.1}, "brier")], {})
     assert lower.best is not None and lower.best.run_id == "b2"
-    assert compare.verdict(lower)[0] == "Best on Brier score (lower is better): b2, 0.1000 [0.0900, 0.1100]."
+    assert compare.verdict(lower)[0] == "Best on Brier score (lower is better): b2, 0.100 [0.090, 0.110]."
 
 
 def scored_run(root: Path, run_id: str, features: list[str], test_rows: int = 200, test_size: float = 0.2) -> None:
@@ -181,3 +181,13 @@ def test_different_test_rows_are_not_paired_and_say_why(tmp_path: Path) -> None:
     assert "tested on other rows, so no paired test" in compare.verdict(ranking)[1]
     page = compare.compare_page(records, compare.scores_of(tmp_path, records))
     assert "Different test rows." in page and "preprocess.test_size 0.2 vs 0.3" in page and "(not paired)" in page
+
+
+def test_every_key_plot_of_the_stage_notebooks_has_a_title(root: Path) -> None:
+    tagged = {}
+    for notebook in sorted((root / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+            if compare.KEY_PLOT in cell.get("metadata", {}).get("tags", []):
+                tagged[f"{notebook.name}: {''.join(cell['source'])[:40]}"] = cell["metadata"].get("mlw_title")
+    assert len(tagged) >= 5
+    assert [cell for cell, title in tagged.items() if not title] == [], "the compare page would say 'plot 4'"

@@ -57,9 +57,15 @@ def test_the_summary_comes_first_then_contents_whose_links_all_resolve(tmp_path:
     page = export.single_file(folder, "r-1")
     executive, toc = page.index('id="index-mlw-executive"'), page.index('<nav class="mlw-toc"')
     assert page.index('id="page-index"') < executive < toc < page.index('id="page-01_data"')
+    assert toc < page.index('id="index-mlw-summary"'), "the contents come before the key figures and the stage list"
+    assert page.count('<a href="#contents">↑ Contents</a>') == 3 and '<nav class="mlw-toc" id="contents"' in page
     assert "Recommendation: HOLD." in page[executive:toc]
     listed = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', page[toc:page.index("</nav>", toc)])
     assert [text for _, text in listed] == ["Summary", "Title", "Title"]  # each page's title (the test notebook's)
     ids = set(re.findall(r'\bid="([^"]+)"', page))
     assert [target for target in re.findall(r'href="#([^"]+)"', page) if target not in ids] == []
     assert len(ids) == len(re.findall(r'\bid="([^"]+)"', page)), "pages joined into one file keep distinct ids"
+
+
+def test_a_summary_without_an_executive_part_keeps_the_contents_after_it() -> None:
+    assert export.summary_then_contents("<p>summary</p>", "<nav>toc</nav>") == "<p>summary</p><nav>toc</nav>"

@@ -100,7 +100,7 @@ def test_rows_rank_best_first_with_paired_differences(finished: tuple[SweepLayou
     assert first is not None and other is not None
     gain = bootstrap.compare(first.scores.scored, other.scores.scored, BOOTSTRAP, 0.95, 3)["roc_auc"].gain
     assert noise.difference == paired.signed(gain) and gain.value == pytest.approx(aucs["s-1"] - aucs[best.entry.run_id])
-    assert best.score == f"{aucs[best.entry.run_id]:.4f} [{aucs[best.entry.run_id] - 0.02:.4f}, {aucs[best.entry.run_id] + 0.02:.4f}]"
+    assert best.score == f"{aucs[best.entry.run_id]:.3f} [{aucs[best.entry.run_id] - 0.02:.3f}, {aucs[best.entry.run_id] + 0.02:.3f}]"
 
 
 def test_other_test_rows_are_not_paired_and_failures_say_why(finished: tuple[SweepLayout, dict[str, float]]) -> None:

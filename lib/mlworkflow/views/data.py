@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
@@ -11,11 +13,14 @@ from mlworkflow.core.target import Target
 from mlworkflow.records import ReadReport
 from mlworkflow.stages.data import Profile, describe_target, numeric_columns, sample
 from mlworkflow.views import plots
-from mlworkflow.views.labels import metric_label
+from mlworkflow.views.labels import kind_label, metric_label
 
 MAX_PANELS = 12
 LABEL_CHARS = 18  # a longer level name is cut on a bar's tick label, so the bars keep their width
 PLOT_ROWS = 50_000  # rows a histogram draws: its shape needs no more (counts and tables use every row)
+
+
+DTYPE_IN_REASON = re.compile(r"^numbers \((\w+)\)$")  # core.roles' reason for a numeric column names its dtype
 
 
 SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", " ": "space"}
@@ -38,9 +43,16 @@ def reading_table(report: ReadReport) -> pd.DataFrame:
     return pd.Series(rows).to_frame("how")
 
 
+def column_table(result: Profile) -> pd.DataFrame:
+    """The profile's table of columns, each column's dtype said in words (a page reads 'whole number', not 'int64')."""
+    return result.columns.assign(dtype=result.columns["dtype"].map(kind_label)).rename(columns={"dtype": "holds"})
+
+
 def role_table(result: Profile) -> pd.DataFrame:
     """One row per column: the role it was given (numeric, categorical, text, identifier, ...) and why."""
-    return roles.role_table(result.roles)
+    table = roles.role_table(result.roles)
+    return table.assign(reason=[DTYPE_IN_REASON.sub(lambda m: f"numbers ({kind_label(m.group(1))})", reason)
+                                for reason in table["reason"]])
 
 
 def flag_table(result: Profile) -> pd.DataFrame:
@@ -92,6 +104,7 @@ def plot_numeric(frame: pd.DataFrame, target: Target, exclude: tuple[str, ...] =
         sns.histplot(x=frame[column], hue=hue, hue_order=list(target.classes) or None, ax=ax, bins=30,
                      stat="density", common_norm=False, element="step", legend=ax is axes[0])
         ax.set(title=column, xlabel="", ylabel="")
+        ax.tick_params(axis="y", labelleft=False)  # a density's values mean nothing to a reader: the shapes compare
     if not columns:
         axes[0].set_visible(True)
         axes[0].text(0.5, 0.5, "no numeric features", ha="center", va="center")
@@ -109,13 +122,13 @@ def plot_categories(categories: pd.DataFrame, exclude: tuple[str, ...] = ()) -> 
     columns = [c for c in categories["column"].unique() if c not in exclude][:MAX_PANELS]
     shown = categories[categories["column"].isin(columns)]
     tallest = int(shown.groupby("column").size().max()) if columns else 0  # bars in the fullest panel
-    figure, axes = plots.grid(len(columns), size=(3.8, max(2.8, 0.24 * tallest + 0.9)))
+    figure, axes = plots.grid(len(columns), size=(4.2, max(2.8, 0.3 * tallest + 0.9)))
     for ax, column in zip(axes, columns, strict=False):
         part = categories[categories["column"] == column]
         levels = [short_label(str(level)) for level in part["level"]]
         sns.barplot(x=part["rows"].to_numpy(), y=levels, ax=ax, color="C0")
         ax.set(title=f"{column} ({int(part['levels'].iloc[0])} levels)", xlabel="", ylabel="")
-        ax.tick_params(axis="y", labelsize=9 if len(levels) <= 8 else 8)
+        ax.tick_params(axis="y", labelsize=10)
     if not columns:
         axes[0].set_visible(True)
         axes[0].text(0.5, 0.5, "no categorical features", ha="center", va="center")
@@ -125,12 +138,12 @@ def plot_categories(categories: pd.DataFrame, exclude: tuple[str, ...] = ()) -> 
 
 def plot_correlations(pearson: pd.DataFrame, spearman: pd.DataFrame) -> Figure:
     """Side-by-side heatmaps of Pearson and Spearman correlations."""
-    side = 1.2 + 0.45 * len(pearson)
+    side = 1.2 + 0.6 * len(pearson)
     figure = Figure(figsize=(2 * side + 1.5, side), layout="constrained")
     axes = figure.subplots(1, 2)
     for ax, (name, table) in zip(axes, (("Pearson", pearson), ("Spearman", spearman)), strict=True):
         sns.heatmap(table, ax=ax, vmin=-1, vmax=1, cmap="vlag", annot=len(table) <= 12, fmt=".2f",
-                    annot_kws={"size": 7}, square=True, cbar=ax is axes[1])
+                    annot_kws={"size": 9}, square=True, cbar=ax is axes[1])
         ax.set_title(name)
     return figure
 

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from mlworkflow.core.target import Target
 from mlworkflow.stages.data import Profile, numeric_columns, sample
+from mlworkflow.views import plots
 from mlworkflow.views.labels import number, percent
 
 PLOT_ROWS = 5_000  # rows a plot draws (seeded sample): a distribution's shape needs no more, and redraws stay fast
@@ -29,6 +30,8 @@ BANDS = 5  # quantile bands of a number in tables and crosses
 HIGH_MISSING = 0.5  # share of missing values that flags a column
 FLAGGED_ROLES = ("identifier", "constant", "leak")
 OTHER, MISSING = "(other)", "(missing)"
+# a plot and its table side by side (wrapping on a narrow page); inline, as JupyterLab shows this HTML without report.css
+SIDE_BY_SIDE = "display:flex;flex-wrap:wrap;gap:0.5em 2em;align-items:flex-start"
 
 
 # --- what is explored ----------------------------------------------------------------------------
@@ -222,7 +225,7 @@ def plot_cross(frame: pd.DataFrame, target: Target, first: str, second: str) -> 
                     layout="constrained")
     ax = figure.subplots()
     fmt = ".0%" if target.task == "binary" else (".0f" if target.task == "multiclass" else ".3g")
-    sns.heatmap(table.astype(float), ax=ax, annot=True, fmt=fmt, cmap="Blues", annot_kws={"size": 8},
+    sns.heatmap(table.astype(float), ax=ax, annot=True, fmt=fmt, cmap="Blues", annot_kws={"size": 10},
                 cbar_kws={"label": cross_title(target)})
     ax.set_title(f"{cross_title(target)} by {first} and {second}", fontsize=10)
     ax.tick_params(axis="x", labelrotation=30)
@@ -231,10 +234,10 @@ def plot_cross(frame: pd.DataFrame, target: Target, first: str, second: str) -> 
 
 
 def png(figure: Figure) -> bytes:
-    """A figure as PNG bytes (no version stamp, so the same figure gives the same bytes)."""
+    """A figure as small PNG bytes (`plots.small_png`: the same figure gives the same bytes)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
-    return buffer.getvalue()
+    figure.savefig(buffer, format="png", dpi=90)
+    return plots.small_png(buffer.getvalue())
 
 
 def image_html(data: bytes, alt: str) -> str:
@@ -273,9 +276,9 @@ class Drawn:
 
 
 def column_html(drawn: Drawn, column: str) -> str:
-    """One column's view: its distribution by class and the target per level."""
+    """One column's view: its distribution by class and, beside it, the target per level."""
     plot = image_html(drawn.column(column), f"{column} by {drawn.target.name}")
-    return f"{plot}{table_html(class_rates(drawn.frame, drawn.target, column))}"
+    return f'<div style="{SIDE_BY_SIDE}">{plot}{table_html(class_rates(drawn.frame, drawn.target, column))}</div>'
 
 
 def flag_html(drawn: Drawn, column: str, reason: str) -> str:

@@ -142,7 +142,7 @@ def plot_scores(summary: SelectRecord) -> Figure:
 def plot_tradeoff(summary: SelectRecord) -> Figure:
     """Mean score (± std) against mean fit time per fold; hollow markers are significantly worse."""
     metric = summary.metric
-    figure = Figure(figsize=(7.0, 4.0))
+    figure = Figure(figsize=(8.5, 4.8))  # room for the point labels at a readable size
     axes = figure.subplots()
     placed = [row for row in summary.ranking if row.status == "ok" and row.fit_s]
     points = []
@@ -162,7 +162,7 @@ def plot_tradeoff(summary: SelectRecord) -> Figure:
         ylabel=f"{metric_label(metric)} ({better(metric)} is better)",
         title="filled: not significantly worse than the best · hollow: significantly worse",
     )
-    axes.title.set_fontsize(9)
+    axes.title.set_fontsize(10)
     figure.tight_layout()
     return figure
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from mlworkflow import io
 from mlworkflow.core.bootstrap import Interval as BootInterval
+from mlworkflow.core.metrics import format_value
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import RunLayout, runs_dir
 from mlworkflow.records import EvaluateRecord, Interval, MonitorRecord
@@ -59,7 +60,7 @@ def interval(entry: Interval | None) -> str:
     """`value [low, high]`, or a dash when the run has no such metric."""
     if entry is None or entry.value is None or entry.low is None or entry.high is None:
         return "—"
-    return f"{entry.value:.4f} [{entry.low:.4f}, {entry.high:.4f}]"
+    return f"{format_value(entry.value)} [{format_value(entry.low)}, {format_value(entry.high)}]"  # as the run's pages
 
 
 def metrics_of(record: RunRecord) -> dict[str, Interval]:

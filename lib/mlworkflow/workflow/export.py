@@ -15,6 +15,9 @@ STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
 MAIN = re.compile(r"<main>(.*)</main>", re.S)
 SCRIPT = re.compile(r"<script>.*?</script>", re.S)
 PAGE_LINK = re.compile(r'href="(index|\d\d_\w+)\.html"')
+EXECUTIVE_END = re.compile(r'(<section class="mlw-executive" id="index-mlw-executive">.*?</section>)', re.S)
+CONTENTS_ID = "contents"
+BACK = f'<p class="mlw-to-contents"><a href="#{CONTENTS_ID}">↑ Contents</a></p>'
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,10 @@ def link_within(body: str) -> str:
 
 
 def section(page: Page) -> str:
-    """A page as a section of the single file: its ids prefixed with its name (pages repeat ids), links within."""
-    return f'<section class="mlw-page" id="page-{page.name}">{link_within(pages.scoped(page.body, page.name))}</section>'
+    """A page as a section of the single file: its ids prefixed with its name (pages repeat ids), links within, and a
+    link back to the contents at its end."""
+    body = link_within(pages.scoped(page.body, page.name))
+    return f'<section class="mlw-page" id="page-{page.name}">{body}{BACK}</section>'
 
 
 def page_title(page: Page) -> str:
@@ -59,7 +64,14 @@ def contents(sections: list[Page]) -> str:
         title = "Summary" if page.name == "index" else page_title(page)
         entries.append(pages.Heading(1, f"page-{page.name}", title))
         entries += [pages.Heading(2, f"{page.name}-{h.anchor}", h.text) for h in pages.headings(page.body, (2,))]
-    return pages.toc_html(entries)
+    return pages.toc_html(entries).replace('<nav class="mlw-toc"', f'<nav class="mlw-toc" id="{CONTENTS_ID}"', 1)
+
+
+def summary_then_contents(summary: str, toc: str) -> str:
+    """The summary page with the contents right after its executive summary (else at its end): a reader sees the
+    recommendation, then where everything is, before the key figures and the stage list."""
+    placed, found = EXECUTIVE_END.subn(lambda m: m.group(1) + toc, summary, count=1)
+    return placed if found else summary + toc
 
 
 def report_pages(folder: Path) -> list[Path]:
@@ -74,7 +86,7 @@ def single_file(folder: Path, title: str) -> str:
     """The whole run as one HTML document; images are already inline, nothing loads from the network."""
     found = [read_page(path) for path in report_pages(folder)]
     styles = dict.fromkeys(style for page in found for style in page.styles)  # ordered, no duplicates
-    sections = "\n".join([section(found[0]), contents(found), *(section(page) for page in found[1:])])  # summary first
+    sections = "\n".join([summary_then_contents(section(found[0]), contents(found)), *(section(page) for page in found[1:])])
     script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     head = '<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">'
     return (
