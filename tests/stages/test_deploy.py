@@ -83,12 +83,13 @@ def test_model_card_has_every_section() -> None:
     card = deploy.model_card(meta, DATA, PREPROCESSED, contract, params)
     for heading in ("# Model card: adult", "## Intended use", "## Data", "## Metrics", "## Results per group", "## Limitations"):
         assert heading in card
-    assert "Decision threshold 0.410 (max_f1)" in card and "Demonstrations only." in card
-    assert "| **roc_auc** | 0.900 | [0.870, 0.930] | 0.500 |" in card
-    assert "`adult_train.csv.gz`" in card and "/somewhere" not in card and "(a sample of 32561)" in card
+    assert "Decision threshold 0.410 (the threshold with the highest F1)" in card and "Demonstrations only." in card
+    assert "with a Logistic regression pipeline" in card and "`logistic`" not in card
+    assert "| **ROC AUC** | 0.900 | [0.870, 0.930] | 0.500 |" in card and "roc_auc" not in card
+    assert "`adult_train.csv.gz`" in card and "/somewhere" not in card and "(a sample of 32,561)" in card
     assert "- Old data." in card
-    assert "differs by group beyond the tolerance for: sex=Female" in card
-    assert "Too few test rows to judge: race=Other" in card
+    assert "differs by group beyond the tolerance for sex = Female: " in card
+    assert "Too few test rows to judge: race = Other" in card
 
 
 def test_card_of_groups_judged_with_intervals_lists_only_the_flagged_ones() -> None:
@@ -102,9 +103,10 @@ def test_card_of_groups_judged_with_intervals_lists_only_the_flagged_ones() -> N
     meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION.model_copy(update={"groups": groups}))
     card = deploy.model_card(meta, DATA, PREPROCESSED, deploy.learn(small_train(), PREPROCESSED), DeployParams())
     assert "| sex | Female | 125 | 0.900 [0.850, 0.950] | 0.200 [0.150, 0.250] | 0.240 [0.200, 0.280] | flagged |" in card
-    assert "| column | group | n | roc_auc | selection rate | base rate | verdict |" in card
-    assert "differs by group beyond the tolerance for: sex=Female (selection rate -12.1 pts [-17.7, -6.5])." in card
-    assert "sex=Male" not in card.split("## Limitations")[1] and "Too few test rows to judge: sex=Other" in card
+    assert "| column | group | rows | ROC AUC | Selection rate | Base rate | verdict |" in card
+    assert "differs by group beyond the tolerance for sex = Female: selection rate -12.1 pts [-17.7, -6.5]." in card
+    assert "| all test rows |  | 400 |" in card and "(all)" not in card
+    assert "sex=Male" not in card.split("## Limitations")[1] and "Too few test rows to judge: sex = Other" in card
 
 
 def test_card_without_groups_says_so() -> None:

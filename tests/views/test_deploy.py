@@ -31,6 +31,8 @@ def test_trial_requests_get_the_expected_answers(tmp_path: Path, tiny: kit.Tiny)
     assert table["status"].tolist() == expected
     assert table.loc["missing field", "answer"] == "required: row 0, field 'age': is missing"
     assert table.loc["CSV upload", "answer"].startswith("CSV, 5 rows: line,id,prediction")
+    assert table.loc["health", "answer"].startswith("status ok; checks model loaded, prediction_log ")
+    assert "{" not in table.loc["health", "answer"] and table.loc["feedback", "answer"] == "recorded"
     assert not table["answer"].str.contains("-0'").any()  # no prediction ids in the answers
     log = view.log_table(url)
     assert int(log["rows"].sum()) == 1 + 3 + 5 + 2 + 2 + 1  # predictions, plus one feedback label

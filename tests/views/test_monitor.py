@@ -49,7 +49,13 @@ def test_plots_return_figures(shifted: monitor.Assessment) -> None:
     drifted = view.plot_drifted(shifted)
     assert isinstance(drifted, Figure) and "age" in [ax.get_title() for ax in drifted.axes if ax.get_visible()]
     assert isinstance(view.plot_prediction(shifted), Figure)
-    assert isinstance(view.plot_performance(shifted, 0.05), Figure)
+    performance = view.plot_performance(shifted, 0.05)
+    assert isinstance(performance, Figure)
+    ax = performance.axes[0]
+    name = view.metric_label(shifted.metric)
+    assert ax.get_ylabel() == name and ax.get_title() == f"{name} over time" and "_" not in name
+    assert not ax.patches  # the tolerance is a line, not a band over most of the axes
+    assert any("5% tolerance" in text.get_text() for text in ax.get_legend().get_texts())
 
 
 def test_a_categorical_panel_shows_the_most_frequent_levels() -> None:

@@ -83,7 +83,7 @@ def test_rules_map_auto_to_the_deciding_metric() -> None:
 )
 def test_each_rule(rule: retrain.Rule, gain: float, low: float, significant: bool, passes: bool) -> None:
     ok, sentence = retrain.check(rule, table(gain, low), significant)
-    assert ok is passes and sentence.startswith("roc_auc 0.800 →")
+    assert ok is passes and sentence.startswith("ROC AUC 0.800 →")
 
 
 def test_a_metric_the_models_lack_fails_its_rule_and_no_rules_pass() -> None:

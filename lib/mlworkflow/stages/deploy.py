@@ -30,6 +30,7 @@ from mlworkflow.bundle.registry import (
     RegistryError,
     Version,
 )
+from mlworkflow.core import names
 from mlworkflow.errors import ArtifactError
 from mlworkflow.params import DeployParams
 from mlworkflow.records import (
@@ -46,6 +47,7 @@ from mlworkflow.records import (
 )
 
 SHOWN_METRICS = 9
+ALL_ROWS = "(all)"  # evaluate's group of every test row
 
 
 # --- the bundle's parts ---------------------------------------------------------------------------------
@@ -124,19 +126,20 @@ def card_header(meta: BundleMetadata) -> list[str]:
     what = f"{task} classification of `{target}`" if task != "regression" else f"regression of `{target}`"
     positive = f", positive class `{meta.positive_class}`" if meta.positive_class else ""
     threshold = meta.threshold
-    decision = f" Decision threshold {threshold:.3f} ({meta.threshold_rule})." if threshold is not None else ""
-    return [f"# Model card: {meta.name}", "", f"**What it does:** {what}{positive}, with a `{meta.family}` "
+    rule = names.threshold_rule_label(meta.threshold_rule or "")
+    decision = f" Decision threshold {threshold:.3f} ({rule})." if threshold is not None else ""
+    return [f"# Model card: {meta.name}", "", f"**What it does:** {what}{positive}, with a {names.family_label(meta.family)} "
             f"pipeline (preprocessing and model, fitted together).{decision}"]
 
 
 def card_data(data: DataRecord, preprocessed: PreprocessRecord, contract: Contract) -> list[str]:
     """Where the data came from and how it was split."""
     rows = preprocessed.rows
-    sampled = f" (a sample of {data.source_rows})" if data.source_rows != data.rows else ""
+    sampled = f" (a sample of {data.source_rows:,})" if data.source_rows != data.rows else ""
     return [
         "## Data", "",
-        f"- Source: `{Path(data.source).name}`, SHA-256 `{data.sha256[:16]}…`, {data.rows} rows{sampled}.",
-        f"- Split: {rows.train} training rows, {rows.test} test rows ({preprocessed.split.method}).",
+        f"- Source: `{Path(data.source).name}`, SHA-256 `{data.sha256[:16]}…`, {data.rows:,} rows{sampled}.",
+        f"- Split: {rows.train:,} training rows, {rows.test:,} test rows ({preprocessed.split.method}).",
         f"- Inputs: {len(contract.columns)} columns ({sum(c.kind != 'string' for c in contract.columns)} numeric, "
         f"{sum(c.kind == 'string' for c in contract.columns)} categorical); the input contract lists each one.",
     ]
@@ -145,7 +148,8 @@ def card_data(data: DataRecord, preprocessed: PreprocessRecord, contract: Contra
 def card_metrics(meta: BundleMetadata) -> list[str]:
     """The test metrics with bootstrap intervals and the baseline."""
     rows = [
-        [f"**{name}**" if name == meta.metric else name, number(m.value), f"[{number(m.low)}, {number(m.high)}]",
+        [f"**{names.metric_label(name)}**" if name == meta.metric else names.metric_label(name), number(m.value),
+         f"[{number(m.low)}, {number(m.high)}]",
          number(m.baseline)]
         for name, m in list(meta.metrics.items())[:SHOWN_METRICS]
     ]
@@ -161,8 +165,14 @@ def card_groups(meta: BundleMetadata) -> list[str]:
         return ["## Results per group", "", *judged_groups(meta)]
     # the metric columns vary with the task: the first group row's, in its order
     keys = [k for k in (groups[0].model_extra or {}) if k != "gap"][:4]
-    rows = [[g.column, g.group, g.n, *[number((g.model_extra or {}).get(k)) for k in keys], g.flag] for g in groups]
-    return ["## Results per group", "", markdown_table(["column", "group", "n", *keys, "flag"], rows)]
+    rows = [[*_group_cells(g.column, g.group), g.n, *[number((g.model_extra or {}).get(k)) for k in keys],
+             names.in_words(g.flag)] for g in groups]
+    return ["## Results per group", "", markdown_table(["column", "group", "rows", *map(names.metric_label, keys), "flag"], rows)]
+
+
+def _group_cells(column: str, group: str) -> tuple[str, str]:
+    """A group's column and value; the row of every test row reads 'all test rows'."""
+    return ("all test rows", "") if group == ALL_ROWS else (column, group)
 
 
 def _with_interval(extra: Mapping[str, Any], name: str) -> str:
@@ -171,24 +181,24 @@ def _with_interval(extra: Mapping[str, Any], name: str) -> str:
 
 def judged_groups(meta: BundleMetadata) -> list[str]:
     """The groups judged with intervals: rows, the deciding metric, selection and base rates, the verdict."""
-    names = [n for n in (meta.metric, "selection_rate", "base_rate") if n in (meta.groups[0].model_extra or {})]
-    rows = [[g.column, g.group, g.n, *[_with_interval(g.model_extra or {}, n) for n in names],
+    shown = [n for n in (meta.metric, "selection_rate", "base_rate") if n in (meta.groups[0].model_extra or {})]
+    rows = [[*_group_cells(g.column, g.group), g.n, *[_with_interval(g.model_extra or {}, n) for n in shown],
              (g.model_extra or {}).get("verdict") or "the whole test split"] for g in meta.groups]
     note = "A gap is flagged only when its whole bootstrap interval lies beyond the tolerance."
-    header = ["column", "group", "n", *[{"selection_rate": "selection rate", "base_rate": "base rate"}.get(n, n) for n in names], "verdict"]
+    header = ["column", "group", "rows", *map(names.metric_label, shown), "verdict"]
     return [markdown_table(header, rows), "", note]
 
 
 def computed_limitations(meta: BundleMetadata, preprocessed: PreprocessRecord) -> list[str]:
     """Limitations that follow from the evaluation: flagged groups (and what was flagged), small groups, training size."""
-    flagged = [f"{g.column}={g.group} ({g.flag})" for g in meta.groups if g.flag and "too few" not in g.flag]
-    small = [f"{g.column}={g.group}" for g in meta.groups if "too few" in g.flag]
+    flagged = [f"{g.column} = {g.group}: {names.in_words(g.flag)}" for g in meta.groups if g.flag and "too few" not in g.flag]
+    small = [f"{g.column} = {g.group}" for g in meta.groups if "too few" in g.flag]
     notes = []
     if flagged:
-        notes.append(f"The model differs by group beyond the tolerance for: {', '.join(flagged)}.")
+        notes.append(f"The model differs by group beyond the tolerance for {'; '.join(flagged)}.")
     if small:
         notes.append(f"Too few test rows to judge: {', '.join(small)}.")
-    notes.append(f"Learned from {preprocessed.rows.train} rows; inputs unlike them are "
+    notes.append(f"Learned from {preprocessed.rows.train:,} rows; inputs unlike them are "
                  "flagged (numbers outside the training range) or refused (unseen categories, by policy).")
     return notes
 

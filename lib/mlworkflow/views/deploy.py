@@ -52,7 +52,15 @@ def answer_text(response: Any) -> str:
         return "; ".join(prediction_text(p) for p in body["predictions"])
     if "predictions" in body:
         return "predictions: " + ", ".join(map(str, body["predictions"]))
-    return ", ".join(f"{k}={v}" for k, v in body.items() if k not in ("version", "feedback_id", "prediction_id", "model")) or "recorded"
+    shown = {k: v for k, v in body.items() if k not in ("version", "feedback_id", "prediction_id", "model")}
+    return "; ".join(f"{k} {field_text(v)}" for k, v in shown.items()) or "recorded"
+
+
+def field_text(value: Any) -> str:
+    """A response field in words: a mapping as 'name value' pairs ('model loaded, prediction_log writable')."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {field_text(v)}" for k, v in value.items())
+    return str(value)
 
 
 def prediction_text(prediction: Mapping[str, Any]) -> str:

@@ -146,9 +146,12 @@ def plot_performance(result: Assessment | Empty, tolerance: float) -> Figure | N
     if expected is not None:
         sign = -1.0 if metrics.lower_is_better(result.decay.metric) else 1.0
         ax.axhline(expected.value, color="0.3", lw=1, label="expected (test split)")
-        ax.axhspan(expected.value, expected.value * (1 - sign * tolerance), color="0.85", label=f"{tolerance:.0%} tolerance")
+        # a line, not a band: a band from the expected value down fills most of the axes and hides the points
+        ax.axhline(expected.value * (1 - sign * tolerance), color="C3", lw=1, ls=":",
+                   label=f"decayed beyond this ({tolerance:.0%} tolerance)")
     ax.set_xticks(x, list(table.index), rotation=30, ha="right", fontsize="small")
-    ax.set(ylabel=result.decay.metric, title=f"{result.decay.metric} over time")
+    name = metric_label(result.decay.metric)
+    ax.set(ylabel=name, title=f"{name} over time")
     ax.legend(fontsize="small")
     return figure
 

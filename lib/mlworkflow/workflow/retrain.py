@@ -35,6 +35,7 @@ from mlworkflow.params import STAGES, MonitorParams, Params, load_params
 from mlworkflow.records import HOLDOUT, RETRAIN_DATA, DeployRecord, RetrainRecord
 from mlworkflow.stages import monitor
 from mlworkflow.stages.data import read_source
+from mlworkflow.views.labels import metric_label
 from mlworkflow.workflow import report, runner
 
 TRAINING_STAGES = tuple(STAGES[: STAGES.index("monitor")])
@@ -147,12 +148,12 @@ def rules(params: MonitorParams, deciding: str) -> list[Rule]:
 def check(rule: Rule, table: pd.DataFrame, significant: bool) -> tuple[bool, str]:
     """Whether the challenger meets one rule, and one sentence saying how."""
     if rule.metric not in table.index:
-        return False, f"{rule.metric} is not computed for these models, so its rule cannot pass."
+        return False, f"{metric_label(rule.metric)} is not computed for these models, so its rule cannot pass."
     def at(column: str) -> float:
         return float(table[column].to_dict()[rule.metric])
 
     gain, low, relative = at("gain"), at("gain_low"), at("relative_gain")
-    said = f"{rule.metric} {format_value(at('champion'))} → {format_value(at('challenger'))}"
+    said = f"{metric_label(rule.metric)} {format_value(at('champion'))} → {format_value(at('challenger'))}"
     if rule.kind == "no worse":
         ok = gain >= -rule.tolerance
         return ok, f"{said}: {'no' if ok else 'too much'} worse than the champion (tolerance {rule.tolerance:g})."
