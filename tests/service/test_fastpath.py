@@ -86,6 +86,15 @@ def test_identical_for_multiclass_and_regression(adult: pd.DataFrame) -> None:
             assert_identical(pipeline, adult.iloc[2000:2300][features], method)
 
 
+def test_an_early_stopped_lightgbm_is_served_with_its_best_trees(adult: pd.DataFrame) -> None:
+    from mlworkflow.core import families
+
+    pipeline, features = fitted(adult.iloc[:2000], "lightgbm")
+    model = pipeline.steps[-1][1]
+    assert 0 < model.best_iteration_ == model.n_estimators_ < families.LGBM_DEFAULTS["n_estimators"]
+    assert_identical(pipeline, adult.iloc[2000:2300][features])
+
+
 def test_lightgbm_gets_arrays_without_the_feature_names_warning(adult: pd.DataFrame) -> None:
     pipeline, features = fitted(adult.iloc[:600], "lightgbm")
     fast = fastpath.compile_pipeline(pipeline)
