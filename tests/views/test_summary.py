@@ -172,6 +172,29 @@ def test_a_monitor_run_is_summarised_by_its_verdict() -> None:
     assert summary.executive(summary.RunRecords()) == summary.Executive()
 
 
+def test_a_monitor_run_says_what_to_do_first() -> None:
+    kept = summary.executive(summary.RunRecords(monitor=recordkit.record(MonitorRecord)))
+    assert kept.action == "Keep serving" and kept.because.startswith("Nothing the model depends on changed")
+    assert kept.predicts.endswith("against the rows it was trained on.") and "training split" not in kept.predicts
+    assert kept.watch is not None and "Performance holds: ROC AUC 0.904" in " ".join(kept.watch.reasons)
+    assert "roc_auc" not in " ".join([kept.because, kept.changes, kept.predicts, *kept.watch.reasons])
+    drifted = "3 of 14 features drifted (age, sex, race): 21%, at least the 20% that means the data changed."
+    retrain = summary.executive(summary.RunRecords(monitor=recordkit.record(
+        MonitorRecord, verdict="RETRAIN", reasons=[drifted, "Performance holds: roc_auc 0.9."])))
+    assert retrain.action == "Retrain" and retrain.because == drifted and "mlworkflow retrain --with" in retrain.changes
+    warn = summary.executive(summary.RunRecords(monitor=recordkit.record(MonitorRecord, verdict="WARN")))
+    assert warn.action == "Keep serving, but look closer" and warn.because.startswith("No feature drifted")
+    assert "monitor again with more rows" in warn.changes and warn.recommendation == ""
+
+
+def test_a_run_says_how_its_threshold_was_chosen_and_names_metrics_in_group_flags() -> None:
+    assert summary.executive(records()).threshold_rule == "the threshold with the highest F1"
+    groups = [{**g, "flag": "roc_auc -0.100, log_loss +0.2" if g["group"] == "Female" else ""}
+              for g in recordkit.content(EvaluateRecord)["groups"]]
+    gaps = check(summary.executive(records(evaluate=recordkit.record(EvaluateRecord, groups=groups))), "group gaps")
+    assert gaps.passed is False and "sex = Female: ROC AUC -0.100, Log loss +0.2" in gaps.sentence
+
+
 def test_without_evaluation_there_is_no_recommendation() -> None:
     found = summary.executive(records(evaluate=None, monitor=None))
     assert found.recommendation == "" and found.checks == [] and found.performance == []

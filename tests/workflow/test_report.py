@@ -174,7 +174,7 @@ def test_index_leads_with_the_executive_summary_and_keeps_engineering_detail_bel
     assert "ROC AUC was measured 3 ways" in page and "the test figure is the one to quote" in page
     assert page.index("kernel start") > details and page.index("3.8 s") > details  # timings only in the details
     assert "<dd>Gradient boosting (histogram)</dd>" in page and "<dt>cv ROC AUC</dt>" in page
-    assert "`" not in page and "<code>roc_auc</code> decides because" in page
+    assert "`" not in page and "ROC AUC decides because" in page and "roc_auc" not in page
     assert "/home/me" not in page and "/srv/mlw" not in page and "path: …/data/a.csv" in page
 
 
@@ -226,4 +226,7 @@ def test_a_monitor_run_s_index_leads_with_its_verdict(tmp_path: Path) -> None:
     report.write_index(tmp_path / "index.html", info(), [], "", summary)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<h1 class=\"mlw-title\">Monitoring adult-smoke@1</h1>" in page and "No recommendation yet" not in page
-    assert page.index("Monitoring verdict: RETRAIN") < page.index("<h2>Stages</h2>")
+    assert page.index("Monitoring verdict: RETRAIN") < page.index('id="mlw-stage-list"')
+    action = page.split('id="mlw-recommendation"')[1].split("</p>")[0]
+    assert "mlw-recommendation-retrain" in action and "<strong>Retrain.</strong>" in action
+    assert "mlworkflow retrain --with" in action and page.index("Retrain.") < page.index("Monitoring verdict: RETRAIN")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from mlworkflow.records import (
@@ -13,7 +14,7 @@ from mlworkflow.records import (
     SelectRecord,
     TrainRecord,
 )
-from mlworkflow.views.labels import family_label, metric_label, number
+from mlworkflow.views.labels import family_label, in_words, metric_label, number
 
 OWN_TEST_SPLIT = "the run's test split"  # stages.monitor_sources names this source when no new data was given
 
@@ -31,6 +32,11 @@ class Watch:
     def monitored(self) -> bool:
         """Whether the verdict is about new data (a baseline check is not)."""
         return self.kind == "monitoring"
+
+
+def source_name(source: str) -> str:
+    """A data file's name (a database URL or a described source stays as it is): pages show no local paths."""
+    return source if "://" in source or "/" not in source else Path(source).name
 
 
 def interval_text(entry: Interval | None) -> str:
@@ -170,6 +176,7 @@ def watch(monitor: MonitorRecord | None) -> Watch | None:
         title = f"Baseline check: {monitor.verdict} (on the run's own test split, not on new data)"
         note = ("This is not monitoring: it re-checks rows the model was already tested on. Monitor the model on new "
                 "data with the mlworkflow monitor command once it is in use.")
-        return Watch("baseline check", monitor.verdict, title, [note, *monitor.reasons])
-    rows = f"{monitor.current.rows:,} rows of {monitor.current.source}"
-    return Watch("monitoring", monitor.verdict, f"Monitoring verdict: {monitor.verdict}", [f"Watched {rows}.", *monitor.reasons])
+        return Watch("baseline check", monitor.verdict, title, [note, *map(in_words, monitor.reasons)])
+    rows = f"{monitor.current.rows:,} rows of {source_name(monitor.current.source)}"
+    reasons = [in_words(reason) for reason in monitor.reasons]
+    return Watch("monitoring", monitor.verdict, f"Monitoring verdict: {monitor.verdict}", [f"Watched {rows}.", *reasons])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from mlworkflow.records import (
@@ -15,8 +14,8 @@ from mlworkflow.records import (
     SelectRecord,
     TrainRecord,
 )
-from mlworkflow.views.labels import metric_label, number, percent
-from mlworkflow.views.story import Watch, family_story, interval_text, numbers_story, watch
+from mlworkflow.views.labels import in_words, metric_label, number, percent, threshold_rule_label
+from mlworkflow.views.story import Watch, family_story, interval_text, numbers_story, source_name, watch
 
 MIN_GROUP_ROWS_FLAG = "n <"  # evaluate's flag of a group too small to judge
 
@@ -52,6 +51,8 @@ class Executive:
     predicts: str = ""
     performance: list[str] = field(default_factory=list)
     recommendation: Literal["SHIP", "HOLD", ""] = ""
+    action: str = ""  # a monitor run's recommendation: keep serving, look closer, retrain
+    threshold_rule: str = ""  # how the decision threshold was chosen, in words
     because: str = ""
     changes: str = ""
     checks: list[Check] = field(default_factory=list)
@@ -61,11 +62,6 @@ class Executive:
 
 
 # --- what is predicted, for whom ------------------------------------------------------------------------------
-
-
-def source_name(source: str) -> str:
-    """A data file's name (a database URL stays as it is): pages show no local paths."""
-    return source if "://" in source else Path(source).name
 
 
 def base_rate(data: DataRecord) -> float | None:
@@ -247,8 +243,8 @@ def group_gaps(evaluate: EvaluateRecord) -> Check:
     flagged = flagged_groups(evaluate)
     if not flagged:
         return Check("group gaps", True, f"No group's results differ from all rows' beyond the tolerance ({', '.join(columns)} checked).")
-    shown = "; ".join(flagged[:3]) + (f"; and {len(flagged) - 3} more" if len(flagged) > 3 else "")
-    return Check("group gaps", False, f"{len(flagged)} group{'s' if len(flagged) > 1 else ''} differ from all rows beyond "
+    shown = in_words("; ".join(flagged[:3])) + (f"; and {len(flagged) - 3} more" if len(flagged) > 3 else "")
+    return Check("group gaps", False, f"{len(flagged)} group{'s differ' if len(flagged) > 1 else ' differs'} from all rows beyond "
                  f"the tolerance: {shown}. Review them on the evaluate page before use.")
 
 
@@ -355,12 +351,28 @@ def risks(found: RunRecords, seen: Watch | None) -> list[str]:
     return [*group_risk, *model_risks(found.train, found.evaluate), *watch_risks(seen), *data_risks(found.data)]
 
 
+ACTIONS = {"OK": "Keep serving", "WARN": "Keep serving, but look closer", "RETRAIN": "Retrain"}
+ACTION_BECAUSE = {"OK": "Nothing the model depends on changed enough to act on."}
+NEXT_STEP = {
+    "OK": "Monitor again on the next batch or window; retrain when the verdict says RETRAIN.",
+    "WARN": "Keep serving the model, and monitor again with more rows or a later window: the verdict becomes "
+            "RETRAIN when enough features drift or the deciding metric falls beyond its tolerance.",
+    "RETRAIN": "Retrain on recent labelled rows (mlworkflow retrain --with NEW_DATA PARAMS): the retrained model "
+               "replaces this one only if it beats it on the newest rows.",
+}
+TRAINING_ROWS = "the run's training split"  # stages.monitor_sources names the default reference so
+
+
 def watching(monitor: MonitorRecord) -> Executive:
-    """The summary of a monitor run: which model it watched on which rows, and the verdict."""
-    current = monitor.current
+    """The summary of a monitor run: what to do, which model it watched on which rows, and the verdict's reasons."""
+    current, verdict = monitor.current, monitor.verdict
     rows = f"{current.rows:,} rows of {source_name(current.source)} ({current.labelled:,} with a known outcome)"
-    return Executive(title=f"Monitoring {monitor.model}",
-                     predicts=f"This run checked the registered model {monitor.model} on {rows} against {monitor.reference}.",
+    against = "the rows it was trained on" if monitor.reference == TRAINING_ROWS else source_name(monitor.reference)
+    first = in_words(monitor.reasons[0]) if monitor.reasons else ""
+    return Executive(title=f"Monitoring {monitor.model}", action=ACTIONS.get(verdict, ACTIONS["WARN"]),
+                     because=ACTION_BECAUSE.get(verdict, first),
+                     changes=NEXT_STEP.get(verdict, NEXT_STEP["WARN"]),
+                     predicts=f"This run checked the registered model {monitor.model} on {rows} against {against}.",
                      watch=watch(monitor))
 
 
@@ -377,4 +389,5 @@ def executive(found: RunRecords) -> Executive:
         performance=performance(found.data, found.evaluate), recommendation=decided,
         because=because(decided, found_checks), changes=changes(decided, found_checks), checks=found_checks,
         risks=risks(found, seen), story=told, watch=seen,
+        threshold_rule=threshold_rule_label(found.evaluate.threshold_rule or "") if found.evaluate is not None else "",
     )

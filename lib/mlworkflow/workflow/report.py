@@ -22,7 +22,16 @@ from mlworkflow.records import (
     SelectRecord,
     TrainRecord,
 )
-from mlworkflow.views.labels import FAMILIES, METRICS, family_label, metric_label, number, percent
+from mlworkflow.views.labels import (
+    FAMILIES,
+    METRICS,
+    family_label,
+    in_words,
+    metric_label,
+    number,
+    percent,
+    threshold_rule_label,
+)
 from mlworkflow.views.summary import Executive, RunRecords, executive
 from mlworkflow.workflow import pages
 
@@ -191,7 +200,7 @@ def readable_value(value: Any) -> str:
     names = [name.strip() for name in str(value).split(",")]
     if all(name in FAMILIES for name in names):
         return ", ".join(family_label(name) for name in names)
-    return without_paths(str(value))
+    return in_words(without_paths(str(value)))
 
 
 def readable_headline(headline: dict[str, Any]) -> dict[str, str]:
@@ -239,7 +248,8 @@ def templates() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(TEMPLATES))
     env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]))
     env.filters.update(family_label=family_label, metric_label=metric_label, number=number, percent=percent,
-                       code_marks=code_marks, without_paths=without_paths, readable_headline=readable_headline)
+                       code_marks=code_marks, without_paths=without_paths, readable_headline=readable_headline,
+                       in_words=in_words, threshold_rule_label=threshold_rule_label)
     env.globals.update(listed=listed)
     return env
 
