@@ -178,7 +178,7 @@ def test_only_members_on_the_single_models_folds_are_combined_and_their_held_out
     assert alone.scores is None and "two tuned families" in alone.sentence
     third = Member("third", LogisticRegression(), members[0].oof, members[0].fold)
     missing = ensemble.choose("greedy", [members[1], third], "left", "roc_auc", y, BINARY, seed=0)
-    assert "`left` kept no out-of-fold predictions" in missing.sentence
+    assert "Left kept no out-of-fold predictions" in missing.sentence
     chosen = ensemble.choose("greedy", members, "left", "roc_auc", y, BINARY, seed=0)
     single = oof.OutOfFold(members[0].oof, members[0].fold, np.asarray(y), ("no", "yes"))
     kept = ensemble.out_of_fold(chosen, single)

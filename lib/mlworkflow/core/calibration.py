@@ -28,6 +28,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.model_selection import PredefinedSplit, StratifiedKFold, cross_val_predict, cross_validate
 
 from mlworkflow.core import parallel
+from mlworkflow.core.names import family_label
 from mlworkflow.core.oof import OutOfFold
 
 FloatArray = npt.NDArray[np.float64]
@@ -182,9 +183,9 @@ class Check:
         prior = f"the class prior's {self.prior.log_loss:.4f}"
         if self.method == UNCALIBRATED:
             tried = ", ".join(f"{m} {v.log_loss:.4f}" for m, v in self.tried.items())
-            head = f"`{self.family}`: {raw}; calibration ({tried}) did not improve it"
+            head = f"{family_label(self.family)}: {raw}; calibration ({tried}) did not improve it"
         else:
-            head = (f"`{self.family}`: {raw}; {self.method} calibration improves it to log-loss "
+            head = (f"{family_label(self.family)}: {raw}; {self.method} calibration improves it to log-loss "
                     f"{self.chosen.log_loss:.4f}, Brier {self.chosen.brier:.4f}, so the calibrated model is kept")
         verdict = "no worse than" if self.trusted else "worse than"
         return f"{head}. Its log-loss is {verdict} {prior}."

@@ -32,6 +32,7 @@ from sklearn.model_selection import PredefinedSplit
 
 from mlworkflow.core import calibration, crossval, metrics, oof, searches
 from mlworkflow.core.features import FeatureSpec
+from mlworkflow.core.names import family_label, metric_label
 
 FloatArray = npt.NDArray[np.float64]
 Method = Literal["none", "greedy", "stack"]
@@ -191,11 +192,11 @@ class Choice:
         """What was tried and decided, in one or two sentences."""
         if self.scores is None:
             return f"No ensemble: {self.why_not}."
-        name = metrics.display_name(self.metric)
+        name = metric_label(self.metric)
         ensemble, single = self.shown(self.scores.ensemble), self.shown(self.scores.single)
         head = (f"The {METHOD_NAMES[self.method]} of {self.parts()} scores {name} {ensemble} in cross-validation "
                 f"(chosen on the other folds' out-of-fold predictions, scored on the held-out fold) against {single} "
-                f"for `{self.single}` alone on the same folds")
+                f"for {family_label(self.single)} alone on the same folds")
         return f"{head}: kept." if self.kept else f"{head}: not kept, {self.why_not}."
 
     def shown(self, scores: Sequence[float]) -> str:
@@ -206,14 +207,15 @@ class Choice:
     def parts(self) -> str:
         """The members, with their weights for a greedy ensemble."""
         if not self.weights:
-            return ", ".join(f"`{m}`" for m in self.members)
-        return ", ".join(f"`{m}` {w:.2f}" for m, w in zip(self.members, self.weights, strict=True))
+            return ", ".join(map(family_label, self.members))
+        return ", ".join(f"{family_label(m)} {w:.2f}" for m, w in zip(self.members, self.weights, strict=True))
 
     @property
     def label(self) -> str:
-        """The kept model in a few words: 'greedy ensemble: logistic 0.24, random_forest 0.76'."""
+        """The kept model in a few words: 'greedy ensemble: Logistic regression 0.24, Random forest 0.76'."""
         weights = self.weights or (None,) * len(self.members)
-        parts = [m if w is None else f"{m} {w:.2f}" for m, w in zip(self.members, weights, strict=True)]
+        parts = [family_label(m) if w is None else f"{family_label(m)} {w:.2f}"
+                 for m, w in zip(self.members, weights, strict=True)]
         return f"{METHOD_NAMES.get(self.method, self.method)}: {', '.join(parts)}"
 
     def headline(self) -> dict[str, str]:
@@ -280,7 +282,7 @@ def choose(method: Method, candidates: Sequence[Member], single: str, metric: st
     two = "it needs at least two tuned families (`train.top_k` ≥ 2)"
     base = next((m for m in candidates if m.family == single), None)
     if base is None and len(candidates) >= 2:
-        return Choice(method, metric, single, why_not=f"`{single}` kept no out-of-fold predictions")
+        return Choice(method, metric, single, why_not=f"{family_label(single)} kept no out-of-fold predictions")
     members = [m for m in candidates if base is not None and np.array_equal(m.fold, base.fold)]  # scores pair up
     if base is None or len(members) < 2:
         return Choice(method, metric, single, why_not=two)

@@ -24,6 +24,7 @@ from mlworkflow.core import bootstrap, drift, metrics, scoring
 from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.features import as_text, replace_markers, short_list
 from mlworkflow.core.metrics import format_value
+from mlworkflow.core.names import metric_label
 from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target, threshold_or_default
 from mlworkflow.errors import DataError
@@ -286,7 +287,7 @@ def realized_decay(metric: str, row: pd.Series, expected: Interval, params: Moni
     value, low, high = float(row["realized"]), float(row["low"]), float(row["high"])
     change = relative_change(value, expected.value, metric)
     worse, beyond = change <= -params.decay_tolerance, significantly_worse(low, high, expected, metric)
-    said = (f"{metric} {format_value(value)} [{format_value(low)}, {format_value(high)}] "
+    said = (f"{metric_label(metric)} {format_value(value)} [{format_value(low)}, {format_value(high)}] "
             f"on {int(row['labelled']):,} labelled rows vs the expected {expected}")
     if worse and beyond:
         return Decay(metric, "realized", value, low, high, expected, change, "RETRAIN",
@@ -303,7 +304,7 @@ def realized_decay(metric: str, row: pd.Series, expected: Interval, params: Moni
 def estimated_decay(metric: str, value: float, expected: Interval, params: MonitorParams) -> Decay:
     """Decay judged by CBPE (no labels): at most a warning, since the estimate cannot see concept drift."""
     change = relative_change(value, expected.value, metric)
-    said = f"estimated {metric} {format_value(value)} (CBPE, no labels) vs the expected {expected}"
+    said = f"estimated {metric_label(metric)} {format_value(value)} (CBPE, no labels) vs the expected {expected}"
     if change <= -params.decay_tolerance:
         return Decay(metric, "estimated", value, None, None, expected, change, "WARN",
                      f"Performance may have decayed: {said}, {abs(change):.0%} worse; collect labels to confirm.")
@@ -313,7 +314,7 @@ def estimated_decay(metric: str, value: float, expected: Interval, params: Monit
 def unjudged_estimate(metric: str, value: float, expected: Interval, rows: int) -> Decay:
     """A CBPE estimate on too few rows: shown, but not compared with the expected value (it would be noise)."""
     return Decay(metric, "estimated", value, None, None, expected, None, "OK",
-                 f"Estimated {metric} {format_value(value)} (CBPE) on {rows:,} row(s) is not compared with "
+                 f"Estimated {metric_label(metric)} {format_value(value)} (CBPE) on {rows:,} row(s) is not compared with "
                  f"the expected {expected}: too few rows for the estimate to mean anything.")
 
 
@@ -322,7 +323,7 @@ def decay(metric: str, table: pd.DataFrame, expected: Interval | None, params: M
     overall = table.iloc[-1]  # the "all" row
     if expected is None:
         return Decay(metric, "none", None, None, None, None, None, "OK",
-                     f"No expected {metric} is recorded for this model, so decay cannot be judged.")
+                     f"No expected {metric_label(metric)} is recorded for this model, so decay cannot be judged.")
     if np.isfinite(overall["realized"]):
         return realized_decay(metric, overall, expected, params)
     if np.isfinite(overall["estimated"]):
@@ -331,7 +332,8 @@ def decay(metric: str, table: pd.DataFrame, expected: Interval | None, params: M
             return unjudged_estimate(metric, float(overall.loc["estimated"]), expected, rows)
         return estimated_decay(metric, float(overall.loc["estimated"]), expected, params)
     return Decay(metric, "none", None, None, None, expected, None, "OK",
-                 f"Performance is unknown: fewer than {params.min_rows} labelled rows and no probabilities to estimate {metric} from.")
+                 f"Performance is unknown: fewer than {params.min_rows} labelled rows and no probabilities to estimate "
+                 f"{metric_label(metric)} from.")
 
 
 @dataclass(frozen=True)
@@ -478,7 +480,7 @@ def headline(result: Assessment | Empty) -> dict[str, str]:
         unmeasured = "not measured: no rows in the window"
         return {"verdict": result.verdict.status, "vs expected": unmeasured, "vs reference": unmeasured, "window": "0 rows"}
     found, dataset, current = result.decay, result.dataset, result.scoring.current
-    performance = "unknown" if found.value is None else f"{found.metric} {format_value(found.value)} ({found.basis})"
+    performance = "unknown" if found.value is None else f"{metric_label(found.metric)} {format_value(found.value)} ({found.basis})"
     if found.expected is not None and found.value is not None:
         judged = found.basis != "estimated" or found.change is not None  # an estimate on too few rows is not
         performance += f" vs {format_value(found.expected.value)}" + ("" if judged else ", too few rows to judge")
