@@ -15,6 +15,8 @@ from mlworkflow.views import plots
 from mlworkflow.views.labels import metric_label
 
 PLOTTED = 9
+METHODS = {"test": "significance test", "effect": "effect size"}  # core.drift's words for what decided
+MEASURES = {"wasserstein / sd": "Wasserstein (in SDs)", "jensen-shannon": "Jensen–Shannon"}
 NOTHING = "*Nothing to show: the window holds no rows (see the verdict above).*"
 
 
@@ -48,6 +50,8 @@ def display_table(table: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     shown["missing"] = [f"{a:.0%} → {b:.0%}" for a, b in zip(table["missing_reference"], table["missing_current"], strict=True)]
     shown["drifted"] = table["drifted"].map({True: "yes", False: ""})
     shown["why"] = table["why"]
+    shown["method"] = table["method"].map(METHODS).fillna(table["method"])
+    shown["effect_name"] = table["effect_name"].map(MEASURES).fillna(table["effect_name"])
     names = {"effect_name": "measure", "psi_band": "PSI band", "psi": "PSI", "ks": "KS", "p_adjusted": "p (BH)"}
     return shown.rename(columns=names).set_index("column").round(decimals)
 
