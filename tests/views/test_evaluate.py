@@ -133,3 +133,23 @@ def test_worked_examples_say_the_change_and_both_predictions() -> None:
     assert table["change"].iloc[0].startswith("x: ") and " → " in table["change"].iloc[0]
     assert table["prediction"].iloc[0].endswith("%)") and "P(yes) = " in table["prediction"].iloc[0]
     assert table["difference"].str.endswith(" pts").all()
+
+
+def test_the_deciding_metric_and_the_calibration_bars_read_human_names() -> None:
+    from mlworkflow.stages.evaluate import MetricDecision
+
+    said = view.deciding_metric(MetricDecision("roc_auc", "train", "`roc_auc` decides because train tuned on it."))
+    assert said == "**Deciding metric: ROC AUC.** ROC AUC decides because train tuned on it."
+    from tests.core.test_scoring import BINARY
+    from tests.stages.test_evaluate import calibrated_example
+
+    model, baseline, X, y, record = calibrated_example("isotonic")
+    bars = view.plot_calibration_change(evaluate.calibration_variants(model, baseline, X, y, BINARY, record)).axes[1]
+    assert [text.get_text() for text in bars.get_legend().get_texts()] == ["Log loss", "Brier score"]
+
+
+def test_an_interval_in_the_group_table_breaks_only_before_its_bracket() -> None:
+    scored, frame = group_example()
+    shown = view.group_view(evaluate.group_table(scored, frame, ["g"], "accuracy", tolerance=0.05))
+    cells = [cell for column in ("Accuracy", "selection rate gap") for cell in shown[column]]
+    assert cells and all(cell.count(" ") == 1 and " [" in cell and view.NBSP in cell for cell in cells)

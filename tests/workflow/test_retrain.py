@@ -108,7 +108,7 @@ def test_report_says_what_was_decided(tmp_path: Path) -> None:
                                                                challenger_low=0.81, challenger_high=0.83),
                               gate=retrain.Gate(True, ("roc_auc gained.",)), promote_command="mlworkflow promote m 2")
     page = retrain.page(outcome, "Retrain")
-    assert "passed the gate; promote it with: mlworkflow promote m 2" in page and "<li>roc_auc gained.</li>" in page
+    assert "passed the gate; promote it with: mlworkflow promote m 2" in page and "<li>ROC AUC gained.</li>" in page  # the gate's reasons in human names
     assert "http" not in page  # offline
 
 

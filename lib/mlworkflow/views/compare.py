@@ -11,14 +11,15 @@ from matplotlib.figure import Figure
 
 from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.scoring import Scored
+from mlworkflow.views import plots
 from mlworkflow.views.labels import metric_label
 
 
 def png(figure: Figure) -> str:
-    """A figure as a base64 PNG, for an offline page."""
+    """A figure as a base64 PNG for an offline page, as a stage page shows one: readable ticks, a small PNG."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    plots.readable(figure).savefig(buffer, format="png", dpi=110)
+    return base64.b64encode(plots.small_png(buffer.getvalue())).decode("ascii")
 
 
 def metric_figure(intervals: Mapping[str, Interval], metric: str) -> Figure:

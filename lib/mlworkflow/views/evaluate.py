@@ -10,7 +10,6 @@ import numpy.typing as npt
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from pandas.io.formats.style import Styler
 
 from mlworkflow.core import fairness, metrics
 from mlworkflow.core.calibration import PRIOR
@@ -20,6 +19,7 @@ from mlworkflow.core.target import Target
 from mlworkflow.records import CostView, Fairness
 from mlworkflow.stages.evaluate import (
     DriverReport,
+    MetricDecision,
     ThresholdChoice,
     calibration_table,
     metrics_at,
@@ -27,8 +27,13 @@ from mlworkflow.stages.evaluate import (
     table_interval,
     threshold_range,
 )
-from mlworkflow.views import plots
-from mlworkflow.views.labels import metric_label, number, percent
+from mlworkflow.views import plots, tables
+from mlworkflow.views.labels import in_words, metric_label, number, percent
+
+
+def deciding_metric(decision: MetricDecision) -> str:
+    """The deciding metric and why, as a markdown line in human names ('**Deciding metric: ROC AUC.** …')."""
+    return f"**Deciding metric: {metric_label(decision.metric)}.** {in_words(decision.why)}"
 
 
 def format_table(table: pd.DataFrame, decided: str) -> pd.DataFrame:
@@ -68,11 +73,14 @@ def threshold_grid(scored: Scored, steps: int = 19) -> pd.DataFrame:
 FLAG_STYLE = "background-color: #fde2a7; font-weight: bold"
 
 
+NBSP = "\u00a0"  # inside an interval: a narrow column wraps between the value and its interval, never within it
+
+
 def _interval_text(row: Mapping[str, Any], name: str, share: bool) -> str:
     value, low, high = (row.get(f"{name}{end}") for end in ("", "_low", "_high"))
     if share:
-        return f"{percent(value)} [{percent(low)}, {percent(high)}]"
-    return f"{number(value)} [{number(low)}, {number(high)}]"
+        return f"{percent(value)} [{percent(low)},{NBSP}{percent(high)}]"
+    return f"{number(value)} [{number(low)},{NBSP}{number(high)}]"
 
 
 def _signed(value: Any, share: bool) -> str:
@@ -83,7 +91,7 @@ def _signed(value: Any, share: bool) -> str:
 
 def _gap_text(row: Mapping[str, Any], name: str, share: bool) -> str:
     value, low, high = (_signed(row.get(f"{name}{end}"), share) for end in ("", "_low", "_high"))
-    return f"{value} [{low}, {high}]" + (" pts" if share else "")  # a gap between shares is in percentage points
+    return f"{value} [{low},{NBSP}{high}]" + (f"{NBSP}pts" if share else "")  # a gap between shares: percentage points
 
 
 def group_view(table: pd.DataFrame) -> pd.DataFrame:
@@ -114,14 +122,15 @@ def _cell_styles(view: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     return styles
 
 
-def style_groups(table: pd.DataFrame, tolerance: float) -> Styler:
-    """The readable group table with flagged gaps highlighted (a fixed uuid keeps the HTML stable)."""
+def style_groups(table: pd.DataFrame, tolerance: float) -> tables.Styled:
+    """The readable group table with flagged gaps highlighted (a fixed uuid keeps the HTML stable), shown by the
+    clean-table rules."""
     view = group_view(table)
     styler = view.style.hide(axis="index").set_uuid("mlw-groups")
     styler = styler.apply(lambda _: _cell_styles(view, table), axis=None)
-    return styler.set_caption(f"Highlighted: a gap whose whole interval lies beyond the tolerance (±{tolerance:g}, "
-                              f"{tolerance * 100:g} pts for a rate); "
-                              "groups with too few rows are shown, not judged.")
+    return tables.Styled(styler.set_caption(
+        f"Highlighted: a gap whose whole interval lies beyond the tolerance (±{tolerance:g}, {tolerance * 100:g} pts "
+        "for a rate); groups with too few rows are shown, not judged."))
 
 
 def fairness_notes(judged: Fairness | None) -> str:
@@ -255,7 +264,7 @@ def plot_calibration_change(variants: Mapping[str, Scored]) -> Figure:
     what = "positive class" if next(iter(variants.values())).task == "binary" else "most probable class"
     curve.set(xlabel=f"mean predicted probability ({what})", ylabel="observed frequency", title="Reliability, test split")
     curve.legend(fontsize="small")
-    table = calibration_table(variants)
+    table = calibration_table(variants).rename(columns=metric_label)
     table.plot.barh(ax=bars)
     bars.set(xlabel="lower is better", title="Test log-loss and Brier score")
     bars.invert_yaxis()
