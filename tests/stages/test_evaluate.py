@@ -77,7 +77,7 @@ def test_decide_metric_follows_train_and_says_why() -> None:
     assert evaluate.decide_metric(MULTI, None, y).source == "auto"
     fallback = evaluate.decide_metric(REGRESSION, "neg_mean_squared_error", y)
     assert (fallback.metric, fallback.source) == ("rmse", "fallback")
-    assert "'neg_mean_squared_error' is not computed here" in fallback.why
+    assert "train's metric, Mean squared error, is not computed here" in fallback.why
 
 
 # ---------------------------------------------------------------- threshold rules
@@ -269,7 +269,7 @@ def test_summary_is_json_ready() -> None:
     json.dumps(record, allow_nan=False)
     assert record["threshold"] == 0.42 and record["metric"] == "roc_auc"
     assert set(record["metrics"]["roc_auc"]) == {"value", "low", "high"}
-    assert record["headline"]["threshold"] == "0.420 (max_f1)"
+    assert record["headline"]["threshold"] == "0.420 (the threshold with the highest F1)"
     assert list(record["headline"]) == ["model", "roc_auc", "baseline", "threshold"]
 
 

@@ -433,7 +433,7 @@ def test_a_tie_goes_to_the_steadier_family_and_the_headline_says_why() -> None:
     assert summary.stability is not None and summary.stability.preferred is not None
     assert summary.stability.preferred.over == "svm" and summary.stability.preferred.gap == pytest.approx(0.004)
     assert summary.headline["choice"].startswith(
-        "random_forest chosen over svm: the gap (0.0040) is not significant (p = 0.")
+        "Random forest chosen over Support vector machine: the gap (0.0040) is not significant (p = 0.")
     assert "its fold scores vary less (sd 0.0100 vs 0.0400, below 0.68 × over 20 folds)" in summary.headline["choice"]
     assert "vary least" in summary.stability.rule
     assert view.choice_table(summary)["choice"] == summary.headline["choice"]
@@ -445,7 +445,7 @@ def test_a_significant_gap_keeps_the_best_first_however_steady_the_other() -> No
     assert summary.ranking[1].significant is True
     assert summary.chosen == ["svm"] and "choice" not in summary.headline
     assert summary.stability is not None and summary.stability.preferred is None
-    assert summary.stability.sentence.startswith("svm chosen: the best mean roc_auc")
+    assert summary.stability.sentence.startswith("Support vector machine chosen: the best mean ROC AUC")
 
 
 def test_with_top_k_two_the_best_scoring_family_still_goes_to_train() -> None:

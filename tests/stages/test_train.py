@@ -214,7 +214,7 @@ def test_learning_diagnosis_reads_the_gap_and_the_trend() -> None:
     errors = train.learning_diagnosis(curve([0.10, 0.10], [0.50, 0.50]), "neg_root_mean_squared_error")
     assert (
         errors.verdict == "overfitting"
-        and "root_mean_squared_error 0.1000 vs validation 0.5000" in errors.sentence
+        and "Root mean squared error 0.1000 vs validation 0.5000" in errors.sentence
     )
 
 
@@ -380,7 +380,7 @@ def test_a_family_that_stays_worse_than_the_prior_is_passed_over(monkeypatch: py
     kept = train.keep(spec, results, X, y, TrainParams.model_validate({"folds": 5}), 0)
     assert kept.result.family == "logistic" and list(kept.passed_over) == ["decision_tree"]
     assert "worse than the class prior's" in kept.passed_over["decision_tree"]
-    assert "Passed over: `decision_tree`" in kept.sentence
+    assert "Passed over: Decision tree: out-of-fold log-loss" in kept.sentence
     monkeypatch.setattr(calibration, "check_out_of_fold", lambda family, *a, **k: dataclasses.replace(
         real(family, *a, **k), method=calibration.UNCALIBRATED, raw=calibration.Losses(9.0, 1.0)))
     with pytest.raises(DataError, match="no tuned family's probabilities beat the class prior's"):

@@ -13,6 +13,7 @@ import pandas as pd
 from mlworkflow.core import bootstrap, calibration, drivers, fairness, metrics, parallel, text
 from mlworkflow.core import gains as core_gains
 from mlworkflow.core.bootstrap import Interval
+from mlworkflow.core.names import metric_label
 from mlworkflow.core.oof import OutOfFold
 from mlworkflow.core.scoring import (
     FloatArray,
@@ -85,10 +86,10 @@ def decide_metric(target: Target, requested: str | None, y: pd.Series) -> Metric
     origin = {
         "train": "select and train ranked and tuned the models on it",
         "auto": f"it is the default for a {target.task} task",
-        "fallback": f"train's metric '{requested}' is not computed here and this is the {target.task} default",
+        "fallback": f"train's metric, {metric_label(str(requested))}, is not computed here and this is the {target.task} default",
     }[source]
     reason = metrics.why(metric).format(positive=f"'{target.positive}'" if target.positive else "each class")
-    why = f"`{metric}` decides because {origin}: {reason}{_majority_clause(target, y, metric)}."
+    why = f"{metric_label(metric)} decides because {origin}: {reason}{_majority_clause(target, y, metric)}."
     return MetricDecision(metric, source, why)
 
 
@@ -469,7 +470,7 @@ def summary(family: str, decision: MetricDecision, table: pd.DataFrame, choice: 
             explained: Drivers | None = None, lift: pd.DataFrame | None = None,
             cost: CostView | None = None) -> EvaluateRecord:
     """The content of evaluate.json, headline included."""
-    threshold = "none" if choice.threshold is None else f"{choice.threshold:.3f} ({choice.rule})"
+    threshold = "none" if choice.threshold is None else f"{choice.threshold:.3f} ({choice.note})"
     return EvaluateRecord.model_validate({
         "fairness": judged, "drivers": explained, "cost": cost,
         "gains": [] if lift is None else _records(lift),

@@ -30,6 +30,7 @@ from mlworkflow.core.metrics import (
     make_scorers,
     to_display,
 )
+from mlworkflow.core.names import family_label, metric_label
 from mlworkflow.core.target import positive_label
 from mlworkflow.errors import DataError, ParamsError, ParamsIssue
 from mlworkflow.params import SelectParams
@@ -412,10 +413,10 @@ def preference_sentence(steadier: stability.Preference | None, best: str, scores
     digits = decimals_for(abs(float(np.mean(scores)))) if scores else 4
     if steadier is None:
         spread = f"{float(np.std(scores)):,.{digits}f}" if scores else "—"
-        return (f"{best} chosen: the best mean {name}; no candidate whose gap is not significant varies clearly "
+        return (f"{family_label(best)} chosen: the best mean {metric_label(name)}; no candidate whose gap is not significant varies clearly "
                 f"less (fold sd {spread}, ratio bar {stability.steadier_ratio(len(scores)):.2f}).")
     one = steadier
-    return (f"{one.family} chosen over {one.over}: the gap ({one.gap:,.{digits}f}) is not significant "
+    return (f"{family_label(one.family)} chosen over {family_label(one.over)}: the gap ({one.gap:,.{digits}f}) is not significant "
             f"(p = {one.p_value:.2f}) and its fold scores vary less (sd {one.std:,.{digits}f} vs "
             f"{one.std_over:,.{digits}f}, below {one.ratio_bar:.2f} × over {one.folds} folds).")
 
@@ -528,7 +529,7 @@ def effect_sentence(
     with_, without = rows["with steps"][name], rows["without"][name]
     steps_set = f"feature_selection={settings.feature_selection}, imbalance={settings.imbalance}"
     tested = "" if p_value is None else f" (corrected t-test that they help: p = {p_value:.3g})"
-    return (f"{family} with {steps_set}: cross-validated {name} {mean_pm_std(with_)} against "
+    return (f"{family_label(family)} with {steps_set}: cross-validated {metric_label(name)} {mean_pm_std(with_)} against "
             f"{mean_pm_std(without)} without them, on the same folds{tested}.")
 
 

@@ -33,6 +33,7 @@ from mlworkflow.core import (
     steps,
 )
 from mlworkflow.core.features import FeatureSpec
+from mlworkflow.core.names import metric_label
 from mlworkflow.errors import DataError, MlwError, ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import TrainParams
 from mlworkflow.records import SELECT, TRAIN_SPLIT, TrainRecord
@@ -367,7 +368,7 @@ def gap(row: pd.Series, metric: str) -> float:
 
 def learning_diagnosis(curve: pd.DataFrame, metric: str) -> Diagnosis:
     """Over- or underfitting read from the learning curve: the final gap and the last gain."""
-    last, name = curve.iloc[-1], metrics.display_name(metric)
+    last, name = curve.iloc[-1], metric_label(metric)
     rows, train_score, valid_score = int(last.iloc[0]), float(last["train"]), float(last["validation"])
     absolute = gap(last, metric)
     relative = absolute / max(abs(valid_score), 1e-12)
@@ -393,7 +394,7 @@ def value_label(value: Any) -> str:
 
 def validation_diagnosis(curve: pd.DataFrame, metric: str) -> Diagnosis:
     """Where the validation score peaks, and which side of the range over- or underfits."""
-    param, name, sign = str(curve.columns[0]), metrics.display_name(metric), metrics.sign(metric)
+    param, name, sign = str(curve.columns[0]), metric_label(metric), metrics.sign(metric)
     valid = sign * curve["validation"].to_numpy(dtype=float)
     if not np.isfinite(valid).any():
         return Diagnosis("failed", f"Every fit of the {param} sweep failed.")
