@@ -63,7 +63,8 @@ def test_terms_table_puts_each_class_in_a_column() -> None:
     assert table.to_dict("list") == {"ham": ["lunch (+1.50)", "see (+0.25)"], "spam": ["free (+2.00)", "win (+1.00)"]}
     assert list(table.index) == [1, 2]
     empty = view.terms_table(pd.DataFrame(columns=["class", "term", "column", "weight"]))
-    assert isinstance(empty, str) and empty.startswith("No term weights")
+    assert not isinstance(empty, str), "a str shows as a quoted repr on the page"
+    assert empty._repr_markdown_().startswith("No term weights")
 
 
 def test_calibration_change_plots_reliability_and_losses() -> None:

@@ -75,6 +75,7 @@ def test_summaries_of_the_transformed_matrix() -> None:
     sample = view.matrix_sample(matrix, rows=3, seed=0)
     assert sample.equals(view.matrix_sample(matrix, rows=3, seed=0)) and len(sample) == 3
     assert (sample.round(3) == sample).all().all()
+    assert list(sample.index) == [0, 1, 2], "no sampled row numbers: they mean nothing to a reader"
     checks = view.matrix_checks(matrix, pp.transform(fitted, test))
     assert checks.loc["test", "rows"] == len(test) and checks["missing values"].tolist() == [0, 0]
     assert checks["columns"].tolist() == [matrix.shape[1]] * 2 and "rows in split" not in checks

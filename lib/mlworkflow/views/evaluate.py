@@ -305,10 +305,13 @@ def plot_importance(table: pd.DataFrame, top: int = 15, rows: str = "") -> Figur
     return figure
 
 
-def terms_table(terms: pd.DataFrame) -> pd.DataFrame | str:
-    """The telling terms side by side, one column per class ('term (weight)'), or a sentence when there are none."""
+def terms_table(terms: pd.DataFrame) -> pd.DataFrame | Any:
+    """The telling terms side by side, one column per class ('term (weight)'), or a sentence (Markdown, so a page
+    shows it as text, not as a quoted string) when there are none."""
     if terms.empty:
-        return "No term weights to show: the model is not linear on TF-IDF terms, or the data has no text column."
+        from IPython.display import Markdown
+
+        return Markdown("No term weights to show: the model is not linear on TF-IDF terms, or the data has no text column.")
     cells = terms.assign(cell=[f"{t} ({w:+.2f})" for t, w in zip(terms["term"], terms["weight"], strict=True)])
     cells["rank"] = cells.groupby("class").cumcount() + 1
     return cells.pivot(index="rank", columns="class", values="cell").fillna("").rename_axis(columns=None)

@@ -156,8 +156,9 @@ def matrix_checks(train_matrix: pd.DataFrame, test_matrix: pd.DataFrame,
 
 
 def matrix_sample(matrix: pd.DataFrame, rows: int, seed: int, decimals: int = 3) -> pd.DataFrame:
-    """A reproducible sample of transformed rows, rounded for display."""
-    return matrix.sample(min(rows, len(matrix)), random_state=seed).round(decimals)
+    """A reproducible sample of transformed rows, rounded for display (without their row numbers, which mean
+    nothing to a reader)."""
+    return matrix.sample(min(rows, len(matrix)), random_state=seed).round(decimals).reset_index(drop=True)
 
 
 def unseen_categories(train: pd.DataFrame, test: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
