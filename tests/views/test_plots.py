@@ -162,3 +162,16 @@ def test_a_log_axis_reads_plain_numbers_on_the_same_ticks() -> None:
     figure.draw_without_rendering()
     assert before and all("10^{0}" in text for _, text in before)
     assert shown() == [(position, plots.short_number(position)) for position, _ in before]  # same ticks, plain
+
+
+def test_a_log_axis_over_many_decades_labels_only_its_decades() -> None:
+    figure, (ax,) = plots.row(1, width=5.0)
+    ax.plot([0.001, 100], [0, 1])
+    ax.set_xscale("log")
+    plots.readable(figure)
+    figure.draw_without_rendering()
+    low, high = ax.get_xlim()
+    minor = [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text() and low <= t.get_position()[0] <= high]
+    major = [t.get_text() for t in ax.get_xticklabels() if t.get_text() and low <= t.get_position()[0] <= high]
+    assert minor == [], "minor ticks stay unlabelled, as matplotlib leaves them: labels would collide"
+    assert major == ["0.001", "0.01", "0.1", "1", "10", "100"]

@@ -90,12 +90,16 @@ def small_base64_png(shown: Any) -> Any:
 
 def plain_log(axis: Any) -> None:
     """A log axis's default labels ('10⁰', '2×10¹') as plain short numbers ('1', '20'), on the same ticks."""
-    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainLog(LogFormatterSciNotation):  # type: ignore[misc]  # the same choice of labelled ticks, plain text
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return short_number(x) if super().__call__(x, pos) else ""
 
     for setter, formatter in ((axis.set_major_formatter, axis.get_major_formatter()),
                               (axis.set_minor_formatter, axis.get_minor_formatter())):
         if type(formatter) is LogFormatterSciNotation:
-            setter(FuncFormatter(lambda value, position, said=formatter: short_number(value) if said(value, position) else ""))
+            setter(PlainLog(getattr(formatter, "_base", 10.0), formatter.labelOnlyBase, formatter.minor_thresholds))
 
 
 def _tidied(show: Callable[..., Any], kind: str = "") -> Callable[..., Any]:
