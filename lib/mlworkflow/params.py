@@ -305,11 +305,13 @@ class TrainParams(Section):
     number of candidates (random, halving) or trials (optuna); `time_budget_s` is the wall time of
     all the families' searches together. From `large_data_rows` training rows on (null: never), at most 3
     folds. `n_jobs` fits folds in that many processes (-1: every core `core.parallel` allows).
-    `learning_curve` and `validation_curve` switch the two diagnostic curves off.
+    `learning_curve` and `validation_curve` switch the two diagnostic curves off. `patience` stops an Optuna
+    search after that many trials in a row without a gain above the best's fold standard error (null: never).
     """
 
     search: Literal["grid", "random", "halving", "optuna"] = "optuna"
     n_iter: int = Field(30, ge=1, le=10_000)
+    patience: int | None = Field(10, ge=1, le=10_000)
     grid_points: int = Field(3, ge=2, le=20)
     folds: int = Field(5, ge=2, le=20)
     metric: str = "auto"

@@ -278,3 +278,28 @@ def test_the_budget_is_the_wall_time_of_all_families_together(monkeypatch: pytes
     searches.tune_all(spec, ["logistic", "knn"], X, y, settings, 0, "roc_auc")
     assert len(untils) == 2 and untils[0] == untils[1] and untils[0] is not None
     assert untils[0] <= time.monotonic() + 50.0
+
+
+def trial_of(score: float, folds: tuple[float, ...]) -> searches.Trial:
+    return searches.Trial(params={}, score=score, std=0.0, train_score=math.nan, fold_scores=folds)
+
+
+def test_patience_counts_trials_without_a_gain_above_the_best_s_fold_standard_error() -> None:
+    patience = searches.Patience(limit=2)
+    assert not patience.spent(trial_of(0.80, (0.78, 0.80, 0.82)))  # standard error 0.0115
+    assert not patience.spent(trial_of(0.81, (0.80, 0.81, 0.82)))  # +0.01: inside the noise, stale 1
+    assert not patience.spent(trial_of(0.83, (0.82, 0.83, 0.84)))  # +0.03: a real gain, stale 0
+    assert not patience.spent(trial_of(math.nan, ()))  # failed or pruned: stale 1
+    assert patience.spent(trial_of(0.835, (0.83, 0.835, 0.84)))  # +0.005 < 0.0058: stale 2 = limit
+    assert not searches.Patience(limit=None).spent(trial_of(math.nan, ()))
+
+
+def test_optuna_stops_when_the_trials_stop_gaining_and_says_so() -> None:
+    space = {"logistic": {"C": {"low": 1.0, "high": 1.01}}}  # every trial scores the same: nothing to gain
+    X, y, spec = tiny("binary", rows=150)
+    settings = dataclasses.replace(FAST, n_iter=20, folds=3, space=space, patience=3)
+    result = searches.tune(spec, "logistic", X, y, settings, 0, "roc_auc")
+    assert result.status == "stopped: 3 trials in a row gained less than a fold standard error, after 4 of 20 trials"
+    assert len(result.trials) == 5  # the four trials, then the defaults trial
+    unlimited = searches.tune(spec, "logistic", X, y, dataclasses.replace(settings, n_iter=6, patience=None), 0, "roc_auc")
+    assert unlimited.status == "completed" and len(unlimited.trials) == 7

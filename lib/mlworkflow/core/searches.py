@@ -56,6 +56,7 @@ class SearchSettings:
     n_jobs: int
     time_budget_s: float | None = None
     space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    patience: int | None = None  # Optuna: stop after this many trials in a row without a gain above the noise
 
 
 def scorer(metric: str, y: pd.Series, spec: FeatureSpec, key: str = "metric") -> Any:
@@ -289,6 +290,35 @@ def random_search(search: Search, space: Mapping[str, Any], settings: SearchSett
     return run_candidates(search, list(sampler))
 
 
+def standard_error(scores: Sequence[float]) -> float:
+    """The standard error of a mean fold score (0 with fewer than two folds)."""
+    return float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else 0.0
+
+
+@dataclass
+class Patience:
+    """Counts the trials in a row that did not beat the best by more than the best's fold standard error: a gain
+    inside the folds' noise is no evidence that the search is still finding better settings."""
+
+    limit: int | None
+    best: float = -math.inf
+    margin: float = 0.0
+    stale: int = 0
+
+    def spent(self, trial: Trial) -> bool:
+        """Record a finished trial; whether `limit` trials in a row have now brought no gain above the noise."""
+        if math.isfinite(trial.score) and trial.score > self.best + self.margin:
+            self.best, self.margin, self.stale = trial.score, standard_error(trial.fold_scores), 0
+        else:
+            self.stale += 1
+        return self.limit is not None and self.stale >= self.limit
+
+
+def patience_note(done: int, planned: int, limit: int) -> str:
+    """The status of a search stopped because its last `limit` trials gained nothing above the noise."""
+    return f"stopped: {limit} trials in a row gained less than a fold standard error, after {done} of {planned} trials"
+
+
 def pruning(trial: optuna.trial.Trial) -> oof.Stop:
     """Report a trial's mean fold score so far and ask Optuna's pruner whether to stop it."""
 
@@ -300,12 +330,14 @@ def pruning(trial: optuna.trial.Trial) -> oof.Stop:
 
 
 def optuna_search(search: Search, space: Mapping[str, Any], settings: SearchSettings) -> Outcome:
-    """`n_iter` trials of Optuna's TPE sampler (seeded), stopping early once the budget is spent; after
+    """`n_iter` trials of Optuna's TPE sampler (seeded), stopping early once the budget is spent or `patience`
+    trials in a row gained less than a fold standard error (see `Patience`); after
     PRUNE_AFTER complete trials, the median pruner stops a trial whose mean fold score so far falls below
     the median of the earlier trials' after as many folds (its remaining folds are not fitted)."""
     import optuna
 
     trials: list[Trial] = []
+    patience = Patience(settings.patience)
 
     def objective(trial: optuna.trial.Trial) -> float:
         candidate = {name: suggest(trial, name, spec) for name, spec in space.items()}
@@ -316,7 +348,7 @@ def optuna_search(search: Search, space: Mapping[str, Any], settings: SearchSett
 
     def after_trial(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         bar.update()
-        if search.over_budget():
+        if search.over_budget() or patience.spent(trials[-1]):
             study.stop()
 
     verbosity = optuna.logging.get_verbosity()
@@ -329,8 +361,11 @@ def optuna_search(search: Search, space: Mapping[str, Any], settings: SearchSett
             study.optimize(objective, n_trials=settings.n_iter, callbacks=[after_trial])
     finally:
         optuna.logging.set_verbosity(verbosity)
-    done = len(trials) == settings.n_iter
-    return trials, "completed" if done else budget_note(len(trials), settings.n_iter)
+    if len(trials) == settings.n_iter:
+        return trials, "completed"
+    if settings.patience is not None and patience.stale >= settings.patience:
+        return trials, patience_note(len(trials), settings.n_iter, settings.patience)
+    return trials, budget_note(len(trials), settings.n_iter)
 
 
 class BudgetSpent(MlwError):

@@ -81,7 +81,7 @@ def search_settings(params: TrainParams, rows: int | None = None) -> searches.Se
     """The search the train params ask for on `rows` training rows (None: as many folds as `folds` says)."""
     return searches.SearchSettings(
         params.search, params.n_iter, params.grid_points, fold_count(params, rows), parallel.fit_jobs(params.n_jobs),
-        params.time_budget_s, params.space,
+        params.time_budget_s, params.space, params.patience,
     )
 
 
