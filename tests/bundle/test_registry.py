@@ -160,20 +160,20 @@ def test_an_untrusted_type_is_refused_at_registration(tmp_path: Path, fitted: tu
 def test_an_untrusted_type_is_refused_at_load_even_if_the_file_is_intact(tmp_path: Path, fitted: tuple[Any, Any, Any]) -> None:
     registry = reg.Registry(tmp_path)
     files = untrusted_bundle(fitted)
-    extra = sorted(set(sio.get_untrusted_types(data=files[reg.MODEL_FILE])) - set(reg.DEFAULT_TRUSTED))
+    extra = sorted(set(sio.get_untrusted_types(data=files[reg.MODEL_FILE])) - set(reg.default_trusted()))
     trusted = tmp_path / reg.TRUSTED_FILE
     trusted.parent.mkdir(parents=True, exist_ok=True)
-    trusted.write_text(json.dumps({"trusted": [*reg.DEFAULT_TRUSTED, *extra]}))
+    trusted.write_text(json.dumps({"trusted": [*reg.default_trusted(), *extra]}))
     entry = registry.register("odd", files)
     registry.load(entry.ref)  # trusted: loads
-    trusted.write_text(json.dumps({"trusted": list(reg.DEFAULT_TRUSTED)}))
+    trusted.write_text(json.dumps({"trusted": list(reg.default_trusted())}))
     with pytest.raises(reg.RegistryError, match=r"odd@1: Untrusted types found in the file: .*math.sqrt.* trusts only the types in"):
         registry.load(entry.ref)
 
 
 def test_the_trusted_list_comes_from_the_registry_with_defaults(tmp_path: Path) -> None:
     registry = reg.Registry(tmp_path)
-    assert registry.trusted_types() == list(reg.DEFAULT_TRUSTED)
+    assert registry.trusted_types() == list(reg.default_trusted())
     assert (tmp_path / reg.TRUSTED_FILE).is_file()
     (tmp_path / reg.TRUSTED_FILE).write_text("[]")
     with pytest.raises(reg.RegistryError, match=r"trusted_types.json: expected a JSON object with a 'trusted' list of type names, found \[\]"):

@@ -132,13 +132,13 @@ def test_cross_validation_and_calibration_clone_and_fit_it() -> None:
 def test_skops_round_trip_is_bit_identical_under_the_registry_trust_list(tmp_path: Any) -> None:
     import skops.io as sio
 
-    from mlworkflow.bundle.registry import DEFAULT_TRUSTED
+    from mlworkflow.bundle.registry import default_trusted
 
     X, y = easy()
     model = classifier().fit(X, y)
     sio.dump(model, tmp_path / "model.skops")
     untrusted = set(sio.get_untrusted_types(file=tmp_path / "model.skops"))
-    assert "mlworkflow.core.boosting.LGBMClassifier" in untrusted <= set(DEFAULT_TRUSTED)
-    loaded = sio.load(tmp_path / "model.skops", trusted=list(DEFAULT_TRUSTED))
+    assert "mlworkflow.core.boosting.LGBMClassifier" in untrusted <= set(default_trusted())
+    loaded = sio.load(tmp_path / "model.skops", trusted=list(default_trusted()))
     assert type(loaded) is boosting.LGBMClassifier and loaded.best_iteration_ == model.best_iteration_
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))

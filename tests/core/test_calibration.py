@@ -181,8 +181,8 @@ def test_a_calibrated_model_is_trusted_by_the_registry_and_served_bit_identical(
     frame, y, spec = tiny(task)
     model = calibration.calibrate(families.make_pipeline(spec, family, 0), forced(method)).fit(frame, y)
     saved = sio.dumps(model)
-    assert set(sio.get_untrusted_types(data=saved)) <= set(registry.DEFAULT_TRUSTED)
-    loaded = sio.loads(saved, trusted=list(registry.DEFAULT_TRUSTED))
+    assert set(sio.get_untrusted_types(data=saved)) <= set(registry.default_trusted())
+    loaded = sio.loads(saved, trusted=list(registry.default_trusted()))
     assert np.array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
     fast = fastpath.compile_pipeline(loaded)
     with warnings.catch_warnings():

@@ -163,8 +163,8 @@ def test_members_fitted_as_an_ensemble_round_trip_through_skops_exactly() -> Non
         estimator=ensemble.build("greedy", members[:2], (0.5, 0.5), "binary", None, 1))
     model = ensemble.fit(forced, X, y)
     saved = sio.dumps(model)
-    assert set(sio.get_untrusted_types(data=saved)) <= set(registry.DEFAULT_TRUSTED)
-    loaded = sio.loads(saved, trusted=list(registry.DEFAULT_TRUSTED))
+    assert set(sio.get_untrusted_types(data=saved)) <= set(registry.default_trusted())
+    loaded = sio.loads(saved, trusted=list(registry.default_trusted()))
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert list(loaded.predict(X)) == list(model.predict(X)) and set(model.classes_) == {"no", "yes"}
     assert ensemble.member(model, "knn") is model.named_estimators_["knn"]

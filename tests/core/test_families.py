@@ -193,14 +193,14 @@ def test_lightgbm_round_trips_through_skops_under_the_registry_trust_list(tmp_pa
     import skops.io as sio
 
     from mlworkflow import io
-    from mlworkflow.bundle.registry import DEFAULT_TRUSTED
+    from mlworkflow.bundle.registry import default_trusted
 
     frame, y, spec = tiny(task)
     pipeline = families.make_pipeline(spec, "lightgbm", 0).fit(frame, y)
     path = io.write_model(tmp_path / "model.skops", pipeline)
     untrusted = set(sio.get_untrusted_types(file=path))
-    assert {"lightgbm.basic.Booster"} <= untrusted <= set(DEFAULT_TRUSTED)
-    loaded = io.read_model(path, trusted=list(DEFAULT_TRUSTED))
+    assert {"lightgbm.basic.Booster"} <= untrusted <= set(default_trusted())
+    loaded = io.read_model(path, trusted=list(default_trusted()))
     method = "predict" if task == "regression" else "predict_proba"
     assert np.array_equal(getattr(loaded, method)(unseen(frame)), getattr(pipeline, method)(unseen(frame)))
 

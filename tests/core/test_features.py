@@ -396,8 +396,8 @@ def test_a_fitted_pipeline_with_timestamps_and_formulas_loads_with_the_registry_
     spec = trips_spec()
     pipeline = families.make_pipeline(spec, "hist_gradient_boosting", 0).fit(frame[list(spec.features)], frame["fare"])
     data = sio.dumps(pipeline)
-    assert set(sio.get_untrusted_types(data=data)) <= set(registry.DEFAULT_TRUSTED)
-    loaded = sio.loads(data, trusted=list(registry.DEFAULT_TRUSTED))
+    assert set(sio.get_untrusted_types(data=data)) <= set(registry.default_trusted())
+    loaded = sio.loads(data, trusted=list(registry.default_trusted()))
     X = frame[list(spec.features)]
     assert np.array_equal(loaded.predict(X), pipeline.predict(X))
 

@@ -74,7 +74,7 @@ def test_a_fitted_text_pipeline_round_trips_through_skops_with_the_registry_trus
         pipeline = fit(family, frame)
         data = sio.dumps(pipeline)
         untrusted = set(sio.get_untrusted_types(data=data))
-        assert untrusted <= set(registry.DEFAULT_TRUSTED), untrusted - set(registry.DEFAULT_TRUSTED)
+        assert untrusted <= set(registry.default_trusted()), untrusted - set(registry.default_trusted())
         loaded = sio.loads(data, trusted=sorted(untrusted))
         np.testing.assert_array_equal(loaded.predict_proba(frame), pipeline.predict_proba(frame))
     assert "mlworkflow.core.text.as_documents" in text.TRUSTED_TYPES

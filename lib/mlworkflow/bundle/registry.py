@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -47,7 +48,12 @@ PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops", "mlworkflow")
 # k-NN's search trees included), as the catalogues declare them: reviewed, and listed so a new registry
 # starts with them. Tree types are in the list because the registry only loads files whose SHA-256 it
 # recorded itself (see skops' note on crafted tree node indices). An ensemble adds the Bunch of its members.
-DEFAULT_TRUSTED = tuple(sorted({*features.TRUSTED_TYPES, *families.trusted_types(), *ensemble.TRUSTED_TYPES}))
+
+
+@functools.cache
+def default_trusted() -> tuple[str, ...]:
+    """The reviewed list a new registry starts with (a function: collecting it imports every step's library)."""
+    return tuple(sorted({*features.TRUSTED_TYPES, *families.trusted_types(), *ensemble.TRUSTED_TYPES}))
 
 
 class RegistryError(MlwError):
@@ -197,7 +203,7 @@ class Registry:
         path = self.root / TRUSTED_FILE
         if not path.is_file():
             self.root.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, json.dumps({"trusted": list(DEFAULT_TRUSTED)}, indent=2) + "\n")
+            write_atomic(path, json.dumps({"trusted": list(default_trusted())}, indent=2) + "\n")
         expected = "a JSON object with a 'trusted' list of type names"
         content = read_json(path, expected)
         trusted = content.get("trusted") if isinstance(content, dict) else None

@@ -92,7 +92,7 @@ class Family:
     """One model family: its models per task, how its inputs are prepared, the types its saved model holds.
 
     `trusted_types` are the types skops does not trust by default that a fitted model of this
-    family contains (the registry trusts them, see `bundle.registry.DEFAULT_TRUSTED`). `row_wise`:
+    family contains (the registry trusts them, see `bundle.registry.default_trusted`). `row_wise`:
     the model's output for a row does not depend on the other rows of the call (trees, summed in a
     fixed order), so the service may score concurrent requests in one call. `class_weight`: its
     classifier takes `class_weight="balanced"` (`preprocess.imbalance: class_weight`). `sparse_text`:

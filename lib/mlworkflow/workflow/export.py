@@ -58,12 +58,14 @@ def page_title(page: Page) -> str:
 
 
 def contents(sections: list[Page]) -> str:
-    """The file's table of contents: each page (the summary first), with its sections under it."""
+    """The file's table of contents: each page (the summary first), with its sections under it — but the summary's:
+    the contents sit inside it, beside its own "On this page" links."""
     entries: list[pages.Heading] = []
     for page in sections:
         title = "Summary" if page.name == "index" else page_title(page)
         entries.append(pages.Heading(1, f"page-{page.name}", title))
-        entries += [pages.Heading(2, f"{page.name}-{h.anchor}", h.text) for h in pages.headings(page.body, (2,))]
+        if page.name != "index":
+            entries += [pages.Heading(2, f"{page.name}-{h.anchor}", h.text) for h in pages.headings(page.body, (2,))]
     return pages.toc_html(entries).replace('<nav class="mlw-toc"', f'<nav class="mlw-toc" id="{CONTENTS_ID}"', 1)
 
 

@@ -6,16 +6,13 @@ written for the console. `PagePreprocessor` is registered in the nbconvert templ
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import nbformat
-from nbconvert.filters.markdown_mistune import markdown2html_mistune
-from nbconvert.preprocessors import Preprocessor
 
 # tqdm's bar ("45%|████▌ | 9/20"), its rate ("2.3it/s", "1.5s/trial") and ipywidgets' progress models
 PROGRESS = re.compile(r"\d+%\|.*\||\d+(?:\.\d+)?(?:it|s|trial)/(?:s|it|trial)\b|[█▏▎▍▌▋▊▉]|FloatProgress|IntProgress")
@@ -78,6 +75,8 @@ def headings(page: str, levels: Sequence[int] = (2,)) -> list[Heading]:
 
 def cell_headings(cells: Iterable[Any], levels: Sequence[int] = (2,)) -> list[Heading]:
     """The headings of a notebook's markdown cells, with the ids their rendering gives them."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
     sources = (cell.source for cell in cells if cell.cell_type == "markdown")
     return [heading for source in sources for heading in headings(markdown2html_mistune(source), levels)]
 
@@ -102,23 +101,45 @@ def scoped(body: str, prefix: str) -> str:
 
 def title_cell(cells: Sequence[Any]) -> int:
     """The index of the cell holding the page's title (its first level-1 heading), or -1 when none does."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
     for number, cell in enumerate(cells):
         if cell.cell_type == "markdown" and headings(markdown2html_mistune(cell.source), (1,)):
             return number
     return -1
 
 
-class PagePreprocessor(Preprocessor):  # type: ignore[misc]  # nbconvert is untyped
-    """Drops console-only outputs, shortens local paths in code and the header, puts the contents under the title."""
+def preprocess_page(nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Clean every code cell's outputs; list the notebook's second-level headings after its title."""
+    import nbformat
 
-    def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """Clean every code cell's outputs; list the notebook's second-level headings after its title."""
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = page_outputs(cell.outputs)
-                cell.source = short_paths(cell.source)
-        if contents := toc_html(cell_headings(nb.cells)):
-            nb.cells.insert(title_cell(nb.cells) + 1, nbformat.v4.new_markdown_cell(contents))
-        if "mlw" in resources:  # the header's params
-            resources["mlw"]["header"] = short_paths(resources["mlw"]["header"])
-        return nb, resources
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = page_outputs(cell.outputs)
+            cell.source = short_paths(cell.source)
+    if contents := toc_html(cell_headings(nb.cells)):
+        nb.cells.insert(title_cell(nb.cells) + 1, nbformat.v4.new_markdown_cell(contents))
+    if "mlw" in resources:  # the header's params
+        resources["mlw"]["header"] = short_paths(resources["mlw"]["header"])
+    return nb, resources
+
+
+@functools.cache
+def page_preprocessor() -> type:
+    """The nbconvert preprocessor that drops console-only outputs, shortens local paths in code and the header and
+    puts the contents under the title — made on first use: importing nbconvert costs a second, and the text helpers
+    above (the run index's, a re-run that reuses every stage) need none of it."""
+    from nbconvert.preprocessors import Preprocessor
+
+    def preprocess(self: Any, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        return preprocess_page(nb, resources)
+
+    return type("PagePreprocessor", (Preprocessor,), {"preprocess": preprocess, "__module__": __name__,
+                                                      "__doc__": page_preprocessor.__doc__})
+
+
+def __getattr__(name: str) -> Any:
+    """`PagePreprocessor`, made on first use (PEP 562), as the nbconvert template's conf.json names it."""
+    if name == "PagePreprocessor":
+        return page_preprocessor()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
