@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from matplotlib.figure import Figure
 
 from mlworkflow.params import TrainParams
@@ -62,3 +63,10 @@ def test_search_table_names_families_and_searches() -> None:
     assert list(table.index) == [family_label(result.family)]
     assert table["search"].tolist() == ["Bayesian search (Optuna, TPE sampler)"]
     assert table.columns.tolist() == train.search_table([result]).columns.tolist()
+
+
+def test_curve_titles_name_the_family_in_words() -> None:
+    curve = pd.DataFrame({"training rows": [100, 200], "train": [0.9, 0.88], "train sd": [0.01, 0.01],
+                          "validation": [0.8, 0.82], "validation sd": [0.02, 0.02]})
+    figure = view.plot_curve(curve, "roc_auc", "Learning curve · random_forest")
+    assert figure.axes[0].get_title() == "Learning curve · Random forest"

@@ -15,7 +15,7 @@ from mlworkflow.params import TrainParams
 from mlworkflow.records import TrainRecord
 from mlworkflow.stages import train
 from mlworkflow.stages.train import LARGE_DATA_FOLDS, fold_count, is_number, same_predictions, value_label
-from mlworkflow.views.labels import family_label, metric_label
+from mlworkflow.views.labels import family_label, in_words, metric_label
 
 SEARCH_LABELS = {
     "grid": "grid search",
@@ -34,7 +34,7 @@ def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int
         "metric": f"{metric_label(metric)} ({better} is better)",
         "search": SEARCH_LABELS[params.search],
         "candidates": f"{params.grid_points} values per range" if grid else f"{params.n_iter} per family",
-        "cross-validation": f"{fold_count(params, rows)} folds over {rows} training rows{fewer_folds(params, rows)}",
+        "cross-validation": f"{fold_count(params, rows)} folds over {rows:,} training rows{fewer_folds(params, rows)}",
         "parallel fits": f"{parallel.fit_jobs(params.n_jobs)} process(es), one native thread each",
         "time budget": "none" if params.time_budget_s is None else f"{params.time_budget_s:g} s for all searches",
     }
@@ -108,7 +108,7 @@ def plot_curve(curve: pd.DataFrame, metric: str, title: str, mark: Any = None) -
         ax.axvline(at, color="grey", linestyle="--", label="tuned value")
     if log:
         ax.set_xscale("log")
-    ax.set(xlabel=str(curve.columns[0]), ylabel=metric_label(metric), title=title)
+    ax.set(xlabel=str(curve.columns[0]), ylabel=metric_label(metric), title=in_words(title))
     ax.legend()
     return fig
 
@@ -129,7 +129,7 @@ def plot_search(result: SearchResult) -> Figure:
         ax.step(number, sign * best, where="post", label="best so far")
         ax.legend()
     title = f"{family_label(result.family)}: {SEARCH_LABELS.get(result.search, result.search)}"
-    ax.set(xlabel="trial", ylabel=metric_label(result.metric), title=title)
+    ax.set(xlabel="trial", ylabel=metric_label(result.metric), title=in_words(title))
     return fig
 
 
