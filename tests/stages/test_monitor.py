@@ -235,6 +235,17 @@ def test_monitor_command_points_the_stage_at_the_log(tmp_path: Path) -> None:
     assert sets["monitor.since"] == '"2026-01-31T10:00"'
 
 
+
+def test_monitoring_a_log_that_does_not_exist_is_refused_before_any_kernel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "models" / "adult-smoke" / "predictions.sqlite"
+    code = cli.main(["monitor", str(ROOT / "params" / "smoke.yaml"), "--log", "--root", str(tmp_path)])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and "key 'monitor.log_url': expected an existing prediction log" in line
+    assert f"no file at {sqlite_url(missing)}" in line
+    assert list(tmp_path.iterdir()) == []  # no run folder, no report, no log created
+
 # --- acceptance on real data -------------------------------------------------------------------------------------
 
 

@@ -72,10 +72,15 @@ def utc(text: str | None) -> datetime | None:
     return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).to_pydatetime()
 
 
+def missing_log(url: str) -> bool:
+    """Whether `url` names a SQLite file that does not exist (a server database cannot be told apart from here)."""
+    return url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file()
+
+
 def log_rows(params: MonitorParams, model: LoadedModel) -> tuple[pd.DataFrame, int]:
     """The log's predictions of the monitored version in the window, and how many of other versions were skipped."""
     assert params.log_url is not None
-    if params.log_url.startswith("sqlite:///") and not Path(params.log_url[len("sqlite:///"):]).is_file():
+    if missing_log(params.log_url):
         raise DataError("prediction log not found (has the service run?)", source=params.log_url)
     log = predlog.PredictionLog(params.log_url)
     try:

@@ -381,6 +381,7 @@ def command_monitor(args: argparse.Namespace) -> int:
     new_run_id_free(args)
     overrides = [*args.overrides, *_monitor_overrides(args)]
     params = load_params(args.params, overrides)
+    preflight.check_log(params, str(args.params))
     root = args.root.resolve()
     run_id = args.run_id or layout.monitor_run_id(params.run.name, root)
     request = runner.RunRequest(params, args.params, overrides, ["monitor"], root, run_id)

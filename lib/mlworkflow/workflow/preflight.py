@@ -15,6 +15,7 @@ from mlworkflow import io
 from mlworkflow.core import expressions, parallel
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import Params
+from mlworkflow.stages import monitor_sources
 
 
 def column_issues(params: Params, header: Sequence[str]) -> list[ParamsIssue]:
@@ -69,3 +70,12 @@ def check_cluster(params: Params, source: str) -> None:
     if problem is not None:
         expected = f"a Dask scheduler with at least one worker, answering within {timeout_s:g} s (run.cluster_timeout_s)"
         raise ParamsError(source, [ParamsIssue("run.cluster", expected, problem)])
+
+
+def check_log(params: Params, source: str) -> None:
+    """Raise a ParamsError when monitoring reads a SQLite prediction log file that does not exist: said before any
+    kernel starts, not as a failed monitor stage."""
+    url = params.monitor.log_url
+    if url is not None and monitor_sources.missing_log(url):
+        expected = "an existing prediction log (the service writes it once it has answered a request)"
+        raise ParamsError(source, [ParamsIssue("monitor.log_url", expected, f"no file at {url}")])
