@@ -102,7 +102,7 @@ def test_card_of_groups_judged_with_intervals_lists_only_the_flagged_ones() -> N
               judged("Male", 270, "not clear", ""), judged("Other", 5, "too few rows", "n < 30: too few rows to judge")]
     meta = deploy.metadata("adult", PREPROCESSED, TRAINED, EVALUATION.model_copy(update={"groups": groups}))
     card = deploy.model_card(meta, DATA, PREPROCESSED, deploy.learn(small_train(), PREPROCESSED), DeployParams())
-    assert "| sex | Female | 125 | 0.900 [0.850, 0.950] | 0.200 [0.150, 0.250] | 0.240 [0.200, 0.280] | flagged |" in card
+    assert "| sex | Female | 125 | 0.900 [0.850, 0.950] | 20.0% [15.0%, 25.0%] | 24.0% [20.0%, 28.0%] | flagged |" in card
     assert "| column | group | rows | ROC AUC | Selection rate | Base rate | verdict |" in card
     assert "differs by group beyond the tolerance for sex = Female: selection rate -12.1 pts [-17.7, -6.5]." in card
     assert "| all test rows |  | 400 |" in card and "(all)" not in card

@@ -175,8 +175,17 @@ def _group_cells(column: str, group: str) -> tuple[str, str]:
     return ("all test rows", "") if group == ALL_ROWS else (column, group)
 
 
+RATES = ("selection_rate", "base_rate")  # shares of a group's rows: read as percentages
+
+
+def share(value: Any) -> str:
+    """A share as a percentage with one decimal ('–' when absent)."""
+    return f"{value:.1%}" if isinstance(value, float) and math.isfinite(value) else "–"
+
+
 def _with_interval(extra: Mapping[str, Any], name: str) -> str:
-    return f"{number(extra.get(name))} [{number(extra.get(f'{name}_low'))}, {number(extra.get(f'{name}_high'))}]"
+    shown = share if name in RATES else number
+    return f"{shown(extra.get(name))} [{shown(extra.get(f'{name}_low'))}, {shown(extra.get(f'{name}_high'))}]"
 
 
 def judged_groups(meta: BundleMetadata) -> list[str]:
