@@ -165,7 +165,7 @@ def test_large_data_is_cross_validated_on_fewer_folds() -> None:
     never = TrainParams.model_validate({"folds": 5, "large_data_rows": None})
     assert train.fold_count(never, 10**6) == 5 and train.fold_count(params.model_copy(update={"folds": 2}), 10**6) == 2
     plan = view.plan_table(["logistic"], "roc_auc", params, 26_048)
-    assert "3 folds over 26048 training rows (`folds` = 5, at most 3" in plan.loc["cross-validation", "plan"]
+    assert "3 folds over 26,048 training rows (`folds` = 5, at most 3" in plan.loc["cross-validation", "plan"]
     assert plan.loc["time budget", "plan"] == "600 s for all searches"
 
 
