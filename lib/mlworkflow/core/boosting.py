@@ -43,6 +43,13 @@ class EarlyStopping:
     n_iter_no_change: int
     random_state: Any
 
+    def __init__(self, *, early_stopping: EarlyStop = "auto", validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 10, **kwargs: Any) -> None:
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        super().__init__(**kwargs)  # LightGBM's own parameters
+
     def stops_early(self, y: Any) -> bool:
         """Whether this fit holds rows out: asked to, and (classifiers) every class can give one row to each side."""
         if not (self.early_stopping is True or (self.early_stopping == "auto" and len(y) > AUTO_ROWS)):
@@ -89,13 +96,6 @@ class EarlyStopping:
 class LGBMClassifier(EarlyStopping, lightgbm.LGBMClassifier):  # type: ignore[misc]
     """lightgbm.LGBMClassifier that holds `validation_fraction` of its rows out (stratified) to stop early."""
 
-    def __init__(self, *, early_stopping: EarlyStop = "auto", validation_fraction: float = 0.1,
-                 n_iter_no_change: int = 10, **kwargs: Any) -> None:
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        super().__init__(**kwargs)
-
     @property
     def stratified(self) -> bool:
         """Held-out rows keep the class shares."""
@@ -113,13 +113,6 @@ class LGBMClassifier(EarlyStopping, lightgbm.LGBMClassifier):  # type: ignore[mi
 
 class LGBMRegressor(EarlyStopping, lightgbm.LGBMRegressor):  # type: ignore[misc]
     """lightgbm.LGBMRegressor that holds `validation_fraction` of its rows out to stop early."""
-
-    def __init__(self, *, early_stopping: EarlyStop = "auto", validation_fraction: float = 0.1,
-                 n_iter_no_change: int = 10, **kwargs: Any) -> None:
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        super().__init__(**kwargs)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any) -> LGBMRegressor:  # type: ignore[override]
         """Fit, stopping once `n_iter_no_change` rounds bring no gain on the held-out rows (when it stops early)."""
