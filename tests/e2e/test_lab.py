@@ -118,7 +118,7 @@ def stop(process: subprocess.Popen[bytes], lab: Lab) -> None:
                 continue
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def lab(tmp_path_factory: pytest.TempPathFactory, smoke_reports: Path) -> Iterator[Lab]:
     """JupyterLab from the project's environment on a free loopback port, serving a copy of the notebooks.
 
@@ -192,7 +192,13 @@ def run_all(page: Page, lab: Lab, notebook: str) -> None:
     menu(page, "Edit", "editmenu:clear-all")  # outputs seen below come from this run, not the saved file
     page.wait_for_function(NONE_RAN, timeout=15_000)
     menu(page, "Run", "runmenu:run-all")
-    page.wait_for_function(DONE, timeout=300_000)  # generous: a loaded 2-core CI machine runs 05 in minutes
+    try:
+        page.wait_for_function(DONE, timeout=300_000)  # generous: a loaded 2-core CI machine runs 05 in minutes
+    except Exception as error:  # playwright's TimeoutError; playwright is imported only where it is installed
+        if type(error).__name__ != "TimeoutError":
+            raise
+        prompts, log = page.evaluate(PROMPTS), lab.log.read_text(errors="replace")[-4000:]
+        pytest.fail(f"{notebook} did not finish in 300 s; prompts {prompts}; server log:\n{log}")
     errors = page.locator(ERROR)
     assert errors.count() == 0, errors.first.inner_text()
 
