@@ -201,3 +201,12 @@ def test_what_if_static_report_shows_the_example_row_and_its_prediction() -> Non
     assert panel._repr_mimebundle_()["text/html"] == static  # the saved example, not the edit
     assert "<b>prediction:</b> no at threshold 0.500" in static and "<td>colour</td>" in static and "<td>red</td>" in static
     assert "interactive in JupyterLab" not in static
+
+
+def test_error_browser_writes_numbers_with_separators_in_a_table_that_scrolls() -> None:
+    wide = GROUPS.assign(fnlwgt=[226802.0, 89814.0, 336951.0, 160323.0, 103497.0, 198693.0])
+    panel = widgets.error_browser(scored(0.25), wide, ["sex"])
+    for shown in (panel.view.value, panel.static()):
+        assert '<div class="mlw-table">' in shown  # the report's box: scrolls sideways, numbers never break inside
+        assert "e+05" not in shown and "160323" not in shown
+    assert "<td>160,323</td>" in panel.view.value and "<td>0.400</td>" in panel.view.value  # the score, 3 decimals

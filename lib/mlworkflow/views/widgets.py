@@ -20,8 +20,8 @@ from mlworkflow.core.metrics import format_value
 from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.stages.evaluate import metrics_at, predict_row, threshold_range
-from mlworkflow.views import plots
-from mlworkflow.views.explore import image_html, level_order, levels, png, table_html
+from mlworkflow.views import plots, tables
+from mlworkflow.views.explore import image_html, level_order, levels, png
 from mlworkflow.views.labels import number, percent
 
 MAX_DROPDOWN = 100  # categorical columns with more distinct values get a free-text box
@@ -231,7 +231,7 @@ class WhatIfPanel:
     def static_now(self) -> str:
         """The example row as it stands and its prediction, as HTML."""
         values = pd.DataFrame({"feature": list(self.fields), "value": [w.value for w in self.fields.values()]})
-        return f"<p>The example test row, and {prediction_html(self.current, self.threshold)}</p>{table_html(values)}"
+        return f"<p>The example test row, and {prediction_html(self.current, self.threshold)}</p>{tables.html(values)}"
 
     def text(self) -> str:
         """A one-line summary of the current prediction, for headless output."""
@@ -336,7 +336,7 @@ def _browse_sentence(scored: Scored, predicted: np.ndarray, inside: np.ndarray, 
         wrong = int((scored.truth != predicted)[inside].sum())
         quality = f"{number(wrong)} misclassified ({percent(wrong / max(int(inside.sum()), 1))})"
     return (f"{number(int(inside.sum()))} rows in {where}, {quality}; {number(int(keep.sum()))} {COUNTED.get(kind, kind)}, "
-            f"showing {shown}{', most wrong first' if kind != 'all rows' else ''}.")
+            f"showing {number(shown)}{', most wrong first' if kind != 'all rows' else ''}.")
 
 
 def group_errors(scored: Scored, X: pd.DataFrame, threshold: float | None, columns: list[str]) -> pd.DataFrame:
@@ -400,16 +400,16 @@ class ErrorBrowser:
         banded = self.banded(group[0]) if group else None
         self.shown, sentence = browse(self.scored, self.X, self.threshold, str(self.controls["kind"].value), group,
                                       banded=banded)
-        self.view.value = f"<p>{html.escape(sentence)}</p>{table_html(self.shown)}"
+        self.view.value = f"<p>{html.escape(sentence)}</p>{tables.html(self.shown)}"
 
     def static(self) -> str:
         """The most wrong rows of each kind and the errors per group, at the chosen threshold."""
         parts = []
         for kind in STATIC_KINDS[self.scored.task]:
             table, sentence = browse(self.scored, self.X, self.scored.threshold, kind, rows=STATIC_ROWS)
-            parts.append(f"<h4>{html.escape(kind.capitalize())}</h4><p>{html.escape(sentence)}</p>{table_html(table)}")
+            parts.append(f"<h4>{html.escape(kind.capitalize())}</h4><p>{html.escape(sentence)}</p>{tables.html(table)}")
         if self.groups:
-            parts.append(f"<h4>Errors per group</h4>{table_html(group_errors(self.scored, self.X, self.scored.threshold, self.groups))}")
+            parts.append(f"<h4>Errors per group</h4>{tables.html(group_errors(self.scored, self.X, self.scored.threshold, self.groups))}")
         return f'<div class="mlw-error-browser-static">{"".join(parts)}</div>'
 
     def text(self) -> str:
