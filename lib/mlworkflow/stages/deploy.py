@@ -27,9 +27,9 @@ from mlworkflow.bundle.registry import (
     METADATA_FILE,
     MODEL_FILE,
     Registry,
-    RegistryError,
     Version,
 )
+from mlworkflow.bundle.registry import registered_problem as registered_problem  # deploy.json's own check
 from mlworkflow.core import names
 from mlworkflow.errors import ArtifactError
 from mlworkflow.params import DeployParams
@@ -110,7 +110,9 @@ def number(value: Any, digits: int = 3) -> str:
     """A number for a table cell ('–' when absent)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -234,18 +236,6 @@ def register(registry: Registry, params: DeployParams, files: Mapping[str, bytes
     if params.alias is not None:
         entry, _previous = registry.promote(params.name, entry.version, params.alias)
     return entry
-
-
-def registered_problem(record: DeployRecord) -> str:
-    """Why a deploy.json no longer describes its registry ("" while its version and aliases are as recorded)."""
-    try:
-        entry = Registry(record.registry).entry(record.name, record.version)
-    except RegistryError:
-        return f"registry version {record.ref} is gone from {record.registry}"
-    if entry.sha256 != record.sha256:
-        return f"registry version {record.ref} holds another bundle"
-    moved = sorted(set(record.aliases) - set(entry.aliases))
-    return f"alias {moved[0]} no longer points at {record.ref}" if moved else ""
 
 
 def record(entry: Version, registry: Registry, loaded_note: str, contract: Contract) -> DeployRecord:

@@ -38,8 +38,8 @@ def percent(x: Any, digits: int = 1) -> str:
 
 
 def number(x: Any) -> str:
-    """A number rounded to what it means: counts with thousands separators, scores to three decimals, else three
-    significant digits."""
+    """A number rounded to what it means: counts with thousands separators, scores and shares (0.1 to 1, 1.0
+    included) to three decimals, else three significant digits."""
     if _missing(x):
         return MISSING
     if isinstance(x, bool) or type(x).__name__ in ("bool", "bool_"):  # NumPy 2 names its bool "bool"
@@ -53,8 +53,10 @@ def number(x: Any) -> str:
         return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:.1f}"
-    if abs(value) >= 0.1:  # scores: three decimals, so 0.9996 stays below 1
-        return f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}"
+    if abs(value) > 1:
+        return f"{value:.3g}"
+    if abs(value) >= 0.1:  # scores and shares, 1.0 included: three decimals, so 1.000 reads beside 0.999
+        return f"{value:.3f}"
     return f"{value:.3g}" if value else "0"
 
 
