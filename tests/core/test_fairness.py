@@ -47,13 +47,13 @@ def test_a_gap_is_flagged_only_when_its_whole_interval_lies_beyond_the_tolerance
     scored, masks = labelled({"a": (3000, 0.95), "b": (3000, 0.75), "c": (40, 0.75)})
     rows = by_group(fairness.assess(scored, masks, RULES))
     assert rows["b"]["gap"] < -0.05 and rows["b"]["gap_high"] < -0.05
-    assert rows["b"]["verdict"] == fairness.FLAGGED and rows["b"]["flag"].startswith("accuracy -0.")
+    assert rows["b"]["verdict"] == fairness.FLAGGED and rows["b"]["flag"].startswith("Accuracy -0.")
     # the same gap on 40 rows: its interval reaches back inside the tolerance, so it is not flagged
     assert rows["c"]["gap"] < -0.05 < rows["c"]["gap_high"]
     assert rows["c"]["verdict"] == fairness.UNCLEAR and rows["c"]["flag"] == ""
     # a group that does better than the whole split is no harm to it: the metric gap flags one direction only
     assert rows["a"]["gap_low"] > 0.05 and rows["a"]["gap_verdict"] == fairness.WITHIN
-    assert fairness.flagged(list(rows.values())) == [f"g=b: {rows['b']['flag']}"]
+    assert fairness.flagged(list(rows.values())) == [f"g = b: {rows['b']['flag']}"]
 
 
 def test_a_selection_rate_gap_is_flagged_either_way() -> None:
@@ -71,7 +71,7 @@ def test_a_group_below_the_minimum_gets_a_caution_not_a_flag() -> None:
     scored, masks = labelled({"a": (1000, 0.95), "tiny": (20, 0.0)})
     rows = by_group(fairness.assess(scored, masks, RULES))
     assert rows["tiny"]["verdict"] == fairness.SMALL and rows["tiny"]["flag"] == "n < 30: too few rows to judge"
-    assert fairness.flagged(list(rows.values())) == [] and fairness.small(list(rows.values())) == ["g=tiny"]
+    assert fairness.flagged(list(rows.values())) == [] and fairness.small(list(rows.values())) == ["g = tiny"]
 
 
 def test_same_seed_same_intervals() -> None:

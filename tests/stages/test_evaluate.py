@@ -234,7 +234,7 @@ def test_group_table_gaps_and_flags() -> None:
     assert overall == pytest.approx(90 / 130, abs=1e-4)
     assert rows.loc[("g", "A"), "gap"] == pytest.approx(1 - overall, abs=1e-4)
     assert rows.loc[("g", "B"), "accuracy"] == 0.0
-    assert "accuracy -0.692" in rows.loc[("g", "B"), "flag"]
+    assert "Accuracy -0.692" in rows.loc[("g", "B"), "flag"]
     assert rows.loc[("g", "C"), "flag"].startswith("n < 30")
     assert rows.loc[("h", "(missing)"), "n"] == 130 and rows.loc[("h", "(missing)"), "flag"] == ""
 
@@ -417,8 +417,8 @@ def test_the_record_keeps_fairness_drivers_lift_and_cost_and_old_records_still_l
     params = EvaluateParams(group_columns=("g",), bootstrap=100)
     groups = evaluate.evaluate_groups(scored, frame, "accuracy", params, seed=0)
     judged = evaluate.fairness_record(groups, "accuracy", "binary", params)
-    assert judged is not None and [line.split(":")[0] for line in judged.flagged] == ["g=B"]
-    assert judged.small == ["g=C"] and judged.tolerance == "±0.05" and "selection rate" in judged.glossary
+    assert judged is not None and [line.split(":")[0] for line in judged.flagged] == ["g = B"]
+    assert judged.small == ["g = C"] and judged.tolerance == "±0.05" and "selection rate" in judged.glossary
     table = evaluate.metric_table(scored, scored, 60, 0.95, seed=0)
     decision = evaluate.MetricDecision("accuracy", "train", "because.")
     choice = evaluate.ThresholdChoice("max_f1", 0.5, True, "the threshold with the highest F1")

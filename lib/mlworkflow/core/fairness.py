@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mlworkflow.core import metrics
+from mlworkflow.core import metrics, names
 from mlworkflow.core.bootstrap import CHUNK_CELLS, Interval, percentile_interval, resample_weights
 from mlworkflow.core.scoring import BoolArray, FloatArray, Scored, divide, metric_values, subset
 
@@ -141,10 +141,10 @@ def assess_group(key: Key, n: int, point: Mapping[str, float], drawn: Mapping[st
 
 
 def flag_text(name: str, metric: str, gap: Interval, point: Mapping[str, float], overall: Mapping[str, float]) -> str:
-    """What was flagged, with the group's and the whole split's values: 'accuracy -0.692 [-0.8, -0.6] (0.000 vs
+    """What was flagged, with the group's and the whole split's values: 'Accuracy -0.692 [-0.8, -0.6] (0.000 vs
     0.692 overall)', or a selection rate in percentage points beside the base rates."""
     if name == "metric":
-        return f"{metric} {signed(gap)} ({point['metric']:.3f} vs {overall['metric']:.3f} overall)"
+        return f"{names.metric_label(metric)} {signed(gap)} ({point['metric']:.3f} vs {overall['metric']:.3f} overall)"
     points = f"{gap.value * 100:+.1f} pts [{gap.low * 100:+.1f}, {gap.high * 100:+.1f}]"
     rates = f"{point['selection_rate']:.1%} selected vs {overall['selection_rate']:.1%} overall"
     return f"selection rate {points} ({rates}; base rate {point['base_rate']:.1%} vs {overall['base_rate']:.1%})"
@@ -168,11 +168,16 @@ def assess(scored: Scored, masks: Mapping[Key, BoolArray], rules: Rules) -> list
     return [assess_group(key, sizes[key], point[key], drawn[key], overall, rules, scored.task) for key in point]
 
 
+def group_name(column: str, group: str) -> str:
+    """A group as the pages name it: 'race = Other'."""
+    return f"{column} = {group}"
+
+
 def flagged(rows: list[dict[str, Any]]) -> list[str]:
-    """'column=group: what was flagged' for each flagged group."""
-    return [f"{row['column']}={row['group']}: {row['flag']}" for row in rows if row["verdict"] == FLAGGED]
+    """'column = group: what was flagged' for each flagged group."""
+    return [f"{group_name(row['column'], row['group'])}: {row['flag']}" for row in rows if row["verdict"] == FLAGGED]
 
 
 def small(rows: list[dict[str, Any]]) -> list[str]:
-    """'column=group' for each group too small to judge."""
-    return [f"{row['column']}={row['group']}" for row in rows if row["verdict"] == SMALL]
+    """'column = group' for each group too small to judge."""
+    return [group_name(row["column"], row["group"]) for row in rows if row["verdict"] == SMALL]
