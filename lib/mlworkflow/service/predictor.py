@@ -104,7 +104,7 @@ class Predictor:
         checked = Validator(self.contract, "flag").records(example_records(self.contract, SELF_CHECK_ROWS))
         if not self.agree(fast, checked.rows):
             return None, "off: it did not reproduce the pipeline exactly on example rows"
-        return fast, f"on for up to {self.fast_path_rows} rows"
+        return fast, f"on for up to {self.fast_path_rows:,} rows"
 
     def agree(self, fast: fastpath.FastPipeline, rows: list[list[Any]]) -> bool:
         """Whether the fast path gives bit-identical scores to the pipeline, row by row and in a batch."""
