@@ -117,16 +117,48 @@ def browser_missing() -> str:
     return ""
 
 
+# Seconds a module takes on a loaded 2-core machine (CI's `--durations`, setup included, rounded); test_cli
+# starts the shared smoke run (about 100 s) with its first test, so that run is counted there.
+MODULE_SECONDS = {
+    "tests/workflow/test_cli.py": 400,
+    "tests/e2e/test_cluster_run.py": 200,
+    "tests/e2e/test_sweep_run.py": 170,
+    "tests/e2e/test_derived_run.py": 150,
+    "tests/e2e/test_ensemble_run.py": 125,
+    "tests/e2e/test_cache_run.py": 125,
+    "tests/e2e/test_text_run.py": 115,
+    "tests/workflow/test_retrain.py": 85,
+    "tests/e2e/test_imbalanced_run.py": 85,
+    "tests/e2e/test_lightgbm_run.py": 75,
+    "tests/stages/test_monitor.py": 60,
+    "tests/e2e/test_day_first_run.py": 50,
+    "tests/e2e/test_lab.py": 50,
+    "tests/service/test_hostile_http.py": 40,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the module order pytest_collection_modifyitems sets under xdist, whose loadfile scheduler otherwise
+    re-sorts modules by their number of tests (which put the few-test, minutes-long end-to-end modules last)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def module_order(module: str, running: set[str]) -> tuple[int, bool]:
+    """A module's place: the measured heaviest first, then the other modules that run notebooks, then the rest."""
+    return -MODULE_SECONDS.get(module, 0), module not in running
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip the tests that need a browser before any of their (slow) fixtures run, where there is none; modules
-    that run notebooks first, so that `-n 2 --dist loadfile` ends with small modules on both workers, not one long
-    one."""
+    """Skip the tests that need a browser before any of their (slow) fixtures run, where there is none; the
+    heaviest modules first, so that `-n 2 --dist loadfile` hands them out longest first and ends with small
+    modules on both workers, not one long one."""
     reason = browser_missing()
     for item in items:
         if reason and "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.skip(reason=reason))
     running = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("e2e")}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in running)  # stable: each module keeps its order
+    items.sort(key=lambda item: module_order(item.nodeid.split("::")[0], running))  # stable: modules keep their order
 
 
 @pytest.fixture(scope="module")
