@@ -86,8 +86,11 @@ def test_group_view_reads_shares_as_percentages_and_says_the_verdict() -> None:
     shown = view.group_view(table).set_index("group")
     assert list(shown.columns)[:5] == ["column", "rows", "Accuracy", "Accuracy gap", "selection rate"]
     assert shown.loc["B", "Accuracy"].startswith("0 [") and shown.loc["B", "verdict"] == "flagged"
-    assert shown.loc["C", "verdict"] == "too few rows" and shown.loc["(all)", "verdict"] == "the whole test split"
-    assert shown.loc["(all)", "selection rate"].startswith("50.0% [") and shown.loc["A", "selection rate gap"].endswith("pts")
+    assert shown.loc["C", "verdict"] == "too few rows" and shown.loc[view.ALL_ROWS, "verdict"] == view.REFERENCE
+    whole = shown.loc[view.ALL_ROWS]  # the line the gaps are measured against: no '(all) (all)', no gap to itself
+    assert whole["column"] == "" and whole["Accuracy gap"] == whole["selection rate gap"] == "—"
+    assert "(all)" not in view.style_groups(table, 0.05).to_html()
+    assert shown.loc[view.ALL_ROWS, "selection rate"].startswith("50.0% [") and shown.loc["A", "selection rate gap"].endswith("pts")
     assert "nan" not in view.style_groups(table, 0.05).to_html()
 
 
@@ -97,8 +100,8 @@ def test_fairness_notes_list_the_flagged_groups_and_the_glossary() -> None:
     judged = evaluate.fairness_record(evaluate.evaluate_groups(scored, frame, "accuracy", params, 0), "accuracy",
                                       "binary", params)
     notes = view.fairness_notes(judged)
-    assert "**1 group flagged**" in notes and "- g=B: accuracy -0.692" in notes
-    assert "under 30) to judge: g=C" in notes and "- **selection rate**: share of the group the model flags" in notes
+    assert "**1 group flagged**" in notes and "- g = B: Accuracy -0.692" in notes
+    assert "under 30) to judge: g = C" in notes and "- **selection rate**: share of the group the model flags" in notes
     assert view.fairness_notes(None).startswith("No group columns")
 
 
@@ -152,5 +155,5 @@ def test_the_deciding_metric_and_the_calibration_bars_read_human_names() -> None
 def test_an_interval_in_the_group_table_breaks_only_before_its_bracket() -> None:
     scored, frame = group_example()
     shown = view.group_view(evaluate.group_table(scored, frame, ["g"], "accuracy", tolerance=0.05))
-    cells = [cell for column in ("Accuracy", "selection rate gap") for cell in shown[column]]
+    cells = [cell for column in ("Accuracy", "selection rate gap") for cell in shown[column] if cell != "—"]
     assert cells and all(cell.count(" ") == 1 and " [" in cell and view.NBSP in cell for cell in cells)

@@ -28,7 +28,7 @@ from mlworkflow.stages.evaluate import (
     threshold_range,
 )
 from mlworkflow.views import plots, tables
-from mlworkflow.views.labels import in_words, metric_label, number, percent
+from mlworkflow.views.labels import MISSING, in_words, metric_label, number, percent
 
 
 def deciding_metric(decision: MetricDecision) -> str:
@@ -94,21 +94,32 @@ def _gap_text(row: Mapping[str, Any], name: str, share: bool) -> str:
     return f"{value} [{low},{NBSP}{high}]" + (f"{NBSP}pts" if share else "")  # a gap between shares: percentage points
 
 
+ALL_ROWS = "all test rows"  # the whole split's line, which the gaps are measured against
+REFERENCE = "the reference for the gaps"
+
+
+def _whole(record: Mapping[str, Any]) -> bool:
+    return (record["column"], record["group"]) == fairness.ALL
+
+
 def group_view(table: pd.DataFrame) -> pd.DataFrame:
-    """The group table as a reader reads it: rows, base rate, the deciding metric, selection rate, gaps, verdict."""
+    """The group table as a reader reads it: rows, base rate, the deciding metric, selection rate, gaps, verdict; the
+    whole split's line first, named in words and without gaps to itself."""
     metric = str(table.columns[3])
     shares = "selection_rate" in table.columns
-    columns: dict[str, list[Any]] = {"column": list(table["column"]), "group": list(table["group"]),
-                                     "rows": [number(int(n)) for n in table["n"]]}
     records = [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
+    columns: dict[str, list[Any]] = {"column": ["" if _whole(r) else r["column"] for r in records],
+                                     "group": [ALL_ROWS if _whole(r) else r["group"] for r in records],
+                                     "rows": [number(int(n)) for n in table["n"]]}
     columns[metric_label(metric)] = [_interval_text(r, metric, False) for r in records]
-    columns[f"{metric_label(metric)} gap"] = [_gap_text(r, "gap", False) for r in records]
+    columns[f"{metric_label(metric)} gap"] = [MISSING if _whole(r) else _gap_text(r, "gap", False) for r in records]
     if shares:
         columns["selection rate"] = [_interval_text(r, "selection_rate", True) for r in records]
-        columns["selection rate gap"] = [_gap_text(r, "selection_gap", True) for r in records]
+        columns["selection rate gap"] = [MISSING if _whole(r) else _gap_text(r, "selection_gap", True)
+                                         for r in records]
     if "base_rate" in table.columns:
         columns["base rate"] = [_interval_text(r, "base_rate", shares) for r in records]
-    columns["verdict"] = [r["verdict"] or "the whole test split" for r in records]
+    columns["verdict"] = [REFERENCE if _whole(r) else r["verdict"] for r in records]
     return pd.DataFrame(columns)
 
 
