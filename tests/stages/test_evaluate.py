@@ -101,6 +101,9 @@ def test_cost_rule_minimises_cost(cost_fp: float, cost_fn: float, expected: floa
         costs[t] = cost_fp * (called & (TRUTH == 0)).sum() + cost_fn * (~called & (TRUTH == 1)).sum()
     assert choice.threshold == expected
     assert costs[expected] == min(costs.values())
+    assert choice.note == (f"the lowest cost of errors at {cost_fp:g} per false positive and {cost_fn:g} per false "
+                           f"negative, {min(costs.values()):,g} in all on the training rows")
+    assert "(" not in choice.note  # it is shown inside parentheses: '0.408 (the lowest cost …)'
 
 
 def test_cost_rule_can_flag_nothing() -> None:
@@ -121,7 +124,7 @@ def test_min_precision_rule_reports_when_it_cannot() -> None:
     params = EvaluateParams(threshold_rule="min_precision", min_precision=0.8)
     choice = evaluate.choose_threshold(np.array([1.0, 0.0]), np.array([0.2, 0.9]), params)
     assert not choice.met
-    assert "no threshold reaches precision 0.80 (best 0.500)" in choice.note
+    assert "no threshold reaches precision 0.80, the best reaching 0.500" in choice.note and "(" not in choice.note
 
 
 def test_decision_threshold_uses_out_of_fold_training_scores() -> None:

@@ -141,13 +141,14 @@ def choose_threshold(truth: FloatArray, scores: FloatArray, params: EvaluatePara
         return _choice(curve, best_f1, "max_f1", True, "the threshold with the highest F1")
     if params.threshold_rule == "cost":
         cost = params.cost_fp * curve["fp"].to_numpy() + params.cost_fn * curve["fn"].to_numpy()
-        note = f"minimises {params.cost_fp:g}·FP + {params.cost_fn:g}·FN (total {cost.min():g})"
+        note = (f"the lowest cost of errors at {params.cost_fp:g} per false positive and {params.cost_fn:g} per "
+                f"false negative, {cost.min():,g} in all on the training rows")
         return _choice(curve, int(np.argmin(cost)), "cost", True, note)
     precision = curve["precision"].to_numpy()
     feasible = (np.nan_to_num(precision) >= params.min_precision) & (curve["tp"].to_numpy() > 0)
     if not feasible.any():
-        note = (f"no threshold reaches precision {params.min_precision:.2f} "
-                f"(best {np.nanmax(precision):.3f}); fell back to the highest F1")
+        note = (f"no threshold reaches precision {params.min_precision:.2f}, the best reaching "
+                f"{np.nanmax(precision):.3f}, so the one with the highest F1")
         return _choice(curve, best_f1, "min_precision", False, note)
     index = int(np.argmax(np.where(feasible, curve["recall"].to_numpy(), -1.0)))
     note = f"the highest recall with precision ≥ {params.min_precision:.2f}"
