@@ -9,17 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from mlworkflow import legacy, reading
+from mlworkflow import legacy
 from mlworkflow.core import sql
 from mlworkflow.errors import ArtifactError, DataError, RecordError
 from mlworkflow.params import ReadOptions
 from mlworkflow.records import MODEL, Artifact, artifact_of
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and the reader are imported where a frame is read: reading a record needs neither
+    import pandas as pd
     from sqlalchemy.engine import URL, Engine
+
+    from mlworkflow import reading
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -38,6 +40,8 @@ def file_sha256(path: Path) -> str:
 
 def frame_sha256(frame: pd.DataFrame) -> str:
     """SHA-256 of a frame's content (values, index and column names)."""
+    import pandas as pd
+
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     digest.update(json.dumps([str(c) for c in frame.columns]).encode())
     return digest.hexdigest()
@@ -54,6 +58,10 @@ def _source_kind(path: Path) -> str:
 
 def read_header(path: Path | str, options: ReadOptions = DEFAULT_READ) -> list[str]:
     """A CSV or Parquet file's column names, read without its rows (params name columns: a cheap check)."""
+    import pandas as pd
+
+    from mlworkflow import reading
+
     path = Path(path)
     try:
         if _source_kind(path) == "parquet":
@@ -69,6 +77,10 @@ def read_header(path: Path | str, options: ReadOptions = DEFAULT_READ) -> list[s
 
 def read_table(path: Path | str, options: ReadOptions = DEFAULT_READ) -> reading.Parsed:
     """Read a CSV or Parquet file with the reader options: the frame, how it was read, each row's line."""
+    import pandas as pd
+
+    from mlworkflow import reading
+
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", source=str(path))
@@ -124,8 +136,11 @@ def read_only_engine(url: URL) -> Engine:
 
 def read_sql_table(url: str, query: str, options: ReadOptions = DEFAULT_READ) -> reading.Parsed:
     """Run one query (or read a whole table by name) through a read-only SQLAlchemy connection."""
+    import pandas as pd
     import sqlalchemy
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from mlworkflow import reading
 
     try:
         parsed = sqlalchemy.engine.make_url(url)
@@ -182,6 +197,8 @@ class Artifacts:
 
     def read_frame(self, entry: Artifact) -> pd.DataFrame:
         """Read a Parquet artifact; an ArtifactError names the stage to run when it is missing."""
+        import pandas as pd
+
         return pd.read_parquet(self._existing(entry))
 
     def write(self, record: BaseModel) -> Path:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlworkflow.core.features import FeatureSpec, Task
+from mlworkflow.core.spec import FeatureSpec, Task
 from mlworkflow.core.target import Target
 from mlworkflow.params import ReadOptions
 

@@ -56,9 +56,13 @@ def key_for(params: Params, notebook: Path, lib: Path, stage: str = "evaluate", 
     return cache.stage_key(stage, params, notebook, inputs, notebook.parent, lib)
 
 
+def imports_of(notebook: Path) -> list[str]:
+    return cache.notebook_imports(notebook, cache.notebook_digest(notebook))
+
+
 def test_the_import_graph_follows_function_level_and_relative_imports_and_parent_packages(tmp_path: Path) -> None:
     lib = lib_tree(tmp_path)
-    found = cache.lib_sources(cache.notebook_code(write_notebook(tmp_path / "05.ipynb", EVALUATE_CODE)), lib)
+    found = cache.lib_sources(imports_of(write_notebook(tmp_path / "05.ipynb", EVALUATE_CODE)), lib)
     assert sorted(found) == [
         "lib/mlworkflow/__init__.py", "lib/mlworkflow/core/__init__.py", "lib/mlworkflow/core/bootstrap.py",
         "lib/mlworkflow/core/metrics.py", "lib/mlworkflow/records.py", "lib/mlworkflow/stages/__init__.py",
@@ -67,7 +71,7 @@ def test_the_import_graph_follows_function_level_and_relative_imports_and_parent
 
 
 def test_the_real_notebooks_import_their_stage_module_and_not_the_others(root: Path) -> None:
-    found = cache.lib_sources(cache.notebook_code(root / "notebooks" / "07_monitor.ipynb"))
+    found = cache.lib_sources(imports_of(root / "notebooks" / "07_monitor.ipynb"))
     assert "lib/mlworkflow/stages/monitor.py" in found and "lib/mlworkflow/core/drift.py" in found
     assert "lib/mlworkflow/stages/evaluate.py" not in found and "lib/mlworkflow/workflow/runner.py" not in found
 
@@ -209,22 +213,21 @@ def test_a_changed_stage_is_compared_with_the_one_stored_last(tmp_path: Path) ->
     assert store.decide(changed, forced=False, upstream_ran=False).reason == "params evaluate.bootstrap changed"
 
 
+def refuse_parsing(source: str | bytes, filename: str = "<unknown>") -> object:
+    raise AssertionError(f"{filename} parsed again")
+
+
 def test_a_new_process_reads_the_import_lists_it_stored_instead_of_parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lib = lib_tree(tmp_path / "lib")
-    code = cache.notebook_code(write_notebook(tmp_path / "05.ipynb", EVALUATE_CODE))
-    first = cache.lib_sources(code, lib)
+    notebook = write_notebook(tmp_path / "05.ipynb", EVALUATE_CODE)
+    first = cache.lib_sources(imports_of(notebook), lib)
     store = cache.Store(tmp_path)
     store.save_imports()
     monkeypatch.setattr(cache, "_MODULES", {})  # as a new process starts
     monkeypatch.setattr(cache, "_IMPORTS", {})
+    monkeypatch.setattr(cache, "_CODE", {})
     store.load_imports()
-    real_parse = ast.parse
-
-    def parse_notebook_only(source: str | bytes, filename: str = "<unknown>") -> object:
-        assert filename == "<unknown>", f"{filename} parsed again"
-        return real_parse(source, filename)
-
-    monkeypatch.setattr(ast, "parse", parse_notebook_only)
-    assert cache.lib_sources(code, lib) == first
+    monkeypatch.setattr(ast, "parse", refuse_parsing)  # neither a module nor the notebook (nor IPython's transform)
+    assert cache.lib_sources(imports_of(notebook), lib) == first
     (tmp_path / "cache" / "imports.json").write_text("[1, 2]", encoding="utf-8")
     store.load_imports()  # an unreadable memo only costs time

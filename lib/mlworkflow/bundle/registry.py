@@ -23,16 +23,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlworkflow import io, legacy, provenance
-from mlworkflow.bundle.contract import Contract
-from mlworkflow.core import ensemble, families, features
 from mlworkflow.errors import MlwError, did_you_mean
-from mlworkflow.records import BundleMetadata
+from mlworkflow.records import BundleMetadata, DeployRecord
+
+if TYPE_CHECKING:  # imported where a bundle is loaded: resolving a version (a re-run's cache check) needs neither
+    import pandas as pd
+
+    from mlworkflow.bundle.contract import Contract
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
@@ -53,6 +55,8 @@ PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "skops", "mlworkflow")
 @functools.cache
 def default_trusted() -> tuple[str, ...]:
     """The reviewed list a new registry starts with (a function: collecting it imports every step's library)."""
+    from mlworkflow.core import ensemble, families, features
+
     return tuple(sorted({*features.TRUSTED_TYPES, *families.trusted_types(), *ensemble.TRUSTED_TYPES}))
 
 
@@ -260,6 +264,8 @@ class Registry:
 
     def table(self, name: str) -> pd.DataFrame:
         """The versions of a name as a table: registered, SHA-256 (short), aliases."""
+        import pandas as pd
+
         rows = [
             {"version": v.version, "registered": v.created, "sha256": v.sha256[:12], "aliases": ", ".join(v.aliases)}
             for v in self.versions(name)
@@ -349,6 +355,8 @@ class Registry:
 
     def load(self, ref: str, allow_version_mismatch: bool = False) -> LoadedModel:
         """Resolve, verify, version-check and load a bundle."""
+        from mlworkflow.bundle.contract import Contract
+
         entry = self.resolve(ref)
         contents = self.verify(entry)
         check_versions(entry, allow_version_mismatch)
@@ -410,3 +418,15 @@ def check_versions(entry: Version, allow_mismatch: bool) -> None:
             f"can predict differently or fail under another version. Install scikit-learn=={built}, or load it "
             "anyway with --allow-version-mismatch (params: deploy.allow_version_mismatch)."
         )
+
+
+def registered_problem(record: DeployRecord) -> str:
+    """Why a deploy.json no longer describes its registry ("" while its version and aliases are as recorded)."""
+    try:
+        entry = Registry(record.registry).entry(record.name, record.version)
+    except RegistryError:
+        return f"registry version {record.ref} is gone from {record.registry}"
+    if entry.sha256 != record.sha256:
+        return f"registry version {record.ref} holds another bundle"
+    moved = sorted(set(record.aliases) - set(entry.aliases))
+    return f"alias {moved[0]} no longer points at {record.ref}" if moved else ""

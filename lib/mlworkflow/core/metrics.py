@@ -8,11 +8,10 @@ any of the three. Adding a metric means adding one record to CATALOGUE.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-
-import numpy as np
 
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 
@@ -227,7 +226,7 @@ def display_name(name: str) -> str:
 
 def format_value(value: float) -> str:
     """A metric value for people: 3 decimals, fewer for large values; never '-0.000'."""
-    if not np.isfinite(value):
+    if not math.isfinite(value):  # not numpy's: the params schema imports this module, and needs no numpy
         return "n/a"
     text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3f}"
     return text.removeprefix("-") if float(text.replace(",", "")) == 0 else text
@@ -344,6 +343,8 @@ def binary_function(name: str) -> Any:
 def indicator_score(y_true: Any, y_pred: Any, *, pos_label: Any, function: str, needs: Needs) -> float:
     """A binary metric computed on the indicator of the positive class: truth == pos_label against the positive
     class's score (scikit-learn's scorer picks its column), or against predicted == pos_label for labels."""
+    import numpy as np
+
     truth = np.asarray(y_true) == pos_label
     response = np.asarray(y_pred) == pos_label if needs == "labels" else y_pred
     return float(binary_function(function)(truth, response))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlworkflow.core import metrics
-from mlworkflow.core.features import FeatureSpec, Task
+from mlworkflow.core.spec import FeatureSpec, Task
 from mlworkflow.errors import DataError
+
+if TYPE_CHECKING:  # records import Target: reading one needs no pandas
+    import pandas as pd
 
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
 PROBABILITY_THRESHOLD = 0.5  # binary: call the positive class when its probability reaches this, unless chosen
@@ -57,7 +58,7 @@ def positive_label(y: pd.Series, task: str, positive: str | None) -> Any:
     """The label value (with y's type) of the positive class for a binary task (default: the last label), else None."""
     if task != "binary":
         return None
-    labels = sorted(pd.unique(y.dropna()).tolist(), key=str)
+    labels = sorted(y.dropna().unique().tolist(), key=str)
     wanted = positive if positive is not None else str(labels[-1])
     matches = [label for label in labels if str(label) == wanted]
     if not matches:

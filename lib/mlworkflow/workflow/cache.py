@@ -37,11 +37,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlworkflow import io, layout
-from mlworkflow.bundle.registry import Registry, RegistryError
+from mlworkflow.bundle.registry import Registry, RegistryError, registered_problem
 from mlworkflow.errors import MlwError
 from mlworkflow.params import DataParams, MonitorParams, Params
 from mlworkflow.records import DEPLOY, DeployRecord
-from mlworkflow.stages import deploy
 
 EXCLUDED = frozenset({"n_jobs", "cluster"})
 PACKAGE = "mlworkflow"
@@ -107,7 +106,8 @@ class Module:
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}  # per process: a data file hashed once per content
 _MODULES: dict[tuple[str, int, int], Module] = {}  # per process: the import graph, parsed once per source
 _CODE: dict[tuple[str, int, int], str] = {}  # per process: a notebook's code, IPython magics transformed
-_IMPORTS: dict[str, list[str]] = {}  # "<sha256> <package>" → imported names; loaded from and saved to the store
+_IMPORTS: dict[str, list[str]] = {}  # "<sha256> <package>" (a module) or "<cells' sha256> notebook" → imported names;
+# loaded from and saved to the store
 
 
 # --- the key's parts -------------------------------------------------------------------------------------
@@ -194,9 +194,19 @@ def parsed(path: Path, package: str) -> Module:
     return _MODULES[memo]
 
 
-def lib_sources(code: str, lib_root: Path = LIB) -> dict[str, str]:
-    """The lib modules code imports, transitively with their parent packages: `lib/mlworkflow/…` path → SHA-256."""
-    pending, found = sorted(imported_names(ast.parse(code), PACKAGE)), {}
+def notebook_imports(notebook: Path, digest: str) -> list[str]:
+    """The module names a notebook's code imports, parsed once per version of its cells (`digest`): the store keeps
+    the lists, so a later process neither parses the notebook nor imports IPython to transform its magics."""
+    known = f"{digest} notebook"
+    if known not in _IMPORTS:
+        _IMPORTS[known] = sorted(imported_names(ast.parse(notebook_code(notebook)), PACKAGE))
+    return _IMPORTS[known]
+
+
+def lib_sources(names: Iterable[str], lib_root: Path = LIB) -> dict[str, str]:
+    """The lib modules named and those they import, transitively with their parent packages: `lib/mlworkflow/…`
+    path → SHA-256."""
+    pending, found = sorted(names), {}
     seen: set[str] = set()
     while pending:
         name = pending.pop()
@@ -287,9 +297,10 @@ def stage_key(
     stage: str, params: Params, notebook: Path, inputs: Mapping[str, str], root: Path, lib_root: Path = LIB
 ) -> Key:
     """The key of one stage of a run: notebook, params, inputs, lib sources, packages, outside inputs."""
+    digest = notebook_digest(notebook)
     return Key(
-        stage=stage, notebook=notebook_digest(notebook), params=params_part(params, stage), inputs=dict(inputs),
-        lib=lib_sources(notebook_code(notebook), lib_root), packages=installed_packages(),
+        stage=stage, notebook=digest, params=params_part(params, stage), inputs=dict(inputs),
+        lib=lib_sources(notebook_imports(notebook, digest), lib_root), packages=installed_packages(),
         external=external_inputs(stage, params, root),
     )
 
@@ -364,7 +375,7 @@ def deploy_problem(folder: Path) -> str:
     """Why a stored deploy cannot be reused: its registry version is gone or an alias moved."""
     path = folder / ARTIFACTS / DEPLOY.name
     try:
-        return deploy.registered_problem(io.parse_record(path, DeployRecord, "deploy"))
+        return registered_problem(io.parse_record(path, DeployRecord, "deploy"))
     except (MlwError, OSError) as exc:
         return f"its deploy.json is unreadable: {exc}"
 

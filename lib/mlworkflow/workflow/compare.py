@@ -7,17 +7,19 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlworkflow import io
-from mlworkflow.core.bootstrap import Interval as BootInterval
 from mlworkflow.core.metrics import format_value
 from mlworkflow.errors import MlwError
 from mlworkflow.layout import RunLayout, runs_dir
 from mlworkflow.records import EvaluateRecord, Interval, MonitorRecord
 from mlworkflow.views.labels import family_label, metric_label
 from mlworkflow.workflow import paired, report, runstate, sweepstate
-from mlworkflow.workflow.paired import Scores
+
+if TYPE_CHECKING:  # the bootstrap imports pandas: the runs listing (every run writes it) needs none
+    from mlworkflow.core.bootstrap import Interval as BootInterval
+    from mlworkflow.workflow.paired import Scores
 
 KEY_PLOT = "key-plot"
 UNUSED = "sweep."  # a run ignores its params' sweep section (runs from before it have none)
@@ -145,7 +147,7 @@ def difference_text(standing: Standing, record: RunRecord, metric: str) -> str:
     mine, theirs = value_of(record, metric), value_of(best, metric) if best is not None else None
     if mine is None or theirs is None:
         return "—"
-    return paired.signed(BootInterval(mine - theirs, mine - theirs, mine - theirs)).split(" [")[0] + " (not paired)"
+    return paired.signed_value(mine - theirs) + " (not paired)"
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ def verdict(standing: Standing) -> list[str]:
 
 def shared_plots(standing: Standing, scores: Mapping[str, Scores]) -> dict[str, str]:
     """The comparison's own plots, every run on one set of axes."""
+    from mlworkflow.core.bootstrap import Interval as BootInterval
+
     entries = {r.run_id: metrics_of(r).get(standing.metric) for r in standing.order}
     intervals = {k: BootInterval(v.value, v.low, v.high) for k, v in entries.items()
                  if v is not None and v.value is not None and v.low is not None and v.high is not None}

@@ -13,18 +13,19 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlworkflow import io
-from mlworkflow.core import bootstrap, scoring
-from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.metrics import format_value
-from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
 from mlworkflow.layout import RunLayout
 from mlworkflow.records import MODEL, TEST_SPLIT, EvaluateRecord, PreprocessRecord
+
+if TYPE_CHECKING:  # scoring and the bootstrap import pandas: the runs listing (every run writes it) needs neither
+    import pandas as pd
+
+    from mlworkflow.core.bootstrap import Interval
+    from mlworkflow.core.scoring import Scored
 
 SPLIT_KEYS = ("data.", "preprocess.test_size", "preprocess.split", "preprocess.time_column", "run.seed")
 
@@ -43,6 +44,8 @@ class Scores:
 
 def load(root: Path, run_id: str, params: dict[str, Any]) -> Scores | None:
     """A run's evaluation and test scores (None when it has no evaluation, model or test split)."""
+    from mlworkflow.core import scoring
+
     store = io.Artifacts(RunLayout(root, run_id).artifacts)
     record = store.find(EvaluateRecord)
     needed = (store.path(MODEL), store.path(TEST_SPLIT))
@@ -57,6 +60,8 @@ def load(root: Path, run_id: str, params: dict[str, Any]) -> Scores | None:
 
 def column_hashes(frame: pd.DataFrame) -> dict[str, str]:
     """A hash of each column's values in row order (a run that drops a column still has the same rows)."""
+    import pandas as pd
+
     def digest(column: pd.Series) -> str:
         return hashlib.sha256(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes()).hexdigest()
 
@@ -73,6 +78,8 @@ def same_rows(one: Scores, other: Scores) -> bool:
 
 def differences(best: Scores, other: Scores) -> dict[str, Interval] | None:
     """other − best for every metric both have, with paired bootstrap intervals; None on different rows."""
+    from mlworkflow.core import bootstrap
+
     if not same_rows(best, other):
         return None
     evaluate = best.params.get("evaluate", {})
@@ -86,12 +93,14 @@ def significant(interval: Interval) -> bool:
     return not interval.low <= 0.0 <= interval.high
 
 
+def signed_value(value: float) -> str:
+    """`+0.012`: a difference with its sign shown."""
+    return ("+" if value > 0 else "") + format_value(value)
+
+
 def signed(interval: Interval) -> str:
     """`+0.012 [-0.003, +0.027]`: a difference and its interval, signs shown."""
-    def text(value: float) -> str:
-        return ("+" if value > 0 else "") + format_value(value)
-
-    return f"{text(interval.value)} [{text(interval.low)}, {text(interval.high)}]"
+    return f"{signed_value(interval.value)} [{signed_value(interval.low)}, {signed_value(interval.high)}]"
 
 
 def deciding_metric(records: Sequence[EvaluateRecord]) -> str:

@@ -15,7 +15,6 @@ from mlworkflow import io
 from mlworkflow.core import expressions, parallel
 from mlworkflow.errors import ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import Params
-from mlworkflow.stages import monitor_sources
 
 
 def column_issues(params: Params, header: Sequence[str]) -> list[ParamsIssue]:
@@ -75,6 +74,8 @@ def check_cluster(params: Params, source: str) -> None:
 def check_log(params: Params, source: str) -> None:
     """Raise a ParamsError when monitoring reads a SQLite prediction log file that does not exist: said before any
     kernel starts, not as a failed monitor stage."""
+    from mlworkflow.stages import monitor_sources  # pandas, SQLAlchemy: only monitoring needs them
+
     url = params.monitor.log_url
     if url is not None and monitor_sources.missing_log(url):
         expected = "an existing prediction log (the service writes it once it has answered a request)"

@@ -244,9 +244,12 @@ def listed(params: dict[str, Any], status: str, done: list[str], monitor: Monito
 @functools.cache
 def templates() -> jinja2.Environment:
     """The Jinja environment for mlworkflow's own page templates (autoescaped), one per process so each
-    template compiles once (Jinja reloads a template whose file changed)."""
+    template compiles once (Jinja reloads a template whose file changed), and compiled once per version of its
+    source across processes: Jinja's bytecode cache, in its private folder under the temporary directory (compiling
+    the index and listing templates was a third of a re-run that reuses every stage)."""
     loader = jinja2.FileSystemLoader(str(TEMPLATES))
-    env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]))
+    autoescape, compiled = jinja2.select_autoescape(["html", "j2"]), jinja2.FileSystemBytecodeCache()
+    env = jinja2.Environment(loader=loader, autoescape=autoescape, bytecode_cache=compiled)
     env.filters.update(family_label=family_label, metric_label=metric_label, number=number, percent=percent,
                        code_marks=code_marks, without_paths=without_paths, readable_headline=readable_headline,
                        in_words=in_words, threshold_rule_label=threshold_rule_label)

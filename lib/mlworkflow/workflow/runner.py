@@ -60,6 +60,11 @@ class RunRequest:
     force: Sequence[str] = ()  # stages that run whatever their cache key (`--force`)
     lib: Path = cache.LIB  # the package whose modules' sources enter the keys (a copy, in tests)
 
+    @functools.cached_property
+    def params_yaml(self) -> str:
+        """The params as every page of the run shows them (dumped once: YAML's emitter is slow)."""
+        return yaml.safe_dump(self.params.model_dump(mode="json"), sort_keys=False)
+
 
 @dataclass
 class RunResult:
@@ -150,7 +155,9 @@ class KernelSession:
         return time.perf_counter() - began
 
     def stop(self) -> None:
-        """Shut the kernel down and remove its sockets' folder."""
+        """Shut the kernel down and remove its sockets' folder (nothing to do, nor to import, when none started)."""
+        if self.km is None and self.kc is None and self.sockets is None:
+            return
         from jupyter_client.utils import run_sync
 
         try:
@@ -265,12 +272,18 @@ def run_info(request: RunRequest, layout: RunLayout) -> report.RunInfo:
     return report.RunInfo(
         run_id=layout.run_id,
         params_source=request.params_source,
-        params_yaml=yaml.safe_dump(request.params.model_dump(mode="json"), sort_keys=False),
+        params_yaml=request.params_yaml,
         data_sha256=sha or "not yet computed",
-        commit=provenance.git_commit(PROJECT_ROOT),
+        commit=project_commit(),
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         versions=dict(page_versions()),
     )
+
+
+@functools.cache
+def project_commit() -> str:
+    """The project's git commit as the pages state it, asked of git once per process (the code a run imported)."""
+    return provenance.git_commit(PROJECT_ROOT)
 
 
 @functools.cache

@@ -7,6 +7,7 @@ killed mid-stage — and is shown so, with the command that resumes it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -59,9 +60,15 @@ class RunState(BaseModel):
 
 def this_process() -> Owner:
     """The current process as a run's owner."""
+    return owner_of(os.getpid())
+
+
+@functools.cache
+def owner_of(pid: int) -> Owner:
+    """A process of this host as a run's owner, looked up once (a run saves its state after every stage)."""
     import psutil
 
-    return Owner(pid=os.getpid(), host=socket.gethostname(), started=psutil.Process().create_time())
+    return Owner(pid=pid, host=socket.gethostname(), started=psutil.Process(pid).create_time())
 
 
 def is_alive(owner: Owner) -> bool | None:
