@@ -37,3 +37,17 @@ def test_trial_requests_get_the_expected_answers(tmp_path: Path, tiny: kit.Tiny)
     log = view.log_table(url)
     assert int(log["rows"].sum()) == 1 + 3 + 5 + 2 + 2 + 1  # predictions, plus one feedback label
     assert deploy.demo_log_url(io.Artifacts(tmp_path)) == url and not io.Artifacts(tmp_path).path(DEMO_LOG).exists()
+
+
+def test_the_contract_reads_in_words_with_separated_ranges() -> None:
+    from mlworkflow.bundle.contract import Column, Contract
+
+    columns = [Column(name="fnlwgt", kind="integer", nullable=False, minimum=21626.0, maximum=972354.0),
+               Column(name="rate", kind="number", nullable=True, minimum=0.25, maximum=1250.5),
+               Column(name="city", kind="string", nullable=True, categories=("east", "north")),
+               Column(name="note", kind="string", nullable=False, free_text=True)]
+    table = view.contract_view(Contract(columns=columns))
+    assert table["holds"].tolist() == ["whole number", "number", "category", "text"]
+    assert table.loc["fnlwgt", "seen in training"] == "21,626 to 972,354"
+    assert table.loc["rate", "seen in training"] == "0.250 to 1,250"
+    assert table.loc["city", "seen in training"] == "east, north" and "string" not in table.to_string()

@@ -7,15 +7,46 @@ from typing import Any
 
 import pandas as pd
 
+from mlworkflow.bundle.contract import Column, Contract, seen_text
 from mlworkflow.bundle.predlog import PredictionLog
 from mlworkflow.bundle.registry import LoadedModel, Version
 from mlworkflow.records import DeployRecord
 from mlworkflow.stages.deploy import Trial, number
+from mlworkflow.views import labels
+
+HOLDS = {"integer": "whole number", "number": "number", "boolean": "yes/no", "string": "category"}
 
 
 def demoted(card: str) -> str:
     """The card with every heading one level down, to sit inside a notebook's sections."""
     return "\n".join(f"#{line}" if line.startswith("#") else line for line in card.splitlines()) + "\n"
+
+
+def holds(column: Column) -> str:
+    """What an input column holds, in words: 'whole number', 'category', 'text', 'date and time'."""
+    if column.free_text:
+        return "text"
+    return "date and time" if column.timestamp else HOLDS.get(column.kind, labels.readable(column.kind))
+
+
+def bound(value: float) -> str:
+    """One end of a range seen in training, exact for whole numbers and with thousands separators: '972,354'."""
+    return f"{int(value):,}" if float(value).is_integer() else labels.number(value)
+
+
+def seen(column: Column) -> str:
+    """What training saw in a column: a numeric range with separators, else the contract's own words."""
+    numeric = column.kind in ("integer", "number") and not column.timestamp
+    if numeric and column.minimum is not None and column.maximum is not None:
+        return f"{bound(column.minimum)} to {bound(column.maximum)}"
+    return seen_text(column)
+
+
+def contract_view(contract: Contract) -> pd.DataFrame:
+    """The input contract as a reader reads it: per column what it holds, whether it may be missing, what was seen."""
+    rows = [{"column": c.name, "holds": holds(c), "may be missing": c.nullable, "seen in training": seen(c)}
+            for c in contract.columns]
+    return pd.DataFrame(rows).set_index("column")
 
 
 def bundle_table(entry: Version, loaded: LoadedModel) -> pd.DataFrame:
