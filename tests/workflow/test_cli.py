@@ -125,9 +125,36 @@ def test_a_stored_stage_is_reused_unless_forced(tmp_path: Path, root: Path) -> N
     assert everything.stdout.count("(forced) →") == 2
 
 
-def test_a_params_error_inside_a_stage_names_the_params_file_and_key(tmp_path: Path, root: Path) -> None:
+# What a re-run that reuses every stage must not import: the stages' libraries, the kernel's and notebook
+# tooling (each costs a fraction of a second to a second and a half; the no-op target is 2 s in all).
+NOT_FOR_A_NO_OP = ("sklearn", "pandas", "pyarrow", "scipy", "sqlalchemy", "papermill", "nbclient", "jupyter_client", "IPython")
+LOADED_AFTER = "import json, sys\nfrom mlworkflow.workflow.cli import main\ncode = main(sys.argv[1:])\nprint(json.dumps(sorted(sys.modules)))\nsys.exit(code)"
+
+
+def test_a_run_that_reuses_every_stage_imports_no_stage_library(tmp_path: Path, root: Path) -> None:
+    notebooks = fixture_notebooks(tmp_path / "nb")
+    stages = "data,preprocess,select,train,evaluate,monitor"  # a fixture deploy names a registry that is gone: it re-runs
+    command = ["run", str(root / "params" / "smoke.yaml"), "--root", str(tmp_path), "--stages", stages, "--notebooks", str(notebooks)]
+    first = mlworkflow(*command, cwd=root)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = subprocess.run([sys.executable, "-c", LOADED_AFTER, *command], cwd=root, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
+    *lines, loaded = again.stdout.splitlines()
+    assert sum(" reused from " in line for line in lines) == 6, again.stdout
+    packages = {name.split(".")[0] for name in json.loads(loaded)}
+    assert [name for name in NOT_FOR_A_NO_OP if name in packages] == []
+
+
+def test_a_params_error_inside_a_stage_names_the_params_file_and_key(
+    tmp_path: Path, root: Path, smoke_run: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
     # r2 is a valid scorer name, so `check` passes; only the select stage knows the task is binary.
     smoke, wrong = "params/smoke.yaml", "select.metrics=[roc_auc, r2]"
+    for stage in ("data", "preprocess"):  # the smoke run's stored stages: only select starts a kernel here
+        stored = smoke_run[1] / "cache" / stage
+        if stored.is_dir():
+            shutil.copytree(stored, tmp_path / "cache" / stage)
     assert mlworkflow("check", smoke, "--set", wrong, cwd=root).returncode == 0
     done = mlworkflow("run", smoke, "--root", str(tmp_path), "--stages", "data,preprocess,select", "--set", wrong, cwd=root)
     assert done.returncode == 1
