@@ -149,11 +149,11 @@ def steps_table(record: TrainRecord) -> pd.DataFrame:
     return pd.Series(values, name="final model").to_frame()
 
 
-def ensemble_table(chosen: ensemble.Choice) -> pd.DataFrame:
+def ensemble_table(chosen: ensemble.Choice) -> pd.DataFrame | None:
     """The deciding score of the ensemble and of the single model on each held-out fold, and their means (display
-    sign); empty when no ensemble was tried."""
+    sign); None when no ensemble was tried, so the page shows its sentence and no table."""
     if chosen.scores is None:
-        return pd.DataFrame()
+        return None
     sign, n = metrics.sign(chosen.metric), len(chosen.scores.ensemble)
     table = pd.DataFrame({"ensemble": sign * np.asarray(chosen.scores.ensemble),
                           family_label(chosen.single): sign * np.asarray(chosen.scores.single)},
