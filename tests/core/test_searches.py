@@ -165,9 +165,8 @@ def test_a_search_whose_fits_all_fail_is_reported_not_raised() -> None:
 
 def test_failed_candidates_are_noted_and_the_rest_still_count() -> None:
     result = run("binary", search="grid", space={"logistic": {"C": [-1.0, 1.0]}})
-    assert (
-        result.status == "completed" and result.best is not None and result.best.params == {"model__C": 1.0}
-    )
+    assert result.status == "completed" and result.top is not None and result.top.params == {"model__C": 1.0}
+    assert result.best is not None and result.best.params == {}  # C = 1 is the default: no gain over it
     table = train.trials_table(result)
     assert "'C' parameter" in table["note"].iloc[-1] and math.isnan(table["roc_auc"].iloc[-1])
 
@@ -303,3 +302,60 @@ def test_optuna_stops_when_the_trials_stop_gaining_and_says_so() -> None:
     assert len(result.trials) == 5  # the four trials, then the defaults trial
     unlimited = searches.tune(spec, "logistic", X, y, dataclasses.replace(settings, n_iter=6, patience=None), 0, "roc_auc")
     assert unlimited.status == "completed" and len(unlimited.trials) == 7
+
+
+# --- the winner's curse: tuned settings and families must clearly beat the defaults ------------------------
+
+
+def scored(params: dict[str, Any], folds: tuple[float, ...]) -> searches.Trial:
+    return searches.Trial(params, float(np.mean(folds)), float(np.std(folds)), math.nan, fold_scores=folds)
+
+
+def test_clearly_better_needs_a_paired_gain_above_one_corrected_standard_error() -> None:
+    base = scored({}, (0.80, 0.84, 0.78, 0.86, 0.82))
+    steady = scored({"model__C": 2.0}, tuple(s + 0.004 for s in base.fold_scores))  # +0.004 on every fold: clear
+    assert searches.clearly_better(steady, base) and not searches.clearly_better(base, steady)
+    noisy = scored({"model__C": 3.0}, (0.83, 0.82, 0.79, 0.85, 0.84))  # +0.006: gains 0.03, -0.02, 0.01, -0.01, 0.02
+    statistic, _ = crossval.corrected_ttest(np.subtract(noisy.fold_scores, base.fold_scores), 4, 1)
+    assert 0 < statistic < searches.CLEAR_GAIN_T and not searches.clearly_better(noisy, base)
+    assert searches.clearly_better(noisy, base, t_bar=statistic / 2)
+    unpaired = dataclasses.replace(noisy, fold_scores=())  # a successive-halving round: the higher mean counts
+    assert searches.clearly_better(unpaired, base) and not searches.clearly_better(base, unpaired)
+
+
+def test_the_defaults_stay_unless_the_top_trial_clearly_beats_them() -> None:
+    base = (0.80, 0.84, 0.78, 0.86, 0.82)
+    defaults = scored({}, base)
+    lucky = scored({"model__C": 3.0}, (0.83, 0.82, 0.79, 0.85, 0.84))  # higher mean, gain inside the noise
+    result = searches.SearchResult("logistic", "optuna", "roc_auc", (lucky, defaults))
+    assert result.top is lucky and result.best is defaults and result.kept_defaults
+    assert result.best_score == defaults.score
+    better = scored({"model__C": 0.5}, tuple(s + 0.01 for s in base))
+    clear = searches.SearchResult("logistic", "optuna", "roc_auc", (lucky, better, defaults))
+    assert clear.best is better and not clear.kept_defaults
+    halving = dataclasses.replace(lucky, fold_scores=())  # halving rounds keep no fold scores: the top counts
+    assert searches.SearchResult("logistic", "halving", "roc_auc", (halving, defaults)).best is halving
+
+
+def test_the_reference_defaults_go_ahead_of_families_that_do_not_clearly_beat_them() -> None:
+    base = (0.80, 0.84, 0.78, 0.86, 0.82)
+    reference = searches.SearchResult(families.REFERENCE, "defaults", "roc_auc", (scored({}, base),))
+    lucky = searches.SearchResult("svm", "optuna", "roc_auc", (scored({}, (0.83, 0.82, 0.79, 0.85, 0.84)),))
+    clear = searches.SearchResult("logistic", "optuna", "roc_auc", (scored({}, tuple(s + 0.02 for s in base)),))
+    weak = searches.SearchResult("knn", "optuna", "roc_auc", (scored({}, tuple(s - 0.05 for s in base)),))
+    assert searches.ranked([lucky, weak, reference]) == [reference, lucky, weak]
+    assert searches.ranked([lucky, clear, reference, weak]) == [clear, reference, lucky, weak]
+    assert searches.best_of([lucky, reference]) is reference
+    tuned_hgb = dataclasses.replace(reference, search="optuna")  # tuned itself: no bar, plain order
+    assert searches.ranked([tuned_hgb, lucky]) == [lucky, tuned_hgb]
+
+
+def test_kept_defaults_come_with_their_own_out_of_fold_predictions() -> None:
+    X, y, spec = tiny("binary")
+    settings = dataclasses.replace(FAST, search="grid", folds=3, space={"logistic": {"C": [1.05, 1.1]}})
+    result = searches.tune(spec, "logistic", X, y, settings, 0, "neg_log_loss")
+    assert result.kept_defaults and result.best is not None and result.best.params == {}
+    expected = cross_val_predict(families.make_pipeline(spec, "logistic", 0), X, y,
+                                 cv=crossval.make_cv("binary", 3, 0), method="predict_proba")
+    assert result.oof is not None
+    np.testing.assert_allclose(result.oof.predictions, expected)

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 HALVING_FACTOR = 3
 PRUNE_AFTER = 5  # Optuna trials always run to their last fold before the median pruner may stop one
+# A tuned configuration replaces the family's defaults, and a tuned family the reference's defaults, only when its
+# paired per-fold gain exceeds this many corrected standard errors (Nadeau & Bengio): the best of many noisy
+# CV scores is biased upwards (the winner's curse), a single configuration fixed in advance is not.
+CLEAR_GAIN_T = 1.0
 Kind = Literal["grid", "random", "halving", "optuna"]
 
 
@@ -166,19 +170,26 @@ class Trial:
 
 @dataclass
 class Leader:
-    """The best candidate so far of one search and its out-of-fold predictions (kept from the fits already run)."""
+    """The best candidate so far of one search and its out-of-fold predictions (kept from the fits already run),
+    and the defaults' (`params` {}), which stay the choice when no tuned candidate clearly beats them."""
 
     score: float = -math.inf
     params: dict[str, Any] | None = None
     predictions: oof.OutOfFold | None = None
+    defaults: oof.OutOfFold | None = None
 
     def offer(self, trial: Trial, predictions: oof.OutOfFold | None) -> None:
-        """Keep the trial's predictions when it beats the best so far (the first of equal scores stays)."""
+        """Keep the trial's predictions when it beats the best so far (the first of equal scores stays) or is the
+        defaults."""
+        if predictions is not None and not trial.params:
+            self.defaults = predictions
         if predictions is not None and math.isfinite(trial.score) and trial.score > self.score:
             self.score, self.params, self.predictions = trial.score, trial.params, predictions
 
     def of(self, trial: Trial) -> oof.OutOfFold | None:
-        """The predictions of this trial's configuration, if it is the one kept."""
+        """The predictions of this trial's configuration, if it is the one kept or the defaults."""
+        if not trial.params and self.defaults is not None:
+            return self.defaults
         return self.predictions if trial.params == self.params and trial.score == self.score else None
 
 
@@ -463,8 +474,8 @@ class SearchResult:
     oof: oof.OutOfFold | None = field(default=None, compare=False)  # the best trial's, on the search's folds
 
     @property
-    def best(self) -> Trial | None:
-        """The best scored trial (successive halving: of the last round reached), or None."""
+    def top(self) -> Trial | None:
+        """The highest-scoring trial (successive halving: of the last round reached), or None."""
         scored = [t for t in self.trials if math.isfinite(t.score)]
         if not scored:
             return None
@@ -472,9 +483,41 @@ class SearchResult:
         return max((t for t in scored if t.iteration == last), key=lambda t: t.score)
 
     @property
+    def defaults(self) -> Trial | None:
+        """The family's default configuration, when it was tried and scored."""
+        return next((t for t in self.trials if not t.params and math.isfinite(t.score)), None)
+
+    @property
+    def best(self) -> Trial | None:
+        """The trial to keep: the highest-scoring one when it clearly beats the defaults (`clearly_better`), else
+        the defaults; None when no trial scored."""
+        top, defaults = self.top, self.defaults
+        if top is None or defaults is None or clearly_better(top, defaults):
+            return top
+        return defaults
+
+    @property
+    def kept_defaults(self) -> bool:
+        """Whether the defaults are kept although a tuned trial scored higher (its gain was inside the noise)."""
+        top, best = self.top, self.best
+        return top is not None and best is not None and top is not best
+
+    @property
     def best_score(self) -> float:
         """The best trial's mean CV score (scikit-learn sign), -inf if none scored."""
         return self.best.score if self.best is not None else -math.inf
+
+
+def clearly_better(trial: Trial, other: Trial, t_bar: float = CLEAR_GAIN_T) -> bool:
+    """Whether `trial` beats `other` on the same folds by more than `t_bar` corrected standard errors of the paired
+    per-fold gains (`crossval.corrected_ttest`; k folds hold out 1/k of the rows each). Trials whose fold scores do
+    not pair up (successive-halving rounds keep none) cannot be tested: the higher mean score counts as clear."""
+    mine, theirs = trial.fold_scores, other.fold_scores
+    gains = np.asarray(mine, dtype=float) - np.asarray(theirs, dtype=float) if len(mine) == len(theirs) else None
+    if gains is None or len(gains) < 2 or not np.isfinite(gains).all():
+        return trial.score > other.score
+    statistic, _ = crossval.corrected_ttest(gains, len(gains) - 1, 1)
+    return statistic > t_bar
 
 
 def deadline(budget_s: float | None) -> float:
@@ -555,13 +598,25 @@ def tune_all(
     return tuple(results)
 
 
+def ranked(results: Sequence[SearchResult]) -> list[SearchResult]:
+    """The searches that scored, best CV score first (ties keep their order), except that the reference family's
+    defaults (`reference`) go ahead of every search that does not clearly beat them (`clearly_better`): select
+    picked that family among many and tuning its best of many trials, both on the same rows."""
+    scored = sorted((r for r in results if r.best is not None), key=lambda r: -r.best_score)
+    bar = next((r for r in scored if r.search == "defaults" and r.family == families.REFERENCE), None)
+    if bar is None or bar.best is None:
+        return scored
+    clear = {id(r) for r in scored if r is not bar and clearly_better(best_trial(r), bar.best)}
+    return [*(r for r in scored if id(r) in clear), bar, *(r for r in scored if r is not bar and id(r) not in clear)]
+
+
 def best_of(results: Sequence[SearchResult]) -> SearchResult:
-    """The search whose best trial scored highest; MlwError if no search scored at all."""
-    scored = [result for result in results if result.best is not None]
-    if not scored:
+    """The first of the `ranked` searches; MlwError if no search scored at all."""
+    order = ranked(results)
+    if not order:
         reasons = "; ".join(f"{result.family}: {result.status}" for result in results)
         raise MlwError(f"every search failed, no model to fit ({reasons})")
-    return max(scored, key=lambda result: result.best_score)
+    return order[0]
 
 
 def best_trial(result: SearchResult) -> Trial:

@@ -125,8 +125,9 @@ class Kept:
 
 
 def by_score(results: Sequence[searches.SearchResult]) -> list[searches.SearchResult]:
-    """The searches that scored, best CV score first (ties keep their order)."""
-    return sorted((r for r in results if r.best is not None), key=lambda r: -r.best_score)
+    """The searches that scored, best CV score first, the reference's defaults ahead of those that do not clearly
+    beat them (`searches.ranked`)."""
+    return searches.ranked(results)
 
 
 def keep(spec: FeatureSpec, results: Sequence[searches.SearchResult], X: pd.DataFrame, y: pd.Series,
@@ -177,9 +178,10 @@ def same_predictions(model: Any, other: Any, X: pd.DataFrame) -> bool:
 
 def try_ensemble(spec: FeatureSpec, results: Sequence[searches.SearchResult], kept: Kept, y: pd.Series,
                  params: TrainParams, seed: int) -> ensemble.Choice:
-    """The ensemble `train.ensemble` asks for of the searches' out-of-fold predictions (when `top_k` ≥ 2), kept only
-    when it beats the kept model in nested cross-validation."""
-    tuned = ensemble.members(spec, results, seed) if params.top_k > 1 and params.ensemble != "none" else []
+    """The ensemble `train.ensemble` asks for of the searches' out-of-fold predictions — the tuned families' and the
+    reference's defaults, which join whenever that family is not tuned — kept only when it beats the kept model in
+    nested cross-validation."""
+    tuned = ensemble.members(spec, results, seed) if params.ensemble != "none" else []
     return ensemble.choose(params.ensemble, tuned, kept.result.family, kept.result.metric, y, spec, seed,
                            parallel.fit_jobs(params.n_jobs))
 
