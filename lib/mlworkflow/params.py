@@ -307,6 +307,10 @@ class TrainParams(Section):
     folds. `n_jobs` fits folds in that many processes (-1: every core `core.parallel` allows).
     `learning_curve` and `validation_curve` switch the two diagnostic curves off. `patience` stops an Optuna
     search after that many trials in a row without a gain above the best's fold standard error (null: never).
+    A tuned configuration replaces its family's defaults, and a tuned family the default-HGB reference, only when
+    its paired per-fold gain exceeds one corrected standard error (mlworkflow.core.searches.clearly_better).
+    `ensemble` is tried whenever two families share the search's folds: `top_k` ≥ 2, or with `top_k` 1 a chosen
+    family other than HGB, whose default reference then joins.
     """
 
     search: Literal["grid", "random", "halving", "optuna"] = "optuna"
@@ -323,7 +327,7 @@ class TrainParams(Section):
     validation_curve: bool = True
     validation_param: str | None = None
     large_data_rows: int | None = Field(20_000, ge=100)
-    ensemble: Literal["none", "greedy", "stack"] = "greedy"  # of the top_k ≥ 2 families, kept when it wins (core.ensemble)
+    ensemble: Literal["none", "greedy", "stack"] = "greedy"  # of the searches sharing folds, kept when it wins (core.ensemble)
 
     @field_validator("space")
     @classmethod
