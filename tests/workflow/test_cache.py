@@ -164,14 +164,14 @@ def test_several_changes_are_listed_together(params: Params) -> None:
     assert cache.changes(second, first, False) == "params evaluate.a, evaluate.b and 1 more changed; notebook changed"
 
 
-def stored_stage(tmp_path: Path, run_id: str = "first") -> tuple[cache.Store, cache.Key, Path]:
+def stored_stage(tmp_path: Path, run_id: str = "first", key: cache.Key | None = None) -> tuple[cache.Store, cache.Key, Path]:
     """A stage that wrote one artifact, with its notebook and report, stored under tmp_path's cache."""
     run = tmp_path / "runs" / run_id
     (run / "artifacts").mkdir(parents=True)
     (run / "artifacts" / "evaluate.json").write_text("{}\n", encoding="utf-8")
     (run / "05_evaluate.ipynb").write_text("{}", encoding="utf-8")
     (run / "05_evaluate.html").write_text("<html></html>", encoding="utf-8")
-    store, key = cache.Store(tmp_path), cache.Key("evaluate", "n", {}, {}, {}, "p", {})
+    store, key = cache.Store(tmp_path), key or cache.Key("evaluate", "n", {}, {}, {}, "p", {})
     store.save(key, run_id, run / "artifacts", ["evaluate.json"], run / "05_evaluate.ipynb", run / "05_evaluate.html")
     return store, key, run
 
@@ -207,10 +207,16 @@ def test_the_same_key_stored_twice_keeps_the_first(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "cache" / "evaluate").iterdir()] == [key.digest]  # no staging left
 
 
-def test_a_changed_stage_is_compared_with_the_one_stored_last(tmp_path: Path) -> None:
-    store, key, _run = stored_stage(tmp_path)
-    changed = dataclasses.replace(key, params={"evaluate.bootstrap": 50})
+def test_a_changed_stage_is_compared_with_the_stored_stage_its_key_missed(tmp_path: Path) -> None:
+    module = "lib/mlworkflow/stages/evaluate.py"
+    store, key, _run = stored_stage(tmp_path, key=cache.Key("evaluate", "n", {"evaluate.bootstrap": 50}, {}, {module: "a"}, "p", {}))
+    changed = dataclasses.replace(key, params={"evaluate.bootstrap": 60})
     assert store.decide(changed, forced=False, upstream_ran=False).reason == "params evaluate.bootstrap changed"
+    other = dataclasses.replace(key, params={"evaluate.bootstrap": 100})  # another variant, stored last
+    stored_stage(tmp_path, "variant", other)
+    edited = dataclasses.replace(key, lib={module: "b"})
+    assert store.decide(edited, forced=False, upstream_ran=False).reason == f"{module} changed"  # not the variant's params
+    assert store.decide(dataclasses.replace(other, lib={module: "b"}), False, False).reason == f"{module} changed"
 
 
 def refuse_parsing(source: str | bytes, filename: str = "<unknown>") -> object:

@@ -158,6 +158,15 @@ def test_stored_stages_are_reused_without_a_kernel_and_a_change_reruns_what_it_r
     assert "reused from " + third.layout.run_id in fourth.index.read_text(encoding="utf-8")
 
 
+def test_a_forced_stage_re_runs_the_stages_reading_its_new_output_and_says_so(params: Params, tmp_path: Path) -> None:
+    fresh = "import uuid\npathlib.Path(artifacts, 'select-notes.txt').write_text(uuid.uuid4().hex)"  # new bytes each time
+    notebooks, upto = fixture_notebooks(tmp_path / "nb", extra={"select": fresh}), list(STAGES[:5])
+    first = runner.run(request_for(params, tmp_path, notebooks, stages=upto), echo=lambda _m: None)
+    forced = runner.run(request_for(params, tmp_path, notebooks, stages=upto, force=["select"]), echo=lambda _m: None)
+    assert [s.reason for s in forced.stages] == [f"reused from {first.layout.run_id}"] * 2 + [
+        "ran: forced", "ran: upstream stage re-ran", "ran: upstream stage re-ran"]
+
+
 def test_earlier_runs_are_untouched(params: Params, tmp_path: Path) -> None:
     notebooks = fixture_notebooks(tmp_path / "nb")
     first = runner.run(request_for(params, tmp_path, notebooks), echo=lambda _m: None)

@@ -324,8 +324,15 @@ def external_change(now: Mapping[str, str], before: Mapping[str, str]) -> list[s
     return [f"{name} changed (sha256 {str(now.get(name, 'none'))[:12]}…)" for name in changed(now, before)]
 
 
+def distance(key: Key, before: Key) -> int:
+    """How many names differ between two keys of a stage, every part counted (a notebook or packages change as one)."""
+    named = (changed(key.params, before.params), changed(key.external, before.external), changed(key.lib, before.lib),
+             changed(key.inputs, before.inputs))
+    return sum(map(len, named)) + (key.notebook != before.notebook) + (key.packages != before.packages)
+
+
 def changes(key: Key, before: Key | None, upstream_ran: bool) -> str:
-    """Why a stage runs, compared with the stored stage it last matched: every part that changed."""
+    """Why a stage runs, compared with the stored stage its key missed (`Store.closest`): every part that changed."""
     if before is None:
         return "first run"
     reasons = []
@@ -418,10 +425,17 @@ class Store:
         except (OSError, ValidationError):
             return None
 
-    def latest(self, stage: str) -> Entry | None:
-        """The stage stored last (what a reason compares with when no stored stage matches)."""
+    def entries(self, stage: str) -> list[Entry]:
+        """Every stored copy of a stage (unreadable ones left out)."""
         found = [self.find(stage, folder.name) for folder in sorted((self.folder / stage).glob("[0-9a-f]*"))]
-        return max((e for e in found if e is not None), key=lambda e: e.created, default=None)
+        return [entry for entry in found if entry is not None]
+
+    def closest(self, key: Key) -> Key | None:
+        """The stored key of the stage that differs from `key` in the fewest names, the newest among equals: the
+        stored stage this key missed, which a reason compares with (the one stored last may be another variant's)."""
+        stored = [(Key(**entry.key), entry.created) for entry in self.entries(key.stage)]
+        ranked = sorted(stored, key=lambda pair: (distance(key, pair[0]), -pair[1]))
+        return ranked[0][0] if ranked else None
 
     def problem(self, entry: Entry) -> str:
         """Why a stored stage cannot be reused ("" when its files are whole and its side effects hold)."""
@@ -462,13 +476,12 @@ class Store:
         link(folder / entry.notebook, executed / entry.notebook)
         link(folder / entry.report, reports / entry.report)
 
-    def decide(self, key: Key, forced: bool, upstream_ran: bool, previous: str | None = None) -> Decision:
-        """Reuse the stored stage of this key when it is whole, else run, saying why (compared with `previous`)."""
+    def decide(self, key: Key, forced: bool, upstream_ran: bool) -> Decision:
+        """Reuse the stored stage of this key when it is whole, else run, saying why (compared with the closest)."""
         if forced:
             return Decision(None, "forced")
         found = self.find(key.stage, key.digest)
         if found is not None:
             problem = self.problem(found)
             return Decision(None, problem) if problem else Decision(found, f"reused from {found.run_id}")
-        before = (self.find(key.stage, previous) if previous else None) or self.latest(key.stage)
-        return Decision(None, changes(key, Key(**before.key) if before else None, upstream_ran))
+        return Decision(None, changes(key, self.closest(key), upstream_ran))

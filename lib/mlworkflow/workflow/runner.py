@@ -468,7 +468,7 @@ def decide(step: Step, key: cache.Key) -> cache.Decision:
     if blocked:
         return cache.Decision(None, blocked)
     forced, upstream = key.stage in step.request.force, step.ledger.upstream_ran(key.stage)
-    return step.store.decide(key, forced, upstream, step.ledger.done.get(key.stage))
+    return step.store.decide(key, forced, upstream)
 
 
 def one_stage(
