@@ -42,13 +42,16 @@ def tiny(root: Path, repo: Path, *extra: str) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def runs(cluster: Any, root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The same smoke-sized run locally and on the cluster, each under its own root (no shared stage cache)."""
-    folders = {"local": tmp_path_factory.mktemp("local"), "cluster": tmp_path_factory.mktemp("cluster")}
-    for where, folder in folders.items():
-        extra = ("--cluster", cluster.scheduler_address) if where == "cluster" else ()
-        done = tiny(folder, root, *extra)
-        assert done.returncode == 0, done.stderr[-3000:]
-    return {where: next((folder / "runs").iterdir()) / "artifacts" for where, folder in folders.items()}
+    """The same smoke-sized run locally and on the cluster under one root: the cluster run takes data and
+    preprocess (which fit nothing) from the stage cache and is forced to fit select, train and evaluate again."""
+    folder = tmp_path_factory.mktemp("cluster")
+    local = tiny(folder, root, "--run-id", "local")
+    assert local.returncode == 0, local.stderr[-3000:]
+    remote = tiny(folder, root, "--run-id", "cluster", "--cluster", cluster.scheduler_address,
+                  "--force", "select,train,evaluate")
+    assert remote.returncode == 0, remote.stderr[-3000:]
+    assert "[3/5] select … (forced)" in remote.stdout and "[5/5] evaluate … (forced)" in remote.stdout, remote.stdout
+    return {where: folder / "runs" / where / "artifacts" for where in ("local", "cluster")}
 
 
 def record(artifacts: Path, name: str) -> dict[str, Any]:
