@@ -25,38 +25,6 @@ def transform(fitted: object, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def test_spec_round_trips_through_json_and_ignores_extra_keys() -> None:
-    spec = features.FeatureSpec(target="y", task="binary", classes=("a", "b"), numeric=("x",), categorical=("c",))
-    data = {**spec.to_json(), "headline": {"rows": 3}, "dropped": {}}
-    assert features.FeatureSpec.from_json(data) == spec
-    assert data["transformer"] == {
-        "numeric_imputer": "median",
-        "scale": True,
-        "min_frequency": 0.01,
-        "max_categories": 30,
-    }  # the text settings are left out while they are the defaults
-    assert "text" not in data
-    with_text = features.FeatureSpec(target="y", task="binary", text=("t",), transformer={"text_components": 8})
-    assert features.FeatureSpec.from_json(with_text.to_json()) == with_text
-    assert with_text.to_json()["text"] == ["t"] and with_text.to_json()["transformer"]["text_components"] == 8
-    assert spec.features == ("x", "c")
-
-
-def test_spec_from_json_names_the_missing_key() -> None:
-    with pytest.raises(DataError, match=r"preprocess.json: .*numeric.*categorical|preprocess.json: .*task"):
-        features.FeatureSpec.from_json({"target": "y", "numeric": ["x"]})
-
-
-def test_spec_rejects_overlapping_features() -> None:
-    with pytest.raises(DataError, match="disjoint"):
-        features.FeatureSpec.from_json({"target": "y", "task": "binary", "numeric": ["x"], "categorical": ["x"]})
-
-
-def test_spec_needs_a_feature() -> None:
-    with pytest.raises(DataError, match="at least one"):
-        features.FeatureSpec.from_json({"target": "y", "task": "regression"})
-
-
 def test_transformer_output_names_and_infrequent_grouping() -> None:
     train = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0] * 5, "c": ["a"] * 15 + ["b"] * 4 + ["rare"], "y": 0})
     spec = features.FeatureSpec(
@@ -233,12 +201,6 @@ def test_known_levels_skip_the_infrequent_count_only_when_none_can_be_infrequent
     fitted = [features.ordinal_preprocessor(spec, max_categories).fit(frame) for spec in (known, unknown)]
     probe = pd.concat([frame, pd.DataFrame({"x": [0.0], "c": ["never seen"], "d": ["p"]})], ignore_index=True)
     pd.testing.assert_frame_equal(transform(fitted[0], probe), transform(fitted[1], probe))
-
-
-def test_levels_round_trip_and_stay_out_of_older_records() -> None:
-    spec = features.FeatureSpec(target="y", task="binary", categorical=("c",), levels=12)
-    assert features.FeatureSpec.from_json(spec.to_json()).levels == 12
-    assert "levels" not in features.FeatureSpec(target="y", task="binary", categorical=("c",)).to_json()
 
 
 def test_trusted_types_name_as_text_where_it_lives() -> None:
