@@ -65,6 +65,15 @@ def test_listing_shows_every_run(tmp_path: Path) -> None:
     assert 'href="a/index.html"' in page and "ROC AUC 0.800 [0.790, 0.810] (test)" in page
 
 
+def test_the_listing_reads_no_executed_notebook(tmp_path: Path) -> None:
+    make_run(tmp_path, "a", 1, 0.9)
+    (tmp_path / "runs" / "a" / "notebooks" / "05_evaluate.ipynb").write_text("not json", encoding="utf-8")
+    listed = compare.load_run(tmp_path, "a", plots=False)  # a run's largest files: every run writes the listing
+    assert listed.plots == {} and listed.evaluate is not None and listed.status == "ok"
+    with pytest.raises(MlwError, match="executed notebook"):
+        compare.load_run(tmp_path, "a")
+
+
 def test_unknown_run_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(MlwError, match="run 'nope' not found"):
         compare.load_run(tmp_path, "nope")

@@ -221,21 +221,22 @@ def key_plots(notebook: Mapping[str, Any]) -> dict[str, str]:
     return plots
 
 
-def load_run(root: Path, run_id: str) -> RunRecord:
-    """Read one run's params, state, evaluation and key plots from runs/<run_id>/."""
+def load_run(root: Path, run_id: str, plots: bool = True) -> RunRecord:
+    """Read one run's params, state, evaluation and (unless `plots` is False) key plots from runs/<run_id>/; the
+    runs listing needs no plots, and they are in the executed notebooks, the largest files of a run."""
     run = RunLayout(root, run_id)
     if not run.params_file.is_file():
         raise MlwError(f"run '{run_id}' not found under {runs_dir(root)} (no {run.params_file.name})")
     state = runstate.read(run.state_file) if run.state_file.is_file() else None
     params = runstate.read_object(run.params_file, "the run's validated params (a JSON object)")
     evaluate = io.Artifacts(run.artifacts).find(EvaluateRecord)
-    plots: dict[str, str] = {}
-    for notebook in sorted(run.executed.glob("*.ipynb")):
-        plots.update(key_plots(runstate.read_object(notebook, "an executed notebook (a JSON object)")))
+    found: dict[str, str] = {}
+    for notebook in sorted(run.executed.glob("*.ipynb")) if plots else ():
+        found.update(key_plots(runstate.read_object(notebook, "an executed notebook (a JSON object)")))
     status = runstate.status_of(state) if state is not None else "unknown"
     done, asked = (tuple(state.done), tuple(state.stages)) if state is not None else ((), ())
     monitor = io.Artifacts(run.artifacts).find(MonitorRecord)
-    return RunRecord(run_id, params, status, evaluate, plots, state.resume if state is not None else "", done=done,
+    return RunRecord(run_id, params, status, evaluate, found, state.resume if state is not None else "", done=done,
                      stages=asked, monitor=monitor)
 
 

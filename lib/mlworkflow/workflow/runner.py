@@ -588,7 +588,7 @@ def write_runs_listing(root: Path) -> Path:
     records = []
     for run_id in compare.list_runs(root):
         try:
-            record = compare.load_run(root, run_id)
+            record = compare.load_run(root, run_id, plots=False)
         except MlwError as exc:  # one unreadable run must not hide the others
             record = compare.RunRecord(run_id, {}, "unreadable", note=str(exc))
         if record.status == runstate.INTERRUPTED:
