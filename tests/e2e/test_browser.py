@@ -149,6 +149,7 @@ def test_exported_file_opens_offline(
     for stage in STAGES:
         assert page.locator("h1", has_text=stage_title(stage)).count() >= 1, f"{stage}: section missing"
     assert broken == [] and count >= stage_images > 0, (count, stage_images)
+    page.get_by_role("button", name="Open every stage").click()  # the stages open folded; code shows in open ones
     assert toggle_steps(page) == [("Show code", {False}), ("Hide code", {True}), ("Show code", {False})]
     assert watch.problems() == {}
 
@@ -195,6 +196,34 @@ def test_index_and_export_open_with_the_executive_summary(
     first = page.locator("section.mlw-page").first.get_attribute("id")
     assert first == "page-index" and page.locator("nav.mlw-toc").count() >= 1
     assert page.evaluate(UNRESOLVED_LINKS) == []
+    assert watch.problems() == {}
+
+
+FOLDED = "() => [...document.querySelectorAll('details.mlw-stage')].map(d => d.open)"
+PAGE_HEIGHT = "() => document.documentElement.scrollHeight"
+
+
+def test_the_export_opens_short_and_a_link_opens_the_stage_it_points_into(
+    smoke_reports: Path, watched: tuple[Any, Page, PageWatch], tmp_path: Path, root: Path
+) -> None:
+    _, page, watch = watched
+    heights = []
+    for report in sorted(smoke_reports.glob("[0-9][0-9]_*.html")):
+        page.goto(report.as_uri())
+        heights.append(page.evaluate(PAGE_HEIGHT))
+    page.goto(export_smoke(smoke_reports, tmp_path, root).as_uri())
+    assert page.evaluate(FOLDED) == [False] * len(STAGES) == [False] * len(heights)
+    folded = page.evaluate(PAGE_HEIGHT)
+    assert folded < sum(heights) / 4, (folded, heights)  # the summary and one line per stage, not every page
+    link = page.locator('nav#contents a[href^="#05_evaluate-"]').first
+    target = str(link.get_attribute("href"))[1:]
+    link.click()
+    assert page.evaluate(FOLDED)[STAGES.index("evaluate")] and page.locator(f'[id="{target}"]').is_visible()
+    assert sum(page.evaluate(FOLDED)) == 1, "only the stage linked into opens"
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+    assert page.evaluate(FOLDED) == [True] * len(STAGES), "printing shows every stage"
+    page.get_by_role("button", name="Fold every stage").click()
+    assert page.evaluate(FOLDED) == [False] * len(STAGES)
     assert watch.problems() == {}
 
 

@@ -69,3 +69,13 @@ def test_the_summary_comes_first_then_contents_whose_links_all_resolve(tmp_path:
 
 def test_a_summary_without_an_executive_part_keeps_the_contents_after_it() -> None:
     assert export.summary_then_contents("<p>summary</p>", "<nav>toc</nav>") == "<p>summary</p><nav>toc</nav>"
+
+
+def test_each_stage_is_folded_under_its_title_and_the_summary_stays_open(tmp_path: Path) -> None:
+    page = export.single_file(report_folder(tmp_path), "r-1")
+    assert page.count('<details class="mlw-stage">') == 2  # the two stage pages, each opened by a link into it
+    summary = page[page.index('id="page-index"'):page.index('id="page-01_data"')]
+    assert '<details class="mlw-stage">' not in summary
+    stage = page[page.index('id="page-01_data"'):]
+    assert stage.index('<details class="mlw-stage"><summary>Title <span class="mlw-stage-hint">') < stage.index("<h1")
+    assert 'addEventListener("beforeprint"' in page  # printing opens every stage

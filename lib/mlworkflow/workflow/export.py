@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +45,20 @@ def link_within(body: str) -> str:
     return PAGE_LINK.sub(lambda m: f'href="#page-{m.group(1)}"', body)
 
 
+def folded(page: Page, body: str) -> str:
+    """A stage page folded under its title, so the file opens short (report.js opens it when a link points into it,
+    and every page before printing); the summary stays open."""
+    if page.name == "index":
+        return body
+    title = f'{html.escape(page_title(page))} <span class="mlw-stage-hint">(click to open)</span>'
+    return f'<details class="mlw-stage"><summary>{title}</summary>{body}</details>'
+
+
 def section(page: Page) -> str:
-    """A page as a section of the single file: its ids prefixed with its name (pages repeat ids), links within, and a
-    link back to the contents at its end."""
+    """A page as a section of the single file: its ids prefixed with its name (pages repeat ids), links within, a
+    stage folded under its title, and a link back to the contents at its end."""
     body = link_within(pages.scoped(page.body, page.name))
-    return f'<section class="mlw-page" id="page-{page.name}">{body}{BACK}</section>'
+    return f'<section class="mlw-page" id="page-{page.name}">{folded(page, body)}{BACK}</section>'
 
 
 def page_title(page: Page) -> str:
