@@ -220,6 +220,17 @@ def test_the_runs_list_marks_monitor_and_partial_runs() -> None:
     assert "monitor run" in broken and "file new.csv" in broken and "adult_train" not in broken
 
 
+def test_a_retrain_run_is_listed_with_what_it_trained_on_not_as_partial() -> None:
+    from mlworkflow.workflow.compare import RunRecord
+
+    retrained = {"data": {"path": "/home/me/runs/r-1/retrain/data.parquet"}}
+    shown = report.listed(retrained, "ok", ["data", "preprocess", "select", "train", "evaluate", "deploy"], None)
+    assert shown == report.Listed("the old training data plus the new labelled rows", "retrain run")
+    assert report._data_facts(recordkit.record(DataRecord, source=retrained["data"]["path"]))["source"] == shown.data
+    page = report.templates().get_template("runs_index.html.j2").render(records=[RunRecord("r-1", retrained, "ok")])
+    assert "data.parquet" not in page and "partial" not in page.split("<tbody>")[1]
+
+
 
 def test_a_monitor_run_s_index_leads_with_its_verdict(tmp_path: Path) -> None:
     summary = report.summarize(RunRecords(monitor=recordkit.record(MonitorRecord, verdict="RETRAIN")))

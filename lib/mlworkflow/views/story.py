@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from mlworkflow.records import (
+    RETRAIN_DATA,
     EvaluateRecord,
     Interval,
     MonitorRecord,
@@ -15,6 +16,7 @@ from mlworkflow.records import (
     TrainRecord,
 )
 from mlworkflow.views.labels import family_label, in_words, metric_label, number
+from mlworkflow.views.labels import score as score_text
 
 OWN_TEST_SPLIT = "the run's test split"  # stages.monitor_sources names this source when no new data was given
 
@@ -34,9 +36,16 @@ class Watch:
         return self.kind == "monitoring"
 
 
+RETRAINED_ON = "the old training data plus the new labelled rows"  # what a retrain run's combined file holds
+
+
 def source_name(source: str) -> str:
-    """A data file's name (a database URL or a described source stays as it is): pages show no local paths."""
-    return source if "://" in source or "/" not in source else Path(source).name
+    """A data file's name (a database URL or a described source stays as it is): pages show no local paths; a retrain
+    run's combined file is said for what it holds, not by its internal name."""
+    if "://" in source or "/" not in source:
+        return source
+    path = Path(source)
+    return RETRAINED_ON if (path.parent.name, path.name) == (RETRAIN_DATA.stage, RETRAIN_DATA.name) else path.name
 
 
 def interval_text(entry: Interval | None) -> str:
@@ -44,8 +53,8 @@ def interval_text(entry: Interval | None) -> str:
     if entry is None or entry.value is None:
         return "—"
     if entry.low is None or entry.high is None:
-        return number(entry.value)
-    return f"{number(entry.value)} (95% interval {number(entry.low)}–{number(entry.high)})"
+        return score_text(entry.value)
+    return f"{score_text(entry.value)} (95% interval {score_text(entry.low)}–{score_text(entry.high)})"
 
 
 def family_names(families: list[str]) -> str:

@@ -32,6 +32,7 @@ from mlworkflow.views.labels import (
     percent,
     threshold_rule_label,
 )
+from mlworkflow.views.story import RETRAINED_ON, source_name
 from mlworkflow.views.summary import Executive, RunRecords, executive
 from mlworkflow.workflow import pages
 
@@ -126,8 +127,7 @@ def _data_facts(data: DataRecord | None) -> dict[str, Any]:
         return {}
     facts = {"source": data.source, "rows": data.rows, "target": data.target, "task": data.task,
              "positive_class": data.positive_class}
-    if "://" not in data.source:  # a file: its name; a database URL stays
-        facts["source"] = Path(data.source).name
+    facts["source"] = source_name(data.source)  # a file: its name; a database URL stays; a retrain's data in words
     return {k: v for k, v in facts.items() if v is not None}
 
 
@@ -214,7 +214,7 @@ class Listed:
     """How the runs list shows one run: the data it read, what kind of run it is, a monitor run's verdict."""
 
     data: str
-    kind: str = ""  # "", "monitor run" or "partial: …"
+    kind: str = ""  # "", "monitor run", "retrain run" or "partial: …"
     verdict: str = ""
 
 
@@ -236,6 +236,8 @@ def listed(params: dict[str, Any], status: str, done: list[str], monitor: Monito
         return Listed(monitored_data(params, monitor), "monitor run", monitor.verdict if monitor is not None else "")
     data = params.get("data", {})
     source = str(data.get("path") or ("SQL query" if data.get("sql_query") else ""))
+    if source_name(source) == RETRAINED_ON:  # data … deploy by design: a retrain run, not a partial one
+        return Listed(RETRAINED_ON, "retrain run")
     missing = [stage for stage in STAGES if stage not in done]
     kind = f"partial: {len(done)} of {len(STAGES)} stages ({', '.join(s for s in STAGES if s in done) or 'none'})" if missing and done else ""
     return Listed(Path(source).name if "://" not in source else without_paths(source), kind if status != "running" else "")
