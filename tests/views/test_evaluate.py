@@ -85,7 +85,7 @@ def test_group_view_reads_shares_as_percentages_and_says_the_verdict() -> None:
     table = evaluate.group_table(scored, frame, ["g"], "accuracy", tolerance=0.05)
     shown = view.group_view(table).set_index("group")
     assert list(shown.columns)[:5] == ["column", "rows", "Accuracy", "Accuracy gap", "selection rate"]
-    assert shown.loc["B", "Accuracy"].startswith("0 [") and shown.loc["B", "verdict"] == "flagged"
+    assert shown.loc["B", "Accuracy"].startswith("0.000 [") and shown.loc["B", "verdict"] == "flagged"
     assert shown.loc["C", "verdict"] == "too few rows" and shown.loc[view.ALL_ROWS, "verdict"] == view.REFERENCE
     whole = shown.loc[view.ALL_ROWS]  # the line the gaps are measured against: no '(all) (all)', no gap to itself
     assert whole["column"] == "" and whole["Accuracy gap"] == whole["selection rate gap"] == "—"

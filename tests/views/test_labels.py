@@ -42,11 +42,20 @@ def test_percent(share: object, digits: int, expected: str) -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [
     (12345, "12,345"), (np.int64(7), "7"), (3.0, "3"), (1234.56, "1,235"), (123.456, "123.5"), (12.345, "12.3"),
-    (0.93312, "0.933"), (0.99987, "1.000"), (1.0, "1.000"), (-1.0, "-1.000"), (1.5, "1.5"), (0.5, "0.500"), (0.0564, "0.0564"), (0.00123, "0.00123"), (0.0, "0"), (-2.5, "-2.5"), (True, "yes"), (np.False_, "no"),
+    (0.93312, "0.933"), (0.99987, "1.000"), (1.5, "1.5"), (0.5, "0.500"), (0.0564, "0.0564"), (0.00123, "0.00123"), (0.0, "0"), (-2.5, "-2.5"), (True, "yes"), (np.False_, "no"),
     (None, "—"), (math.nan, "—"), (pd.NA, "—"), (math.inf, "∞"),
 ])
 def test_number_rounds_to_what_the_value_means(value: object, expected: str) -> None:
     assert labels.number(value) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (1.0, "1.000"), (np.float64(1.0), "1.000"), (1, "1.000"), (0.99987, "1.000"), (0.5, "0.500"), (-0.0001, "0.000"),
+    (-0.25, "-0.250"), (12.3456, "12.346"), (1234.5, "1,234"), (None, "—"), (math.nan, "—"), (math.inf, "∞"),
+])
+def test_score_keeps_three_decimals_where_number_would_write_a_count(value: object, expected: str) -> None:
+    assert labels.score(value) == expected
+    assert labels.number(1.0) == "1"  # a count or a cost weight stays '1'
 
 
 @pytest.mark.parametrize(("dtype", "expected"), [

@@ -75,7 +75,7 @@ def test_no_better_than_the_baseline_holds() -> None:
     found = summary.executive(records(evaluate=binary(difference=difference)))
     assert found.recommendation == "HOLD"
     beats = check(found, "beats the baseline")
-    assert beats.passed is False and "95% interval -0.01 to 0.05" in beats.sentence
+    assert beats.passed is False and "95% interval -0.010 to 0.050" in beats.sentence
     assert "not clearly better than a baseline that ignores the inputs" in found.because
 
 

@@ -28,7 +28,7 @@ from mlworkflow.stages.evaluate import (
     threshold_range,
 )
 from mlworkflow.views import plots, tables
-from mlworkflow.views.labels import MISSING, in_words, metric_label, number, percent
+from mlworkflow.views.labels import MISSING, in_words, metric_label, number, percent, score
 
 
 def deciding_metric(decision: MetricDecision) -> str:
@@ -76,11 +76,12 @@ FLAG_STYLE = "background-color: #fde2a7; font-weight: bold"
 NBSP = "\u00a0"  # inside an interval: a narrow column wraps between the value and its interval, never within it
 
 
-def _interval_text(row: Mapping[str, Any], name: str, share: bool) -> str:
+def _interval_text(row: Mapping[str, Any], name: str, share: bool, written: Any = score) -> str:
+    """A value and its interval: shares as %, scores to three decimals ('1.000 [1.000, 1.000]', not '1 [1, 1]')."""
     value, low, high = (row.get(f"{name}{end}") for end in ("", "_low", "_high"))
     if share:
         return f"{percent(value)} [{percent(low)},{NBSP}{percent(high)}]"
-    return f"{number(value)} [{number(low)},{NBSP}{number(high)}]"
+    return f"{written(value)} [{written(low)},{NBSP}{written(high)}]"
 
 
 def _signed(value: Any, share: bool) -> str:
@@ -118,7 +119,7 @@ def group_view(table: pd.DataFrame) -> pd.DataFrame:
         columns["selection rate gap"] = [MISSING if _whole(r) else _gap_text(r, "selection_gap", True)
                                          for r in records]
     if "base_rate" in table.columns:
-        columns["base rate"] = [_interval_text(r, "base_rate", shares) for r in records]
+        columns["base rate"] = [_interval_text(r, "base_rate", shares, number) for r in records]  # regression: the mean
     columns["verdict"] = [REFERENCE if _whole(r) else r["verdict"] for r in records]
     return pd.DataFrame(columns)
 

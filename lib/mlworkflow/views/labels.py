@@ -38,8 +38,8 @@ def percent(x: Any, digits: int = 1) -> str:
 
 
 def number(x: Any) -> str:
-    """A number rounded to what it means: counts with thousands separators, scores and shares (0.1 to 1, 1.0
-    included) to three decimals, else three significant digits."""
+    """A number rounded to what it means: counts with thousands separators, scores to three decimals, else three
+    significant digits (a score that may be exactly 1 reads better through `score`)."""
     if _missing(x):
         return MISSING
     if isinstance(x, bool) or type(x).__name__ in ("bool", "bool_"):  # NumPy 2 names its bool "bool"
@@ -53,11 +53,18 @@ def number(x: Any) -> str:
         return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:.1f}"
-    if abs(value) > 1:
-        return f"{value:.3g}"
-    if abs(value) >= 0.1:  # scores and shares, 1.0 included: three decimals, so 1.000 reads beside 0.999
-        return f"{value:.3f}"
+    if abs(value) >= 0.1:  # scores: three decimals, so 0.9996 stays below 1
+        return f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}"
     return f"{value:.3g}" if value else "0"
+
+
+def score(x: Any) -> str:
+    """A score or metric value to three decimals, 1 included ('1.000' beside '0.999', where `number` would write a
+    count's '1'); a missing, infinite or large value (100 and more) as `number` writes it."""
+    if _missing(x) or isinstance(x, bool) or math.isinf(float(x)) or abs(float(x)) >= 100:
+        return number(x)
+    text = f"{float(x):.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 def _integral_type(x: Any) -> bool:

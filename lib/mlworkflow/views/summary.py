@@ -14,7 +14,7 @@ from mlworkflow.records import (
     SelectRecord,
     TrainRecord,
 )
-from mlworkflow.views.labels import in_words, metric_label, number, percent, threshold_rule_label
+from mlworkflow.views.labels import in_words, metric_label, number, percent, score, threshold_rule_label
 from mlworkflow.views.story import Watch, family_story, interval_text, numbers_story, source_name, watch
 
 MIN_GROUP_ROWS_FLAG = "n <"  # evaluate's flag of a group too small to judge
@@ -201,7 +201,7 @@ def beats_baseline(evaluate: EvaluateRecord) -> Check:
     if diff is None or diff.low is None or diff.high is None:
         return Check("beats the baseline", None, f"No interval for {name}'s difference to the baseline.")
     better = diff.high < 0 if evaluate.lower_is_better else diff.low > 0
-    gap = f"{name} differs from the baseline's by {number(diff.value)} (95% interval {number(diff.low)} to {number(diff.high)})"
+    gap = f"{name} differs from the baseline's by {score(diff.value)} (95% interval {score(diff.low)} to {score(diff.high)})"
     if better:
         return Check("beats the baseline", True, f"Clearly better than a baseline that ignores the inputs: {gap}.")
     return Check("beats the baseline", False, f"Not clearly better than a baseline that ignores the inputs: {gap}, "
@@ -213,7 +213,7 @@ def probabilities(evaluate: EvaluateRecord) -> Check | None:
     diff, model, prior = evaluate.difference.get("log_loss"), value(evaluate, "log_loss"), value(evaluate, "log_loss", "baseline")
     if diff is None or diff.high is None or model is None or prior is None:
         return None
-    losses = f"log loss {number(model)} against {number(prior)} for the class shares alone (lower is better)"
+    losses = f"log loss {score(model)} against {score(prior)} for the class shares alone (lower is better)"
     if diff.high < 0:
         return Check("probabilities", True, f"Its probabilities carry information: {losses}.")
     return Check("probabilities", False, f"Its probabilities are no better than the class shares alone: {losses}; "

@@ -97,17 +97,10 @@ def _decimals(column: pd.Series) -> Callable[[Any], str]:
     """A column of fractions written with one number of decimals (the most `number` needs, at most 4), so its
     values line up ('1.000' beside '0.973'); counts, large and tiny values as `number` writes them."""
     values = column.dropna()
-    if not values.empty and bool((values == values.round()).all()) and values.abs().max() > 1:
-        return _whole  # counts a float column holds (a gap made them float): '3', not '3.000'
     if values.empty or bool((values == values.round()).all()) or not 1e-3 <= values.abs().max() < 1000:
         return number
     decimals = min(4, max(len(number(value).partition(".")[2]) for value in values))
     return lambda value: number(value) if pd.isna(value) else f"{value:,.{decimals}f}"
-
-
-def _whole(value: Any) -> str:
-    """A whole number with thousands separators; a missing value is '—'."""
-    return number(value) if pd.isna(value) else f"{int(value):,}"
 
 
 def _shows_index(frame: pd.DataFrame, index: bool | None) -> bool:
