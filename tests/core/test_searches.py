@@ -330,9 +330,10 @@ def test_the_defaults_stay_unless_the_top_trial_clearly_beats_them() -> None:
     result = searches.SearchResult("logistic", "optuna", "roc_auc", (lucky, defaults))
     assert result.top is lucky and result.best is defaults and result.kept_defaults
     assert result.best_score == defaults.score
+    assert searches.defaults_sentence(result).startswith("defaults kept: the best trial gained +0.0060 over them")
     better = scored({"model__C": 0.5}, tuple(s + 0.01 for s in base))
     clear = searches.SearchResult("logistic", "optuna", "roc_auc", (lucky, better, defaults))
-    assert clear.best is better and not clear.kept_defaults
+    assert clear.best is better and not clear.kept_defaults and searches.defaults_sentence(clear) == ""
     halving = dataclasses.replace(lucky, fold_scores=())  # halving rounds keep no fold scores: the top counts
     assert searches.SearchResult("logistic", "halving", "roc_auc", (halving, defaults)).best is halving
 

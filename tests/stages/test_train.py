@@ -259,7 +259,8 @@ def test_record_is_strict_json_with_a_headline() -> None:
     assert content["family"] == "logistic" and content["best_params"] == best.params
     assert content["cv_score"]["mean"] == pytest.approx(-best.score) and content["cv_score"]["mean"] > 0
     assert content["metric"] == "neg_root_mean_squared_error" and content["greater_is_better"] is False
-    assert set(content["headline"]) == {"model", "cv root_mean_squared_error", "search", "fit"}
+    tuning = {"tuning"} if result.kept_defaults else set()  # the defaults kept over a higher trial: said why
+    assert set(content["headline"]) == {"model", "cv root_mean_squared_error", "search", "fit", *tuning}
     assert content["headline"]["fit"] == "no overfitting" and len(content["trials"]) == 5
 
 
@@ -474,6 +475,19 @@ def test_no_ensemble_is_tried_when_only_the_reference_is_tuned_and_train_json_sa
     content = train.with_ensemble(train.record(kept.result, results, {}, kept=kept), chosen, results).model_dump()
     assert content["family"] == kept.result.family and content["ensemble"]["kept"] is False
     assert content["ensemble"]["cv_score"] == {} and content["ensemble"]["sentence"] == chosen.sentence
+
+
+def test_train_json_says_when_the_defaults_were_kept_over_a_higher_scoring_trial() -> None:
+    X, y, spec = tiny("binary")
+    params = TrainParams.model_validate({**FAST, "search": "grid", "folds": 3, "space": {"logistic": {"C": [1.05]}}})
+    result = train.tune_all(spec, ["logistic"], X, y, params, 0, "neg_log_loss")[0]
+    assert result.kept_defaults  # C = 1.05 against the default 1.0: a hair either way, never a clear gain
+    headline = train.record(result, [result], {}).headline
+    assert headline["tuning"].startswith("defaults kept: the best trial gained +") and "(the bar is 1)" in headline["tuning"]
+    content = train.record(result, [result], {}).model_dump()
+    assert content["best_params"] == {}
+    plain = dataclasses.replace(result, trials=result.trials[:1])
+    assert "tuning" not in train.record(plain, [plain], {}).headline
 
 
 def test_with_top_k_1_the_reference_defaults_join_the_ensemble_tried() -> None:

@@ -520,6 +520,17 @@ def clearly_better(trial: Trial, other: Trial, t_bar: float = CLEAR_GAIN_T) -> b
     return statistic > t_bar
 
 
+def defaults_sentence(result: SearchResult) -> str:
+    """Why the family's defaults were kept over a higher-scoring tuned trial ('' when they were not)."""
+    top, defaults = result.top, result.defaults
+    if not result.kept_defaults or top is None or defaults is None:
+        return ""
+    gains = [a - b for a, b in zip(top.fold_scores, defaults.fold_scores, strict=True)]
+    statistic, _ = crossval.corrected_ttest(gains, len(gains) - 1, 1)
+    return (f"defaults kept: the best trial gained {float(np.mean(gains)):+.4f} over them on the same folds, "
+            f"{statistic:.2f} corrected standard errors (the bar is {CLEAR_GAIN_T:g})")
+
+
 def deadline(budget_s: float | None) -> float:
     """The monotonic time at which a search with this budget must stop starting candidates."""
     return math.inf if budget_s is None else time.monotonic() + budget_s

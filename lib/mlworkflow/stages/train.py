@@ -468,11 +468,13 @@ def record(
     best, name, sign = searches.best_trial(result), metrics.display_name(result.metric), metrics.sign(result.metric)
     mean = sign * best.score
     fit = diagnoses["learning"].verdict if "learning" in diagnoses else "not checked"
+    tuning = searches.defaults_sentence(result)
     headline = {
         "model": result.family,
         f"cv {name}": f"{mean:.4f} ± {best.std:.4f}",
         "search": f"{result.search}, {len(result.trials)} trials",
         "fit": fit,
+        **({"tuning": tuning} if tuning else {}),
     }
     return TrainRecord.model_validate(json_ready({
         "family": result.family,
