@@ -68,3 +68,18 @@ def test_a_categorical_panel_shows_the_most_frequent_levels() -> None:
     figure, (ax,) = plots.row(1)
     view.plot_categorical(ax, "letters", reference, current, top=3)
     assert isinstance(figure, Figure) and len(ax.get_yticks()) == 3 and ax.get_title() == "letters"
+
+
+def test_drift_panels_keep_long_category_labels_whole_and_share_one_legend_above_them() -> None:
+    from mlworkflow.core import drift
+
+    names = ["Machine-op-inspct", "Married-spouse-absent", "a"]
+    reference = drift.summarize_categorical(pd.Series(names * 3))
+    current = drift.summarize_categorical(pd.Series(names[:2] * 4))
+    figure, (ax,) = plots.row(1)
+    view.plot_categorical(ax, "job", reference, current)
+    shown = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert "Married-spouse-\nabsent" in shown and "Machine-op-\ninspct" in shown and "a" in shown  # wrapped, not cut
+    assert view.level_label("x" * 40) == "x" * 16 + "\n" + "x" * 16 + "…"
+    view.shared_legend(figure, ax)
+    assert ax.get_legend() is None and [t.get_text() for t in figure.legends[0].get_texts()] == ["reference", "current"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
@@ -15,6 +18,7 @@ from mlworkflow.views import plots
 from mlworkflow.views.labels import metric_label
 
 PLOTTED = 9
+LABEL_CHARS = 16  # a category label longer than this wraps onto a second line
 METHODS = {"test": "significance test", "effect": "effect size"}  # core.drift's words for what decided
 MEASURES = {"wasserstein / sd": "Wasserstein (in SDs)", "jensen-shannon": "Jensen–Shannon"}
 NOTHING = "*Nothing to show: the window holds no rows (see the verdict above).*"
@@ -82,6 +86,20 @@ def plot_numeric(ax: Axes, name: str, reference: drift.NumericSummary, current: 
     for summary, label, color in ((reference, "reference", "C0"), (current, "current", "C3")):
         ax.hist(np.clip(summary.values, bins[0], bins[-1]), bins=bins.tolist(), density=True, histtype="step", color=color, label=label)
     ax.set(title=name, ylabel="density")
+    ax.tick_params(axis="y", labelleft=False)  # a density's scale (0.000006 per unit) means nothing to a reader
+
+
+def level_label(level: object, width: int = LABEL_CHARS) -> str:
+    """A category as a tick label: whole, wrapped over two lines at most when long, cut with '…' only beyond that."""
+    lines = textwrap.wrap(str(level), width, break_on_hyphens=True) or [""]
+    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
+
+
+def shared_legend(figure: Figure, ax: Axes, names: Sequence[str] | None = None) -> None:
+    """One legend for every panel, above them, so it covers no bar or line."""
+    handles, labels = ax.get_legend_handles_labels()
+    figure.legend(handles, list(names) if names is not None else labels, loc="outside upper center",
+                  ncols=len(handles), fontsize="small", frameon=False)
 
 
 def plot_categorical(ax: Axes, name: str, reference: drift.CategoricalSummary, current: drift.CategoricalSummary, top: int = 8) -> None:
@@ -92,7 +110,7 @@ def plot_categorical(ax: Axes, name: str, reference: drift.CategoricalSummary, c
     positions = np.arange(len(shares))
     ax.barh(positions - 0.2, shares["reference"], height=0.4, color="C0", label="reference")
     ax.barh(positions + 0.2, shares["current"], height=0.4, color="C3", label="current")
-    ax.set_yticks(positions, [str(level)[:18] for level in shares.index])
+    ax.set_yticks(positions, [level_label(level) for level in shares.index], fontsize="small")
     ax.invert_yaxis()
     ax.set(title=name, xlabel="share of rows")
 
@@ -110,7 +128,7 @@ def plot_drifted(result: Assessment | Empty, limit: int = PLOTTED) -> Figure | M
             plot_numeric(ax, name, ref, cur)
         elif isinstance(ref, drift.CategoricalSummary) and isinstance(cur, drift.CategoricalSummary):
             plot_categorical(ax, name, ref, cur)
-    axes[0].legend(fontsize="small")
+    shared_legend(figure, axes[0])
     return figure
 
 
@@ -127,7 +145,8 @@ def plot_prediction(result: Assessment | Empty) -> Figure | Markdown:
         plot_categorical(ax, name, drift.summarize_categorical(result.reference_output), drift.summarize_categorical(result.current_output))
     row = result.prediction
     verdict = f"drifted: {row['why']}" if row["drifted"] else "no drift"
-    ax.set_title(f"{name} — {row['effect_name']} {row['effect']:.3f}, PSI {row['psi']:.3f}; {verdict}", fontsize="small")
+    measure = MEASURES.get(str(row["effect_name"]), str(row["effect_name"]))
+    ax.set_title(f"{name} — {measure} {row['effect']:.3f}, PSI {row['psi']:.3f}; {verdict}", fontsize="small")
     ax.legend(fontsize="small")
     return figure
 

@@ -61,6 +61,5 @@ def drift_figure(old: pd.DataFrame, new: pd.DataFrame, contract: Contract, param
         moved = bool(table.set_index("column").loc[name, "drifted"])
         ax.set_title(f"{name}{' (drifted)' if moved else ''}", fontsize="small")
     if chosen:
-        handles, _ = axes[0].get_legend_handles_labels()
-        axes[0].legend(handles, ["old rows", "new rows"], fontsize="small")
+        monitor_views.shared_legend(figure, axes[0], ["old rows", "new rows"])
     return figure
