@@ -19,6 +19,7 @@ from mlworkflow.views.labels import metric_label
 
 PLOTTED = 9
 LABEL_CHARS = 16  # a category label longer than this wraps onto a second line
+PANEL = (3.8, 3.4)  # inches per drift panel: eight bars with two-line labels and the legend above stay apart
 METHODS = {"test": "significance test", "effect": "effect size"}  # core.drift's words for what decided
 MEASURES = {"wasserstein / sd": "Wasserstein (in SDs)", "jensen-shannon": "Jensen–Shannon"}
 NOTHING = "*Nothing to show: the window holds no rows (see the verdict above).*"
@@ -121,7 +122,7 @@ def plot_drifted(result: Assessment | Empty, limit: int = PLOTTED) -> Figure | M
         return nothing()
     table = result.table
     chosen = list(table.loc[table["drifted"], "column"][:limit]) or list(table["column"][: min(3, len(table))])
-    figure, axes = plots.grid(len(chosen))
+    figure, axes = plots.grid(len(chosen), size=PANEL)
     for ax, name in zip(axes, chosen, strict=False):
         ref, cur = result.reference_profile[name], result.current_profile[name]
         if isinstance(ref, drift.NumericSummary) and isinstance(cur, drift.NumericSummary):

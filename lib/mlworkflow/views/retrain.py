@@ -51,7 +51,7 @@ def drift_figure(old: pd.DataFrame, new: pd.DataFrame, contract: Contract, param
     table, before, after = drift_table(old, new, contract, params)
     order = table.assign(rank=np.where(table["drifted"], 0, 1)).sort_values(["rank", "effect"], ascending=[True, False])
     chosen = list(order["column"][:SHOWN])
-    figure, axes = plots.grid(len(chosen))
+    figure, axes = plots.grid(len(chosen), size=monitor_views.PANEL)
     for ax, name in zip(axes, chosen, strict=False):
         one, two = before[name], after[name]
         if isinstance(one, drift.NumericSummary) and isinstance(two, drift.NumericSummary):
