@@ -50,7 +50,7 @@ def evaluated(root: Path, entry: VariantEntry) -> Evaluated | None:
     """A finished variant's evaluation and test scores (None when its run has no evaluation)."""
     if entry.status != "ok":
         return None
-    scores = paired.load(root, entry.run_id, compare.load_run(root, entry.run_id).params)
+    scores = paired.load(root, entry.run_id, compare.load_run(root, entry.run_id, plots=False).params)
     return Evaluated(entry, scores) if scores is not None else None
 
 
