@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import warnings
@@ -125,6 +126,9 @@ def test_verdict_takes_the_most_serious_reason_first() -> None:
     assert warned.status == "WARN" and len(warned.reasons) == 4 and warned.reasons[-1] == "Performance holds."
     retrain = monitor.verdict(dataset(5), quiet, ok, 1000, params)
     assert retrain.status == "RETRAIN" and retrain.reasons[0].startswith("5 of 10 features drifted (f0, f1, f2, f3 +1 more)")
+    tested = dataclasses.replace(dataset(0), method="test")  # no 'BH' jargon in a sentence a manager reads
+    assert monitor.drift_reason(tested) == (
+        "OK", "No feature drifted (10 checked by significance tests corrected for testing many features at once).")
 
 
 

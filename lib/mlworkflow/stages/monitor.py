@@ -351,7 +351,8 @@ def names(columns: Sequence[str]) -> str:
 
 def drift_reason(dataset: drift.DatasetDrift) -> tuple[Status, str]:
     """The dataset-level drift rule as a status and one sentence."""
-    how = {"test": "significance tests with BH correction", "effect": "effect sizes"}.get(dataset.method, "tests and effect sizes")
+    how = {"test": "significance tests corrected for testing many features at once", "effect": "effect sizes"}.get(
+        dataset.method, "tests and effect sizes")
     if dataset.detected:
         return "RETRAIN", (f"{dataset.drifted} of {dataset.columns} features drifted ({names(dataset.names)}): "
                            f"{dataset.share:.0%}, at least the {dataset.threshold:.0%} that means the data changed.")
