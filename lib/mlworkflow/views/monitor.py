@@ -19,7 +19,7 @@ from mlworkflow.views.labels import metric_label
 
 PLOTTED = 9
 LABEL_CHARS = 16  # a category label longer than this wraps onto a second line
-PANEL = (3.8, 3.4)  # inches per drift panel: eight bars with two-line labels and the legend above stay apart
+PANEL = (3.8, 3.8)  # inches per drift panel: eight bars with two-line labels and the legend above stay apart
 METHODS = {"test": "significance test", "effect": "effect size"}  # core.drift's words for what decided
 MEASURES = {"wasserstein / sd": "Wasserstein (in SDs)", "jensen-shannon": "Jensen–Shannon"}
 NOTHING = "*Nothing to show: the window holds no rows (see the verdict above).*"
