@@ -185,3 +185,13 @@ def test_only_members_on_the_single_models_folds_are_combined_and_their_held_out
     assert chosen.scores is not None and np.array_equal(kept.predictions, chosen.scores.predictions)
     assert np.array_equal(kept.fold, single.fold)
     assert ensemble.out_of_fold(alone, single) is single
+
+
+def test_an_ensemble_must_beat_the_single_model_by_more_than_one_corrected_standard_error() -> None:
+    single = (0.80, 0.84, 0.78, 0.86, 0.82)
+    noisy = ensemble.Nested((0.83, 0.82, 0.79, 0.85, 0.84), single, np.zeros((5, 2)))  # +0.006, t ≈ 0.5
+    assert 0 < ensemble.gain_statistic(noisy) < searches.CLEAR_GAIN_T
+    why = ensemble.verdict(noisy, None, None, used=2)
+    assert why.startswith("it does not beat the single model by more than 1 corrected standard error of the paired fold gains (t = 0.")
+    steady = ensemble.Nested(tuple(s + 0.004 for s in single), single, np.zeros((5, 2)))  # +0.004 on every fold
+    assert ensemble.gain_statistic(steady) > searches.CLEAR_GAIN_T and ensemble.verdict(steady, None, None, used=2) == ""

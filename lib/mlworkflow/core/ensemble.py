@@ -12,7 +12,8 @@ Two methods, both built from the families' out-of-fold predictions on the search
 Weights chosen on out-of-fold predictions flatter the ensemble, so the comparison is nested: for every
 fold, the weights (or the final estimator) are chosen on the other folds' out-of-fold predictions and
 scored on the held-out fold, beside the single model's predictions of the same fold. The ensemble is kept
-only when its mean over the folds is higher and (classification) its held-out log-loss is no worse than
+only when its paired gain over the folds exceeds one corrected standard error (`searches.CLEAR_GAIN_T`, the
+bar tuned settings clear over the defaults) and (classification) its held-out log-loss is no worse than
 the class prior's.
 """
 
@@ -263,14 +264,23 @@ def probability_gate(task: str, y: pd.Series, predictions: FloatArray, cv: Any) 
     return calibration.losses(y, predictions, classes), calibration.losses(y, calibration.prior_out_of_fold(y, cv), classes)
 
 
+def gain_statistic(scores: Nested) -> float:
+    """The corrected t statistic of the ensemble's paired per-fold gain over the single model (k folds: each holds
+    out 1/k of the rows; `crossval.corrected_ttest`)."""
+    gains = [a - b for a, b in zip(scores.ensemble, scores.single, strict=True)]
+    return crossval.corrected_ttest(gains, len(gains) - 1, 1)[0] if len(gains) > 1 else -np.inf
+
+
 def verdict(scores: Nested, losses: calibration.Losses | None, prior: calibration.Losses | None, used: int) -> str:
     """Why the ensemble is not kept, or '' when it is."""
     if used < 2:
         return "its weights fall on one family only"
-    if np.mean(scores.ensemble) <= np.mean(scores.single):
-        return "it does not beat the single model"
     if losses is not None and prior is not None and losses.log_loss > prior.log_loss:
         return f"its held-out log-loss {losses.log_loss:.4f} is worse than the class prior's {prior.log_loss:.4f}"
+    statistic = gain_statistic(scores)
+    if statistic <= searches.CLEAR_GAIN_T:
+        return (f"it does not beat the single model by more than {searches.CLEAR_GAIN_T:g} corrected standard error "
+                f"of the paired fold gains (t = {statistic:.2f}), the bar a tuned model must clear over the defaults")
     return ""
 
 
