@@ -307,8 +307,8 @@ class TrainParams(Section):
     folds. `n_jobs` fits folds in that many processes (-1: every core `core.parallel` allows).
     `learning_curve` and `validation_curve` switch the two diagnostic curves off. `patience` stops an Optuna
     search after that many trials in a row without a gain above the best's fold standard error (null: never).
-    A tuned configuration replaces its family's defaults, and a tuned family the default-HGB reference, only when
-    its paired per-fold gain exceeds one corrected standard error (mlworkflow.core.searches.clearly_better).
+    A tuned configuration replaces its family's defaults, and an ensemble the single model, only when its paired
+    per-fold gain exceeds one corrected standard error (mlworkflow.core.searches.clearly_better).
     `ensemble` is tried whenever two families share the search's folds: `top_k` ≥ 2, or with `top_k` 1 a chosen
     family other than HGB, whose default reference then joins.
     """

@@ -338,17 +338,13 @@ def test_the_defaults_stay_unless_the_top_trial_clearly_beats_them() -> None:
     assert searches.SearchResult("logistic", "halving", "roc_auc", (halving, defaults)).best is halving
 
 
-def test_the_reference_defaults_go_ahead_of_families_that_do_not_clearly_beat_them() -> None:
+def test_the_reference_defaults_get_no_head_start_over_a_higher_scoring_family() -> None:
     base = (0.80, 0.84, 0.78, 0.86, 0.82)
     reference = searches.SearchResult(families.REFERENCE, "defaults", "roc_auc", (scored({}, base),))
     lucky = searches.SearchResult("svm", "optuna", "roc_auc", (scored({}, (0.83, 0.82, 0.79, 0.85, 0.84)),))
-    clear = searches.SearchResult("logistic", "optuna", "roc_auc", (scored({}, tuple(s + 0.02 for s in base)),))
     weak = searches.SearchResult("knn", "optuna", "roc_auc", (scored({}, tuple(s - 0.05 for s in base)),))
-    assert searches.ranked([lucky, weak, reference]) == [reference, lucky, weak]
-    assert searches.ranked([lucky, clear, reference, weak]) == [clear, reference, lucky, weak]
-    assert searches.best_of([lucky, reference]) is reference
-    tuned_hgb = dataclasses.replace(reference, search="optuna")  # tuned itself: no bar, plain order
-    assert searches.ranked([tuned_hgb, lucky]) == [lucky, tuned_hgb]
+    assert searches.ranked([weak, reference, lucky]) == [lucky, reference, weak]
+    assert searches.best_of([reference, lucky]) is lucky
 
 
 def test_kept_defaults_come_with_their_own_out_of_fold_predictions() -> None:

@@ -125,8 +125,7 @@ class Kept:
 
 
 def by_score(results: Sequence[searches.SearchResult]) -> list[searches.SearchResult]:
-    """The searches that scored, best CV score first, the reference's defaults ahead of those that do not clearly
-    beat them (`searches.ranked`)."""
+    """The searches that scored, best CV score first (`searches.ranked`)."""
     return searches.ranked(results)
 
 
