@@ -1,4 +1,4 @@
-"""End to end with an ensemble: on a 600-row sample of the shipped Adult file, train keeps a greedy ensemble of the
+"""End to end with an ensemble: on a 1,200-row sample of the shipped Adult file, train keeps a greedy ensemble of the
 tuned families (it beats the single model on held-out folds), and it is saved, deployed, served (the fast path falls
 back to the pipeline) and monitored like any model."""
 
