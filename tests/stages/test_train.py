@@ -465,11 +465,17 @@ def two_families() -> tuple[Any, pd.DataFrame, pd.Series, tuple[searches.SearchR
     return spec, X, y, results, train.keep(spec, results, X, y, params, 0), params
 
 
-def test_no_ensemble_is_tried_when_only_the_reference_is_tuned_and_train_json_says_so() -> None:
+def tuned_alone(family: str) -> tuple[Any, pd.Series, tuple[searches.SearchResult, ...], train.Kept, TrainParams]:
+    """One family tuned at `top_k: 1` on the tiny binary frame, and the model train keeps: (spec, y, results, kept,
+    params); the results hold the HGB reference's defaults too unless the family is the reference."""
     X, y, spec = tiny("binary")
     params = TrainParams.model_validate({**FAST, "folds": 3, "n_iter": 1, "top_k": 1})
-    results = train.tune_all(spec, ["hist_gradient_boosting"], X, y, params, 0, "roc_auc")
-    kept = train.keep(spec, results, X, y, params, 0)
+    results = tuple(train.tune_all(spec, [family], X, y, params, 0, "roc_auc"))
+    return spec, y, results, train.keep(spec, results, X, y, params, 0), params
+
+
+def test_no_ensemble_is_tried_when_only_the_reference_is_tuned_and_train_json_says_so() -> None:
+    spec, y, results, kept, params = tuned_alone("hist_gradient_boosting")
     chosen = train.try_ensemble(spec, results, kept, y, params, 0)
     assert not chosen.kept and chosen.scores is None and "`train.top_k` ≥ 2" in chosen.sentence
     content = train.with_ensemble(train.record(kept.result, results, {}, kept=kept), chosen, results).model_dump()
@@ -491,10 +497,7 @@ def test_train_json_says_when_the_defaults_were_kept_over_a_higher_scoring_trial
 
 
 def test_with_top_k_1_the_reference_defaults_join_the_ensemble_tried() -> None:
-    X, y, spec = tiny("binary")
-    params = TrainParams.model_validate({**FAST, "folds": 3, "n_iter": 1, "top_k": 1})
-    results = train.tune_all(spec, ["logistic"], X, y, params, 0, "roc_auc")
-    kept = train.keep(spec, results, X, y, params, 0)
+    spec, y, results, kept, params = tuned_alone("logistic")
     chosen = train.try_ensemble(spec, results, kept, y, params, 0)
     assert chosen.scores is not None and len(chosen.scores.ensemble) == 3  # nested over the search's three folds
     assert chosen.members and set(chosen.members) <= {"logistic", "hist_gradient_boosting"}
