@@ -81,13 +81,15 @@ def served_equals_pipeline(root: Path, name: str, raw: pd.DataFrame) -> None:
 
 
 def check_bundle(root: Path, name: str, raw_columns: set[str]) -> None:
-    """The contract holds raw columns only (the timestamps as dates or times), the pipeline derives first."""
+    """The contract holds raw columns only (the timestamps as dates or times), the pipeline (each member's, for an
+    ensemble) derives first."""
     loaded = Registry(root / "models").load(f"{name}@champion")
     names = set(loaded.contract.names)
     assert names <= raw_columns and not names & set(FORMULAS)
     assert {"pickup", "dropoff"} <= names
     assert all(c.timestamp for c in loaded.contract.columns if c.name in ("pickup", "dropoff"))
-    assert loaded.pipeline.steps[0][0] == "derive"
+    members = getattr(loaded.pipeline, "estimators_", [loaded.pipeline])  # an ensemble's members are pipelines too
+    assert all(member.steps[0][0] == "derive" for member in members)
 
 
 def test_the_formulas_are_recorded_and_computed_inside_the_pipeline(
