@@ -92,3 +92,11 @@ def test_too_few_rows_names_the_key_that_sets_the_folds() -> None:
     with pytest.raises(DataError, match=r"^select\.folds: column 'price': cannot make 5 folds"):
         crossval.make_splits(pd.Series([1.0, 2.0, 3.0], name="price"), "regression", 5, 1, seed=0, key="select.folds")
 
+
+
+def test_fold_gain_t_is_the_corrected_t_of_the_paired_gains_and_minus_infinity_below_two_folds() -> None:
+    mine, theirs = [0.82, 0.85, 0.80, 0.84], [0.80, 0.84, 0.80, 0.81]
+    gains = [a - b for a, b in zip(mine, theirs, strict=True)]
+    assert crossval.fold_gain_t(mine, theirs) == pytest.approx(crossval.corrected_ttest(gains, 3, 1)[0])
+    assert crossval.fold_gain_t(theirs, mine) == pytest.approx(-crossval.fold_gain_t(mine, theirs))
+    assert crossval.fold_gain_t([0.9], [0.8]) == -np.inf

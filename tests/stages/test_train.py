@@ -314,7 +314,7 @@ def test_tune_all_adds_the_default_hgb_reference_unless_it_is_tuned() -> None:
     tuned, reference = results
     assert tuned.best is not None and reference.best is not None
     expected = tuned if tuned.best_score > reference.best_score else reference
-    assert searches.best_of(results) is expected and train.by_score(results)[0] is expected
+    assert searches.best_of(results) is expected and searches.ranked(results)[0] is expected
 
 
 def test_search_settings_carry_the_train_params() -> None:

@@ -200,6 +200,13 @@ def cross_validate(
 # --- paired comparison ---------------------------------------------------------------------------
 
 
+def fold_gain_t(mine: Sequence[float], theirs: Sequence[float]) -> float:
+    """The corrected t statistic (`corrected_ttest`) of the paired per-fold gains `mine - theirs` on k folds that each
+    hold out 1/k of the rows; -inf with fewer than two pairs."""
+    gains = np.asarray(mine, dtype=float) - np.asarray(theirs, dtype=float)
+    return corrected_ttest(gains, len(gains) - 1, 1)[0] if len(gains) > 1 else -np.inf
+
+
 def corrected_ttest(differences: Sequence[float], n_train: int, n_test: int) -> tuple[float, float]:
     """One-sided corrected repeated k-fold t-test (Nadeau & Bengio) that mean(differences) > 0: (t, p).
 

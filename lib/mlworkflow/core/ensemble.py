@@ -267,8 +267,7 @@ def probability_gate(task: str, y: pd.Series, predictions: FloatArray, cv: Any) 
 def gain_statistic(scores: Nested) -> float:
     """The corrected t statistic of the ensemble's paired per-fold gain over the single model (k folds: each holds
     out 1/k of the rows; `crossval.corrected_ttest`)."""
-    gains = [a - b for a, b in zip(scores.ensemble, scores.single, strict=True)]
-    return crossval.corrected_ttest(gains, len(gains) - 1, 1)[0] if len(gains) > 1 else -np.inf
+    return crossval.fold_gain_t(scores.ensemble, scores.single)
 
 
 def verdict(scores: Nested, losses: calibration.Losses | None, prior: calibration.Losses | None, used: int) -> str:

@@ -513,11 +513,9 @@ def clearly_better(trial: Trial, other: Trial, t_bar: float = CLEAR_GAIN_T) -> b
     per-fold gains (`crossval.corrected_ttest`; k folds hold out 1/k of the rows each). Trials whose fold scores do
     not pair up (successive-halving rounds keep none) cannot be tested: the higher mean score counts as clear."""
     mine, theirs = trial.fold_scores, other.fold_scores
-    gains = np.asarray(mine, dtype=float) - np.asarray(theirs, dtype=float) if len(mine) == len(theirs) else None
-    if gains is None or len(gains) < 2 or not np.isfinite(gains).all():
+    if len(mine) != len(theirs) or len(mine) < 2 or not np.isfinite([*mine, *theirs]).all():
         return trial.score > other.score
-    statistic, _ = crossval.corrected_ttest(gains, len(gains) - 1, 1)
-    return statistic > t_bar
+    return crossval.fold_gain_t(mine, theirs) > t_bar
 
 
 def defaults_sentence(result: SearchResult) -> str:
@@ -525,9 +523,9 @@ def defaults_sentence(result: SearchResult) -> str:
     top, defaults = result.top, result.defaults
     if not result.kept_defaults or top is None or defaults is None:
         return ""
-    gains = [a - b for a, b in zip(top.fold_scores, defaults.fold_scores, strict=True)]
-    statistic, _ = crossval.corrected_ttest(gains, len(gains) - 1, 1)
-    return (f"defaults kept: the best trial gained {float(np.mean(gains)):+.4f} over them on the same folds, "
+    gain = float(np.mean(top.fold_scores) - np.mean(defaults.fold_scores))
+    statistic = crossval.fold_gain_t(top.fold_scores, defaults.fold_scores)
+    return (f"defaults kept: the best trial gained {gain:+.4f} over them on the same folds, "
             f"{statistic:.2f} corrected standard errors (the bar is {CLEAR_GAIN_T:g})")
 
 

@@ -124,11 +124,6 @@ class Kept:
         return None if self.check is None else {**self.check.as_dict(), "passed_over": dict(self.passed_over)}
 
 
-def by_score(results: Sequence[searches.SearchResult]) -> list[searches.SearchResult]:
-    """The searches that scored, best CV score first (`searches.ranked`)."""
-    return searches.ranked(results)
-
-
 def keep(spec: FeatureSpec, results: Sequence[searches.SearchResult], X: pd.DataFrame, y: pd.Series,
          params: TrainParams, seed: int) -> Kept:
     """The best search whose out-of-fold log-loss, calibrated where that helps, is no worse than the class prior's;
@@ -139,7 +134,7 @@ def keep(spec: FeatureSpec, results: Sequence[searches.SearchResult], X: pd.Data
         return Kept(best, None, {})
     passed: dict[str, str] = {}
     with searches.quiet():
-        for result in by_score(results):
+        for result in searches.ranked(results):
             checked = probability_check(spec, result, X, y, params, seed)
             if checked.trusted:
                 return Kept(result, checked, passed)
