@@ -9,7 +9,7 @@ import pytest
 
 from mlworkflow import io
 from mlworkflow.bundle.contract import Contract
-from mlworkflow.bundle.registry import CONTRACT_FILE, METADATA_FILE, Registry
+from mlworkflow.bundle.registry import CONTRACT_FILE, METADATA_FILE, Registry, registered_problem
 from mlworkflow.errors import ArtifactError
 from mlworkflow.params import DeployParams
 from mlworkflow.records import BundleMetadata, DataRecord, EvaluateRecord, PreprocessRecord, TrainRecord
@@ -147,14 +147,14 @@ def test_a_deploy_record_stands_while_its_version_and_aliases_are_as_recorded(tm
     registry = Registry(tmp_path / "models")
     entry = deploy.register(registry, DeployParams(name="adult", alias="challenger"), files, {})
     content = deploy.record(entry, registry, "on", tiny.contract)
-    assert deploy.registered_problem(content) == ""
+    assert registered_problem(content) == ""
     other = {**files, "card.md": b"another card\n"}
     deploy.register(registry, DeployParams(name="adult", alias="challenger"), other, {})
-    assert deploy.registered_problem(content) == "alias challenger no longer points at adult@1"
+    assert registered_problem(content) == "alias challenger no longer points at adult@1"
     gone = content.model_copy(update={"registry": str(tmp_path / "elsewhere")})
-    assert deploy.registered_problem(gone) == f"registry version adult@1 is gone from {tmp_path / 'elsewhere'}"
+    assert registered_problem(gone) == f"registry version adult@1 is gone from {tmp_path / 'elsewhere'}"
     replaced = content.model_copy(update={"sha256": "0" * 64, "aliases": []})
-    assert deploy.registered_problem(replaced) == "registry version adult@1 holds another bundle"
+    assert registered_problem(replaced) == "registry version adult@1 holds another bundle"
 
 
 def test_valid_records_skips_rows_that_break_the_contract(tiny: kit.Tiny) -> None:

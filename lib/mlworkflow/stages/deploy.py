@@ -29,7 +29,6 @@ from mlworkflow.bundle.registry import (
     Registry,
     Version,
 )
-from mlworkflow.bundle.registry import registered_problem as registered_problem  # deploy.json's own check
 from mlworkflow.core import names
 from mlworkflow.errors import ArtifactError
 from mlworkflow.params import DeployParams
