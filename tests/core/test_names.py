@@ -67,3 +67,8 @@ def test_words_and_keys_inside_other_names_are_left_alone(text: str) -> None:
 ])
 def test_an_unset_hyperparameter_is_said_by_a_rule(name: str, value: object, expected: object) -> None:
     assert names.setting(name, value) == expected
+
+
+def test_tuning_is_said_in_words_with_the_search_by_name() -> None:
+    assert names.tuning_words("optuna", 9) == "9 settings tried by Bayesian search (Optuna, TPE sampler)"
+    assert names.tuning_words("grid", 1) == "1 setting tried by grid search"

@@ -262,6 +262,7 @@ def test_record_is_strict_json_with_a_headline() -> None:
     tuning = {"tuning"} if result.kept_defaults else set()  # the defaults kept over a higher trial: said why
     assert set(content["headline"]) == {"model", "cv root_mean_squared_error", "search", "fit", *tuning}
     assert content["headline"]["fit"] == "no overfitting" and len(content["trials"]) == 5
+    assert content["headline"]["search"] == f"{len(result.trials)} settings tried by Bayesian search (Optuna, TPE sampler)"
 
 
 # --- real data -----------------------------------------------------------------------------------

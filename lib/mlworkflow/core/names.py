@@ -27,6 +27,12 @@ FAMILIES: dict[str, str] = {
     "baseline": "Baseline",
     "dummy": "Baseline",
 }
+SEARCHES: dict[str, str] = {
+    "grid": "grid search",
+    "random": "random search",
+    "halving": "successive halving (HalvingRandomSearchCV)",
+    "optuna": "Bayesian search (Optuna, TPE sampler)",
+}
 # The names the rule would get wrong: short forms, and names whose words are not the key's.
 METRIC_EXCEPTIONS: dict[str, str] = {
     "mae": "Mean absolute error",
@@ -147,3 +153,8 @@ def unset(name: str) -> str:
 def setting(name: str, value: Any) -> Any:
     """A hyperparameter's value for a table or sentence: None said in words (`unset`), others as they are."""
     return unset(name) if value is None or (isinstance(value, str) and value == "None") else value
+
+
+def tuning_words(search: str, settings: int) -> str:
+    """How a family was tuned, in words: '9 settings tried by Bayesian search (Optuna, TPE sampler)'."""
+    return f"{settings} setting{'s' if settings != 1 else ''} tried by {SEARCHES.get(search, search)}"

@@ -33,7 +33,7 @@ from mlworkflow.core import (
     steps,
 )
 from mlworkflow.core.features import FeatureSpec
-from mlworkflow.core.names import metric_label
+from mlworkflow.core.names import metric_label, tuning_words
 from mlworkflow.errors import DataError, MlwError, ParamsError, ParamsIssue, did_you_mean
 from mlworkflow.params import TrainParams
 from mlworkflow.records import SELECT, TRAIN_SPLIT, TrainRecord
@@ -466,7 +466,7 @@ def record(
     headline = {
         "model": result.family,
         f"cv {name}": f"{mean:.4f} ± {best.std:.4f}",
-        "search": f"{result.search}, {len(result.trials)} trials",
+        "search": tuning_words(result.search, len(result.trials)),
         "fit": fit,
         **({"tuning": tuning} if tuning else {}),
     }

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mlworkflow.core import ensemble, metrics, parallel
+from mlworkflow.core import ensemble, metrics, names, parallel
 from mlworkflow.core.searches import SearchResult, best_trial, short_name
 from mlworkflow.params import TrainParams
 from mlworkflow.records import TrainRecord
@@ -17,12 +17,7 @@ from mlworkflow.stages import train
 from mlworkflow.stages.train import LARGE_DATA_FOLDS, fold_count, is_number, same_predictions, value_label
 from mlworkflow.views.labels import family_label, in_words, metric_label
 
-SEARCH_LABELS = {
-    "grid": "grid search",
-    "random": "random search",
-    "halving": "successive halving (HalvingRandomSearchCV)",
-    "optuna": "Bayesian search (Optuna, TPE sampler)",
-}
+SEARCH_LABELS = names.SEARCHES
 
 
 def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int) -> pd.DataFrame:
