@@ -108,7 +108,11 @@ def test_report_says_what_was_decided(tmp_path: Path) -> None:
                                                                challenger_low=0.81, challenger_high=0.83),
                               gate=retrain.Gate(True, ("roc_auc gained.",)), promote_command="mlworkflow promote m 2")
     page = retrain.page(outcome, "Retrain")
-    assert "passed the gate; promote it with: mlworkflow promote m 2" in page and "<li>ROC AUC gained.</li>" in page  # the gate's reasons in human names
+    banner = page.split('id="mlw-decision"')[1].split("</strong>")[0]
+    assert banner.endswith("passed the gate; it can be promoted to champion")  # no command in the stakeholder's banner
+    assert '<details id="mlw-promote">' in page and "<code>mlworkflow promote m 2</code>" in page  # folded, for the scientist
+    assert "<li>ROC AUC gained.</li>" in page  # the gate's reasons in human names
+    assert "promote it with: mlworkflow promote m 2" in retrain.decision_text(outcome)  # the console keeps the command
     assert "http" not in page  # offline
 
 

@@ -308,14 +308,15 @@ def display_rows(table: pd.DataFrame, gated: Sequence[str]) -> list[dict[str, An
             for name in order]
 
 
-def decision_text(outcome: Outcome) -> str:
-    """One sentence: promoted, ready to promote, or kept the champion."""
+def decision_text(outcome: Outcome, command: bool = True) -> str:
+    """One sentence: promoted, ready to promote (with the command, unless `command` is off), or kept the champion."""
     if outcome.gate is None:
         return "The retrain run failed; nothing was compared."
     if outcome.promoted:
         return f"The challenger {outcome.challenger} passed the gate and is now the champion."
     if outcome.gate.passed:
-        return f"The challenger {outcome.challenger} passed the gate; promote it with: {outcome.promote_command}"
+        how = f"promote it with: {outcome.promote_command}" if command else "it can be promoted to champion"
+        return f"The challenger {outcome.challenger} passed the gate; {how}"
     return f"The challenger {outcome.challenger} failed the gate; the champion {outcome.champion} stays."
 
 
@@ -323,7 +324,9 @@ def page(outcome: Outcome, title: str, run_id: str = "") -> str:
     """The comparison report: an offline page in the run index's style (decision, rules, metrics, plots, rows)."""
     gated = outcome.gate.metrics if outcome.gate else ()
     return report.templates().get_template("retrain.html.j2").render(
-        title=title, run_id=run_id, decision=decision_text(outcome), passed=None if outcome.gate is None else outcome.gate.passed,
+        title=title, run_id=run_id, decision=decision_text(outcome, command=False),
+        promote_command=outcome.promote_command if outcome.gate and outcome.gate.passed and not outcome.promoted else "",
+        passed=None if outcome.gate is None else outcome.gate.passed,
         reasons=outcome.gate.reasons if outcome.gate else (), champion=outcome.champion, challenger=outcome.challenger,
         rows_table=display_rows(outcome.table, gated) if outcome.table is not None else [], plots=outcome.plots,
         rows=outcome.rows, css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
