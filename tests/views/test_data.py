@@ -110,11 +110,11 @@ def test_the_class_bars_count_every_row() -> None:
     assert sorted(round(bar.get_width()) for bar in bars) == [3, 7]
 
 
-def test_category_labels_are_legible_and_a_long_level_is_shortened() -> None:
-    long = "Married-civ-spouse-absent-for-years"
-    categories = pd.DataFrame({"column": ["status"] * 2, "level": [long, "Single"], "rows": [5, 3], "levels": [2, 2]})
+def test_category_labels_are_legible_and_long_levels_wrap_and_keep_their_bars() -> None:
+    long, alike = "Married-civ-spouse-absent-for-years", "Married-civ-spouse-absent-for-months"
+    categories = pd.DataFrame({"column": ["status"] * 3, "level": [long, alike, "Single"], "rows": [5, 4, 3], "levels": [3] * 3})
     ax = view.plot_categories(categories).axes[0]
     labels = ax.get_yticklabels()
-    assert [label.get_text() for label in labels] == [view.short_label(long), "Single"]
-    assert len(labels[0].get_text()) == view.LABEL_CHARS and labels[0].get_text().endswith("…")
+    assert [label.get_text() for label in labels] == ["Married-civ-\nspouse-absent-…", "Married-civ-\nspouse-absent-… #2", "Single"]
+    assert sorted(round(bar.get_width()) for bar in ax.patches) == [3, 4, 5]  # two levels cut alike are not one bar
     assert min(label.get_fontsize() for label in labels) >= 10

@@ -175,3 +175,13 @@ def test_a_log_axis_over_many_decades_labels_only_its_decades() -> None:
     major = [t.get_text() for t in ax.get_xticklabels() if t.get_text() and low <= t.get_position()[0] <= high]
     assert minor == [], "minor ticks stay unlabelled, as matplotlib leaves them: labels would collide"
     assert major == ["0.001", "0.01", "0.1", "1", "10", "100"]
+
+
+def test_a_long_level_wraps_over_two_lines_then_is_cut() -> None:
+    assert plots.level_label("x" * 40) == "x" * 16 + "\n" + "x" * 16 + "…"
+    assert plots.level_label("Single") == "Single"
+
+
+def test_levels_cut_alike_keep_distinct_labels() -> None:
+    alike = ["y" * 40 + "A", "y" * 40 + "B", "short"]
+    assert plots.level_labels(alike) == [plots.level_label(alike[0]), plots.level_label(alike[0]) + " #2", "short"]

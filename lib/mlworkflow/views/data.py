@@ -16,7 +16,6 @@ from mlworkflow.views import plots
 from mlworkflow.views.labels import kind_label, metric_label
 
 MAX_PANELS = 12
-LABEL_CHARS = 18  # a longer level name is cut on a bar's tick label, so the bars keep their width
 PLOT_ROWS = 50_000  # rows a histogram draws: its shape needs no more (counts and tables use every row)
 
 
@@ -112,20 +111,15 @@ def plot_numeric(frame: pd.DataFrame, target: Target, exclude: tuple[str, ...] =
     return figure
 
 
-def short_label(text: str, limit: int = LABEL_CHARS) -> str:
-    """A category level short enough for a bar's tick label (the tables above show it whole)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def plot_categories(categories: pd.DataFrame, exclude: tuple[str, ...] = ()) -> Figure:
     """Bar charts of the most frequent levels of each categorical feature."""
     columns = [c for c in categories["column"].unique() if c not in exclude][:MAX_PANELS]
     shown = categories[categories["column"].isin(columns)]
     tallest = int(shown.groupby("column").size().max()) if columns else 0  # bars in the fullest panel
-    figure, axes = plots.grid(len(columns), size=(4.2, max(2.8, 0.3 * tallest + 0.9)))
+    figure, axes = plots.grid(len(columns), size=(4.2, max(2.8, 0.4 * tallest + 0.9)))  # room for a label wrapped on two lines
     for ax, column in zip(axes, columns, strict=False):
         part = categories[categories["column"] == column]
-        levels = [short_label(str(level)) for level in part["level"]]
+        levels = plots.level_labels(list(part["level"]))
         sns.barplot(x=part["rows"].to_numpy(), y=levels, ax=ax, color="C0")
         ax.set(title=f"{column} ({int(part['levels'].iloc[0])} levels)", xlabel="", ylabel="")
         ax.tick_params(axis="y", labelsize=10)

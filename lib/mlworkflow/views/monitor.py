@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +17,6 @@ from mlworkflow.views import plots
 from mlworkflow.views.labels import metric_label
 
 PLOTTED = 9
-LABEL_CHARS = 16  # a category label longer than this wraps onto a second line
 PANEL = (3.8, 3.8)  # inches per drift panel: eight bars with two-line labels and the legend above stay apart
 METHODS = {"test": "significance test", "effect": "effect size"}  # core.drift's words for what decided
 MEASURES = {"wasserstein / sd": "Wasserstein (in SDs)", "jensen-shannon": "Jensen–Shannon"}
@@ -90,12 +88,6 @@ def plot_numeric(ax: Axes, name: str, reference: drift.NumericSummary, current: 
     ax.tick_params(axis="y", labelleft=False)  # a density's scale (0.000006 per unit) means nothing to a reader
 
 
-def level_label(level: object, width: int = LABEL_CHARS) -> str:
-    """A category as a tick label: whole, wrapped over two lines at most when long, cut with '…' only beyond that."""
-    lines = textwrap.wrap(str(level), width, break_on_hyphens=True) or [""]
-    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
-
-
 def shared_legend(figure: Figure, ax: Axes, names: Sequence[str] | None = None) -> None:
     """One legend for every panel, above them, so it covers no bar or line."""
     handles, labels = ax.get_legend_handles_labels()
@@ -111,7 +103,7 @@ def plot_categorical(ax: Axes, name: str, reference: drift.CategoricalSummary, c
     positions = np.arange(len(shares))
     ax.barh(positions - 0.2, shares["reference"], height=0.4, color="C0", label="reference")
     ax.barh(positions + 0.2, shares["current"], height=0.4, color="C3", label="current")
-    ax.set_yticks(positions, [level_label(level) for level in shares.index], fontsize="small")
+    ax.set_yticks(positions, plots.level_labels(list(shares.index)), fontsize="small")
     ax.invert_yaxis()
     ax.set(title=name, xlabel="share of rows")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +38,26 @@ def compact(*axes: Axes) -> None:
     for ax in axes:
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_formatter(EngFormatter(sep=""))
+
+
+LABEL_CHARS = 16  # a category label longer than this wraps onto a second line
+
+
+def level_label(level: object, width: int = LABEL_CHARS) -> str:
+    """A category as a tick label: whole, wrapped over two lines at most when long, cut with '…' only beyond that."""
+    lines = textwrap.wrap(str(level), width, break_on_hyphens=True) or [""]
+    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
+
+
+def level_labels(levels: Sequence[object], width: int = LABEL_CHARS) -> list[str]:
+    """Tick labels of distinct levels, still distinct when two long ones are cut alike ('…' then ' #2', ' #3')."""
+    labels: list[str] = []
+    seen: dict[str, int] = {}
+    for level in levels:
+        label = level_label(level, width)
+        seen[label] = seen.get(label, 0) + 1
+        labels.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return labels
 
 
 def short_number(value: float, _position: float | None = None) -> str:
