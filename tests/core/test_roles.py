@@ -60,6 +60,20 @@ def test_each_role_is_detected_with_its_reason(column: str, role: str, reason: s
     assert roles.detect(frame()[column]) == roles.ColumnRole(role, reason)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        (pd.Series(["yes", None, "no", np.nan] * 50), "two values"),  # gaps are not a third value
+        (pd.Series([f"C{i:05d}" for i in range(N - 1)] + [None]), "unique per row (199 distinct values in 200 rows)"),
+        (pd.Series([*range(N - 1), None], dtype="Int64"), "unique per row (199 distinct values in 200 rows)"),
+        (pd.Series(["C1", "C1"] + [f"C{i:05d}" for i in range(N - 2)]),
+         "nearly unique codes (199 distinct values in 200 rows, 1.0 words per value)"),
+    ],
+)
+def test_distinct_values_are_counted_without_gaps(values: pd.Series, reason: str) -> None:
+    assert roles.detect(values).reason == reason
+
+
 def test_free_text_is_a_feature_not_an_identifier() -> None:
     found = roles.detect(frame()["message"])
     assert found.role == "text" and found.is_feature

@@ -143,22 +143,22 @@ def constant_role(values: pd.Series) -> ColumnRole | None:
     return None
 
 
-def unique_per_row(values: pd.Series) -> bool:
-    """Every filled value distinct, in (almost) every row of a frame large enough to tell."""
+def unique_per_row(values: pd.Series, distinct: int) -> bool:
+    """Every filled value distinct (`distinct` of them), in (almost) every row of a frame large enough to tell."""
     rows, filled = len(values), int(values.count())
-    return rows >= MIN_ROWS_IDENTIFIER and filled >= UNIQUE_COVERAGE * rows and int(values.nunique()) == filled
+    return rows >= MIN_ROWS_IDENTIFIER and filled >= UNIQUE_COVERAGE * rows and distinct == filled
 
 
-def number_role(values: pd.Series) -> ColumnRole:
+def number_role(values: pd.Series, distinct: int) -> ColumnRole:
     """Integers unique per row are identifiers; other numbers are numeric (floats are measurements)."""
-    if not is_float_dtype(values.dtype) and unique_per_row(values):
-        return ColumnRole("identifier", f"unique per row ({int(values.nunique())} distinct values in {len(values)} rows)")
+    if not is_float_dtype(values.dtype) and unique_per_row(values, distinct):
+        return ColumnRole("identifier", f"unique per row ({distinct} distinct values in {len(values)} rows)")
     return ColumnRole("numeric", f"numbers ({values.dtype})")
 
 
-def string_role(values: pd.Series) -> ColumnRole:
-    """Text, identifier or categorical for a column of strings (not numbers, not timestamps)."""
-    rows, filled, distinct = len(values), int(values.count()), int(values.nunique())
+def string_role(values: pd.Series, distinct: int) -> ColumnRole:
+    """Text, identifier or categorical for a column of strings (not numbers, not timestamps) with `distinct` values."""
+    rows, filled = len(values), int(values.count())
     counts = f"{distinct} distinct values in {rows} rows"
     if filled == 0 or distinct < DISTINCT_RATIO * rows:
         return ColumnRole("categorical", f"categories ({distinct} levels)")
@@ -168,7 +168,7 @@ def string_role(values: pd.Series) -> ColumnRole:
                                   f"{said.shared_share:.0%} of them shared between rows)")
     if rows < MIN_ROWS_IDENTIFIER:
         return ColumnRole("categorical", f"categories ({distinct} levels)")
-    if unique_per_row(values):
+    if unique_per_row(values, distinct):
         return ColumnRole("identifier", f"unique per row ({counts})")
     return ColumnRole("identifier", f"nearly unique codes ({counts}, {said.per_value:.1f} words per value)")
 
@@ -178,15 +178,16 @@ def detect(values: pd.Series) -> ColumnRole:
     if (constant := constant_role(values)) is not None:
         return constant
     values = as_numbers(values)
-    if is_bool_dtype(values.dtype) or values.dropna().nunique() == 2:
+    distinct = int(values.nunique())  # counted once: every check below reads it (nunique skips missing values)
+    if is_bool_dtype(values.dtype) or distinct == 2:
         return ColumnRole("boolean", "two values")
     if is_datetime64_any_dtype(values.dtype) or is_timedelta64_dtype(values.dtype):
         return ColumnRole("datetime", f"date/time values ({values.dtype})")
     if is_number(values):
-        return number_role(values)
+        return number_role(values, distinct)
     if looks_like_datetime(values):
         return ColumnRole("datetime", f"timestamps stored as text (e.g. {str(values.dropna().iloc[0])!r})")
-    return string_role(values)
+    return string_role(values, distinct)
 
 
 def detect_all(frame: pd.DataFrame, target: str, leaks: Mapping[str, str] | None = None) -> dict[str, ColumnRole]:
