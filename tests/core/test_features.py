@@ -127,6 +127,21 @@ def test_replace_markers_cleans_each_distinct_value_once_with_the_same_result() 
     assert out["object"].tolist()[0] == "x" and out["mixed"].tolist()[0] == "1" and pd.isna(out["mixed"].tolist()[1])
 
 
+@pytest.mark.parametrize("rows", [0, 1, 5])
+def test_replace_markers_infers_each_columns_dtype_as_from_every_row(rows: int) -> None:
+    columns = {
+        "plain": ["a", "b ", "a", "c", "b"], "all_markers": ["?", " ", "?", "", "?"], "no_gaps": ["x"] * 5,
+        "pd_na": ["a", pd.NA, "?", "b", pd.NA], "none_only": [None] * 5, "large": pd.Series(list("abcde"), dtype="string"),
+        "mixed": ["a", 1, pd.NA, 2.5, "?"],
+    }
+    frame = pd.DataFrame({name: pd.Series(values).iloc[:rows] for name, values in columns.items()})
+    out, expected = features.replace_markers(frame, ["?"]), each_value_replaced(frame, ["?"])
+    assert list(out.dtypes) == list(expected.dtypes) and out.index.equals(frame.index)
+    for column in frame.columns:
+        pairs = zip(out[column].tolist(), expected[column].tolist(), strict=True)
+        assert all((a == b and type(a) is type(b)) or (a != a and b != b) for a, b in pairs), column
+
+
 @pytest.mark.parametrize("dtype", [object, "str", "string[pyarrow]", "category"])
 def test_is_text_for_every_text_dtype(dtype: Any) -> None:
     assert features.is_text(pd.Series(["a", None], dtype=dtype))

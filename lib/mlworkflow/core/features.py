@@ -69,13 +69,23 @@ def replace_markers(frame: pd.DataFrame, markers: Sequence[str], exclude: Sequen
     for column in frame.columns:
         if column in exclude or not is_text(frame[column]):
             continue
-        out[column] = pd.Series(cleaned_text(frame[column], markers), index=frame.index)
+        out[column] = cleaned_column(frame[column], markers)
     return out
 
 
-def cleaned_text(values: pd.Series, markers: Sequence[str]) -> np.ndarray:
-    """One text column stripped, its blanks and markers NaN; each distinct value is cleaned once when they map
-    one-to-one to their text (`distinct_as_text`)."""
+def cleaned_column(values: pd.Series, markers: Sequence[str]) -> pd.Series:
+    """`cleaned_text` as a column with the values' index and the dtype pandas infers for the cleaned rows."""
+    codes, kept = cleaned_text(values, markers)
+    if len(values) and all(isinstance(value, str) or (isinstance(value, float) and value != value) for value in kept):
+        # strings and NaN only: the distinct cleaned values infer the rows' dtype (one pass over the distinct
+        # values instead of one over every row), then each row takes its own
+        return pd.Series(pd.Series(kept).array.take(codes), index=values.index)
+    return pd.Series(kept[codes], index=values.index)
+
+
+def cleaned_text(values: pd.Series, markers: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One text column stripped, its blanks and markers NaN, as each row's code into the cleaned distinct values
+    (NaN last); each distinct value is cleaned once when they map one-to-one to their text (`distinct_as_text`)."""
     codes, uniques = pd.factorize(values)
     labels = pd.Series(uniques, dtype=object)
     if not distinct_as_text(values, uniques):
@@ -84,7 +94,7 @@ def cleaned_text(values: pd.Series, markers: Sequence[str]) -> np.ndarray:
     gone = (stripped.isin(list(markers)) | stripped.eq("")).to_numpy()
     kept = np.array(stripped, dtype=object)
     kept[gone] = np.nan
-    return np.append(kept, np.nan).astype(object)[codes]
+    return np.where(codes < 0, len(kept), codes), np.append(kept, np.nan).astype(object)
 
 
 def short_list(names: Sequence[str], limit: int = 3) -> str:
