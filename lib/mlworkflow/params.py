@@ -44,7 +44,7 @@ Formula = Annotated[str, AfterValidator(_formula)]
 class Section(BaseModel):
     """Base of every params section: strict keys, immutable values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _base_dir(info: ValidationInfo) -> Path:

@@ -23,7 +23,7 @@ Rows = list[dict[str, Any]]
 class Part(BaseModel):
     """A nested part of a record: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Record(Part):
@@ -94,7 +94,7 @@ class SplitRows(Part):
 class PreprocessRecord(FeatureSpec):
     """preprocess.json: the feature spec (its keys at the top level), what was dropped, the split."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     dropped: dict[str, str]
     missing_markers: list[str]
@@ -311,7 +311,7 @@ class Interval(Part):
 class GroupRow(Part):
     """One group's line of the per-group table; its metric columns vary with the task."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     column: str
     group: str
