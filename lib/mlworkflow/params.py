@@ -304,7 +304,9 @@ class TrainParams(Section):
     {"svm": {"C": {"low": 0.1, "high": 100, "log": True}, "kernel": ["rbf"]}}; `n_iter` is the
     number of candidates (random, halving) or trials (optuna); `time_budget_s` is the wall time of
     all the families' searches together. From `large_data_rows` training rows on (null: never), at most 3
-    folds. `n_jobs` fits folds in that many processes (-1: every core `core.parallel` allows).
+    folds. With more than `search_rows` training rows (null: never), the searches, the probability check, the
+    ensemble and the learning curve read a seeded, stratified sample of that many, and the kept configuration
+    is refitted once on all rows. `n_jobs` fits folds in that many processes (-1: every core `core.parallel` allows).
     `learning_curve` and `validation_curve` switch the two diagnostic curves off. `patience` stops an Optuna
     search after that many trials in a row without a gain above the best's fold standard error (null: never).
     A tuned configuration replaces its family's defaults, and an ensemble the single model, only when its paired
@@ -327,6 +329,7 @@ class TrainParams(Section):
     validation_curve: bool = True
     validation_param: str | None = None
     large_data_rows: int | None = Field(20_000, ge=100)
+    search_rows: int | None = Field(100_000, ge=1000)  # the searches' seeded, stratified sample; refit on all rows
     ensemble: Literal["none", "greedy", "stack"] = "greedy"  # of the searches sharing folds, kept when it wins (core.ensemble)
 
     @field_validator("space")

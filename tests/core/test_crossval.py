@@ -100,3 +100,14 @@ def test_fold_gain_t_is_the_corrected_t_of_the_paired_gains_and_minus_infinity_b
     assert crossval.fold_gain_t(mine, theirs) == pytest.approx(crossval.corrected_ttest(gains, 3, 1)[0])
     assert crossval.fold_gain_t(theirs, mine) == pytest.approx(-crossval.fold_gain_t(mine, theirs))
     assert crossval.fold_gain_t([0.9], [0.8]) == -np.inf
+
+
+def test_sample_positions_keep_every_row_up_to_the_cap_and_a_stratified_seeded_sample_above() -> None:
+    y = pd.Series(["a"] * 900 + ["b"] * 100)
+    assert np.array_equal(crossval.sample_positions(y, "binary", None, 0), np.arange(1000))
+    assert np.array_equal(crossval.sample_positions(y, "binary", 1000, 0), np.arange(1000))
+    kept = crossval.sample_positions(y, "binary", 200, 0)
+    assert len(kept) == 200 and np.all(np.diff(kept) > 0)
+    assert (y.iloc[kept] == "b").sum() == 20  # the classes' shares kept
+    assert np.array_equal(kept, crossval.sample_positions(y, "binary", 200, 0))
+    assert len(crossval.sample_positions(pd.Series(np.arange(1000.0)), "regression", 300, 1)) == 300

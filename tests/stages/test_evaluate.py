@@ -13,7 +13,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.tree import DecisionTreeClassifier
 
-from mlworkflow.core import calibration, metrics, scoring
+from mlworkflow.core import calibration, crossval, metrics, scoring
 from mlworkflow.core.oof import OutOfFold
 from mlworkflow.core.scoring import Scored
 from mlworkflow.core.target import Target
@@ -442,3 +442,13 @@ def test_group_min_rows_and_explain_rows_are_validated() -> None:
     for key in ("group_min_rows", "explain_rows"):
         with pytest.raises(ValueError, match=key):
             EvaluateParams.model_validate({key: 0})
+
+
+def test_decision_threshold_reads_out_of_fold_predictions_of_trains_search_sample() -> None:
+    X, y = classifier_frame()
+    rows = crossval.sample_positions(y, "binary", 120, 0)  # what train's searches read with search_rows 120
+    positive = np.random.default_rng(2).random(len(rows))
+    params = EvaluateParams(threshold_rule="max_f1")
+    choice = evaluate.decision_threshold(None, X, y, BINARY, params, seed=0, held_out=held_out_of(y.iloc[rows], positive))
+    direct_choice = evaluate.choose_threshold(scoring.encode_target(y.iloc[rows], BINARY), positive, params)
+    assert (choice.threshold, choice.f1) == (direct_choice.threshold, direct_choice.f1)

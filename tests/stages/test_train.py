@@ -530,3 +530,15 @@ def test_a_kept_ensemble_is_train_jsons_model_with_its_members_and_nested_score(
     assert list(table.index) == ["fold 1", "fold 2", "fold 3", "mean"]
     assert table.loc["mean", "ensemble"] == pytest.approx(np.mean(scores.ensemble), abs=1e-4)
     assert view.ensemble_table(dataclasses.replace(chosen, scores=None)) is None  # no table after 'No ensemble'
+
+
+def test_search_rows_are_all_rows_below_the_cap_and_a_stratified_sample_above() -> None:
+    X, y, spec = tiny("binary", rows=3000)
+    params = TrainParams(search_rows=1000)
+    below = TrainParams()
+    assert train.search_rows(X, y, below, spec.task, 0)[0] is X and train.search_rows_sentence(len(X), below) is None
+    sample, target = train.search_rows(X, y, params, spec.task, 0)
+    assert len(sample) == len(target) == 1000 and sample.index.equals(target.index)
+    assert abs((target == "yes").mean() - (y == "yes").mean()) < 0.001
+    assert "1,000 of 3,000 rows" in str(train.search_rows_sentence(len(X), params))
+    assert train.search_rows_sentence(len(X), TrainParams(search_rows=None)) is None

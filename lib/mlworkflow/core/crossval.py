@@ -21,7 +21,13 @@ import pandas as pd
 from scipy.stats import t as student_t
 from sklearn.base import clone
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
+from sklearn.model_selection import (
+    KFold,
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from mlworkflow.core.metrics import display_name
@@ -42,6 +48,20 @@ def make_cv(task: str, folds: int, seed: int) -> Any:
     """Shuffled K folds, stratified for classification."""
     splitter = KFold if task == "regression" else StratifiedKFold
     return splitter(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def sample_positions(y: pd.Series, task: str, max_rows: int | None, seed: int) -> np.ndarray[Any, np.dtype[np.intp]]:
+    """Positions of at most `max_rows` rows of y, in order (seeded; stratified for classification); all below the cap.
+
+    It reads y alone, so any stage holding the same target and seed draws the same rows again."""
+    if max_rows is None or len(y) <= max_rows:
+        return np.arange(len(y))
+    stratify = None if task == "regression" else y.to_numpy()
+    try:
+        chosen, _ = train_test_split(np.arange(len(y)), train_size=max_rows, random_state=seed, stratify=stratify)
+    except ValueError:  # too few rows left out to hold every class: a plain seeded sample
+        chosen, _ = train_test_split(np.arange(len(y)), train_size=max_rows, random_state=seed)
+    return np.sort(np.asarray(chosen, dtype=np.intp))
 
 
 def make_splits(y: pd.Series, task: str, folds: int, repeats: int, seed: int, key: str = "folds") -> list[Split]:

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from mlworkflow.core import bootstrap, calibration, drivers, fairness, metrics, parallel, text
+from mlworkflow.core import bootstrap, calibration, crossval, drivers, fairness, metrics, parallel, text
 from mlworkflow.core import gains as core_gains
 from mlworkflow.core.bootstrap import Interval
 from mlworkflow.core.names import metric_label
@@ -190,7 +190,8 @@ def decision_threshold(estimator: Any, X: pd.DataFrame, y: pd.Series, target: Ta
     if held_out is None:
         scores = out_of_fold_scores(estimator, X, y, target, params, seed)
         origin = f"{params.threshold_folds} out-of-fold refits of the model"
-    else:
+    else:  # train's searches read a sample of `train.search_rows` rows: the same seed and target draw it again
+        y = y.iloc[crossval.sample_positions(y, target.task, min(len(y), len(held_out.target)), seed)]
         scores = kept_scores(held_out, y, target)
         origin = f"train's out-of-fold predictions ({held_out.n_folds} folds, no refit)"
     return replace(choose_threshold(encode_target(y, target), scores, params), scores=origin)

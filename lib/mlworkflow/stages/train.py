@@ -85,11 +85,28 @@ def search_settings(params: TrainParams, rows: int | None = None) -> searches.Se
     )
 
 
+def search_rows(X: pd.DataFrame, y: pd.Series, params: TrainParams, task: str, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows the searches, the probability check, the ensemble and the learning curve read: all training rows, or
+    a seeded (stratified) sample of `search_rows`; the kept configuration is refitted once on all rows (`fit_final`)."""
+    kept = crossval.sample_positions(y, task, params.search_rows, seed)
+    return (X, y) if len(kept) == len(y) else (X.iloc[kept], y.iloc[kept])
+
+
+def search_rows_sentence(rows: int, params: TrainParams) -> str | None:
+    """What the page and train.json say when the searches read a sample (None: they read every row)."""
+    if params.search_rows is None or rows <= params.search_rows:
+        return None
+    return (f"{params.search_rows:,} of {rows:,} rows (seeded, stratified; `search_rows`), "
+            "the kept configuration refitted on all")
+
+
 def tune_all(
     spec: FeatureSpec, names: Sequence[str], X: pd.DataFrame, y: pd.Series, params: TrainParams, seed: int,
     metric: str, progress: bool = False,
 ) -> tuple[searches.SearchResult, ...]:
-    """Tune each chosen family with the configured search, plus the reference family's defaults when not tuned."""
+    """Tune each chosen family with the configured search, plus the reference family's defaults when not tuned, on
+    `search_rows` (all training rows up to `train.search_rows`)."""
+    X, y = search_rows(X, y, params, spec.task, seed)
     return searches.tune_all(spec, names, X, y, search_settings(params, len(X)), seed, metric, progress)
 
 
@@ -132,6 +149,7 @@ def keep(spec: FeatureSpec, results: Sequence[searches.SearchResult], X: pd.Data
     best = searches.best_of(results)
     if spec.task == "regression":
         return Kept(best, None, {})
+    X, y = search_rows(X, y, params, spec.task, seed)
     passed: dict[str, str] = {}
     with searches.quiet():
         for result in searches.ranked(results):
@@ -175,6 +193,7 @@ def try_ensemble(spec: FeatureSpec, results: Sequence[searches.SearchResult], ke
     """The ensemble `train.ensemble` asks for of the searches' out-of-fold predictions — the tuned families' and the
     reference's defaults, which join whenever that family is not tuned — kept only when it beats the kept model in
     nested cross-validation."""
+    y = y.iloc[crossval.sample_positions(y, spec.task, params.search_rows, seed)]  # the searches' rows
     tuned = ensemble.members(spec, results, seed) if params.ensemble != "none" else []
     return ensemble.choose(params.ensemble, tuned, kept.result.family, kept.result.metric, y, spec, seed,
                            parallel.fit_jobs(params.n_jobs))
@@ -279,7 +298,9 @@ def learning_curve_frame(
     spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, params: TrainParams, seed: int
 ) -> pd.DataFrame:
     """Train and validation scores of the tuned pipeline as the number of training rows grows: a quarter and half
-    of each fold's training rows, then all of them — the search's own fits of the best trial, not refitted."""
+    of each fold's training rows, then all of them — the search's own fits of the best trial, not refitted (on the
+    searches' rows, `search_rows`)."""
+    X, y = search_rows(X, y, params, spec.task, seed)
     best = searches.best_trial(result)
     reused = len(best.fold_scores) == fold_count(params, len(X))
     shares = LEARNING_SIZES if reused else (*LEARNING_SIZES, 1.0)
@@ -455,10 +476,10 @@ def probability_headline(kept: Kept | None) -> dict[str, str]:
 
 def record(
     result: searches.SearchResult, results: Sequence[searches.SearchResult], diagnoses: Mapping[str, Diagnosis], top: int = 10,
-    steps: Mapping[str, Any] | None = None, kept: Kept | None = None,
+    steps: Mapping[str, Any] | None = None, kept: Kept | None = None, sample: str | None = None,
 ) -> TrainRecord:
     """The content of train.json: the chosen family, its best parameters and CV score, the trials; `steps`: `step_choice`;
-    `kept`: the probability check of the kept model (`keep`)."""
+    `kept`: the probability check of the kept model (`keep`); `sample`: `search_rows_sentence`, when the searches read one."""
     best, name, sign = searches.best_trial(result), metrics.display_name(result.metric), metrics.sign(result.metric)
     mean = sign * best.score
     fit = diagnoses["learning"].verdict if "learning" in diagnoses else "not checked"
@@ -469,6 +490,7 @@ def record(
         "search": tuning_words(result.search, len(result.trials)),
         "fit": fit,
         **({"tuning": tuning} if tuning else {}),
+        **({"search rows": sample} if sample else {}),
     }
     return TrainRecord.model_validate(json_ready({
         "family": result.family,
