@@ -19,8 +19,9 @@ import pytest
 
 from mlworkflow import config
 from mlworkflow.config import NOTEBOOKS
+from mlworkflow.errors import MlwError
 from mlworkflow.params import STAGES
-from mlworkflow.workflow import runner, runstate
+from mlworkflow.workflow import cli, runner, runstate
 from tests.workflow.test_report import EXTERNAL
 from tests.workflow.test_runner import fixture_notebooks
 
@@ -301,3 +302,13 @@ def test_a_user_s_thread_setting_reaches_the_kernel_unchanged(tmp_path: Path, ro
     seen = json.loads((tmp_path / "runs" / "user" / "artifacts" / "threads.json").read_text(encoding="utf-8"))
     assert seen["env"] == {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": None, "MKL_NUM_THREADS": None}
     assert seen["pools"] == [2]  # OpenBLAS follows OMP_NUM_THREADS when its own variable is unset
+
+
+def test_an_output_page_makes_its_folder_and_an_unwritable_place_is_said(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "folder" / "page.html"
+    cli.write_page(target, "<p>ok</p>")
+    assert target.read_text(encoding="utf-8") == "<p>ok</p>"
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    with pytest.raises(MlwError, match=r"--output .*a-file/page.html: cannot write there"):
+        cli.write_page(tmp_path / "a-file" / "page.html", "<p>no</p>")
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "x"

@@ -242,13 +242,22 @@ def _progress() -> Callable[[str], None]:
     return lambda message: print(f"\x1b[2K  {message}", end="\r", flush=True)
 
 
+def write_page(target: Path, text: str) -> None:
+    """Write an --output page, making its folder; a place that cannot be written is said, not a traceback."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise MlwError(f"--output {target}: cannot write there ({exc.strerror})") from exc
+
+
 def command_export(args: argparse.Namespace) -> int:
     """Bundle a run's reports into one HTML file."""
     from mlworkflow.workflow import export
 
     target = args.output or layout.export_file(args.root, args.run_id)
     folder = layout.RunLayout(args.root, args.run_id).reports
-    target.write_text(export.single_file(folder, f"{args.run_id} · mlworkflow"), encoding="utf-8")
+    write_page(target, export.single_file(folder, f"{args.run_id} · mlworkflow"))
     print(f"exported: {target}")
     return 0
 
@@ -262,7 +271,7 @@ def command_compare(args: argparse.Namespace) -> int:
         raise MlwError("compare needs at least two runs (run ids, or a sweep with two finished variants)")
     records = [compare.load_run(root, run_id) for run_id in run_ids]
     target = args.output or layout.compare_file(root, [Path(name).name for name in args.run_ids])
-    target.write_text(compare.compare_page(records, compare.scores_of(root, records)), encoding="utf-8")
+    write_page(target, compare.compare_page(records, compare.scores_of(root, records)))
     print(f"compared: {target}")
     return 0
 
