@@ -226,7 +226,7 @@ class SelectParams(Section):
     """Stage `select`: compare model families by repeated cross-validation on the training split.
 
     `candidates` are family names (mlworkflow.core.families.FAMILIES; those that do not fit the task,
-    e.g. naive_bayes for regression, are skipped with a note; the default leaves out the opt-in `lightgbm`); `metrics` are scikit-learn scorer
+    e.g. naive_bayes for regression, are skipped with a note; the default is every family); `metrics` are scikit-learn scorer
     names, "auto" expanding to the task's default set; `metric` decides the ranking ("auto": the
     task's default); `time_budget_s` is per candidate; `max_rows` subsamples the training split
     (seeded, stratified for classification; null = all rows); `top_k` families go to `train`. `repeats` "auto"

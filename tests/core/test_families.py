@@ -315,9 +315,10 @@ def test_row_wise_models_are_the_tree_families_models() -> None:
     }
 
 
-def test_lightgbm_is_opt_in_so_default_selections_are_unchanged() -> None:
+def test_lightgbm_is_a_default_candidate() -> None:
     from mlworkflow.params import SelectParams
 
     assert SelectParams().candidates == families.DEFAULT_CANDIDATES
-    assert set(families.FAMILIES) - set(families.DEFAULT_CANDIDATES) == {"lightgbm"}
+    assert "lightgbm" in families.DEFAULT_CANDIDATES
+    assert set(families.FAMILIES) == set(families.DEFAULT_CANDIDATES)
     assert SelectParams(candidates=("lightgbm", "logistic")).candidates == ("lightgbm", "logistic")

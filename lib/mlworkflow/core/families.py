@@ -236,7 +236,7 @@ CATALOGUE: tuple[Family, ...] = (
 )
 BY_NAME: dict[str, Family] = {family.name: family for family in CATALOGUE}
 FAMILIES: tuple[str, ...] = tuple(BY_NAME)
-OPT_IN: tuple[str, ...] = ("lightgbm",)  # compared only when listed: select's default candidates stay as measured
+OPT_IN: tuple[str, ...] = ()  # families compared only when listed (none today: lightgbm joined the defaults)
 DEFAULT_CANDIDATES: tuple[str, ...] = tuple(name for name in FAMILIES if name not in OPT_IN)
 CLASSIFICATION_ONLY: tuple[str, ...] = tuple(f.name for f in CATALOGUE if f.regressor is None)
 REFERENCE = "hist_gradient_boosting"  # the default model every tuned model must beat in CV
