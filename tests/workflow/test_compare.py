@@ -46,6 +46,9 @@ def test_differing_params_and_metrics_side_by_side(tmp_path: Path) -> None:
     assert compare.differing_params(records) == [("run.seed", ["1", "2"])]
     with_sweep = compare.RunRecord("c", {**records[0].params, "sweep": {"vary": {}, "parallel": None}}, "ok")
     assert compare.differing_params([records[0], with_sweep]) == []
+    older = compare.RunRecord("d", {k: v for k, v in records[0].params.items() if k != "run"}, "ok")  # a key added later
+    newer = compare.RunRecord("e", {**records[0].params, "run": {**records[0].params["run"], "note": "Zürich"}}, "ok")
+    assert ("run.note", [compare.NOT_IN_RUN, '"Zürich"']) in compare.differing_params([older, newer])
     assert compare.metric_rows(compare.standing(records, {})) == [compare.MetricRow(
         "roc_auc", "ROC AUC", ["0.900 [0.890, 0.910]", "0.800 [0.790, 0.810]"], ["-0.100 (not paired)"], True
     )]

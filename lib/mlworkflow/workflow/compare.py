@@ -50,11 +50,14 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+NOT_IN_RUN = "— (not in this run's params)"  # a key added to the schema after the run
+
+
 def differing_params(records: Sequence[RunRecord]) -> list[tuple[str, list[str]]]:
     """Each params key whose value is not the same in every run, with each run's value."""
     flats = [flatten(r.params) for r in records]
     keys = sorted(set().union(*flats))
-    rows = [(k, [json.dumps(f.get(k, "—")) for f in flats]) for k in keys]
+    rows = [(k, [json.dumps(f[k], ensure_ascii=False) if k in f else NOT_IN_RUN for f in flats]) for k in keys]
     return [(key, values) for key, values in rows if len(set(values)) > 1 and key != "run.name" and not key.startswith(UNUSED)]
 
 
