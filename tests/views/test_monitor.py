@@ -40,6 +40,8 @@ def test_tables_for_the_notebook(shifted: monitor.Assessment) -> None:
     assert sources["model"] == "tiny" and sources["current rows"] == "400" and sources["reference"] == "reference.csv"
     shown = view.display_table(shifted.table)
     assert shown.loc["age", "drifted"] == "yes" and {"PSI", "KS", "p (BH)", "missing"} <= set(shown.columns)
+    stable = shown[shown["drifted"] != "yes"]
+    assert len(stable) and set(stable["drifted"]) == {"no"} and set(stable["why"]) == {"—"}  # no blank cells
     assert set(shown["method"]) <= {"significance test", "effect size"}
     assert set(shown["measure"]) <= {"Wasserstein (in SDs)", "Jensen–Shannon"}
     performance = view.performance_table(shifted)

@@ -51,8 +51,8 @@ def display_table(table: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     """The drift table for people: rounded, the columns that matter, largest effect first."""
     shown = table[["column", "kind", "method", "effect", "effect_name", "psi", "psi_band", "ks", "p_adjusted"]].copy()
     shown["missing"] = [f"{a:.0%} → {b:.0%}" for a, b in zip(table["missing_reference"], table["missing_current"], strict=True)]
-    shown["drifted"] = table["drifted"].map({True: "yes", False: ""})
-    shown["why"] = table["why"]
+    shown["drifted"] = table["drifted"].map({True: "yes", False: "no"})
+    shown["why"] = table["why"].where(table["drifted"], "—")  # no reason to give for a stable feature
     shown["method"] = table["method"].map(METHODS).fillna(table["method"])
     shown["effect_name"] = table["effect_name"].map(MEASURES).fillna(table["effect_name"])
     names = {"effect_name": "measure", "psi_band": "PSI band", "psi": "PSI", "ks": "KS", "p_adjusted": "p (BH)"}
