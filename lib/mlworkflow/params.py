@@ -311,8 +311,8 @@ class TrainParams(Section):
     search after that many trials in a row without a gain above the best's fold standard error (null: never).
     A tuned configuration replaces its family's defaults, and an ensemble the single model, only when its paired
     per-fold gain exceeds one corrected standard error (mlworkflow.core.searches.clearly_better).
-    `ensemble` is tried whenever two families share the search's folds: `top_k` ≥ 2, or with `top_k` 1 a chosen
-    family other than HGB, whose default reference then joins.
+    Select's other chosen families (after the first `top_k`) and the HGB reference are cross-validated on the same
+    folds with their defaults; `ensemble` combines every family cross-validated there, when two or more are.
     """
 
     search: Literal["grid", "random", "halving", "optuna"] = "optuna"

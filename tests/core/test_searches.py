@@ -13,7 +13,7 @@ import optuna
 import pandas as pd
 import pytest
 from scipy.stats import randint
-from sklearn.model_selection import cross_val_predict
+from sklearn.model_selection import cross_val_predict, cross_val_score
 
 from mlworkflow.core import crossval, families, metrics, searches
 from mlworkflow.core.features import FeatureSpec
@@ -214,6 +214,25 @@ def test_the_defaults_are_always_a_trial_and_the_hgb_reference_joins() -> None:
     result = run("binary", search="grid", space={"logistic": {"C": [1e-4]}})
     assert result.trials[-1].params == {} and math.isfinite(result.trials[-1].score)
     assert result.best is not None and result.best.score >= result.trials[0].score
+
+
+def test_at_defaults_lists_the_other_chosen_and_the_reference_once_when_not_tuned() -> None:
+    assert searches.at_defaults(["logistic"], ["knn", "logistic"], "binary") == ["knn", families.REFERENCE]
+    assert searches.at_defaults([families.REFERENCE], ["knn", families.REFERENCE], "binary") == ["knn"]
+    assert searches.at_defaults(["logistic"], ["naive_bayes"], "regression") == [families.REFERENCE]
+
+
+def test_families_at_defaults_are_cross_validated_on_the_same_folds_and_compete() -> None:
+    X, y, spec = tiny("binary")
+    results = searches.tune_all(spec, ["logistic"], X, y, FAST, 0, "roc_auc", also=["knn"])
+    assert [(r.family, r.search) for r in results] == [
+        ("logistic", "optuna"), ("knn", "defaults"), (families.REFERENCE, "defaults")]
+    knn = results[1]
+    assert [t.params for t in knn.trials] == [{}] and knn.oof is not None
+    assert np.array_equal(knn.oof.fold, results[0].oof.fold)  # the searches' folds: an ensemble can combine them
+    alone = cross_val_score(families.make_pipeline(spec, "knn", 0), X, y, cv=crossval.make_cv("binary", 2, 0),
+                            scoring=searches.scorer("roc_auc", y, spec))
+    assert knn.best_score == pytest.approx(float(np.mean(alone)))
 
 
 def test_best_of_raises_when_nothing_scored() -> None:

@@ -47,6 +47,12 @@ def test_families_to_tune_takes_the_top_k_and_checks_them() -> None:
         train.families_to_tune(["naive_bayes"], 1, "regression")
 
 
+def test_families_at_defaults_are_the_other_chosen_and_the_reference() -> None:
+    assert train.families_at_defaults(["logistic", "knn"], 1, "binary") == ("knn", "hist_gradient_boosting")
+    assert train.families_at_defaults(["hist_gradient_boosting", "knn"], 2, "binary") == ()
+    assert train.families_at_defaults(["knn", "naive_bayes"], 1, "regression") == ("hist_gradient_boosting",)
+
+
 
 
 

@@ -580,30 +580,39 @@ def defaults_trial(search: Search, trials: Sequence[Trial]) -> Trial:
 
 
 def reference(
-    spec: FeatureSpec, X: pd.DataFrame, y: pd.Series, settings: SearchSettings, seed: int, metric: str
+    spec: FeatureSpec, X: pd.DataFrame, y: pd.Series, settings: SearchSettings, seed: int, metric: str,
+    family: str = families.REFERENCE,
 ) -> SearchResult:
-    """The reference family with its defaults, cross-validated like the searches: the bar a tuned model must clear."""
-    estimator = families.make_pipeline(spec, families.REFERENCE, seed)
+    """A family with its defaults, cross-validated like the searches (by default the reference family: the bar a tuned
+    model must clear); it competes with the tuned families and joins their ensemble."""
+    estimator = families.make_pipeline(spec, family, seed)
     search = Search(
         estimator, X, y, crossval.make_cv(spec.task, settings.folds, seed), scorer(metric, y, spec),
-        settings.n_jobs, seed, f"{families.REFERENCE} (defaults)",
+        settings.n_jobs, seed, f"{family} (defaults)",
     )
     with quiet(), parallel.configured():
         trial = evaluate(search, {})
     status = "completed" if not trial.error else trial.error
-    return SearchResult(families.REFERENCE, "defaults", metric, (trial,), status, search.leader.of(trial))
+    return SearchResult(family, "defaults", metric, (trial,), status, search.leader.of(trial))
+
+
+def at_defaults(names: Sequence[str], also: Sequence[str], task: str) -> list[str]:
+    """The families cross-validated with their defaults only: `also` (in order) and the reference family, each once and
+    when not tuned (`names`) and able to learn the task."""
+    wanted = dict.fromkeys([*also, families.REFERENCE])
+    return [name for name in wanted if name not in names and name in families.available(task)]
 
 
 def tune_all(
     spec: FeatureSpec, names: Sequence[str], X: pd.DataFrame, y: pd.Series, settings: SearchSettings, seed: int,
-    metric: str, progress: bool = False,
+    metric: str, progress: bool = False, also: Sequence[str] = (),
 ) -> tuple[SearchResult, ...]:
-    """Tune each family in turn (top_k of select's ranking), plus the reference family with its defaults when not tuned;
-    `time_budget_s` is the wall time of all the searches together (a family starts no candidate once it is spent)."""
+    """Tune each family in turn (top_k of select's ranking), then cross-validate `also` (select's other chosen
+    families) and the reference family with their defaults when not tuned; `time_budget_s` is the wall time of all
+    the searches together (a family starts no candidate once it is spent)."""
     until = deadline(settings.time_budget_s)
     results = [tune(spec, name, X, y, settings, seed, metric, progress, until) for name in names]
-    if families.REFERENCE not in names and families.REFERENCE in families.available(spec.task):
-        results.append(reference(spec, X, y, settings, seed, metric))
+    results += [reference(spec, X, y, settings, seed, metric, name) for name in at_defaults(names, also, spec.task)]
     return tuple(results)
 
 

@@ -67,6 +67,14 @@ def families_to_tune(chosen: Sequence[str], top_k: int, task: str) -> tuple[str,
     return tuple(str(name) for name in names[:top_k])
 
 
+def families_at_defaults(chosen: Sequence[str], top_k: int, task: str) -> tuple[str, ...]:
+    """The families cross-validated with their defaults only — select's other chosen ones (after the first `top_k`)
+    and the reference family, when not tuned: one fit per fold each, they compete with the tuned ones and join the
+    ensemble."""
+    names = [str(name) for name in chosen]
+    return tuple(searches.at_defaults(names[:top_k], names[top_k:], task))
+
+
 # --- tuning ---------------------------------------------------------------------------------------
 
 
@@ -102,12 +110,12 @@ def search_rows_sentence(rows: int, params: TrainParams) -> str | None:
 
 def tune_all(
     spec: FeatureSpec, names: Sequence[str], X: pd.DataFrame, y: pd.Series, params: TrainParams, seed: int,
-    metric: str, progress: bool = False,
+    metric: str, progress: bool = False, also: Sequence[str] = (),
 ) -> tuple[searches.SearchResult, ...]:
-    """Tune each chosen family with the configured search, plus the reference family's defaults when not tuned, on
-    `search_rows` (all training rows up to `train.search_rows`)."""
+    """Tune each chosen family with the configured search, plus `also` (`families_at_defaults`) and the reference
+    family with their defaults when not tuned, on `search_rows` (all training rows up to `train.search_rows`)."""
     X, y = search_rows(X, y, params, spec.task, seed)
-    return searches.tune_all(spec, names, X, y, search_settings(params, len(X)), seed, metric, progress)
+    return searches.tune_all(spec, names, X, y, search_settings(params, len(X)), seed, metric, progress, also)
 
 
 def fit_final(spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, seed: int,

@@ -20,12 +20,15 @@ from mlworkflow.views.labels import family_label, in_words, metric_label
 SEARCH_LABELS = names.SEARCHES
 
 
-def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int) -> pd.DataFrame:
-    """What this stage will do: families, metric, search, candidates, folds, processes and time budget."""
+def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int,
+               at_defaults: Sequence[str] = ()) -> pd.DataFrame:
+    """What this stage will do: families tuned and at their defaults, metric, search, candidates, folds, processes
+    and time budget."""
     better = metrics.better(metric)
     grid = params.search == "grid"
     plan = {
         "families": ", ".join(map(family_label, names)),
+        "at their defaults": ", ".join(map(family_label, at_defaults)) or "none",
         "metric": f"{metric_label(metric)} ({better} is better)",
         "search": SEARCH_LABELS[params.search],
         "candidates": f"{params.grid_points} values per range" if grid else f"{params.n_iter} per family",
