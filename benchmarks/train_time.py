@@ -3,8 +3,10 @@
 Stages data, preprocess and select run once (this checkout) unless `--artifacts` names a run's artifact
 folder that has them. Then the train stage's work — what notebook 04 runs: the search, the probability
 check, the learning and validation curves, the final fit — runs twice, each in a fresh process on the same
-train split and chosen family: once on `lib/` as it was at `--before` (extracted with `git archive`, put
-first on PYTHONPATH) with its defaults, once on this checkout's `lib/` with today's defaults. Both processes
+train split: once on `lib/` as it was at `--before` (extracted with `git archive`, put first on PYTHONPATH)
+with its defaults, once on this checkout's `lib/` with today's defaults. Each side tunes what its own
+defaults would: select's ranking (this checkout's) without the families that side's `lib/` compares only
+when listed — LightGBM was opt-in before, so on Adult the 'before' side tunes HGB, as the issue measured. Both processes
 cap native threads at one per process. Prints each side's train time and test ROC AUC, and the ratio.
 Needs ../shared/data (through params/default.yaml). The machine's load is printed with the figures: times
 on a shared machine are noisy, the ratio of two runs side by side less so.
@@ -123,13 +125,25 @@ def child(inputs: Path) -> dict[str, Any]:
     spec = FeatureSpec.model_validate({k: v for k, v in given["spec"].items() if k in FeatureSpec.model_fields})
     params, seed = TrainParams(), 42
     X, y = train.split_xy(pd.read_parquet(inputs / "train.parquet"), spec)
-    names = train.families_to_tune(given["chosen"], params.top_k, spec.task)
+    chosen = default_candidates(given["chosen"])
+    top_k = train.tuned_count(params, len(X)) if hasattr(train, "tuned_count") else params.top_k
+    names = train.families_to_tune(chosen, top_k, spec.task)
+    also = train.families_at_defaults(chosen, top_k, spec.task) if hasattr(train, "families_at_defaults") else ()
     began = time.perf_counter()
-    model, best, folds = stage_work(spec, names, X, y, params, seed, given["metric"])
+    model, best, folds = stage_work(spec, names, also, X, y, params, seed, given["metric"])
     elapsed = time.perf_counter() - began
     return {"train_s": round(elapsed, 1), "test_roc_auc": test_auc(model, spec, inputs), "family": best.family,
             "trials": len(best.trials), "folds": folds, "n_jobs": params.n_jobs,
             "lib": str(Path(mlworkflow.__file__).parent.parent)}
+
+
+def default_candidates(chosen: list[str]) -> list[str]:
+    """Select's ranking without the families this lib/ compares only when listed (`families.OPT_IN`): what its
+    default params would have tuned (before issue 12.6, LightGBM was opt-in and Adult's choice was HGB)."""
+    from mlworkflow.core import families
+
+    opt_in = getattr(families, "OPT_IN", ())
+    return [name for name in chosen if name not in opt_in] or chosen
 
 
 def fitting_where_configured() -> AbstractContextManager[Any]:
@@ -141,12 +155,14 @@ def fitting_where_configured() -> AbstractContextManager[Any]:
     return parallel.configured()
 
 
-def stage_work(spec: Any, names: Any, X: pd.DataFrame, y: pd.Series, params: Any, seed: int, metric: str) -> Any:
-    """The search, the probability check, both curves and the final fit, as notebook 04 runs them."""
+def stage_work(spec: Any, names: Any, also: Any, X: pd.DataFrame, y: pd.Series, params: Any, seed: int,
+               metric: str) -> Any:
+    """The search, the probability check, both curves and the final fit, as notebook 04 runs them (`also`: the
+    families cross-validated at their defaults, where lib/ has them)."""
     from mlworkflow.stages import train
 
     with fitting_where_configured():
-        results = train.tune_all(spec, names, X, y, params, seed, metric)
+        results = train.tune_all(spec, names, X, y, params, seed, metric, **({"also": also} if also else {}))
         kept = train.keep(spec, results, X, y, params, seed)
         best = kept.result
         if params.learning_curve:
