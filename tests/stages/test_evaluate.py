@@ -47,6 +47,28 @@ def test_bootstrap_interval_contains_point_and_narrows_with_rows() -> None:
     assert (widths[1] < widths[0]).all()
 
 
+def test_resamples_keep_the_bootstrap_to_a_fixed_number_of_row_draws_on_large_splits() -> None:
+    assert evaluate.resamples(1000, 6000) == 1000 and evaluate.resamples(1000, 20_000) == 1000  # small: as asked
+    assert evaluate.resamples(1000, 25_000) == 800 and evaluate.resamples(1000, 200_000) == 200  # rows × 800 = cap
+    assert evaluate.resamples(60, 1_000_000) == 60 and evaluate.resamples(1000, 10**7) == evaluate.MIN_RESAMPLES
+    assert evaluate.resamples_sentence(1000, 20_000) is None
+    assert "200 resamples of the 200,000 test rows instead of 1,000" in str(evaluate.resamples_sentence(1000, 200_000))
+
+
+def test_metric_and_group_tables_draw_fewer_resamples_of_a_large_split() -> None:
+    from mlworkflow.core import bootstrap, fairness
+
+    s = binary_scored(n=25_000)
+    table = evaluate.metric_table(s, s, 1000, 0.95, seed=0)
+    drawn = bootstrap.compare(s, s, 800, 0.95, seed=0)["roc_auc"].second
+    assert (table.loc["roc_auc", "low"], table.loc["roc_auc", "high"]) == (drawn.low, drawn.high)
+    frame = pd.DataFrame({"g": np.where(np.arange(25_000) % 2 == 0, "A", "B")})
+    groups = evaluate.group_table(s, frame, ["g"], "accuracy", 0.05, n_resamples=1000, seed=0).set_index("group")
+    rules = fairness.Rules("accuracy", 0.05, 30, 800, 0.95, 0)
+    expected = pd.DataFrame(fairness.assess(s, {("g", "A"): frame["g"].to_numpy() == "A"}, rules)).round(4)
+    assert groups.loc["A", "accuracy_low"] == expected.set_index("group").loc["A", "accuracy_low"]
+
+
 def test_metric_table_pairs_the_resamples() -> None:
     s = regression_scored()
     table = evaluate.metric_table(s, s, 120, 0.9, seed=7)  # a model against itself: zero difference

@@ -555,3 +555,42 @@ def test_search_rows_are_all_rows_below_the_cap_and_a_stratified_sample_above() 
     assert abs((target == "yes").mean() - (y == "yes").mean()) < 0.001
     assert "1,000 of 3,000 rows" in str(train.search_rows_sentence(len(X), params))
     assert train.search_rows_sentence(len(X), TrainParams(search_rows=None)) is None
+
+
+def test_a_forest_refitted_on_more_rows_than_searched_draws_the_searched_rows_per_tree() -> None:
+    X, y, spec = tiny("binary", rows=90)
+    result = run("binary", family="random_forest", search="random", n_iter=1)
+    assert train.searched_rows(result) == 90
+    same = train.fit_final(spec, result, X, y, 0).named_steps["model"]  # as many rows as searched: unchanged
+    assert same.max_samples is None and same.estimators_[0].tree_.weighted_n_node_samples[0] == 90
+    more_X, more_y, _ = tiny("binary", rows=400, seed=1)
+    forest = train.fit_final(spec, result, more_X, more_y, 0).named_steps["model"]
+    assert forest.max_samples == 90  # each tree's bootstrap draws 90 of the 400 rows, as in the search
+    assert {tree.tree_.weighted_n_node_samples[0] for tree in forest.estimators_} == {90.0}
+
+
+def test_bagged_draws_leave_models_without_bootstrap_or_with_their_own_draws_alone() -> None:
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    forest = Pipeline([("model", RandomForestClassifier())])
+    assert train.bagged_draws(forest, 100, 800) == {"model__max_samples": 100}
+    assert train.bagged_draws(forest, 100, 100) == {} and train.bagged_draws(forest, None, 800) == {}
+    assert train.bagged_draws(Pipeline([("model", RandomForestClassifier(max_samples=0.5))]), 100, 800) == {}
+    assert train.bagged_draws(Pipeline([("model", ExtraTreesClassifier())]), 100, 800) == {}  # no bootstrap
+    assert train.bagged_draws(Pipeline([("model", RandomForestClassifier(bootstrap=False))]), 100, 800) == {}
+
+
+def test_a_kept_ensembles_forest_draws_the_searched_rows_per_tree_when_refitted_on_more() -> None:
+    X, y, spec = tiny("binary")
+    params = TrainParams.model_validate({**FAST, "folds": 3, "n_iter": 1, "search_rows": 1000})
+    results = tuple(train.tune_all(spec, ["random_forest"], X, y, params, 0, "roc_auc"))
+    kept = train.keep(spec, results, X, y, params, 0)
+    chosen = train.try_ensemble(spec, results, kept, y, params, 0)
+    members = ensemble.members(spec, results, 0)
+    forced = dataclasses.replace(chosen, estimator=ensemble.build("greedy", members, (1.0, 1.0), "binary", None, 1))
+    more_X, more_y, _ = tiny("binary", rows=300, seed=1)
+    model = train.fit_ensemble(forced, more_X, more_y)
+    assert model.named_estimators_["random_forest"].named_steps["model"].max_samples == len(X)
+    assert forced.estimator.get_params()["random_forest__model__max_samples"] is None  # the choice is left as it was
+    assert train.fit_ensemble(forced, X, y).named_estimators_["random_forest"].named_steps["model"].max_samples is None

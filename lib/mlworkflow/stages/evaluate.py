@@ -32,15 +32,36 @@ from mlworkflow.params import EvaluateParams
 from mlworkflow.records import OOF, Calibration, CostView, Drivers, EvaluateRecord, Fairness
 
 MIN_GROUP_ROWS = 30
+BOOTSTRAP_CELLS = 20_000_000  # row draws per bootstrap: 1,000 resamples of up to 20,000 rows, fewer of more
+MIN_RESAMPLES = 200
 
 
 # ---------------------------------------------------------------- metric table
 
 
+def resamples(requested: int, rows: int) -> int:
+    """The bootstrap resamples of `rows` rows: `requested`, fewer once rows × resamples would pass BOOTSTRAP_CELLS
+    (never below MIN_RESAMPLES). An interval narrows as 1/√rows and its endpoints' Monte Carlo error is about its
+    width/√resamples, so resamples ∝ 1/rows keep that error, in the metric's units, at its value at the cap."""
+    return max(min(requested, MIN_RESAMPLES), min(requested, BOOTSTRAP_CELLS // max(rows, 1)))
+
+
+def resamples_sentence(requested: int, rows: int) -> str | None:
+    """What the page says when the bootstrap draws fewer resamples than `bootstrap` asks (None: as asked)."""
+    drawn = resamples(requested, rows)
+    if drawn == requested:
+        return None
+    return (f"{drawn:,} resamples of the {rows:,} test rows instead of {requested:,} (`bootstrap`): at most "
+            f"{BOOTSTRAP_CELLS:,} row draws, whose intervals' endpoints vary no more than those of {requested:,} "
+            f"resamples of {BOOTSTRAP_CELLS // requested:,} rows, since an interval narrows as 1/√rows")
+
+
 def metric_table(model: Scored, baseline: Scored, n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
-    """Model and baseline metrics with intervals, and the paired model − baseline difference."""
+    """Model and baseline metrics with intervals, and the paired model − baseline difference (`n_resamples` as
+    `resamples` allows on the scored rows)."""
     rows = []
-    for name, pair in bootstrap.compare(baseline, model, n_resamples, confidence, seed).items():
+    drawn = resamples(n_resamples, model.n_rows)
+    for name, pair in bootstrap.compare(baseline, model, drawn, confidence, seed).items():
         own, base, delta = pair.second, pair.first, pair.gain
         rows.append({
             "metric": name, "value": own.value, "low": own.low, "high": own.high,
@@ -353,7 +374,8 @@ def group_table(scored: Scored, frame: pd.DataFrame, columns: Sequence[str], met
                 min_rows: int = MIN_GROUP_ROWS, n_resamples: int = 200, confidence: float = 0.95,
                 seed: int = 0) -> pd.DataFrame:
     """Per group of each column: rows, base rate, the deciding metric and the selection rate with intervals, their
-    gaps to the whole test split, and a flag only where a gap's whole interval lies beyond the tolerance."""
+    gaps to the whole test split, and a flag only where a gap's whole interval lies beyond the tolerance (`n_resamples` as
+    `resamples` allows on the scored rows)."""
     for column in columns:
         if column not in frame.columns:
             raise DataError(f"group column not in the test split (columns: {', '.join(map(str, frame.columns))})",
@@ -362,7 +384,7 @@ def group_table(scored: Scored, frame: pd.DataFrame, columns: Sequence[str], met
     for column in columns:
         groups = group_labels(frame[column])
         masks |= {(column, str(group)): groups == group for group in sorted(set(groups))}
-    rules = fairness.Rules(metric, tolerance, min_rows, n_resamples, confidence, seed)
+    rules = fairness.Rules(metric, tolerance, min_rows, resamples(n_resamples, scored.n_rows), confidence, seed)
     return pd.DataFrame(fairness.assess(scored, masks, rules)).round(4)
 
 

@@ -9,6 +9,7 @@ fold. Scores keep scikit-learn's sign (higher is better) until they are shown: e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import learning_curve, train_test_split, validation_curve
 
 from mlworkflow.core import (
@@ -115,7 +117,7 @@ def search_rows_sentence(rows: int, params: TrainParams) -> str | None:
     if params.search_rows is None or rows <= params.search_rows:
         return None
     return (f"{params.search_rows:,} of {rows:,} rows (seeded, stratified; `search_rows`), "
-            "the kept configuration refitted on all")
+            f"the kept configuration refitted on all (a bagged forest's trees drawing {params.search_rows:,} each)")
 
 
 def tune_all(
@@ -128,11 +130,31 @@ def tune_all(
     return searches.tune_all(spec, names, X, y, search_settings(params, len(X)), seed, metric, progress, also)
 
 
+def searched_rows(result: searches.SearchResult) -> int | None:
+    """How many rows the search read (its out-of-fold predictions' rows; None when it kept none)."""
+    return None if result.oof is None else len(result.oof.fold)
+
+
+def bagged_draws(estimator: Any, searched: int | None, rows: int) -> dict[str, int]:
+    """`max_samples` for every bagged model inside `estimator` (bootstrap on, no draw size of its own) refitted on more
+    rows than the search read: each tree then draws as many rows as the search read (`searched`), as a refit on the
+    search's rows would, so the tuned leaf sizes keep their meaning and the refit's cost stops growing with the rows."""
+    if searched is None or rows <= searched:
+        return {}
+    found = estimator.get_params(deep=True)
+    owners = [key.removesuffix("max_samples") for key in found if key.rsplit("__", 1)[-1] == "max_samples"]
+    return {f"{owner}max_samples": searched for owner in owners
+            if found[f"{owner}max_samples"] is None and found.get(f"{owner}bootstrap") is True}
+
+
 def fit_final(spec: FeatureSpec, result: searches.SearchResult, X: pd.DataFrame, y: pd.Series, seed: int,
               checked: calibration.Check | None = None) -> Any:
-    """The tuned pipeline fitted on all training rows, calibrated when the probability check chose to (`keep`)."""
+    """The tuned pipeline fitted on all training rows, calibrated when the probability check chose to (`keep`); a
+    bagged forest draws per tree as many rows as the search read (`bagged_draws`)."""
+    pipeline = searches.tuned_pipeline(spec, result, seed)
+    pipeline.set_params(**bagged_draws(pipeline, searched_rows(result), len(X)))
     with searches.quiet():
-        return calibration.calibrate(searches.tuned_pipeline(spec, result, seed), checked).fit(X, y)
+        return calibration.calibrate(pipeline, checked).fit(X, y)
 
 
 # --- probabilities no worse than the class prior's ------------------------------------------------
@@ -223,8 +245,12 @@ def kept_predictions(kept: Kept, chosen: ensemble.Choice) -> oof.OutOfFold:
 
 
 def fit_ensemble(chosen: ensemble.Choice, X: pd.DataFrame, y: pd.Series) -> Any:
-    """The kept ensemble fitted on all training rows (every member refitted on them)."""
-    return ensemble.fit(chosen, X, y)
+    """The kept ensemble fitted on all training rows (every member refitted on them, a bagged forest drawing per tree
+    as many rows as the search read: `bagged_draws`)."""
+    searched = None if chosen.scores is None else len(chosen.scores.predictions)
+    estimator = clone(chosen.estimator)
+    estimator.set_params(**bagged_draws(estimator, searched, len(X)))
+    return ensemble.fit(dataclasses.replace(chosen, estimator=estimator), X, y)
 
 
 def with_ensemble(record: TrainRecord, chosen: ensemble.Choice, results: Sequence[searches.SearchResult]) -> TrainRecord:
