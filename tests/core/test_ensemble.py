@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score, root_mean_squared_error
 from sklearn.model_selection import StratifiedKFold
 
 from mlworkflow.bundle import registry
-from mlworkflow.core import crossval, ensemble, oof, searches
+from mlworkflow.core import crossval, ensemble, oof, searches, trials
 from mlworkflow.core.ensemble import Member
 from mlworkflow.core.features import FeatureSpec
 from tests.core.test_families import tiny
@@ -152,7 +152,7 @@ def test_a_regression_ensemble_is_a_voting_regressor_scored_by_its_error() -> No
 
 def test_members_fitted_as_an_ensemble_round_trip_through_skops_exactly() -> None:
     X, y, spec = tiny("binary")
-    settings = searches.SearchSettings("random", 1, 2, 3, 1)
+    settings = trials.SearchSettings("random", 1, 2, 3, 1)
     results = searches.tune_all(spec, ["logistic", "knn"], X, y, settings, 0, "roc_auc")
     members = ensemble.members(spec, results, 0)
     assert [m.family for m in members] == ["logistic", "knn", "hist_gradient_boosting"]

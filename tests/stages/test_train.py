@@ -15,7 +15,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 
 from mlworkflow import io
-from mlworkflow.core import calibration, crossval, ensemble, families, metrics, searches
+from mlworkflow.core import calibration, crossval, ensemble, families, metrics, searches, trials
 from mlworkflow.errors import DataError, ParamsError
 from mlworkflow.params import TrainParams
 from mlworkflow.stages import train
@@ -349,7 +349,7 @@ def test_cv_score_of_the_tuning_metric_matches_sklearn_whatever_the_positive_cla
     X, yes_no, spec = tiny("binary")
     y = relabel(yes_no, labels, positive)
     spec = spec.model_copy(update={"classes": tuple(sorted(map(str, labels))), "positive_class": str(positive)})
-    settings = searches.SearchSettings("random", n_iter=1, grid_points=2, folds=3, n_jobs=1)
+    settings = trials.SearchSettings("random", n_iter=1, grid_points=2, folds=3, n_jobs=1)
     defaults = searches.tune(spec, "logistic", X, y, settings, seed=0, metric=metric).trials[-1]
     folds = crossval.make_cv("binary", 3, 0).split(X, y)
     expected = [
@@ -367,7 +367,7 @@ def test_cv_score_of_the_tuning_metric_matches_sklearn_whatever_the_positive_cla
 def few_rows_tuned(*names: str) -> tuple[pd.DataFrame, pd.Series, Any, tuple[searches.SearchResult, ...]]:
     """The 303-row five-class problem, each family searched briefly on the deciding metric (balanced accuracy)."""
     X, y, spec = few_rows_five_classes()
-    settings = searches.SearchSettings("random", n_iter=2, grid_points=2, folds=5, n_jobs=1)
+    settings = trials.SearchSettings("random", n_iter=2, grid_points=2, folds=5, n_jobs=1)
     return X, y, spec, tuple(searches.tune(spec, name, X, y, settings, 0, "balanced_accuracy") for name in names)
 
 
@@ -441,7 +441,7 @@ def final_with_steps(selection: str, imbalance: str) -> tuple[Any, Any, searches
 
     X, y, spec = tiny("binary")
     spec = spec.model_copy(update={"transformer": TransformerSettings(feature_selection=selection, imbalance=imbalance)})
-    result = searches.tune(spec, "logistic", X, y, searches.SearchSettings("random", 2, 2, 2, 1, None, {}), 0,
+    result = searches.tune(spec, "logistic", X, y, trials.SearchSettings("random", 2, 2, 2, 1, None, {}), 0,
                            "roc_auc")
     return spec, train.fit_final(spec, result, X, y, 0), result
 

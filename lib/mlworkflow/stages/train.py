@@ -1,6 +1,6 @@
 """Stage `train`: tune the chosen model families, check over/underfitting, refit the best on all rows.
 
-Four searches, chosen by `train.search` and run by `core.searches`: "grid" (a few points per range),
+Four searches, chosen by `train.search` and run by `core.strategies`: "grid" (a few points per range),
 "random" (scipy distributions), "halving" (scikit-learn's HalvingRandomSearchCV) and "optuna" (TPE,
 a Bayesian search). Every search cross-validates the whole pipeline, so the preprocessor is fitted inside each
 fold. Scores keep scikit-learn's sign (higher is better) until they are shown: errors such as
@@ -33,6 +33,8 @@ from mlworkflow.core import (
     searches,
     selection,
     steps,
+    strategies,
+    trials,
 )
 from mlworkflow.core.features import FeatureSpec
 from mlworkflow.core.names import metric_label, tuning_words
@@ -97,9 +99,9 @@ def fold_count(params: TrainParams, rows: int | None) -> int:
     return min(params.folds, LARGE_DATA_FOLDS) if large else params.folds
 
 
-def search_settings(params: TrainParams, rows: int | None = None) -> searches.SearchSettings:
+def search_settings(params: TrainParams, rows: int | None = None) -> trials.SearchSettings:
     """The search the train params ask for on `rows` training rows (None: as many folds as `folds` says)."""
-    return searches.SearchSettings(
+    return trials.SearchSettings(
         params.search, params.n_iter, params.grid_points, fold_count(params, rows), parallel.fit_jobs(params.n_jobs),
         params.time_budget_s, params.space, params.patience,
     )
@@ -398,7 +400,7 @@ def validation_curve_frame(
     CURVE_ROWS rows: the curve's shape, not its last digit, is what it shows)."""
     space = searches.merge_space(result.family, spec.task, params.space)
     name = curve_param(result.family, spec.task, space, params.validation_param)
-    values = searches.grid_values(space[name], CURVE_POINTS)
+    values = strategies.grid_values(space[name], CURVE_POINTS)
     rows, target = curve_rows(X, y, spec.task, seed)
     with searches.quiet(), parallel.configured():
         train, valid = validation_curve(
@@ -505,7 +507,7 @@ def json_ready(value: Any) -> Any:
         return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_ready(v) for v in value]
-    value = searches.plain(value)
+    value = trials.plain(value)
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
