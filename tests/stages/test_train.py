@@ -594,3 +594,20 @@ def test_a_kept_ensembles_forest_draws_the_searched_rows_per_tree_when_refitted_
     assert model.named_estimators_["random_forest"].named_steps["model"].max_samples == len(X)
     assert forced.estimator.get_params()["random_forest__model__max_samples"] is None  # the choice is left as it was
     assert train.fit_ensemble(forced, X, y).named_estimators_["random_forest"].named_steps["model"].max_samples is None
+
+
+def test_the_reload_check_predicts_every_row_of_a_small_frame_and_an_even_spread_of_a_large_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[int] = []
+
+    class Counting:
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            seen.append(len(X))
+            return np.asarray(X["a"])
+
+    monkeypatch.setattr(train, "CHECK_ROWS", 50)
+    X, _, _ = tiny("binary", rows=40)
+    assert train.same_predictions(Counting(), Counting(), X) and seen == [40, 40]
+    X, _, _ = tiny("binary", rows=400)
+    assert train.same_predictions(Counting(), Counting(), X) and seen[2:] == [50, 50]
