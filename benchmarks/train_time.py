@@ -126,9 +126,8 @@ def child(inputs: Path) -> dict[str, Any]:
     params, seed = TrainParams(), 42
     X, y = train.split_xy(pd.read_parquet(inputs / "train.parquet"), spec)
     chosen = default_candidates(given["chosen"])
-    top_k = train.tuned_count(params, len(X)) if hasattr(train, "tuned_count") else params.top_k
-    names = train.families_to_tune(chosen, top_k, spec.task)
-    also = train.families_at_defaults(chosen, top_k, spec.task) if hasattr(train, "families_at_defaults") else ()
+    names = train.families_to_tune(chosen, params.top_k, spec.task)
+    also = train.families_at_defaults(chosen, params.top_k, spec.task) if hasattr(train, "families_at_defaults") else ()
     began = time.perf_counter()
     model, best, folds = stage_work(spec, names, also, X, y, params, seed, given["metric"])
     elapsed = time.perf_counter() - began

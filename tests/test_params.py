@@ -77,13 +77,6 @@ def test_out_of_range(tmp_path: Path, csv: Path) -> None:
         load_params(write(tmp_path, minimal("preprocess:\n  test_size: 1.5\n")))
 
 
-@pytest.mark.parametrize("value", ["0", "11", "two", "true"])
-def test_train_top_k_is_auto_or_a_count(tmp_path: Path, csv: Path, value: str) -> None:
-    with pytest.raises(ParamsError, match=r"key 'train.top_k': expected 'auto' or a whole number of families from 1 to 10"):
-        load_params(write(tmp_path, minimal(f"train:\n  top_k: {value}\n")))
-    assert load_params(write(tmp_path, minimal("train:\n  top_k: 3\n"))).train.top_k == 3
-
-
 def test_missing_data_file_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, minimal())
     with pytest.raises(ParamsError) as caught:

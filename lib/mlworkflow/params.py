@@ -311,8 +311,6 @@ class TrainParams(Section):
     search after that many trials in a row without a gain above the best's fold standard error (null: never).
     A tuned configuration replaces its family's defaults, and an ensemble the single model, only when its paired
     per-fold gain exceeds one corrected standard error (mlworkflow.core.searches.clearly_better).
-    `top_k` families of select's choice are tuned; "auto" tunes 2 below `large_data_rows` training rows (the
-    searches are cheap there and a single family's CV lead is noisy) and 1 from there on (`large_data_rows` null: 2).
     Select's other chosen families (after the first `top_k`) and the HGB reference are cross-validated on the same
     folds with their defaults; `ensemble` combines every family cross-validated there, when two or more are.
     """
@@ -323,7 +321,7 @@ class TrainParams(Section):
     grid_points: int = Field(3, ge=2, le=20)
     folds: int = Field(5, ge=2, le=20)
     metric: str = "auto"
-    top_k: int | Literal["auto"] = "auto"
+    top_k: int = Field(1, ge=1, le=10)
     space: dict[str, dict[str, Any]] = Field(default_factory=dict)
     time_budget_s: float | None = Field(600.0, gt=0)
     n_jobs: int = Field(-1, ge=-1, le=64)
@@ -333,13 +331,6 @@ class TrainParams(Section):
     large_data_rows: int | None = Field(20_000, ge=100)
     search_rows: int | None = Field(100_000, ge=1000)  # the searches' seeded, stratified sample; refit on all rows
     ensemble: Literal["none", "greedy", "stack"] = "greedy"  # of the searches sharing folds, kept when it wins (core.ensemble)
-
-    @field_validator("top_k", mode="before")
-    @classmethod
-    def _auto_or_families(cls, value: Any) -> Any:
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10):
-            return value
-        raise ValueError("'auto' or a whole number of families from 1 to 10")
 
     @field_validator("space")
     @classmethod

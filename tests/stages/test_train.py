@@ -47,13 +47,6 @@ def test_families_to_tune_takes_the_top_k_and_checks_them() -> None:
         train.families_to_tune(["naive_bayes"], 1, "regression")
 
 
-def test_top_k_auto_tunes_two_families_below_large_data_rows_and_one_from_there_on() -> None:
-    auto = TrainParams.model_validate({"large_data_rows": 1000})
-    assert (train.tuned_count(auto, 999), train.tuned_count(auto, 1000)) == (2, 1)
-    assert train.tuned_count(TrainParams.model_validate({"large_data_rows": None}), 10**6) == 2
-    assert train.tuned_count(TrainParams.model_validate({"top_k": 3, "large_data_rows": 1000}), 10**6) == 3
-
-
 def test_families_at_defaults_are_the_other_chosen_and_the_reference() -> None:
     assert train.families_at_defaults(["logistic", "knn"], 1, "binary") == ("knn", "hist_gradient_boosting")
     assert train.families_at_defaults(["hist_gradient_boosting", "knn"], 2, "binary") == ()

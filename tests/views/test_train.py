@@ -38,19 +38,11 @@ def test_search_plot_for_sequential_and_halving_searches() -> None:
 
 
 def test_plan_table_says_what_the_stage_will_do() -> None:
-    params = TrainParams.model_validate({**FAST, "search": "optuna", "time_budget_s": 30, "top_k": 2})
+    params = TrainParams.model_validate({**FAST, "search": "optuna", "time_budget_s": 30})
     plan = view.plan_table(["logistic", "knn"], "neg_log_loss", params, 90)["plan"]
     assert plan["families"] == "Logistic regression, Nearest neighbours" and plan["search"] == "Bayesian search (Optuna, TPE sampler)"
     assert plan["metric"] == "Log loss (lower is better)" and plan["candidates"] == "4 per family"
     assert (plan["cross-validation"], plan["time budget"]) == ("2 folds over 90 training rows", "30 s for all searches")
-    assert plan["at their defaults"] == "none"
-
-
-def test_plan_table_says_why_top_k_auto_tunes_that_many() -> None:
-    params = TrainParams.model_validate({**FAST, "top_k": "auto", "large_data_rows": 100})
-    plan = view.plan_table(["logistic", "knn"], "roc_auc", params, 90, ["hist_gradient_boosting"])["plan"]
-    assert plan["families"] == "Logistic regression, Nearest neighbours (`top_k` auto: 90 < 100 rows)"
-    assert plan["at their defaults"] == family_label("hist_gradient_boosting")
 
 
 def test_final_summary_describes_the_saved_pipeline() -> None:

@@ -46,7 +46,6 @@ CURVE_POINTS = 4
 LEARNING_SIZES = (0.25, 0.5)  # shares of each fold's training rows; the whole of them is the search's own fits
 CURVE_ROWS = 10_000  # the validation curve runs on a stratified sample of this many rows when there are more
 LARGE_DATA_FOLDS = 3  # at most this many folds from `train.large_data_rows` training rows on
-AUTO_TOP_K = 2  # families `top_k: auto` tunes below `train.large_data_rows` training rows (1 from there on)
 CHECK_ROWS = 10_000  # the reload check predicts at most this many training rows
 OVERFIT_GAP = 0.05  # relative train–validation gap above which the model overfits
 STILL_LEARNING = 0.01  # relative validation gain over the last step above which more data would help
@@ -71,15 +70,6 @@ def families_to_tune(chosen: Sequence[str], top_k: int, task: str) -> tuple[str,
     for name in names[:top_k]:
         families.check_family(str(name), task, key=f"{SELECT.name}: chosen")
     return tuple(str(name) for name in names[:top_k])
-
-
-def tuned_count(params: TrainParams, rows: int) -> int:
-    """How many of select's chosen families to tune: `top_k`, or ("auto") AUTO_TOP_K below `large_data_rows` training
-    rows, where the searches are cheap and one family's lead in CV is noisy, and 1 from there on."""
-    if params.top_k != "auto":
-        return params.top_k
-    large = params.large_data_rows is not None and rows >= params.large_data_rows
-    return 1 if large else AUTO_TOP_K
 
 
 def families_at_defaults(chosen: Sequence[str], top_k: int, task: str) -> tuple[str, ...]:

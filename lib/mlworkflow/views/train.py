@@ -27,7 +27,7 @@ def plan_table(names: Sequence[str], metric: str, params: TrainParams, rows: int
     better = metrics.better(metric)
     grid = params.search == "grid"
     plan = {
-        "families": ", ".join(map(family_label, names)) + auto_families(params, rows),
+        "families": ", ".join(map(family_label, names)),
         "at their defaults": ", ".join(map(family_label, at_defaults)) or "none",
         "metric": f"{metric_label(metric)} ({better} is better)",
         "search": SEARCH_LABELS[params.search],
@@ -47,15 +47,6 @@ def model_parts(model: Any) -> dict[str, str]:
     weights = getattr(model, "weights", None) or [None] * len(names)
     members = [family_label(name) + ("" if w is None else f" ({w:.2f})") for name, w in zip(names, weights, strict=True)]
     return {"estimator": type(model).__name__, "members": ", ".join(members)}
-
-
-def auto_families(params: TrainParams, rows: int) -> str:
-    """Why `top_k: auto` tunes this many families (empty when `top_k` is a number)."""
-    if params.top_k != "auto":
-        return ""
-    limit = params.large_data_rows
-    where = "no `large_data_rows`" if limit is None else f"{rows:,} {'≥' if rows >= limit else '<'} {limit:,} rows"
-    return f" (`top_k` auto: {where})"
 
 
 def fewer_folds(params: TrainParams, rows: int) -> str:
