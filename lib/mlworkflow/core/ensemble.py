@@ -288,8 +288,8 @@ def choose(method: Method, candidates: Sequence[Member], single: str, metric: st
     """Try the ensemble of the candidates (the search's order) on the folds of the `single` model kept without one."""
     if method == "none":
         return Choice(method, metric, single, why_not="`train.ensemble` is none")
-    two = ("it needs at least two families cross-validated on the same folds (`train.top_k` ≥ 2, or a chosen "
-           "family other than the reference, whose defaults then join)")
+    two = ("it needs at least two families cross-validated on the same folds (`train.top_k` ≥ 2, or select's "
+           "other chosen families or the reference at their defaults)")
     base = next((m for m in candidates if m.family == single), None)
     if base is None and len(candidates) >= 2:
         return Choice(method, metric, single, why_not=f"{family_label(single)} kept no out-of-fold predictions")
