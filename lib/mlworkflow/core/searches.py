@@ -2,7 +2,7 @@
 
 `tune` runs the configured search (core.strategies) over a family's space: its default space with the user's
 overrides on top, checked against the pipeline. The family's defaults are always a trial and stay the choice
-unless a tuned trial clearly beats them (`clearly_better`); `reference` and `at_defaults` cross-validate
+unless a tuned trial clearly beats them (`clearly_better`); `with_defaults` and `at_defaults` cross-validate
 families with their defaults on the same folds. Every candidate cross-validates the whole pipeline, so the
 preprocessor is fitted inside each fold. A space maps pipeline parameter names to a list of choices or a range
 {"low", "high"[, "log"][, "type"]}. Scores keep scikit-learn's sign (higher is better).
@@ -209,7 +209,7 @@ def defaults_trial(search: Search, trials: Sequence[Trial]) -> Trial:
     return dataclasses.replace(evaluate(search, {}), iteration=last)
 
 
-def reference(
+def with_defaults(
     spec: FeatureSpec, X: pd.DataFrame, y: pd.Series, settings: SearchSettings, seed: int, metric: str,
     family: str = families.REFERENCE,
 ) -> SearchResult:
@@ -242,7 +242,7 @@ def tune_all(
     the searches together (a family starts no candidate once it is spent)."""
     until = deadline(settings.time_budget_s)
     results = [tune(spec, name, X, y, settings, seed, metric, progress, until) for name in names]
-    results += [reference(spec, X, y, settings, seed, metric, name) for name in at_defaults(names, also, spec.task)]
+    results += [with_defaults(spec, X, y, settings, seed, metric, name) for name in at_defaults(names, also, spec.task)]
     return tuple(results)
 
 
